@@ -1,0 +1,13 @@
+//! The Tidings domain: contacts and their attributes, the filter language, and (as they arrive)
+//! messages, deliveries and personalisation.
+//!
+//! Plain Rust with no I/O: storage, HTTP and channels are adapters around this crate, and
+//! everything here is tested directly.
+
+pub mod attribute;
+pub mod contact;
+pub mod dates;
+pub mod error;
+pub mod filter;
+
+pub use error::{FieldError, FieldErrors};

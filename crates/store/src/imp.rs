@@ -1,0 +1,1063 @@
+// The store implementation shared by both dialects. Included by `sqlite.rs` and `postgres.rs`,
+// each of which defines `Db` (the sqlx database type), `DIALECT`, `MIGRATIONS`, and the `Store`
+// struct's `open`. Keep dialect branches to the few places that need them.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use async_trait::async_trait;
+use serde_json::Value as Json;
+use sqlx::Row;
+use tidings_core::attribute::{CustomAttribute, DataType};
+use tidings_core::contact::{Contact, ContactInput, Role};
+use tidings_core::filter::sql::{Sql, SqlParam, compile};
+use tidings_core::filter::{Pred, Target};
+
+use crate::model::parse_role;
+use crate::{
+    ApiToken, AppliedTag, ContactQuery, NewApiToken, NewSegment, NewTeammate, NewWorkspace, PersonType, Result,
+    Segment, Session, SortOrder, StoreError, Tag, Teammate, UpsertReport, Workspace,
+};
+
+type DbRow = <Db as sqlx::Database>::Row;
+type Q<'q> = sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>>;
+
+/// The store for this dialect. SQLite allows one writer at a time, so writes go through a pool
+/// of one connection there (no "database is locked" under load); PostgreSQL uses one pool.
+pub struct Store {
+    reader: sqlx::Pool<Db>,
+    writer: sqlx::Pool<Db>,
+}
+
+/// Columns of `contacts` in the order `bind_contact` binds them (the id comes first in reads).
+const CONTACT_COLUMNS: &[&str] = &[
+    "workspace_id",
+    "role",
+    "external_id",
+    "email",
+    "email_domain",
+    "phone",
+    "name",
+    "avatar",
+    "owner_id",
+    "unsubscribed_from_emails",
+    "marked_email_as_spam",
+    "has_hard_bounced",
+    "created_at",
+    "updated_at",
+    "signed_up_at",
+    "last_seen_at",
+    "last_replied_at",
+    "last_contacted_at",
+    "last_email_opened_at",
+    "last_email_clicked_at",
+    "language_override",
+    "browser",
+    "browser_version",
+    "browser_language",
+    "os",
+    "location_country",
+    "location_region",
+    "location_city",
+    "timezone",
+    "custom_attributes",
+    "archived",
+];
+
+/// `c.id, c.workspace_id, …` for reading contacts.
+static CONTACT_SELECT: LazyLock<String> = LazyLock::new(|| {
+    let cols: Vec<String> = std::iter::once("id")
+        .chain(CONTACT_COLUMNS.iter().copied())
+        .map(|c| match (c, DIALECT) {
+            ("custom_attributes", Dialect::Postgres) => "c.custom_attributes::text AS custom_attributes".to_owned(),
+            _ => format!("c.{c}"),
+        })
+        .collect();
+    cols.join(", ")
+});
+
+/// The placeholder for a JSON value bound as text.
+fn json_param(p: &str) -> String {
+    match DIALECT {
+        Dialect::Sqlite => p.to_owned(),
+        Dialect::Postgres => format!("{p}::jsonb"),
+    }
+}
+
+/// `($2, $3, …)` for one contact row starting after `offset` parameters.
+fn contact_placeholders(offset: usize) -> String {
+    let ps: Vec<String> = CONTACT_COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let p = format!("${}", offset + i + 1);
+            if *c == "custom_attributes" { json_param(&p) } else { p }
+        })
+        .collect();
+    format!("({})", ps.join(", "))
+}
+
+fn bind_contact<'q>(q: Q<'q>, c: &Contact) -> Q<'q> {
+    q.bind(c.workspace_id)
+        .bind(c.role.as_str())
+        .bind(c.external_id.clone())
+        .bind(c.email.clone())
+        .bind(c.email_domain())
+        .bind(c.phone.clone())
+        .bind(c.name.clone())
+        .bind(c.avatar.clone())
+        .bind(c.owner_id)
+        .bind(c.unsubscribed_from_emails)
+        .bind(c.marked_email_as_spam)
+        .bind(c.has_hard_bounced)
+        .bind(c.created_at)
+        .bind(c.updated_at)
+        .bind(c.signed_up_at)
+        .bind(c.last_seen_at)
+        .bind(c.last_replied_at)
+        .bind(c.last_contacted_at)
+        .bind(c.last_email_opened_at)
+        .bind(c.last_email_clicked_at)
+        .bind(c.language_override.clone())
+        .bind(c.browser.clone())
+        .bind(c.browser_version.clone())
+        .bind(c.browser_language.clone())
+        .bind(c.os.clone())
+        .bind(c.location_country.clone())
+        .bind(c.location_region.clone())
+        .bind(c.location_city.clone())
+        .bind(c.timezone.clone())
+        .bind(Json::Object(c.custom_attributes.clone()).to_string())
+        .bind(c.archived)
+}
+
+fn contact_from_row(row: &DbRow) -> Result<Contact> {
+    let role: String = row.try_get("role")?;
+    let custom: String = row.try_get("custom_attributes")?;
+    let custom_attributes = match serde_json::from_str(&custom) {
+        Ok(Json::Object(m)) => m,
+        _ => return Err(StoreError::Corrupt(format!("custom_attributes of contact is not an object: {custom}"))),
+    };
+    Ok(Contact {
+        id: row.try_get("id")?,
+        workspace_id: row.try_get("workspace_id")?,
+        role: Role::parse(&role).unwrap_or(Role::User),
+        external_id: row.try_get("external_id")?,
+        email: row.try_get("email")?,
+        phone: row.try_get("phone")?,
+        name: row.try_get("name")?,
+        avatar: row.try_get("avatar")?,
+        owner_id: row.try_get("owner_id")?,
+        unsubscribed_from_emails: row.try_get("unsubscribed_from_emails")?,
+        marked_email_as_spam: row.try_get("marked_email_as_spam")?,
+        has_hard_bounced: row.try_get("has_hard_bounced")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        signed_up_at: row.try_get("signed_up_at")?,
+        last_seen_at: row.try_get("last_seen_at")?,
+        last_replied_at: row.try_get("last_replied_at")?,
+        last_contacted_at: row.try_get("last_contacted_at")?,
+        last_email_opened_at: row.try_get("last_email_opened_at")?,
+        last_email_clicked_at: row.try_get("last_email_clicked_at")?,
+        language_override: row.try_get("language_override")?,
+        browser: row.try_get("browser")?,
+        browser_version: row.try_get("browser_version")?,
+        browser_language: row.try_get("browser_language")?,
+        os: row.try_get("os")?,
+        location_country: row.try_get("location_country")?,
+        location_region: row.try_get("location_region")?,
+        location_city: row.try_get("location_city")?,
+        timezone: row.try_get("timezone")?,
+        custom_attributes,
+        archived: row.try_get("archived")?,
+    })
+}
+
+fn bind_param<'q>(q: Q<'q>, p: &SqlParam) -> Q<'q> {
+    match p {
+        SqlParam::Text(s) => q.bind(s.clone()),
+        SqlParam::Int(i) => q.bind(*i),
+        SqlParam::Float(f) => q.bind(*f),
+        SqlParam::Bool(b) => q.bind(*b),
+    }
+}
+
+fn conflict(e: sqlx::Error, what: &str) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict { what: what.to_owned(), existing_id: None }
+        }
+        _ => StoreError::Database(e),
+    }
+}
+
+fn workspace_from_row(row: &DbRow) -> Result<Workspace> {
+    let origins: String = row.try_get("allowed_origins")?;
+    Ok(Workspace {
+        id: row.try_get("id")?,
+        app_id: row.try_get("app_id")?,
+        name: row.try_get("name")?,
+        timezone: row.try_get("timezone")?,
+        identity_secret: row.try_get("identity_secret")?,
+        identity_required: row.try_get("identity_required")?,
+        allowed_origins: serde_json::from_str(&origins).unwrap_or_default(),
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn teammate_from_row(row: &DbRow) -> Result<Teammate> {
+    let role: String = row.try_get("role")?;
+    Ok(Teammate {
+        id: row.try_get("id")?,
+        workspace_id: row.try_get("workspace_id")?,
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        password_hash: row.try_get("password_hash")?,
+        role: parse_role(&role),
+        job_title: row.try_get("job_title")?,
+        away_mode_enabled: row.try_get("away_mode_enabled")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn token_from_row(row: &DbRow) -> Result<ApiToken> {
+    Ok(ApiToken {
+        id: row.try_get("id")?,
+        workspace_id: row.try_get("workspace_id")?,
+        teammate_id: row.try_get("teammate_id")?,
+        name: row.try_get("name")?,
+        prefix: row.try_get("prefix")?,
+        created_at: row.try_get("created_at")?,
+        last_used_at: row.try_get("last_used_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+fn attribute_from_row(row: &DbRow) -> Result<CustomAttribute> {
+    let data_type: String = row.try_get("data_type")?;
+    let options: String = row.try_get("options")?;
+    Ok(CustomAttribute {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        data_type: DataType::parse(&data_type)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown data type {data_type}")))?,
+        label: row.try_get("label")?,
+        description: row.try_get("description")?,
+        options: serde_json::from_str(&options).unwrap_or_default(),
+        messenger_writable: row.try_get("messenger_writable")?,
+        archived: row.try_get("archived")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        admin_id: row.try_get("admin_id")?,
+    })
+}
+
+fn tag_from_row(row: &DbRow) -> Result<Tag> {
+    Ok(Tag { id: row.try_get("id")?, name: row.try_get("name")?, created_at: row.try_get("created_at")? })
+}
+
+fn segment_from_row(row: &DbRow) -> Result<Segment> {
+    let person: String = row.try_get("person_type")?;
+    let query: String = row.try_get("query")?;
+    Ok(Segment {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        person_type: PersonType::parse(&person).unwrap_or(PersonType::User),
+        query: serde_json::from_str(&query).map_err(|e| StoreError::Corrupt(format!("segment query: {e}")))?,
+        builtin: row.try_get("builtin")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// `$a, $b, …` for `n` parameters after `offset`.
+fn placeholders(offset: usize, n: usize) -> String {
+    (offset + 1..=offset + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Rows per multi-row INSERT: keeps a statement well under both dialects' parameter limits.
+const INSERT_CHUNK: usize = 500;
+/// Values per `IN (…)` list.
+const IN_CHUNK: usize = 500;
+
+impl Store {
+    async fn migrate(&self) -> Result<()> {
+        let mut conn = self.writer.acquire().await?;
+        if DIALECT == Dialect::Postgres {
+            // Two servers starting at once must not both apply a migration.
+            sqlx::query("SELECT pg_advisory_lock(7242)").execute(&mut *conn).await?;
+        }
+        let result = self.migrate_locked(&mut conn).await;
+        if DIALECT == Dialect::Postgres {
+            sqlx::query("SELECT pg_advisory_unlock(7242)").execute(&mut *conn).await?;
+        }
+        result
+    }
+
+    async fn migrate_locked(&self, conn: &mut sqlx::pool::PoolConnection<Db>) -> Result<()> {
+        sqlx::raw_sql(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+        )
+        .execute(&mut **conn)
+        .await?;
+        let applied: Vec<i64> = sqlx::query("SELECT version FROM schema_migrations")
+            .fetch_all(&mut **conn)
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<std::result::Result<_, _>>()?;
+        for (version, name, sql) in MIGRATIONS {
+            if applied.contains(version) {
+                continue;
+            }
+            tracing::info!(version, name, "applying migration");
+            let mut tx = sqlx::Connection::begin(&mut **conn).await?;
+            sqlx::raw_sql(sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+                .bind(*version)
+                .bind(*name)
+                .bind(jiff::Timestamp::now().as_second())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    async fn contacts_where(&self, ws: i64, clause: &str, params: &[SqlParam]) -> Result<Vec<Contact>> {
+        let sql = format!("SELECT {} FROM contacts c WHERE c.workspace_id = $1 AND {clause}", *CONTACT_SELECT);
+        let mut q = sqlx::query(&sql).bind(ws);
+        for p in params {
+            q = bind_param(q, p);
+        }
+        q.fetch_all(&self.reader).await?.iter().map(contact_from_row).collect()
+    }
+
+    async fn one_contact(&self, ws: i64, clause: &str, param: SqlParam) -> Result<Option<Contact>> {
+        Ok(self.contacts_where(ws, clause, &[param]).await?.into_iter().next())
+    }
+}
+
+/// A contact taking part in an upsert batch, with what it was before (None: new).
+struct Slot {
+    contact: Contact,
+    before: Option<Contact>,
+}
+
+#[async_trait]
+impl crate::Store for Store {
+    fn dialect(&self) -> Dialect {
+        DIALECT
+    }
+
+    async fn create_workspace(&self, ws: NewWorkspace, owner: NewTeammate) -> Result<(Workspace, Teammate)> {
+        let mut tx = self.writer.begin().await?;
+        let row = sqlx::query(
+            "INSERT INTO workspaces (app_id, name, timezone, identity_secret, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING *",
+        )
+        .bind(&ws.app_id)
+        .bind(&ws.name)
+        .bind(&ws.timezone)
+        .bind(&ws.identity_secret)
+        .bind(ws.created_at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| conflict(e, "a workspace with this app_id"))?;
+        let workspace = workspace_from_row(&row)?;
+        let row = sqlx::query(
+            "INSERT INTO teammates (workspace_id, email, name, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
+        )
+        .bind(workspace.id)
+        .bind(&owner.email)
+        .bind(&owner.name)
+        .bind(&owner.password_hash)
+        .bind(owner.role.as_str())
+        .bind(owner.created_at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| conflict(e, "a teammate with this email"))?;
+        let teammate = teammate_from_row(&row)?;
+        for (name, person, role) in [("All users", PersonType::User, "user"), ("All leads", PersonType::Lead, "lead")] {
+            let query = serde_json::json!({"field": "role", "operator": "=", "value": role});
+            sqlx::query(
+                "INSERT INTO segments (workspace_id, name, person_type, query, builtin, created_at, updated_at) VALUES ($1, $2, $3, $4, TRUE, $5, $5)",
+            )
+            .bind(workspace.id)
+            .bind(name)
+            .bind(person.as_api())
+            .bind(query.to_string())
+            .bind(ws.created_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok((workspace, teammate))
+    }
+
+    async fn workspace(&self, id: i64) -> Result<Option<Workspace>> {
+        let row = sqlx::query("SELECT * FROM workspaces WHERE id = $1").bind(id).fetch_optional(&self.reader).await?;
+        row.as_ref().map(workspace_from_row).transpose()
+    }
+
+    async fn workspace_by_app_id(&self, app_id: &str) -> Result<Option<Workspace>> {
+        let row =
+            sqlx::query("SELECT * FROM workspaces WHERE app_id = $1").bind(app_id).fetch_optional(&self.reader).await?;
+        row.as_ref().map(workspace_from_row).transpose()
+    }
+
+    async fn workspace_count(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) FROM workspaces").fetch_one(&self.reader).await?.try_get(0)?)
+    }
+
+    async fn workspaces(&self) -> Result<Vec<Workspace>> {
+        let rows = sqlx::query("SELECT * FROM workspaces ORDER BY id").fetch_all(&self.reader).await?;
+        rows.iter().map(workspace_from_row).collect()
+    }
+
+    async fn create_teammate(&self, ws: i64, t: NewTeammate) -> Result<Teammate> {
+        let row = sqlx::query(
+            "INSERT INTO teammates (workspace_id, email, name, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
+        )
+        .bind(ws)
+        .bind(&t.email)
+        .bind(&t.name)
+        .bind(&t.password_hash)
+        .bind(t.role.as_str())
+        .bind(t.created_at)
+        .fetch_one(&self.writer)
+        .await
+        .map_err(|e| conflict(e, "a teammate with this email"))?;
+        teammate_from_row(&row)
+    }
+
+    async fn teammate(&self, ws: i64, id: i64) -> Result<Option<Teammate>> {
+        let row = sqlx::query("SELECT * FROM teammates WHERE workspace_id = $1 AND id = $2")
+            .bind(ws)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(teammate_from_row).transpose()
+    }
+
+    async fn teammate_by_email(&self, email: &str) -> Result<Option<Teammate>> {
+        let row = sqlx::query("SELECT * FROM teammates WHERE lower(email) = lower($1)")
+            .bind(email)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(teammate_from_row).transpose()
+    }
+
+    async fn teammates(&self, ws: i64) -> Result<Vec<Teammate>> {
+        let rows =
+            sqlx::query("SELECT * FROM teammates WHERE workspace_id = $1 ORDER BY id").bind(ws).fetch_all(&self.reader).await?;
+        rows.iter().map(teammate_from_row).collect()
+    }
+
+    async fn create_session(&self, s: &Session) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, teammate_id, workspace_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&s.token_hash)
+        .bind(s.teammate_id)
+        .bind(s.workspace_id)
+        .bind(&s.csrf_token)
+        .bind(s.created_at)
+        .bind(s.expires_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn session(&self, token_hash: &str, now: i64) -> Result<Option<Session>> {
+        let row = sqlx::query("SELECT * FROM sessions WHERE token_hash = $1 AND expires_at > $2")
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(&self.reader)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(Session {
+            token_hash: row.try_get("token_hash")?,
+            teammate_id: row.try_get("teammate_id")?,
+            workspace_id: row.try_get("workspace_id")?,
+            csrf_token: row.try_get("csrf_token")?,
+            created_at: row.try_get("created_at")?,
+            expires_at: row.try_get("expires_at")?,
+        }))
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&self.writer).await?;
+        Ok(())
+    }
+
+    async fn create_api_token(&self, ws: i64, t: NewApiToken) -> Result<ApiToken> {
+        let row = sqlx::query(
+            "INSERT INTO api_tokens (workspace_id, teammate_id, name, token_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
+        )
+        .bind(ws)
+        .bind(t.teammate_id)
+        .bind(&t.name)
+        .bind(&t.token_hash)
+        .bind(&t.prefix)
+        .bind(t.created_at)
+        .fetch_one(&self.writer)
+        .await?;
+        token_from_row(&row)
+    }
+
+    async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>> {
+        let row = sqlx::query("SELECT * FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
+            .bind(token_hash)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn api_tokens(&self, ws: i64) -> Result<Vec<ApiToken>> {
+        let rows = sqlx::query("SELECT * FROM api_tokens WHERE workspace_id = $1 ORDER BY id")
+            .bind(ws)
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(token_from_row).collect()
+    }
+
+    async fn revoke_api_token(&self, ws: i64, id: i64, now: i64) -> Result<bool> {
+        let done = sqlx::query("UPDATE api_tokens SET revoked_at = $3 WHERE workspace_id = $1 AND id = $2 AND revoked_at IS NULL")
+            .bind(ws)
+            .bind(id)
+            .bind(now)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn custom_attributes(&self, ws: i64) -> Result<Vec<CustomAttribute>> {
+        let rows = sqlx::query("SELECT * FROM data_attributes WHERE workspace_id = $1 ORDER BY id")
+            .bind(ws)
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(attribute_from_row).collect()
+    }
+
+    async fn create_custom_attribute(&self, ws: i64, a: &CustomAttribute) -> Result<CustomAttribute> {
+        let row = sqlx::query(
+            "INSERT INTO data_attributes (workspace_id, name, label, description, data_type, options, messenger_writable, archived, admin_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *",
+        )
+        .bind(ws)
+        .bind(&a.name)
+        .bind(&a.label)
+        .bind(&a.description)
+        .bind(a.data_type.as_str())
+        .bind(serde_json::to_string(&a.options).unwrap_or_else(|_| "[]".into()))
+        .bind(a.messenger_writable)
+        .bind(a.archived)
+        .bind(a.admin_id)
+        .bind(a.created_at)
+        .bind(a.updated_at)
+        .fetch_one(&self.writer)
+        .await
+        .map_err(|e| conflict(e, "an attribute with this name"))?;
+        attribute_from_row(&row)
+    }
+
+    async fn update_custom_attribute(&self, ws: i64, a: &CustomAttribute) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE data_attributes SET label = $3, description = $4, options = $5, messenger_writable = $6, archived = $7, updated_at = $8 \
+             WHERE workspace_id = $1 AND id = $2",
+        )
+        .bind(ws)
+        .bind(a.id)
+        .bind(&a.label)
+        .bind(&a.description)
+        .bind(serde_json::to_string(&a.options).unwrap_or_else(|_| "[]".into()))
+        .bind(a.messenger_writable)
+        .bind(a.archived)
+        .bind(a.updated_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn insert_contact(&self, contact: &Contact) -> Result<Contact> {
+        let sql = format!(
+            "INSERT INTO contacts ({}) VALUES {} RETURNING id",
+            CONTACT_COLUMNS.join(", "),
+            contact_placeholders(0)
+        );
+        let row = bind_contact(sqlx::query(&sql), contact).fetch_one(&self.writer).await;
+        match row {
+            Ok(row) => Ok(Contact { id: row.try_get(0)?, ..contact.clone() }),
+            Err(e) => {
+                let err = conflict(e, "A contact matching those details");
+                if let StoreError::Conflict { what, .. } = err {
+                    let existing = self.matching_contact(contact).await?.map(|c| c.id);
+                    return Err(StoreError::Conflict { what, existing_id: existing });
+                }
+                Err(err)
+            }
+        }
+    }
+
+    async fn update_contact(&self, contact: &Contact) -> Result<bool> {
+        let sets: Vec<String> = CONTACT_COLUMNS
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let p = format!("${}", i + 1);
+                format!("{c} = {}", if *c == "custom_attributes" { json_param(&p) } else { p })
+            })
+            .collect();
+        let n = CONTACT_COLUMNS.len();
+        let sql = format!(
+            "UPDATE contacts SET {} WHERE workspace_id = ${} AND id = ${}",
+            sets.join(", "),
+            n + 1,
+            n + 2
+        );
+        let done = bind_contact(sqlx::query(&sql), contact)
+            .bind(contact.workspace_id)
+            .bind(contact.id)
+            .execute(&self.writer)
+            .await;
+        match done {
+            Ok(done) => Ok(done.rows_affected() > 0),
+            Err(e) => {
+                let err = conflict(e, "A contact matching those details");
+                if let StoreError::Conflict { what, .. } = err {
+                    let existing = self.matching_contact(contact).await?.map(|c| c.id).filter(|id| *id != contact.id);
+                    return Err(StoreError::Conflict { what, existing_id: existing });
+                }
+                Err(err)
+            }
+        }
+    }
+
+    async fn contact(&self, ws: i64, id: i64) -> Result<Option<Contact>> {
+        self.one_contact(ws, "c.id = $2", SqlParam::Int(id)).await
+    }
+
+    async fn contact_by_external_id(&self, ws: i64, external_id: &str) -> Result<Option<Contact>> {
+        self.one_contact(ws, "c.external_id = $2", SqlParam::Text(external_id.to_owned())).await
+    }
+
+    async fn delete_contact(&self, ws: i64, id: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM contacts WHERE workspace_id = $1 AND id = $2")
+            .bind(ws)
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn set_contact_archived(&self, ws: i64, id: i64, archived: bool, now: i64) -> Result<bool> {
+        let done = sqlx::query("UPDATE contacts SET archived = $3, updated_at = $4 WHERE workspace_id = $1 AND id = $2")
+            .bind(ws)
+            .bind(id)
+            .bind(archived)
+            .bind(now)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn search_contacts(&self, ws: i64, query: &ContactQuery) -> Result<(Vec<Contact>, i64)> {
+        let mut filter = Sql::new(1);
+        match &query.pred {
+            Some(p) => compile(p, DIALECT, "c", &mut filter),
+            None => filter.text.push_str("TRUE"),
+        }
+        let column = match &query.sort {
+            Some(Target::Column(b)) => b.column,
+            _ => "created_at",
+        };
+        let dir = match query.order {
+            SortOrder::Ascending => "ASC",
+            SortOrder::Descending => "DESC",
+        };
+        let where_ = format!("c.workspace_id = $1 AND c.archived = FALSE AND {}", filter.text);
+        let count_sql = format!("SELECT COUNT(*) FROM contacts c WHERE {where_}");
+        let mut q = sqlx::query(&count_sql).bind(ws);
+        for p in &filter.params {
+            q = bind_param(q, p);
+        }
+        let total: i64 = q.fetch_one(&self.reader).await?.try_get(0)?;
+        if total == 0 || query.limit <= 0 || query.offset >= total {
+            return Ok((Vec::new(), total));
+        }
+        let page_sql = format!(
+            "SELECT {} FROM contacts c WHERE {where_} ORDER BY c.{column} {dir} NULLS LAST, c.id {dir} LIMIT {} OFFSET {}",
+            *CONTACT_SELECT,
+            query.limit.clamp(0, 10_000),
+            query.offset.max(0)
+        );
+        let mut q = sqlx::query(&page_sql).bind(ws);
+        for p in &filter.params {
+            q = bind_param(q, p);
+        }
+        let contacts = q.fetch_all(&self.reader).await?.iter().map(contact_from_row).collect::<Result<_>>()?;
+        Ok((contacts, total))
+    }
+
+    async fn count_contacts(&self, ws: i64, pred: Option<&Pred>) -> Result<i64> {
+        let mut filter = Sql::new(1);
+        match pred {
+            Some(p) => compile(p, DIALECT, "c", &mut filter),
+            None => filter.text.push_str("TRUE"),
+        }
+        let sql =
+            format!("SELECT COUNT(*) FROM contacts c WHERE c.workspace_id = $1 AND c.archived = FALSE AND {}", filter.text);
+        let mut q = sqlx::query(&sql).bind(ws);
+        for p in &filter.params {
+            q = bind_param(q, p);
+        }
+        Ok(q.fetch_one(&self.reader).await?.try_get(0)?)
+    }
+
+    async fn upsert_contacts(&self, ws: i64, inputs: &[ContactInput], now: i64) -> Result<UpsertReport> {
+        let mut report = UpsertReport::default();
+        let mut tx = self.writer.begin().await?;
+
+        // Load every existing contact the batch could match, in a few IN (…) queries.
+        let ext_ids: Vec<String> =
+            inputs.iter().filter_map(|i| i.external_id.clone().flatten()).collect();
+        let emails: Vec<String> = inputs.iter().filter_map(|i| i.email.clone().flatten()).collect();
+        let mut slots: Vec<Slot> = Vec::new();
+        let mut seen_ids = std::collections::HashSet::new();
+        for (column, values) in [("external_id", &ext_ids), ("email", &emails)] {
+            for chunk in values.chunks(IN_CHUNK) {
+                let sql = format!(
+                    "SELECT {} FROM contacts c WHERE c.workspace_id = $1 AND c.{column} IN ({})",
+                    *CONTACT_SELECT,
+                    placeholders(1, chunk.len())
+                );
+                let mut q = sqlx::query(&sql).bind(ws);
+                for v in chunk {
+                    q = q.bind(v.clone());
+                }
+                for row in q.fetch_all(&mut *tx).await? {
+                    let c = contact_from_row(&row)?;
+                    if seen_ids.insert(c.id) {
+                        slots.push(Slot { before: Some(c.clone()), contact: c });
+                    }
+                }
+            }
+        }
+        let mut by_ext: HashMap<String, usize> = HashMap::new();
+        let mut by_email: HashMap<(Role, String), usize> = HashMap::new();
+        let index = |slots: &[Slot], i: usize, by_ext: &mut HashMap<String, usize>, by_email: &mut HashMap<(Role, String), usize>| {
+            let c = &slots[i].contact;
+            if let Some(e) = &c.external_id {
+                by_ext.insert(e.clone(), i);
+            }
+            if let Some(m) = &c.email {
+                by_email.insert((c.role, m.clone()), i);
+            }
+        };
+        for i in 0..slots.len() {
+            index(&slots, i, &mut by_ext, &mut by_email);
+        }
+
+        for (n, input) in inputs.iter().enumerate() {
+            let role = input.role.unwrap_or(Role::User);
+            let ext = input.external_id.clone().flatten();
+            let email = input.email.clone().flatten();
+            let found = ext
+                .as_ref()
+                .and_then(|e| by_ext.get(e))
+                .or_else(|| email.as_ref().and_then(|m| by_email.get(&(role, m.clone()))))
+                .copied();
+            match found {
+                Some(i) => {
+                    // Matched by email, but the input names another external id: a different person.
+                    if let (Some(want), Some(have)) = (&ext, &slots[i].contact.external_id)
+                        && want != have {
+                            report.rejected.push((n, format!("email already belongs to the contact with external_id {have}")));
+                            continue;
+                        }
+                    let mut updated = slots[i].contact.clone();
+                    let changed = input.apply(&mut updated, now);
+                    if let Some(reason) = collision(&updated, i, &by_ext, &by_email) {
+                        report.rejected.push((n, reason));
+                        continue;
+                    }
+                    if changed {
+                        report.updated += 1;
+                        slots[i].contact = updated;
+                        index(&slots, i, &mut by_ext, &mut by_email);
+                    } else {
+                        report.unchanged += 1;
+                    }
+                }
+                None => {
+                    if !input.has_identity() {
+                        report.rejected.push((n, "needs an external_id or an email to match or create a contact".into()));
+                        continue;
+                    }
+                    let mut contact = Contact::new(ws, role, now);
+                    input.apply(&mut contact, now);
+                    if let Some(reason) = collision(&contact, usize::MAX, &by_ext, &by_email) {
+                        report.rejected.push((n, reason));
+                        continue;
+                    }
+                    report.created += 1;
+                    slots.push(Slot { contact, before: None });
+                    index(&slots, slots.len() - 1, &mut by_ext, &mut by_email);
+                }
+            }
+        }
+
+        let new: Vec<&Contact> = slots.iter().filter(|s| s.before.is_none()).map(|s| &s.contact).collect();
+        for chunk in new.chunks(INSERT_CHUNK) {
+            let rows: Vec<String> =
+                (0..chunk.len()).map(|i| contact_placeholders(i * CONTACT_COLUMNS.len())).collect();
+            let sql = format!("INSERT INTO contacts ({}) VALUES {}", CONTACT_COLUMNS.join(", "), rows.join(", "));
+            let mut q = sqlx::query(&sql);
+            for c in chunk {
+                q = bind_contact(q, c);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        let n = CONTACT_COLUMNS.len();
+        let sets: Vec<String> = CONTACT_COLUMNS
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let p = format!("${}", i + 1);
+                format!("{c} = {}", if *c == "custom_attributes" { json_param(&p) } else { p })
+            })
+            .collect();
+        let update_sql =
+            format!("UPDATE contacts SET {} WHERE workspace_id = ${} AND id = ${}", sets.join(", "), n + 1, n + 2);
+        for slot in &slots {
+            if let Some(before) = &slot.before
+                && *before != slot.contact {
+                    bind_contact(sqlx::query(&update_sql), &slot.contact)
+                        .bind(ws)
+                        .bind(slot.contact.id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    async fn contacts_after(&self, ws: i64, after: i64, limit: i64) -> Result<Vec<Contact>> {
+        let sql = format!(
+            "SELECT {} FROM contacts c WHERE c.workspace_id = $1 AND c.id > $2 ORDER BY c.id LIMIT $3",
+            *CONTACT_SELECT
+        );
+        let rows = sqlx::query(&sql).bind(ws).bind(after).bind(limit).fetch_all(&self.reader).await?;
+        rows.iter().map(contact_from_row).collect()
+    }
+
+    async fn tags(&self, ws: i64) -> Result<Vec<Tag>> {
+        let rows = sqlx::query("SELECT * FROM tags WHERE workspace_id = $1 ORDER BY id").bind(ws).fetch_all(&self.reader).await?;
+        rows.iter().map(tag_from_row).collect()
+    }
+
+    async fn tag(&self, ws: i64, id: i64) -> Result<Option<Tag>> {
+        let row = sqlx::query("SELECT * FROM tags WHERE workspace_id = $1 AND id = $2")
+            .bind(ws)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(tag_from_row).transpose()
+    }
+
+    async fn create_tag(&self, ws: i64, name: &str, now: i64) -> Result<Tag> {
+        let mut tx = self.writer.begin().await?;
+        let existing = sqlx::query("SELECT * FROM tags WHERE workspace_id = $1 AND name = $2")
+            .bind(ws)
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let tag = match existing {
+            Some(row) => tag_from_row(&row)?,
+            None => tag_from_row(
+                &sqlx::query("INSERT INTO tags (workspace_id, name, created_at) VALUES ($1, $2, $3) RETURNING *")
+                    .bind(ws)
+                    .bind(name)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?,
+            )?,
+        };
+        tx.commit().await?;
+        Ok(tag)
+    }
+
+    async fn rename_tag(&self, ws: i64, id: i64, name: &str) -> Result<Option<Tag>> {
+        let row = sqlx::query("UPDATE tags SET name = $3 WHERE workspace_id = $1 AND id = $2 RETURNING *")
+            .bind(ws)
+            .bind(id)
+            .bind(name)
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(|e| conflict(e, "a tag with this name"))?;
+        row.as_ref().map(tag_from_row).transpose()
+    }
+
+    async fn delete_tag(&self, ws: i64, id: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM tags WHERE workspace_id = $1 AND id = $2")
+            .bind(ws)
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn tag_contact(&self, ws: i64, contact_id: i64, tag_id: i64, admin: Option<i64>, now: i64) -> Result<()> {
+        // Both rows must belong to the workspace: the INSERT … SELECT finds nothing otherwise.
+        sqlx::query(
+            "INSERT INTO contact_tags (contact_id, tag_id, workspace_id, applied_at, applied_by) \
+             SELECT c.id, t.id, c.workspace_id, $4, $5 FROM contacts c JOIN tags t ON t.workspace_id = c.workspace_id \
+             WHERE c.workspace_id = $1 AND c.id = $2 AND t.id = $3 \
+             ON CONFLICT (contact_id, tag_id) DO NOTHING",
+        )
+        .bind(ws)
+        .bind(contact_id)
+        .bind(tag_id)
+        .bind(now)
+        .bind(admin)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn untag_contact(&self, ws: i64, contact_id: i64, tag_id: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM contact_tags WHERE workspace_id = $1 AND contact_id = $2 AND tag_id = $3")
+            .bind(ws)
+            .bind(contact_id)
+            .bind(tag_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn contact_tags(&self, ws: i64, contact_ids: &[i64]) -> Result<HashMap<i64, Vec<AppliedTag>>> {
+        let mut out: HashMap<i64, Vec<AppliedTag>> = HashMap::new();
+        for chunk in contact_ids.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT ct.contact_id, ct.applied_at, ct.applied_by, t.id, t.name, t.created_at FROM contact_tags ct \
+                 JOIN tags t ON t.id = ct.tag_id WHERE ct.workspace_id = $1 AND ct.contact_id IN ({}) ORDER BY t.id",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(ws);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for row in q.fetch_all(&self.reader).await? {
+                out.entry(row.try_get("contact_id")?).or_default().push(AppliedTag {
+                    tag: tag_from_row(&row)?,
+                    applied_at: row.try_get("applied_at")?,
+                    applied_by: row.try_get("applied_by")?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn segments(&self, ws: i64) -> Result<Vec<Segment>> {
+        let rows = sqlx::query("SELECT * FROM segments WHERE workspace_id = $1 ORDER BY builtin DESC, id")
+            .bind(ws)
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(segment_from_row).collect()
+    }
+
+    async fn segment(&self, ws: i64, id: i64) -> Result<Option<Segment>> {
+        let row = sqlx::query("SELECT * FROM segments WHERE workspace_id = $1 AND id = $2")
+            .bind(ws)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(segment_from_row).transpose()
+    }
+
+    async fn create_segment(&self, ws: i64, s: NewSegment, now: i64) -> Result<Segment> {
+        let row = sqlx::query(
+            "INSERT INTO segments (workspace_id, name, person_type, query, builtin, created_at, updated_at) VALUES ($1, $2, $3, $4, FALSE, $5, $5) RETURNING *",
+        )
+        .bind(ws)
+        .bind(&s.name)
+        .bind(s.person_type.as_api())
+        .bind(s.query.to_string())
+        .bind(now)
+        .fetch_one(&self.writer)
+        .await
+        .map_err(|e| conflict(e, "a segment with this name"))?;
+        segment_from_row(&row)
+    }
+
+    async fn update_segment(&self, ws: i64, id: i64, s: NewSegment, now: i64) -> Result<Option<Segment>> {
+        let row = sqlx::query(
+            "UPDATE segments SET name = $3, person_type = $4, query = $5, updated_at = $6 WHERE workspace_id = $1 AND id = $2 AND builtin = FALSE RETURNING *",
+        )
+        .bind(ws)
+        .bind(id)
+        .bind(&s.name)
+        .bind(s.person_type.as_api())
+        .bind(s.query.to_string())
+        .bind(now)
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(|e| conflict(e, "a segment with this name"))?;
+        row.as_ref().map(segment_from_row).transpose()
+    }
+
+    async fn delete_segment(&self, ws: i64, id: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM segments WHERE workspace_id = $1 AND id = $2 AND builtin = FALSE")
+            .bind(ws)
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn execute_raw(&self, sql: &str) -> Result<u64> {
+        Ok(sqlx::raw_sql(sql).execute(&self.writer).await?.rows_affected())
+    }
+
+    async fn scalar_raw(&self, sql: &str) -> Result<i64> {
+        Ok(sqlx::query(sql).fetch_one(&self.reader).await?.try_get(0)?)
+    }
+
+    async fn strings_raw(&self, sql: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query(sql).fetch_all(&self.reader).await?;
+        rows.iter().map(|r| r.try_get::<String, _>(0).map_err(StoreError::from)).collect()
+    }
+}
+
+impl Store {
+    /// The existing contact a new or changed one collides with, if any.
+    async fn matching_contact(&self, c: &Contact) -> Result<Option<Contact>> {
+        if let Some(e) = &c.external_id
+            && let Some(found) = self.one_contact(c.workspace_id, "c.external_id = $2", SqlParam::Text(e.clone())).await? {
+                return Ok(Some(found));
+            }
+        if let (Some(m), Role::User) = (&c.email, c.role) {
+            return self.one_contact(c.workspace_id, "c.email = $2 AND c.role = 'user'", SqlParam::Text(m.clone())).await;
+        }
+        Ok(None)
+    }
+}
+
+/// Whether `c` (at slot `me`) would break the uniqueness of external ids or user emails.
+fn collision(
+    c: &Contact,
+    me: usize,
+    by_ext: &HashMap<String, usize>,
+    by_email: &HashMap<(Role, String), usize>,
+) -> Option<String> {
+    if let Some(e) = &c.external_id
+        && by_ext.get(e).is_some_and(|i| *i != me) {
+            return Some(format!("external_id {e} already belongs to another contact"));
+        }
+    if let (Some(m), Role::User) = (&c.email, c.role)
+        && by_email.get(&(Role::User, m.clone())).is_some_and(|i| *i != me) {
+            return Some(format!("email {m} already belongs to another user"));
+        }
+    None
+}

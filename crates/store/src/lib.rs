@@ -1,0 +1,184 @@
+//! Tidings storage: the one API the rest of Tidings uses to read and write its data, and its
+//! implementations for SQLite (the embedded default) and PostgreSQL.
+//!
+//! Both implementations are compiled from one source file, `imp.rs`, included once per dialect
+//! with that dialect's sqlx types. The few places where the dialects differ branch on a `DIALECT`
+//! constant, so a change to a query lands in both at once and the shared conformance suite
+//! (`tests/`) checks both behave the same. Each method is one unit of work: when it needs a
+//! transaction it opens and commits it inside, and no transaction crosses this crate's boundary.
+
+mod model;
+mod postgres;
+mod sqlite;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tidings_core::attribute::CustomAttribute;
+use tidings_core::contact::{Contact, ContactInput};
+use tidings_core::filter::Pred;
+
+pub use model::*;
+pub use tidings_core::filter::sql::Dialect;
+
+/// What can go wrong in storage.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken; carries the id of the existing row when it is known.
+    #[error("{what} already exists")]
+    Conflict {
+        what: String,
+        existing_id: Option<i64>,
+    },
+    #[error("the database URL is not supported: {0} (use sqlite://PATH or postgres://…)")]
+    UnsupportedUrl(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("stored data could not be read: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Opens the database at `url` (`sqlite://path/to/file.db` or `postgres://…`) and brings its
+/// schema up to date.
+///
+/// # Errors
+/// When the URL is not supported, the database cannot be reached, or a migration fails.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::Store::open(url).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(postgres::Store::open(url, None).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(url.to_owned()))
+    }
+}
+
+/// Opens a PostgreSQL database inside its own schema (created if missing): lets tests and
+/// benchmarks share one server without seeing each other's data.
+///
+/// # Errors
+/// As [`open`].
+pub async fn open_postgres_schema(url: &str, schema: &str) -> Result<Arc<dyn Store>> {
+    Ok(Arc::new(postgres::Store::open(url, Some(schema)).await?))
+}
+
+/// The storage API. Every method that reads or writes workspace data takes the workspace id and
+/// scopes its queries to it.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn dialect(&self) -> Dialect;
+
+    // --- workspaces and teammates -------------------------------------------------------
+    /// Creates a workspace with its owner and its built-in segments, in one transaction.
+    async fn create_workspace(
+        &self,
+        ws: NewWorkspace,
+        owner: NewTeammate,
+    ) -> Result<(Workspace, Teammate)>;
+    async fn workspace(&self, id: i64) -> Result<Option<Workspace>>;
+    async fn workspace_by_app_id(&self, app_id: &str) -> Result<Option<Workspace>>;
+    async fn workspace_count(&self) -> Result<i64>;
+    async fn workspaces(&self) -> Result<Vec<Workspace>>;
+    async fn create_teammate(&self, ws: i64, teammate: NewTeammate) -> Result<Teammate>;
+    async fn teammate(&self, ws: i64, id: i64) -> Result<Option<Teammate>>;
+    /// Teammate emails are unique across the server; login looks them up here.
+    async fn teammate_by_email(&self, email: &str) -> Result<Option<Teammate>>;
+    async fn teammates(&self, ws: i64) -> Result<Vec<Teammate>>;
+
+    // --- sessions and API tokens ---------------------------------------------------------
+    async fn create_session(&self, session: &Session) -> Result<()>;
+    async fn session(&self, token_hash: &str, now: i64) -> Result<Option<Session>>;
+    async fn delete_session(&self, token_hash: &str) -> Result<()>;
+    async fn create_api_token(&self, ws: i64, token: NewApiToken) -> Result<ApiToken>;
+    /// A live (not revoked) token by the hash of its secret.
+    async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>>;
+    async fn api_tokens(&self, ws: i64) -> Result<Vec<ApiToken>>;
+    async fn revoke_api_token(&self, ws: i64, id: i64, now: i64) -> Result<bool>;
+
+    // --- data attributes -----------------------------------------------------------------
+    async fn custom_attributes(&self, ws: i64) -> Result<Vec<CustomAttribute>>;
+    async fn create_custom_attribute(
+        &self,
+        ws: i64,
+        attr: &CustomAttribute,
+    ) -> Result<CustomAttribute>;
+    async fn update_custom_attribute(&self, ws: i64, attr: &CustomAttribute) -> Result<bool>;
+
+    // --- contacts --------------------------------------------------------------------------
+    /// Inserts a contact and returns it with its id.
+    async fn insert_contact(&self, contact: &Contact) -> Result<Contact>;
+    /// Writes every field of an existing contact.
+    async fn update_contact(&self, contact: &Contact) -> Result<bool>;
+    async fn contact(&self, ws: i64, id: i64) -> Result<Option<Contact>>;
+    async fn contact_by_external_id(&self, ws: i64, external_id: &str) -> Result<Option<Contact>>;
+    /// Deletes a contact and everything attached to it.
+    async fn delete_contact(&self, ws: i64, id: i64) -> Result<bool>;
+    async fn set_contact_archived(
+        &self,
+        ws: i64,
+        id: i64,
+        archived: bool,
+        now: i64,
+    ) -> Result<bool>;
+    /// One page of the contacts matching `query`, and how many match in all.
+    async fn search_contacts(&self, ws: i64, query: &ContactQuery) -> Result<(Vec<Contact>, i64)>;
+    async fn count_contacts(&self, ws: i64, pred: Option<&Pred>) -> Result<i64>;
+    /// Creates or updates contacts matched by external_id, then by email, in one transaction.
+    /// A row that would change nothing is not written. Inputs that cannot be placed are
+    /// reported by their index and nothing of theirs is written.
+    async fn upsert_contacts(
+        &self,
+        ws: i64,
+        inputs: &[ContactInput],
+        now: i64,
+    ) -> Result<UpsertReport>;
+    /// Contacts with an id greater than `after`, by id: the export walks the table with this.
+    async fn contacts_after(&self, ws: i64, after: i64, limit: i64) -> Result<Vec<Contact>>;
+
+    // --- tags --------------------------------------------------------------------------------
+    async fn tags(&self, ws: i64) -> Result<Vec<Tag>>;
+    async fn tag(&self, ws: i64, id: i64) -> Result<Option<Tag>>;
+    /// Creates a tag, or returns the existing one of the same name.
+    async fn create_tag(&self, ws: i64, name: &str, now: i64) -> Result<Tag>;
+    async fn rename_tag(&self, ws: i64, id: i64, name: &str) -> Result<Option<Tag>>;
+    async fn delete_tag(&self, ws: i64, id: i64) -> Result<bool>;
+    async fn tag_contact(
+        &self,
+        ws: i64,
+        contact_id: i64,
+        tag_id: i64,
+        admin: Option<i64>,
+        now: i64,
+    ) -> Result<()>;
+    async fn untag_contact(&self, ws: i64, contact_id: i64, tag_id: i64) -> Result<bool>;
+    /// The tags of each of the given contacts.
+    async fn contact_tags(
+        &self,
+        ws: i64,
+        contact_ids: &[i64],
+    ) -> Result<HashMap<i64, Vec<AppliedTag>>>;
+
+    // --- segments ----------------------------------------------------------------------------
+    async fn segments(&self, ws: i64) -> Result<Vec<Segment>>;
+    async fn segment(&self, ws: i64, id: i64) -> Result<Option<Segment>>;
+    async fn create_segment(&self, ws: i64, segment: NewSegment, now: i64) -> Result<Segment>;
+    async fn update_segment(
+        &self,
+        ws: i64,
+        id: i64,
+        segment: NewSegment,
+        now: i64,
+    ) -> Result<Option<Segment>>;
+    async fn delete_segment(&self, ws: i64, id: i64) -> Result<bool>;
+
+    // --- for tests and benchmarks -----------------------------------------------------------
+    /// Runs a raw SQL statement (benchmarks compare against hand-written SQL with it).
+    async fn execute_raw(&self, sql: &str) -> Result<u64>;
+    /// Runs a raw SQL query that returns one integer (e.g. a hand-written `COUNT(*)`).
+    async fn scalar_raw(&self, sql: &str) -> Result<i64>;
+    /// Runs a raw SQL query and returns its first column, as text, row by row.
+    async fn strings_raw(&self, sql: &str) -> Result<Vec<String>>;
+}

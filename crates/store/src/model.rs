@@ -1,0 +1,210 @@
+//! The records storage reads and writes besides contacts (which live in `tidings-core`).
+
+use serde_json::Value as Json;
+use tidings_core::filter::{Pred, Target};
+
+/// One company's account: a tenant.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Workspace {
+    pub id: i64,
+    /// The public id the Messenger snippet carries (`app_id`).
+    pub app_id: String,
+    pub name: String,
+    /// IANA name; search dates and relative filters count days in it.
+    pub timezone: String,
+    /// Secret for identity verification (HMAC of user ids) in the Messenger.
+    pub identity_secret: String,
+    pub identity_required: bool,
+    pub allowed_origins: Vec<String>,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewWorkspace {
+    pub app_id: String,
+    pub name: String,
+    pub timezone: String,
+    pub identity_secret: String,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TeammateRole {
+    Owner,
+    Admin,
+}
+
+impl TeammateRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TeammateRole::Owner => "owner",
+            TeammateRole::Admin => "admin",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        if s == "owner" {
+            TeammateRole::Owner
+        } else {
+            TeammateRole::Admin
+        }
+    }
+}
+
+/// A member of a workspace's team (an "admin" in Intercom's API).
+#[derive(Clone, PartialEq)]
+pub struct Teammate {
+    pub id: i64,
+    pub workspace_id: i64,
+    pub email: String,
+    pub name: String,
+    pub password_hash: Option<String>,
+    pub role: TeammateRole,
+    pub job_title: Option<String>,
+    pub away_mode_enabled: bool,
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for Teammate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Teammate")
+            .field("id", &self.id)
+            .field("workspace_id", &self.workspace_id)
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone)]
+pub struct NewTeammate {
+    pub email: String,
+    pub name: String,
+    pub password_hash: Option<String>,
+    pub role: TeammateRole,
+    pub created_at: i64,
+}
+
+/// A logged-in admin app session. Only the hash of the cookie's secret is stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Session {
+    pub token_hash: String,
+    pub teammate_id: i64,
+    pub workspace_id: i64,
+    pub csrf_token: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// A REST API access token. Only the hash of its secret is stored; `prefix` is the first
+/// characters of the secret, shown in settings so a teammate can tell tokens apart.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiToken {
+    pub id: i64,
+    pub workspace_id: i64,
+    pub teammate_id: i64,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewApiToken {
+    pub teammate_id: i64,
+    pub name: String,
+    pub token_hash: String,
+    pub prefix: String,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tag {
+    pub id: i64,
+    pub name: String,
+    pub created_at: i64,
+}
+
+/// A tag as applied to one contact.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AppliedTag {
+    pub tag: Tag,
+    pub applied_at: i64,
+    pub applied_by: Option<i64>,
+}
+
+/// Who a segment is about, as the API names it: `user` or `contact` (leads).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PersonType {
+    User,
+    Lead,
+}
+
+impl PersonType {
+    pub fn as_api(self) -> &'static str {
+        match self {
+            PersonType::User => "user",
+            PersonType::Lead => "contact",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "user" => Some(PersonType::User),
+            "contact" | "lead" => Some(PersonType::Lead),
+            _ => None,
+        }
+    }
+}
+
+/// A saved, named filter.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Segment {
+    pub id: i64,
+    pub name: String,
+    pub person_type: PersonType,
+    pub query: Json,
+    /// "All users" and "All leads": always there, never edited or deleted.
+    pub builtin: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewSegment {
+    pub name: String,
+    pub person_type: PersonType,
+    pub query: Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortOrder {
+    Ascending,
+    Descending,
+}
+
+/// A page of a contact search.
+#[derive(Clone, Debug)]
+pub struct ContactQuery {
+    pub pred: Option<Pred>,
+    /// A built-in column to sort by; `None` sorts by `created_at`.
+    pub sort: Option<Target>,
+    pub order: SortOrder,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+/// What an upsert did, row by row.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UpsertReport {
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    /// Inputs that could not be written, by index into the batch, with the reason.
+    pub rejected: Vec<(usize, String)>,
+}
+
+pub(crate) fn parse_role(s: &str) -> TeammateRole {
+    TeammateRole::parse(s)
+}

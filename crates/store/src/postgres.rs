@@ -1,0 +1,54 @@
+//! The PostgreSQL store: for a company that has outgrown one machine.
+
+use std::str::FromStr;
+
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+
+use crate::Dialect;
+
+type Db = sqlx::Postgres;
+const DIALECT: Dialect = Dialect::Postgres;
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "foundation",
+    include_str!("../migrations/postgres/0001_foundation.sql"),
+)];
+
+include!("imp.rs");
+
+impl Store {
+    /// Connects and applies pending migrations. With `schema`, everything lives in that schema
+    /// (created if missing), which keeps tests and benchmarks apart on one server.
+    ///
+    /// # Errors
+    /// When the server cannot be reached or a migration fails.
+    pub async fn open(url: &str, schema: Option<&str>) -> Result<Self> {
+        let mut options = PgConnectOptions::from_str(url)?;
+        if let Some(schema) = schema {
+            let mut conn = PgConnection::connect_with(&options).await?;
+            // A schema name is an identifier, not a value: allow only a safe alphabet.
+            if !schema
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                return Err(StoreError::UnsupportedUrl(format!("schema name {schema}")));
+            }
+            sqlx::raw_sql(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+                .execute(&mut conn)
+                .await?;
+            conn.close().await?;
+            options = options.options([("search_path", schema)]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(10)
+            .connect_with(options)
+            .await?;
+        let store = Store {
+            reader: pool.clone(),
+            writer: pool,
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+}

@@ -1,0 +1,288 @@
+//! Contacts: create, read, update, delete, archive, upsert, and workspace isolation.
+
+use serde_json::json;
+use tidings_core::contact::{Contact, ContactInput, Role};
+use tidings_store::{ContactQuery, SortOrder, StoreError};
+
+use super::support::{Stores, workspace};
+
+fn input(v: serde_json::Value) -> ContactInput {
+    ContactInput::parse(v.as_object().unwrap(), &[]).unwrap()
+}
+
+fn page() -> ContactQuery {
+    ContactQuery {
+        pred: None,
+        sort: None,
+        order: SortOrder::Descending,
+        offset: 0,
+        limit: 50,
+    }
+}
+
+#[tokio::test]
+async fn crud_round_trips_every_field_and_delete_removes_attached_rows() {
+    let stores = Stores::new().await;
+    for (db, store) in &stores.all {
+        let ws = workspace(store).await;
+        let mut c = Contact::new(ws.id, Role::User, 100);
+        input(json!({"email": "Ada@Example.test", "external_id": "u1", "name": "Ada", "signed_up_at": 50, "timezone": "Europe/Paris"}))
+            .apply(&mut c, 100);
+        c.custom_attributes.insert("plan".into(), json!("pro"));
+        let saved = store.insert_contact(&c).await.unwrap();
+        assert!(saved.id > 0, "{db}");
+        let read = store.contact(ws.id, saved.id).await.unwrap().unwrap();
+        assert_eq!(read, saved, "{db}: what was written is what is read");
+        assert_eq!(
+            store
+                .contact_by_external_id(ws.id, "u1")
+                .await
+                .unwrap()
+                .map(|c| c.id),
+            Some(saved.id),
+            "{db}"
+        );
+
+        let mut changed = read.clone();
+        changed.name = Some("Ada L.".into());
+        changed.custom_attributes.remove("plan");
+        assert!(store.update_contact(&changed).await.unwrap());
+        assert_eq!(
+            store.contact(ws.id, saved.id).await.unwrap().unwrap(),
+            changed,
+            "{db}"
+        );
+
+        let tag = store.create_tag(ws.id, "vip", 100).await.unwrap();
+        store
+            .tag_contact(ws.id, saved.id, tag.id, None, 100)
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .scalar_raw("SELECT COUNT(*) FROM contact_tags")
+                .await
+                .unwrap(),
+            1,
+            "{db}"
+        );
+        assert!(store.delete_contact(ws.id, saved.id).await.unwrap());
+        assert!(
+            store.contact(ws.id, saved.id).await.unwrap().is_none(),
+            "{db}"
+        );
+        assert_eq!(
+            store
+                .scalar_raw("SELECT COUNT(*) FROM contact_tags")
+                .await
+                .unwrap(),
+            0,
+            "{db}: deleting a contact must remove its tag rows"
+        );
+        assert!(
+            !store.delete_contact(ws.id, saved.id).await.unwrap(),
+            "{db}: second delete finds nothing"
+        );
+    }
+    stores.cleanup().await;
+}
+
+#[tokio::test]
+async fn duplicates_are_refused_with_the_existing_id() {
+    let stores = Stores::new().await;
+    for (db, store) in &stores.all {
+        let ws = workspace(store).await;
+        let mut c = Contact::new(ws.id, Role::User, 1);
+        c.email = Some("dup@example.test".into());
+        let first = store.insert_contact(&c).await.unwrap();
+        match store.insert_contact(&c).await {
+            Err(StoreError::Conflict { existing_id, .. }) => {
+                assert_eq!(existing_id, Some(first.id), "{db}")
+            }
+            other => panic!("{db}: expected a conflict, got {other:?}"),
+        }
+        // Leads may share an email with a user.
+        let mut lead = c.clone();
+        lead.role = Role::Lead;
+        store.insert_contact(&lead).await.unwrap();
+        assert_eq!(store.count_contacts(ws.id, None).await.unwrap(), 2, "{db}");
+    }
+    stores.cleanup().await;
+}
+
+#[tokio::test]
+async fn one_workspace_never_sees_or_changes_another() {
+    let stores = Stores::new().await;
+    for (db, store) in &stores.all {
+        let a = workspace(store).await;
+        let b = workspace(store).await;
+        let mut c = Contact::new(a.id, Role::User, 1);
+        c.external_id = Some("same".into());
+        let in_a = store.insert_contact(&c).await.unwrap();
+        // The same external id is free in another workspace.
+        let mut other = Contact::new(b.id, Role::User, 1);
+        other.external_id = Some("same".into());
+        store.insert_contact(&other).await.unwrap();
+
+        assert!(
+            store.contact(b.id, in_a.id).await.unwrap().is_none(),
+            "{db}"
+        );
+        assert!(!store.delete_contact(b.id, in_a.id).await.unwrap(), "{db}");
+        assert!(
+            !store
+                .set_contact_archived(b.id, in_a.id, true, 2)
+                .await
+                .unwrap(),
+            "{db}"
+        );
+        let mut hijack = in_a.clone();
+        hijack.workspace_id = b.id;
+        hijack.name = Some("stolen".into());
+        assert!(!store.update_contact(&hijack).await.unwrap(), "{db}");
+        let tag_b = store.create_tag(b.id, "b-tag", 1).await.unwrap();
+        store
+            .tag_contact(b.id, in_a.id, tag_b.id, None, 1)
+            .await
+            .unwrap();
+        let tag_a = store.create_tag(a.id, "a-tag", 1).await.unwrap();
+        store
+            .tag_contact(a.id, in_a.id, tag_b.id, None, 1)
+            .await
+            .unwrap();
+        assert!(
+            store
+                .contact_tags(a.id, &[in_a.id])
+                .await
+                .unwrap()
+                .is_empty(),
+            "{db}: cross-workspace tag applied"
+        );
+        assert!(!store.delete_tag(b.id, tag_a.id).await.unwrap(), "{db}");
+        assert_eq!(
+            store.contact(a.id, in_a.id).await.unwrap().unwrap(),
+            in_a,
+            "{db}: contact changed from outside"
+        );
+        assert_eq!(
+            store.search_contacts(b.id, &page()).await.unwrap().1,
+            1,
+            "{db}"
+        );
+        assert_eq!(
+            store.segments(b.id).await.unwrap().len(),
+            2,
+            "{db}: built-in segments only"
+        );
+    }
+    stores.cleanup().await;
+}
+
+#[tokio::test]
+async fn upsert_creates_updates_and_is_idempotent() {
+    let stores = Stores::new().await;
+    for (db, store) in &stores.all {
+        let ws = workspace(store).await;
+        let batch = vec![
+            input(json!({"external_id": "1", "email": "one@example.test", "name": "One"})),
+            input(json!({"email": "two@example.test"})),
+            input(json!({"name": "nobody"})),
+            input(json!({"external_id": "1", "phone": "+331"})),
+        ];
+        let r = store.upsert_contacts(ws.id, &batch, 10).await.unwrap();
+        assert_eq!(
+            (r.created, r.updated, r.unchanged),
+            (2, 1, 0),
+            "{db}: {r:?}"
+        );
+        assert_eq!(r.rejected.len(), 1, "{db}");
+        assert_eq!(r.rejected[0].0, 2, "{db}");
+        let one = store
+            .contact_by_external_id(ws.id, "1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (one.name.as_deref(), one.phone.as_deref()),
+            (Some("One"), Some("+331")),
+            "{db}"
+        );
+
+        let again = store.upsert_contacts(ws.id, &batch, 20).await.unwrap();
+        assert_eq!(
+            (again.created, again.updated, again.unchanged),
+            (0, 0, 3),
+            "{db}: {again:?}"
+        );
+        assert_eq!(
+            store
+                .contact(ws.id, one.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .updated_at,
+            10,
+            "{db}: re-run wrote"
+        );
+        assert_eq!(store.count_contacts(ws.id, None).await.unwrap(), 2, "{db}");
+
+        // Matching by email adopts an external id; a different external id on a taken email is refused.
+        let r = store
+            .upsert_contacts(
+                ws.id,
+                &[
+                    input(json!({"email": "two@example.test", "external_id": "2"})),
+                    input(json!({"email": "one@example.test", "external_id": "9"})),
+                ],
+                30,
+            )
+            .await
+            .unwrap();
+        assert_eq!((r.updated, r.rejected.len()), (1, 1), "{db}: {r:?}");
+        assert_eq!(
+            store
+                .contact_by_external_id(ws.id, "2")
+                .await
+                .unwrap()
+                .unwrap()
+                .email
+                .as_deref(),
+            Some("two@example.test")
+        );
+    }
+    stores.cleanup().await;
+}
+
+#[tokio::test]
+async fn archived_contacts_leave_search_and_come_back() {
+    let stores = Stores::new().await;
+    for (db, store) in &stores.all {
+        let ws = workspace(store).await;
+        let c = store
+            .insert_contact(&Contact::new(ws.id, Role::Lead, 1))
+            .await
+            .unwrap();
+        assert_eq!(store.count_contacts(ws.id, None).await.unwrap(), 1, "{db}");
+        assert!(
+            store
+                .set_contact_archived(ws.id, c.id, true, 2)
+                .await
+                .unwrap()
+        );
+        assert_eq!(store.count_contacts(ws.id, None).await.unwrap(), 0, "{db}");
+        assert!(
+            store.contact(ws.id, c.id).await.unwrap().unwrap().archived,
+            "{db}"
+        );
+        store
+            .set_contact_archived(ws.id, c.id, false, 3)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.search_contacts(ws.id, &page()).await.unwrap().0.len(),
+            1,
+            "{db}"
+        );
+    }
+    stores.cleanup().await;
+}

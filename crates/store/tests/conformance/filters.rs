@@ -1,0 +1,370 @@
+//! The filter engine's three implementations agree: SQL on SQLite, SQL on PostgreSQL, and the
+//! in-memory evaluator select exactly the same contacts, for random contacts and random queries.
+
+use std::collections::BTreeSet;
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use serde_json::{Value as Json, json};
+use tidings_core::attribute::{CustomAttribute, DataType};
+use tidings_core::contact::{Contact, Role};
+use tidings_core::dates::Clock;
+use tidings_core::filter::eval::{Facts, matches};
+use tidings_core::filter::{Schema, compile};
+use tidings_store::{ContactQuery, SortOrder};
+
+use super::support::{Stores, workspace};
+
+const NOW: i64 = 1_735_732_800; // 2025-01-01 12:00 UTC
+const DAY: i64 = 86_400;
+const CUSTOM: &[(&str, DataType)] = &[
+    ("plan", DataType::String),
+    ("seats", DataType::Integer),
+    ("score", DataType::Float),
+    ("vip", DataType::Boolean),
+    ("renewal", DataType::Date),
+];
+const ZONES: &[&str] = &["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata"];
+
+/// A generated contact: built-in fields, custom values, and which of three tags it has.
+#[derive(Clone, Debug)]
+struct Gen {
+    lead: bool,
+    email: Option<String>,
+    name: Option<String>,
+    signed_up_days: Option<i64>,
+    seen_secs: Option<i64>,
+    owner: Option<i64>,
+    unsubscribed: bool,
+    plan: Option<String>,
+    seats: Option<i64>,
+    score: Option<f64>,
+    vip: Option<bool>,
+    renewal_days: Option<i64>,
+    tags: Vec<bool>,
+}
+
+fn text() -> impl Strategy<Value = String> {
+    // Mixed case and non-ASCII letters, to pin down case folding.
+    prop::sample::select(vec![
+        "pro", "Pro", "PRO", "basic", "Élodie", "élodie", "ÄB", "äb", "x%_y", "gmail", "GMail",
+    ])
+    .prop_map(str::to_owned)
+}
+
+fn gen_contact() -> impl Strategy<Value = Gen> {
+    (
+        any::<bool>(),
+        prop::option::of((
+            text(),
+            prop::sample::select(vec!["gmail.com", "Example.test", "ÉCOLE.fr"]),
+        ))
+        .prop_map(|o| o.map(|(u, d)| format!("{u}@{d}"))),
+        prop::option::of(text()),
+        prop::option::of(-40i64..40),
+        prop::option::of(-40 * DAY..DAY),
+        prop::option::of(0i64..4),
+        any::<bool>(),
+        (
+            prop::option::of(text()),
+            prop::option::of(-3i64..20),
+            prop::option::of((-400i64..400).prop_map(|x| x as f64 / 4.0)),
+            prop::option::of(any::<bool>()),
+            prop::option::of(-60i64..60),
+        ),
+        prop::collection::vec(any::<bool>(), 3),
+    )
+        .prop_map(
+            |(lead, email, name, signed_up_days, seen_secs, owner, unsubscribed, custom, tags)| {
+                Gen {
+                    lead,
+                    email,
+                    name,
+                    signed_up_days,
+                    seen_secs,
+                    owner,
+                    unsubscribed,
+                    plan: custom.0,
+                    seats: custom.1,
+                    score: custom.2,
+                    vip: custom.3,
+                    renewal_days: custom.4,
+                    tags,
+                }
+            },
+        )
+}
+
+fn date_value() -> impl Strategy<Value = Json> {
+    (-45i64..45, 0i64..DAY).prop_map(|(d, s)| json!(NOW + d * DAY + s - DAY / 2))
+}
+
+/// One leaf filter; tag ids are written as `"#0"`..`"#2"` and replaced per store.
+fn leaf() -> impl Strategy<Value = Json> {
+    let string_field = prop::sample::select(vec![
+        "email",
+        "name",
+        "email_domain",
+        "custom_attributes.plan",
+    ]);
+    let string_op = prop::sample::select(vec!["=", "!=", "~", "!~", "^", "$"]);
+    let date_field = prop::sample::select(vec![
+        "signed_up_at",
+        "last_seen_at",
+        "custom_attributes.renewal",
+    ]);
+    let date_op = prop::sample::select(vec!["=", "<", ">"]);
+    let rel_op = prop::sample::select(vec![
+        "more_than_days_ago",
+        "less_than_days_ago",
+        "exactly_days_ago",
+    ]);
+    let num_op = prop::sample::select(vec!["=", "!=", ">", "<", ">=", "<="]);
+    prop_oneof![
+        (string_field.clone(), string_op, text())
+            .prop_map(|(f, o, v)| json!({"field": f, "operator": o, "value": v})),
+        (
+            string_field.clone(),
+            prop::sample::select(vec!["IN", "NIN"]),
+            prop::collection::vec(text(), 1..3)
+        )
+            .prop_map(|(f, o, v)| json!({"field": f, "operator": o, "value": v})),
+        (string_field, prop::sample::select(vec!["=", "!="]))
+            .prop_map(|(f, o)| json!({"field": f, "operator": o, "value": null})),
+        (date_field.clone(), date_op, date_value())
+            .prop_map(|(f, o, v)| json!({"field": f, "operator": o, "value": v})),
+        (date_field, rel_op, 0i64..45)
+            .prop_map(|(f, o, v)| json!({"field": f, "operator": o, "value": v})),
+        (
+            prop::sample::select(vec!["owner_id", "custom_attributes.seats"]),
+            num_op.clone(),
+            -3i64..20
+        )
+            .prop_map(|(f, o, v)| json!({"field": f, "operator": o, "value": v})),
+        (num_op, (-400i64..400).prop_map(|x| x as f64 / 4.0)).prop_map(
+            |(o, v)| json!({"field": "custom_attributes.score", "operator": o, "value": v})
+        ),
+        (
+            prop::sample::select(vec!["unsubscribed_from_emails", "custom_attributes.vip"]),
+            prop::sample::select(vec!["=", "!="]),
+            any::<bool>()
+        )
+            .prop_map(|(f, o, v)| json!({"field": f, "operator": o, "value": v})),
+        (prop::sample::select(vec!["user", "lead"]))
+            .prop_map(|v| json!({"field": "role", "operator": "=", "value": v})),
+        (prop::sample::select(vec!["=", "!="]), 0usize..3)
+            .prop_map(|(o, t)| json!({"field": "tag_id", "operator": o, "value": format!("#{t}")})),
+    ]
+}
+
+fn query() -> impl Strategy<Value = Json> {
+    let group = |inner: BoxedStrategy<Json>| {
+        (
+            prop::sample::select(vec!["AND", "OR"]),
+            prop::collection::vec(inner, 1..4),
+        )
+            .prop_map(|(op, value)| json!({"operator": op, "value": value}))
+    };
+    prop_oneof![
+        leaf(),
+        group(leaf().boxed()),
+        group(prop_oneof![leaf(), group(leaf().boxed())].boxed()),
+    ]
+}
+
+fn with_tags(q: &Json, tag_ids: &[i64]) -> Json {
+    match q {
+        Json::String(s) if s.starts_with('#') => json!(tag_ids[s[1..].parse::<usize>().unwrap()]),
+        Json::Array(a) => Json::Array(a.iter().map(|x| with_tags(x, tag_ids)).collect()),
+        Json::Object(o) => Json::Object(
+            o.iter()
+                .map(|(k, v)| (k.clone(), with_tags(v, tag_ids)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn build(g: &Gen, ws: i64, n: usize) -> Contact {
+    let mut c = Contact::new(
+        ws,
+        if g.lead { Role::Lead } else { Role::User },
+        NOW - 100 * DAY,
+    );
+    c.external_id = Some(format!("c{n}"));
+    // User emails are unique: make them so while keeping the generated text.
+    c.email = g.email.as_ref().map(|e| format!("{n}{e}"));
+    c.name = g.name.clone();
+    c.signed_up_at = g.signed_up_days.map(|d| NOW - d * DAY);
+    c.last_seen_at = g.seen_secs.map(|s| NOW - s);
+    c.owner_id = g.owner;
+    c.unsubscribed_from_emails = g.unsubscribed;
+    let mut put = |k: &str, v: Option<Json>| {
+        if let Some(v) = v {
+            c.custom_attributes.insert(k.into(), v);
+        }
+    };
+    put("plan", g.plan.clone().map(Json::from));
+    put("seats", g.seats.map(Json::from));
+    put("score", g.score.map(Json::from));
+    put("vip", g.vip.map(Json::from));
+    put("renewal", g.renewal_days.map(|d| json!(NOW + d * DAY / 2)));
+    c
+}
+
+#[test]
+fn sqlite_postgres_and_memory_select_the_same_contacts() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let stores = rt.block_on(Stores::new());
+    let cases: u32 = std::env::var("TIDINGS_FILTER_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40);
+    let mut runner = TestRunner::new(Config {
+        cases,
+        max_shrink_iters: 100,
+        ..Config::default()
+    });
+    let strategy = (
+        prop::collection::vec(gen_contact(), 1..30),
+        prop::collection::vec(query(), 1..8),
+        prop::sample::select(ZONES),
+    );
+    // Queries whose answer is neither empty nor everyone: the ones that actually test something.
+    let discriminating = std::sync::atomic::AtomicUsize::new(0);
+    runner
+        .run(&strategy, |(gens, queries, zone)| {
+            rt.block_on(async {
+                let clock = Clock::new(NOW, Clock::zone(zone));
+                let mut results: Vec<Vec<BTreeSet<String>>> = Vec::new();
+                let mut memory: Vec<BTreeSet<String>> = Vec::new();
+                for (i, (_, store)) in stores.all.iter().enumerate() {
+                    let ws = workspace(store).await;
+                    let mut customs: Vec<CustomAttribute> = Vec::new();
+                    for (name, data_type) in CUSTOM {
+                        let attr = CustomAttribute {
+                            id: 0,
+                            name: (*name).into(),
+                            data_type: *data_type,
+                            label: (*name).into(),
+                            description: None,
+                            options: vec![],
+                            messenger_writable: false,
+                            archived: false,
+                            created_at: 0,
+                            updated_at: 0,
+                            admin_id: None,
+                        };
+                        customs.push(store.create_custom_attribute(ws.id, &attr).await.unwrap());
+                    }
+                    let mut tag_ids = Vec::new();
+                    for t in 0..3 {
+                        tag_ids.push(
+                            store
+                                .create_tag(ws.id, &format!("t{t}"), 0)
+                                .await
+                                .unwrap()
+                                .id,
+                        );
+                    }
+                    let mut saved = Vec::new();
+                    for (n, g) in gens.iter().enumerate() {
+                        let c = store.insert_contact(&build(g, ws.id, n)).await.unwrap();
+                        for (t, has) in g.tags.iter().enumerate() {
+                            if *has {
+                                store
+                                    .tag_contact(ws.id, c.id, tag_ids[t], None, 0)
+                                    .await
+                                    .unwrap();
+                            }
+                        }
+                        saved.push(store.contact(ws.id, c.id).await.unwrap().unwrap());
+                    }
+                    let schema = Schema {
+                        custom: &customs,
+                        tag_ids: &tag_ids,
+                        segments: &[],
+                    };
+                    let mut per_query = Vec::new();
+                    for q in &queries {
+                        let q = with_tags(q, &tag_ids);
+                        let pred = compile(&q, &schema, &clock, "query").map_err(|e| {
+                            TestCaseError::fail(format!(
+                                "generated query rejected: {e} ({}) {q}",
+                                e.field
+                            ))
+                        })?;
+                        let page = ContactQuery {
+                            pred: Some(pred.clone()),
+                            sort: None,
+                            order: SortOrder::Ascending,
+                            offset: 0,
+                            limit: 1000,
+                        };
+                        let (found, total) = store.search_contacts(ws.id, &page).await.unwrap();
+                        prop_assert_eq!(total as usize, found.len());
+                        per_query.push(
+                            found
+                                .iter()
+                                .filter_map(|c| c.external_id.clone())
+                                .collect::<BTreeSet<_>>(),
+                        );
+                        if i == 0 {
+                            let expected = saved
+                                .iter()
+                                .filter(|c| {
+                                    let mine: Vec<i64> = gens[c.external_id.as_ref().unwrap()[1..]
+                                        .parse::<usize>()
+                                        .unwrap()]
+                                    .tags
+                                    .iter()
+                                    .enumerate()
+                                    .filter(|(_, h)| **h)
+                                    .map(|(t, _)| tag_ids[t])
+                                    .collect();
+                                    matches(
+                                        &pred,
+                                        &Facts {
+                                            contact: c,
+                                            tag_ids: &mine,
+                                        },
+                                    )
+                                })
+                                .filter_map(|c| c.external_id.clone())
+                                .collect();
+                            memory.push(expected);
+                        }
+                    }
+                    results.push(per_query);
+                }
+                for (k, q) in queries.iter().enumerate() {
+                    if !memory[k].is_empty() && memory[k].len() < gens.len() {
+                        discriminating.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    prop_assert_eq!(
+                        &results[0][k],
+                        &memory[k],
+                        "SQLite and memory disagree on {} in {}",
+                        q,
+                        zone
+                    );
+                    prop_assert_eq!(
+                        &results[1][k],
+                        &memory[k],
+                        "PostgreSQL and memory disagree on {} in {}",
+                        q,
+                        zone
+                    );
+                }
+                Ok(())
+            })?;
+            Ok(())
+        })
+        .unwrap();
+    let discriminating = discriminating.into_inner();
+    assert!(
+        discriminating as u32 >= cases,
+        "only {discriminating} generated queries selected some but not all contacts: the generators prove too little"
+    );
+    rt.block_on(stores.cleanup());
+}

@@ -1,0 +1,8 @@
+//! The store conformance suite: every test runs against SQLite and PostgreSQL and checks side
+//! effects, not only return values.
+
+mod contacts;
+mod filters;
+mod schema;
+mod support;
+mod tags_segments;

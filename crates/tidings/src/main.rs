@@ -1,0 +1,297 @@
+//! The `tidings` command: wires settings, storage and the web layer together. No logic lives
+//! here beyond parsing arguments and printing results.
+
+mod export;
+mod import;
+mod settings;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use settings::{Overrides, Settings};
+use tidings_store::{Store, Workspace};
+use tidings_web::{AppState, WebConfig, provision};
+
+/// Tidings: a self-hosted customer-messaging server.
+#[derive(Parser)]
+#[command(name = "tidings", version, about, long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    overrides: Overrides,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server: admin app, REST API and Messenger on one port. On the first start it
+    /// creates a workspace and prints how to log in.
+    Serve,
+    /// Create a workspace with its owner and an API token, without prompts (for scripts and
+    /// containers). Prints the workspace id, its app_id and the token.
+    Setup {
+        /// Name of the workspace.
+        #[arg(long)]
+        workspace: String,
+        /// Email of the owner (their login).
+        #[arg(long)]
+        email: String,
+        /// Password of the owner (8 characters or more).
+        #[arg(long, env = "TIDINGS_SETUP_PASSWORD")]
+        password: String,
+        /// IANA time zone of the workspace.
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import contacts from a CSV file (with a header row) or JSON lines. Upserts by external_id,
+    /// then email; running it twice changes nothing the second time.
+    Import {
+        #[command(subcommand)]
+        what: ImportWhat,
+    },
+    /// Export contacts as CSV or JSON lines.
+    Export {
+        #[command(subcommand)]
+        what: ExportWhat,
+    },
+    /// Print an example config file with every key and its default.
+    DefaultConfig,
+}
+
+#[derive(Subcommand)]
+enum ImportWhat {
+    /// Import contacts.
+    Contacts {
+        /// The file to read.
+        file: std::path::PathBuf,
+        /// The workspace's app_id (needed when the server has several workspaces).
+        #[arg(long)]
+        workspace: Option<String>,
+        /// File format; guessed from the extension when omitted.
+        #[arg(long)]
+        format: Option<Format>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportWhat {
+    /// Export contacts.
+    Contacts {
+        /// The workspace's app_id (needed when the server has several workspaces).
+        #[arg(long)]
+        workspace: Option<String>,
+        #[arg(long, default_value = "csv")]
+        format: Format,
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Csv,
+    Jsonl,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(&cli.overrides) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&settings);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    match runtime.block_on(run(cli.command, settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(settings: &Settings) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(&settings.log).unwrap_or_else(|_| "info".into());
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .init();
+}
+
+async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, String> {
+    let url = settings.database();
+    tidings_store::open(&url).await.map_err(|e| {
+        format!(
+            "could not open the database {}: {e}",
+            settings::redact(&url)
+        )
+    })
+}
+
+/// The workspace a command works on: the one named, or the only one.
+async fn pick_workspace(store: &Arc<dyn Store>, app_id: Option<&str>) -> Result<Workspace, String> {
+    let all = store.workspaces().await.map_err(|e| e.to_string())?;
+    match app_id {
+        Some(id) => all
+            .into_iter()
+            .find(|w| w.app_id == id)
+            .ok_or_else(|| format!("no workspace has app_id {id}")),
+        None if all.len() == 1 => Ok(all.into_iter().next().unwrap_or_else(|| unreachable!())),
+        None if all.is_empty() => {
+            Err("there is no workspace yet: run `tidings serve` or `tidings setup` first".into())
+        }
+        None => Err(format!(
+            "there are {} workspaces: name one with --workspace APP_ID ({})",
+            all.len(),
+            all.iter()
+                .map(|w| w.app_id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+fn api_error(e: tidings_web::error::ApiError) -> String {
+    e.errors
+        .iter()
+        .map(|e| e.message.clone())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+async fn run(command: Command, settings: Settings) -> Result<(), String> {
+    match command {
+        Command::DefaultConfig => {
+            print!("{}", Settings::example());
+            Ok(())
+        }
+        Command::Serve => serve(settings).await,
+        Command::Setup {
+            workspace,
+            email,
+            password,
+            timezone,
+            json,
+        } => {
+            let store = open_store(&settings).await?;
+            let p = provision::workspace(&store, &workspace, &email, &password, &timezone)
+                .await
+                .map_err(api_error)?;
+            if json {
+                let out = serde_json::json!({
+                    "workspace_id": p.workspace.id,
+                    "app_id": p.workspace.app_id,
+                    "admin_id": p.owner.id,
+                    "email": p.owner.email,
+                    "token": p.token_secret,
+                });
+                println!("{out}");
+            } else {
+                println!(
+                    "Created workspace {} (app_id {}).",
+                    p.workspace.name, p.workspace.app_id
+                );
+                println!("Owner login: {}", p.owner.email);
+                println!("API token (shown once): {}", p.token_secret);
+            }
+            Ok(())
+        }
+        Command::Import {
+            what:
+                ImportWhat::Contacts {
+                    file,
+                    workspace,
+                    format,
+                },
+        } => {
+            let store = open_store(&settings).await?;
+            let ws = pick_workspace(&store, workspace.as_deref()).await?;
+            import::contacts(&store, &ws, &file, format).await
+        }
+        Command::Export {
+            what:
+                ExportWhat::Contacts {
+                    workspace,
+                    format,
+                    output,
+                },
+        } => {
+            let store = open_store(&settings).await?;
+            let ws = pick_workspace(&store, workspace.as_deref()).await?;
+            export::contacts(&store, &ws, format, output.as_deref()).await
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> Result<(), String> {
+    let store = open_store(&settings).await?;
+    let public_url = settings.public_url();
+    let first_start = store.workspace_count().await.map_err(|e| e.to_string())? == 0;
+    let listener = tokio::net::TcpListener::bind(&settings.listen)
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot listen on {}: {e} (choose another with --listen)",
+                settings.listen
+            )
+        })?;
+    if first_start {
+        let email =
+            std::env::var("TIDINGS_OWNER_EMAIL").unwrap_or_else(|_| "owner@example.com".into());
+        let password = tidings_web::auth::random_secret(12);
+        let p = provision::workspace(&store, "My workspace", &email, &password, "UTC")
+            .await
+            .map_err(api_error)?;
+        println!(
+            "First start: created the workspace \"{}\" (app_id {}).",
+            p.workspace.name, p.workspace.app_id
+        );
+        println!("  Log in at {public_url}/app/login");
+        println!("  email:     {}", p.owner.email);
+        println!("  password:  {password}");
+        println!("  API token: {}", p.token_secret);
+        println!("These are shown only this once: keep them somewhere safe.");
+    }
+    println!(
+        "Tidings is running at {public_url} (database: {})",
+        settings::redact(&settings.database())
+    );
+    let state = AppState::new(store, WebConfig { public_url });
+    tidings_web::launch(listener, state, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,191 @@
+//! One typed `Settings`: defaults < config file < `TIDINGS_*` environment < command-line flags.
+//!
+//! Unknown keys in the file are rejected, so a typo never silently falls back to a default.
+//! `Debug` redacts the database URL, which may carry a password.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Address and port to listen on.
+    pub listen: String,
+    /// The address people use to reach this server; defaults to `http://<listen>`.
+    pub public_url: Option<String>,
+    /// Where the embedded SQLite database lives.
+    pub data_dir: PathBuf,
+    /// `postgres://…` to use PostgreSQL instead of SQLite, or an explicit `sqlite://…` path.
+    pub database_url: Option<String>,
+    /// Log filter, e.g. `info` or `tidings=debug,info`.
+    pub log: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: "127.0.0.1:8080".into(),
+            public_url: None,
+            data_dir: PathBuf::from("./tidings-data"),
+            database_url: None,
+            log: "info".into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_ref().map(|u| redact(u)),
+            )
+            .field("log", &self.log)
+            .finish()
+    }
+}
+
+/// Hides the password of a URL (`postgres://user:secret@host` → `postgres://user:***@host`).
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Flags that override everything else.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct Overrides {
+    /// Config file (TOML). Default: ./tidings.toml when it exists.
+    #[arg(long, global = true, env = "TIDINGS_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address and port to listen on [default: 127.0.0.1:8080].
+    #[arg(long, global = true)]
+    pub listen: Option<String>,
+    /// Public URL of this server, used in links.
+    #[arg(long, global = true)]
+    pub public_url: Option<String>,
+    /// Data directory for the SQLite database [default: ./tidings-data].
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL: postgres://… or sqlite://… [default: SQLite in the data directory].
+    #[arg(long, global = true)]
+    pub database_url: Option<String>,
+}
+
+impl Settings {
+    /// Builds the settings from every layer.
+    ///
+    /// # Errors
+    /// A config file that cannot be read or has unknown or mistyped keys.
+    pub fn load(flags: &Overrides) -> Result<Self, String> {
+        let mut s = match &flags.config {
+            Some(path) => Self::from_file(path)?,
+            None if Path::new("tidings.toml").exists() => {
+                Self::from_file(Path::new("tidings.toml"))?
+            }
+            None => Settings::default(),
+        };
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        if let Some(v) = env("TIDINGS_LISTEN") {
+            s.listen = v;
+        }
+        if let Some(v) = env("TIDINGS_PUBLIC_URL") {
+            s.public_url = Some(v);
+        }
+        if let Some(v) = env("TIDINGS_DATA_DIR") {
+            s.data_dir = v.into();
+        }
+        if let Some(v) = env("TIDINGS_DATABASE_URL") {
+            s.database_url = Some(v);
+        }
+        if let Some(v) = env("TIDINGS_LOG") {
+            s.log = v;
+        }
+        if let Some(v) = &flags.listen {
+            s.listen = v.clone();
+        }
+        if let Some(v) = &flags.public_url {
+            s.public_url = Some(v.clone());
+        }
+        if let Some(v) = &flags.data_dir {
+            s.data_dir = v.clone();
+        }
+        if let Some(v) = &flags.database_url {
+            s.database_url = Some(v.clone());
+        }
+        Ok(s)
+    }
+
+    fn from_file(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// The database to open: the explicit URL, or SQLite in the data directory.
+    pub fn database(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("tidings.db").display()))
+    }
+
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    /// An example config file with every key and its default.
+    pub fn example() -> String {
+        let mut text = String::from(
+            "# Tidings configuration. Every key is optional; shown with its default.\n",
+        );
+        text.push_str(
+            "# Precedence: defaults < this file < TIDINGS_* environment < command-line flags.\n\n",
+        );
+        text.push_str("listen = \"127.0.0.1:8080\"\n");
+        text.push_str("# public_url = \"https://support.example.com\"\n");
+        text.push_str("data_dir = \"./tidings-data\"\n");
+        text.push_str("# database_url = \"postgres://postgres@127.0.0.1:5432/tidings\"\n");
+        text.push_str("log = \"info\"\n");
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_rejected_and_the_example_parses() {
+        assert!(toml::from_str::<Settings>("listne = \"x\"").is_err());
+        let example: Settings = toml::from_str(&Settings::example()).unwrap();
+        assert_eq!(example, Settings::default());
+    }
+
+    #[test]
+    fn debug_hides_database_passwords() {
+        let s = Settings {
+            database_url: Some("postgres://bob:hunter2@db/x".into()),
+            ..Settings::default()
+        };
+        let shown = format!("{s:?}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("bob:***@db"),
+            "{shown}"
+        );
+    }
+}

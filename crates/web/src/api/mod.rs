@@ -1,0 +1,245 @@
+//! The REST API, shaped like Intercom's (v2.11 shapes, 2.14 tolerated), so integrations and the
+//! official SDKs work against Tidings by changing the base URL.
+//!
+//! Each resource module lists its routes as [`ApiRoute`]s. The router and the OpenAPI document
+//! (`/openapi.json`) are both built from those lists, so the document cannot drift from what is
+//! served.
+
+mod admins;
+mod attributes;
+mod contacts;
+mod openapi;
+mod segments;
+mod shapes;
+mod tags;
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::handler::Handler;
+use axum::http::{Method, StatusCode};
+use axum::routing::{MethodFilter, MethodRouter, on};
+use base64::Engine;
+use serde_json::{Map, Value as Json, json};
+use tidings_core::attribute::CustomAttribute;
+use tidings_core::dates::Clock;
+use tidings_core::filter::Schema;
+
+use crate::AppState;
+use crate::auth::{Caller, now};
+use crate::error::{ApiError, ApiResult};
+
+pub use openapi::document as openapi_document;
+
+/// One API operation: its documentation and its handler.
+pub struct ApiRoute {
+    pub method: Method,
+    pub path: &'static str,
+    pub summary: &'static str,
+    /// A schema name in the OpenAPI components, for the request body.
+    pub request: Option<&'static str>,
+    /// A schema name in the OpenAPI components, for the 200 response.
+    pub response: &'static str,
+    pub handler: MethodRouter<AppState>,
+}
+
+pub(crate) fn route<H, T>(
+    method: Method,
+    path: &'static str,
+    summary: &'static str,
+    request: Option<&'static str>,
+    response: &'static str,
+    handler: H,
+) -> ApiRoute
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    let filter = MethodFilter::try_from(method.clone()).expect("a standard HTTP method");
+    ApiRoute {
+        method,
+        path,
+        summary,
+        request,
+        response,
+        handler: on(filter, handler),
+    }
+}
+
+/// Every API route, in documentation order.
+pub fn routes() -> Vec<ApiRoute> {
+    let mut all = Vec::new();
+    all.extend(admins::routes());
+    all.extend(contacts::routes());
+    all.extend(attributes::routes());
+    all.extend(segments::routes());
+    all.extend(tags::routes());
+    all.extend(openapi::routes());
+    all
+}
+
+pub fn router() -> Router<AppState> {
+    let mut by_path: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
+    for r in routes() {
+        let merged = match by_path.remove(r.path) {
+            Some(existing) => existing.merge(r.handler),
+            None => r.handler,
+        };
+        by_path.insert(r.path, merged);
+    }
+    by_path
+        .into_iter()
+        .fold(Router::new(), |router, (path, handler)| {
+            router.route(path, handler)
+        })
+}
+
+/// Unknown paths and methods: Intercom answers 404 `not_found` for both.
+pub async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "Resource Not Found: check the path and the HTTP method",
+    )
+}
+
+/// A JSON object request body. An empty body reads as `{}`; anything that is not a JSON object is
+/// refused with a 400 that says why.
+pub struct Body(pub Map<String, Json>);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            ApiError::new(StatusCode::BAD_REQUEST, "parameter_invalid", e.body_text())
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Body(Map::new()));
+        }
+        match serde_json::from_slice::<Json>(&bytes) {
+            Ok(Json::Object(map)) => Ok(Body(map)),
+            Ok(_) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "parameter_invalid",
+                "The request body must be a JSON object",
+            )),
+            Err(e) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "parameter_invalid",
+                format!("Invalid JSON in the request body: {e}"),
+            )),
+        }
+    }
+}
+
+/// Parses an id from a path segment or a JSON value (numbers and strings both accepted).
+pub(crate) fn parse_id(v: &Json) -> Option<i64> {
+    match v {
+        Json::Number(n) => n.as_i64(),
+        Json::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+pub(crate) fn path_id(raw: &str) -> Option<i64> {
+    raw.trim().parse().ok()
+}
+
+/// What the filter language can refer to in a workspace, loaded once per request.
+pub(crate) struct SchemaData {
+    pub custom: Vec<CustomAttribute>,
+    pub tag_ids: Vec<i64>,
+    pub segments: Vec<(i64, Json)>,
+}
+
+impl SchemaData {
+    pub async fn load(state: &AppState, caller: &Caller) -> ApiResult<Self> {
+        let ws = caller.workspace.id;
+        let custom = state.store.custom_attributes(ws).await?;
+        let tag_ids = state
+            .store
+            .tags(ws)
+            .await?
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        let segments = state
+            .store
+            .segments(ws)
+            .await?
+            .into_iter()
+            .map(|s| (s.id, s.query))
+            .collect();
+        Ok(SchemaData {
+            custom,
+            tag_ids,
+            segments,
+        })
+    }
+
+    pub fn schema(&self) -> Schema<'_> {
+        Schema {
+            custom: &self.custom,
+            tag_ids: &self.tag_ids,
+            segments: &self.segments,
+        }
+    }
+}
+
+/// The clock filters use: now, in the workspace's time zone.
+pub(crate) fn clock(caller: &Caller) -> Clock {
+    Clock::new(now(), Clock::zone(&caller.workspace.timezone))
+}
+
+/// The opaque pagination cursor: the offset of the next page. Stateless, as Intercom's is.
+pub(crate) fn encode_cursor(offset: i64) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("offset:{offset}"))
+}
+
+pub(crate) fn decode_cursor(cursor: &str, field: &str) -> ApiResult<i64> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor.trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| {
+            s.strip_prefix("offset:")
+                .and_then(|n| n.parse::<i64>().ok())
+        })
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                field,
+                format!("{field} is not a cursor this server gave out"),
+            )
+        })
+}
+
+/// Reads `per_page` (1 to 150) with a default.
+pub(crate) fn per_page(v: Option<&Json>, default: i64, field: &str) -> ApiResult<i64> {
+    match v {
+        None | Some(Json::Null) => Ok(default),
+        Some(v) => parse_id(v)
+            .filter(|n| (1..=150).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    field,
+                    format!("{field} must be a whole number from 1 to 150"),
+                )
+            }),
+    }
+}
+
+/// The `pages` object of a list.
+pub(crate) fn pages(offset: i64, per_page: i64, total: i64) -> Json {
+    let page = offset / per_page.max(1) + 1;
+    let total_pages = (total + per_page - 1) / per_page.max(1);
+    let mut pages =
+        json!({"type": "pages", "page": page, "per_page": per_page, "total_pages": total_pages});
+    if offset + per_page < total {
+        pages["next"] = json!({"page": page + 1, "per_page": per_page, "starting_after": encode_cursor(offset + per_page)});
+    }
+    pages
+}

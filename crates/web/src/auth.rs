@@ -1,0 +1,242 @@
+//! Who is calling: extractors that prove it before a handler runs.
+//!
+//! [`Caller`] is a teammate acting through an API token (`Authorization: Bearer …`) or through an
+//! admin app session cookie. Every handler reaches workspace data only through the workspace it
+//! carries, so a handler cannot read another workspace's data by mistake. Session callers must
+//! also present the session's CSRF token on every state-changing request.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{Method, header};
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use tidings_store::{Session, Teammate, Workspace};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+pub const SESSION_COOKIE: &str = "tidings_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// Admin sessions last two weeks.
+pub const SESSION_SECONDS: i64 = 14 * 86_400;
+
+/// Random URL-safe text with `bytes` bytes of entropy.
+pub fn random_secret(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    getrandom::fill(&mut b).expect("the operating system's random source failed");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+/// The stored form of a secret (token or session id): its SHA-256, hex.
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Hashes a password with Argon2id. Slow on purpose: call from a blocking thread.
+///
+/// # Errors
+/// When hashing fails (never for valid input).
+pub fn hash_password(password: &str) -> Result<String, String> {
+    let salt = SaltString::encode_b64(random_secret(16).as_bytes()).map_err(|e| e.to_string())?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+/// Runs the password hash on a blocking thread.
+///
+/// # Errors
+/// When hashing fails.
+pub async fn hash_password_async(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
+}
+
+pub fn now() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+/// How a caller proved who they are.
+#[derive(Clone, Debug)]
+pub enum Via {
+    Token(i64),
+    Session(Session),
+}
+
+/// A teammate calling the API or the admin app, with their workspace.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub workspace: Workspace,
+    pub teammate: Teammate,
+    pub via: Via,
+}
+
+fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The live session named by the request's cookie, if any.
+///
+/// # Errors
+/// A storage failure.
+pub async fn session_of(parts: &Parts, state: &AppState) -> Result<Option<Session>, ApiError> {
+    let Some(secret) = cookie(parts, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    Ok(state.store.session(&hash_secret(secret), now()).await?)
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let bearer = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim);
+        let (workspace_id, teammate_id, via) = if let Some(secret) = bearer {
+            let token = state
+                .store
+                .api_token_by_hash(&hash_secret(secret))
+                .await?
+                .ok_or_else(ApiError::unauthorized)?;
+            (token.workspace_id, token.teammate_id, Via::Token(token.id))
+        } else if let Some(session) = session_of(parts, state).await? {
+            let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+            if !safe
+                && sent
+                    .is_none_or(|s| !constant_time_eq(s.as_bytes(), session.csrf_token.as_bytes()))
+            {
+                return Err(ApiError::forbidden(
+                    "Missing or wrong CSRF token: reload the page and try again",
+                ));
+            }
+            (
+                session.workspace_id,
+                session.teammate_id,
+                Via::Session(session),
+            )
+        } else {
+            return Err(ApiError::unauthorized());
+        };
+        let workspace = state
+            .store
+            .workspace(workspace_id)
+            .await?
+            .ok_or_else(ApiError::unauthorized)?;
+        let teammate = state
+            .store
+            .teammate(workspace_id, teammate_id)
+            .await?
+            .ok_or_else(ApiError::unauthorized)?;
+        Ok(Caller {
+            workspace,
+            teammate,
+            via,
+        })
+    }
+}
+
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Counts failed logins per key (an email or a client address) in fixed windows.
+pub struct LoginLimiter {
+    window_seconds: i64,
+    max_failures: u32,
+    seen: Mutex<HashMap<String, (i64, u32)>>,
+}
+
+impl LoginLimiter {
+    pub fn new(window_seconds: i64, max_failures: u32) -> Self {
+        LoginLimiter {
+            window_seconds,
+            max_failures,
+            seen: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether `key` may try again now.
+    pub fn allowed(&self, key: &str, now: i64) -> bool {
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.get(key)
+            .is_none_or(|(start, n)| now - start >= self.window_seconds || *n < self.max_failures)
+    }
+
+    pub fn failed(&self, key: &str, now: i64) {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.len() > 100_000 {
+            seen.retain(|_, (start, _)| now - *start < self.window_seconds);
+        }
+        let entry = seen.entry(key.to_owned()).or_insert((now, 0));
+        if now - entry.0 >= self.window_seconds {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+    }
+
+    pub fn succeeded(&self, key: &str) {
+        self.seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_verify_only_with_the_right_password() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &h));
+        assert!(!verify_password("wrong", &h));
+    }
+
+    #[test]
+    fn limiter_blocks_after_max_failures_until_the_window_ends() {
+        let l = LoginLimiter::new(60, 2);
+        l.failed("a", 0);
+        assert!(l.allowed("a", 1));
+        l.failed("a", 1);
+        assert!(!l.allowed("a", 2));
+        assert!(l.allowed("b", 2));
+        assert!(l.allowed("a", 61));
+    }
+}

@@ -1,0 +1,105 @@
+//! Tidings over HTTP: the Intercom-shaped REST API, the admin app and its static assets, on one
+//! router.
+//!
+//! [`launch`] serves a router on a listener the caller already bound, so tests start the real
+//! server on port 0 without sleeping, and `main` only wires settings to it.
+
+// The OpenAPI document is one large `json!` literal.
+#![recursion_limit = "512"]
+
+pub mod admin;
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod provision;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use tidings_store::Store;
+use tokio::net::TcpListener;
+
+/// Settings the web layer needs.
+#[derive(Clone, Debug)]
+pub struct WebConfig {
+    /// The address people use to reach this server, e.g. `http://localhost:8080`.
+    pub public_url: String,
+}
+
+impl WebConfig {
+    /// Cookies are marked `Secure` when the server is reached over HTTPS.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}
+
+/// Everything a handler may use. Built by the caller and passed in: no globals.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub config: Arc<WebConfig>,
+    pub logins: Arc<auth::LoginLimiter>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, config: WebConfig) -> Self {
+        AppState {
+            store,
+            config: Arc::new(config),
+            logins: Arc::new(auth::LoginLimiter::new(300, 10)),
+        }
+    }
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(admin::router())
+        .merge(api::router())
+        .fallback(api::not_found)
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then finishes in-flight requests.
+///
+/// # Errors
+/// When the listener fails.
+pub async fn launch(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state).layer(axum::middleware::from_fn(trace_requests));
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// One tracing span per request, with the method, the matched route and the status.
+async fn trace_requests(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use tracing::Instrument;
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| req.uri().path().to_owned(), |m| m.as_str().to_owned());
+    let span = tracing::info_span!("request", method = %req.method(), route);
+    async move {
+        let started = std::time::Instant::now();
+        let response = next.run(req).await;
+        tracing::debug!(
+            status = response.status().as_u16(),
+            micros = started.elapsed().as_micros() as u64,
+            "done"
+        );
+        response
+    }
+    .instrument(span)
+    .await
+}

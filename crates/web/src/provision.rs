@@ -1,0 +1,166 @@
+//! Creating workspaces, teammates and API tokens: shared by `tidings setup`, the first start of
+//! `tidings serve`, and the settings pages.
+
+use std::sync::Arc;
+
+use tidings_store::{
+    ApiToken, NewApiToken, NewTeammate, NewWorkspace, Store, Teammate, TeammateRole, Workspace,
+};
+
+use crate::auth::{hash_password_async, hash_secret, now, random_secret};
+use crate::error::{ApiError, ApiResult};
+
+/// What provisioning a workspace produced. The token secret and the password are shown once.
+#[derive(Debug)]
+pub struct Provisioned {
+    pub workspace: Workspace,
+    pub owner: Teammate,
+    pub token: ApiToken,
+    pub token_secret: String,
+}
+
+/// The prefix of every API token secret, so leaked tokens are easy to recognise.
+pub const TOKEN_PREFIX: &str = "tid_";
+
+/// Creates a workspace with its owner and a first API token.
+///
+/// # Errors
+/// When the email is taken, the inputs are invalid, or storage fails.
+pub async fn workspace(
+    store: &Arc<dyn Store>,
+    name: &str,
+    email: &str,
+    password: &str,
+    timezone: &str,
+) -> ApiResult<Provisioned> {
+    if name.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "workspace",
+            "The workspace needs a name",
+        ));
+    }
+    check_email(email)?;
+    check_password(password)?;
+    if jiff::tz::TimeZone::get(timezone).is_err() {
+        return Err(ApiError::bad_request(
+            "timezone",
+            format!("{timezone} is not a known time zone"),
+        ));
+    }
+    let password_hash = hash_password_async(password.to_owned()).await?;
+    let created_at = now();
+    let (workspace, owner) = store
+        .create_workspace(
+            NewWorkspace {
+                app_id: app_id(),
+                name: name.trim().to_owned(),
+                timezone: timezone.to_owned(),
+                identity_secret: random_secret(32),
+                created_at,
+            },
+            NewTeammate {
+                email: email.trim().to_owned(),
+                name: email.split('@').next().unwrap_or("Owner").to_owned(),
+                password_hash: Some(password_hash),
+                role: TeammateRole::Owner,
+                created_at,
+            },
+        )
+        .await?;
+    let (token, token_secret) = api_token(store, &workspace, &owner, "First token").await?;
+    Ok(Provisioned {
+        workspace,
+        owner,
+        token,
+        token_secret,
+    })
+}
+
+/// Creates an API token acting as `teammate`; returns it and its secret (shown once).
+///
+/// # Errors
+/// When storage fails.
+pub async fn api_token(
+    store: &Arc<dyn Store>,
+    workspace: &Workspace,
+    teammate: &Teammate,
+    name: &str,
+) -> ApiResult<(ApiToken, String)> {
+    let secret = format!("{TOKEN_PREFIX}{}", random_secret(32));
+    let token = store
+        .create_api_token(
+            workspace.id,
+            NewApiToken {
+                teammate_id: teammate.id,
+                name: name.to_owned(),
+                token_hash: hash_secret(&secret),
+                prefix: secret.chars().take(TOKEN_PREFIX.len() + 6).collect(),
+                created_at: now(),
+            },
+        )
+        .await?;
+    Ok((token, secret))
+}
+
+/// Adds a teammate to a workspace.
+///
+/// # Errors
+/// When the email is taken or invalid, the password too short, or storage fails.
+pub async fn teammate(
+    store: &Arc<dyn Store>,
+    workspace: &Workspace,
+    name: &str,
+    email: &str,
+    password: &str,
+) -> ApiResult<Teammate> {
+    check_email(email)?;
+    check_password(password)?;
+    if name.trim().is_empty() {
+        return Err(ApiError::bad_request("name", "The teammate needs a name"));
+    }
+    let password_hash = hash_password_async(password.to_owned()).await?;
+    Ok(store
+        .create_teammate(
+            workspace.id,
+            NewTeammate {
+                email: email.trim().to_owned(),
+                name: name.trim().to_owned(),
+                password_hash: Some(password_hash),
+                role: TeammateRole::Admin,
+                created_at: now(),
+            },
+        )
+        .await?)
+}
+
+fn check_email(email: &str) -> ApiResult<()> {
+    let e = email.trim();
+    if e.len() < 3 || !e.contains('@') || e.contains(char::is_whitespace) {
+        return Err(ApiError::bad_request(
+            "email",
+            format!("{e} is not a valid email address"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_password(password: &str) -> ApiResult<()> {
+    if password.chars().count() < 8 {
+        return Err(ApiError::bad_request(
+            "password",
+            "Passwords need at least 8 characters",
+        ));
+    }
+    Ok(())
+}
+
+/// A short public workspace code, like Intercom's `app_id` (8 lowercase letters and digits).
+fn app_id() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+    bytes
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect()
+}
