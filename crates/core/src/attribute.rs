@@ -220,14 +220,13 @@ pub fn validate_custom_name(name: &str) -> Result<(), String> {
     let ok = !name.trim().is_empty()
         && name.chars().count() <= 190
         && name.chars().all(|c| {
-            c.is_alphanumeric()
-                || matches!(c, ' ' | '_' | '-')
-                || matches!(c, '$' | '£' | '€' | '¥' | '₹' | '¢')
+            c.is_alphanumeric() || matches!(c, ' ' | '_' | '-') || matches!(c, '$' | '£' | '€' | '¥' | '₹' | '¢')
         });
     if ok {
         Ok(())
     } else {
-        Err("Your name for this attribute must only contain alphanumeric characters, currency symbols, and hyphens".into())
+        Err("Your name for this attribute must only contain alphanumeric characters, currency symbols, and hyphens"
+            .into())
     }
 }
 
@@ -238,22 +237,10 @@ mod tests {
 
     #[test]
     fn coerce_accepts_documented_forms_and_rejects_others() {
-        assert_eq!(
-            DataType::Date.coerce(&json!("1306054154")),
-            Ok(Some(Value::Date(1306054154)))
-        );
-        assert_eq!(
-            DataType::Date.coerce(&json!("2020-01-01T00:00:00Z")),
-            Ok(Some(Value::Date(1577836800)))
-        );
-        assert_eq!(
-            DataType::Float.coerce(&json!(3)),
-            Ok(Some(Value::Float(3.0)))
-        );
-        assert_eq!(
-            DataType::Boolean.coerce(&json!("true")),
-            Ok(Some(Value::Bool(true)))
-        );
+        assert_eq!(DataType::Date.coerce(&json!("1306054154")), Ok(Some(Value::Date(1306054154))));
+        assert_eq!(DataType::Date.coerce(&json!("2020-01-01T00:00:00Z")), Ok(Some(Value::Date(1577836800))));
+        assert_eq!(DataType::Float.coerce(&json!(3)), Ok(Some(Value::Float(3.0))));
+        assert_eq!(DataType::Boolean.coerce(&json!("true")), Ok(Some(Value::Bool(true))));
         assert_eq!(DataType::String.coerce(&json!(null)), Ok(None));
         assert!(DataType::Integer.coerce(&json!("foobar")).is_err());
         assert!(DataType::Integer.coerce(&json!(1.5)).is_err());

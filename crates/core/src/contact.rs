@@ -204,10 +204,7 @@ impl ContactInput {
     ///
     /// # Errors
     /// Every bad field, each named by its path (`custom_attributes.plan`).
-    pub fn parse(
-        body: &Map<String, Json>,
-        custom: &[CustomAttribute],
-    ) -> Result<Self, FieldErrors> {
+    pub fn parse(body: &Map<String, Json>, custom: &[CustomAttribute]) -> Result<Self, FieldErrors> {
         let mut errors = FieldErrors::default();
         let mut input = ContactInput::default();
         for (key, value) in body {
@@ -216,10 +213,7 @@ impl ContactInput {
             }
             if key == "custom_attributes" {
                 let Json::Object(map) = value else {
-                    errors.push(FieldError::invalid(
-                        key,
-                        "custom_attributes must be an object",
-                    ));
+                    errors.push(FieldError::invalid(key, "custom_attributes must be an object"));
                     continue;
                 };
                 for (name, v) in map {
@@ -239,12 +233,7 @@ impl ContactInput {
     ///
     /// # Errors
     /// The field and what is wrong with its value.
-    pub fn set(
-        &mut self,
-        key: &str,
-        value: &Json,
-        custom: &[CustomAttribute],
-    ) -> Result<(), FieldError> {
+    pub fn set(&mut self, key: &str, value: &Json, custom: &[CustomAttribute]) -> Result<(), FieldError> {
         let bad = |message: String| FieldError::invalid(key, message);
         let text = |v: &Json| -> Result<Option<String>, FieldError> {
             match v {
@@ -264,8 +253,7 @@ impl ContactInput {
         match key {
             "role" => {
                 let s = value.as_str().unwrap_or_default();
-                self.role =
-                    Some(Role::parse(s).ok_or_else(|| bad("role must be user or lead".into()))?);
+                self.role = Some(Role::parse(s).ok_or_else(|| bad("role must be user or lead".into()))?);
             }
             "external_id" => {
                 // External ids are often numbers in the caller's system; keep them as text.
@@ -324,35 +312,21 @@ impl ContactInput {
         Ok(())
     }
 
-    fn set_custom(
-        &mut self,
-        name: &str,
-        value: &Json,
-        custom: &[CustomAttribute],
-    ) -> Result<(), FieldError> {
+    fn set_custom(&mut self, name: &str, value: &Json, custom: &[CustomAttribute]) -> Result<(), FieldError> {
         let path = format!("custom_attributes.{name}");
         let Some(attr) = custom.iter().find(|a| a.name == name && !a.archived) else {
             return Err(FieldError::invalid(
                 &path,
-                format!(
-                    "Custom attribute '{name}' does not exist: create it first with POST /data_attributes"
-                ),
+                format!("Custom attribute '{name}' does not exist: create it first with POST /data_attributes"),
             ));
         };
-        let typed = attr
-            .data_type
-            .coerce(value)
-            .map_err(|m| FieldError::invalid(&path, format!("{path} {m}")))?;
+        let typed = attr.data_type.coerce(value).map_err(|m| FieldError::invalid(&path, format!("{path} {m}")))?;
         if let (Some(Value::Str(s)), false) = (&typed, attr.options.is_empty())
             && !attr.options.contains(s)
         {
-            return Err(FieldError::invalid(
-                &path,
-                format!("{path} must be one of: {}", attr.options.join(", ")),
-            ));
+            return Err(FieldError::invalid(&path, format!("{path} must be one of: {}", attr.options.join(", "))));
         }
-        self.custom_attributes
-            .insert(name.to_owned(), typed.map_or(Json::Null, |v| v.to_json()));
+        self.custom_attributes.insert(name.to_owned(), typed.map_or(Json::Null, |v| v.to_json()));
         Ok(())
     }
 
@@ -404,10 +378,7 @@ impl ContactInput {
 fn plausible_email(e: &str) -> bool {
     match e.split_once('@') {
         Some((local, domain)) => {
-            !local.is_empty()
-                && !domain.is_empty()
-                && !domain.contains('@')
-                && !e.chars().any(char::is_whitespace)
+            !local.is_empty() && !domain.is_empty() && !domain.contains('@') && !e.chars().any(char::is_whitespace)
         }
         None => false,
     }
@@ -441,8 +412,7 @@ mod tests {
 
     #[test]
     fn parse_names_every_bad_field() {
-        let body =
-            json!({"email": "nope", "role": "admin", "custom_attributes": {"plan": 3, "ghost": 1}});
+        let body = json!({"email": "nope", "role": "admin", "custom_attributes": {"plan": 3, "ghost": 1}});
         let err = ContactInput::parse(body.as_object().unwrap(), &[plan()]).unwrap_err();
         let fields: Vec<_> = err.0.iter().map(|e| e.field.as_str()).collect();
         assert!(fields.contains(&"email"), "{fields:?}");
@@ -452,8 +422,7 @@ mod tests {
 
     #[test]
     fn apply_twice_changes_nothing_the_second_time() {
-        let body =
-            json!({"email": "a@b.test", "name": "Ada", "custom_attributes": {"plan": "pro"}});
+        let body = json!({"email": "a@b.test", "name": "Ada", "custom_attributes": {"plan": "pro"}});
         let input = ContactInput::parse(body.as_object().unwrap(), &[plan()]).unwrap();
         let mut c = Contact::new(1, Role::User, 10);
         assert!(input.apply(&mut c, 20));

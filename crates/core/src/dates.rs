@@ -23,10 +23,7 @@ impl Clock {
 
     /// The current time in UTC.
     pub fn utc_now() -> Self {
-        Clock {
-            now: Timestamp::now().as_second(),
-            tz: TimeZone::UTC,
-        }
+        Clock { now: Timestamp::now().as_second(), tz: TimeZone::UTC }
     }
 
     /// Looks up an IANA time zone name, falling back to UTC for an unknown one.
@@ -45,11 +42,8 @@ pub struct Day {
 impl Day {
     /// The day that contains `ts`.
     pub fn of(ts: i64, clock: &Clock) -> Day {
-        let ts = Timestamp::from_second(ts.clamp(
-            Timestamp::MIN.as_second(),
-            Timestamp::MAX.as_second() - 86_400 * 2,
-        ))
-        .unwrap_or(Timestamp::UNIX_EPOCH);
+        let ts = Timestamp::from_second(ts.clamp(Timestamp::MIN.as_second(), Timestamp::MAX.as_second() - 86_400 * 2))
+            .unwrap_or(Timestamp::UNIX_EPOCH);
         Self::from_date(ts.to_zoned(clock.tz.clone()).date(), &clock.tz)
     }
 
@@ -58,9 +52,7 @@ impl Day {
         let today = Day::of(clock.now, clock);
         let today = Timestamp::from_second(today.start).unwrap_or(Timestamp::UNIX_EPOCH);
         let date = today.to_zoned(clock.tz.clone()).date();
-        let date = date
-            .checked_sub(jiff::Span::new().days(days))
-            .unwrap_or(Date::MIN);
+        let date = date.checked_sub(jiff::Span::new().days(days)).unwrap_or(Date::MIN);
         Self::from_date(date, &clock.tz)
     }
 
@@ -72,10 +64,7 @@ impl Day {
 }
 
 fn start_of(date: Date, tz: &TimeZone) -> i64 {
-    date.to_zoned(tz.clone())
-        .and_then(|z| z.start_of_day())
-        .map(|z| z.timestamp().as_second())
-        .unwrap_or(i64::MIN)
+    date.to_zoned(tz.clone()).and_then(|z| z.start_of_day()).map(|z| z.timestamp().as_second()).unwrap_or(i64::MIN)
 }
 
 #[cfg(test)]
@@ -86,13 +75,7 @@ mod tests {
     fn day_boundaries_follow_the_workspace_time_zone() {
         let utc = Clock::new(0, TimeZone::UTC);
         // The documented example: 2020-01-01 09:00 UTC lies in the day starting 1577836800.
-        assert_eq!(
-            Day::of(1577869200, &utc),
-            Day {
-                start: 1577836800,
-                end: 1577836800 + 86_400
-            }
-        );
+        assert_eq!(Day::of(1577869200, &utc), Day { start: 1577836800, end: 1577836800 + 86_400 });
         let paris = Clock::new(0, TimeZone::get("Europe/Paris").unwrap());
         // In Paris that day starts an hour earlier.
         assert_eq!(Day::of(1577869200, &paris).start, 1577836800 - 3600);

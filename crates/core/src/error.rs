@@ -15,19 +15,11 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        FieldError {
-            code: "parameter_invalid",
-            field: field.to_owned(),
-            message: message.into(),
-        }
+        FieldError { code: "parameter_invalid", field: field.to_owned(), message: message.into() }
     }
 
     pub fn missing(field: &str, message: impl Into<String>) -> Self {
-        FieldError {
-            code: "parameter_missing",
-            field: field.to_owned(),
-            message: message.into(),
-        }
+        FieldError { code: "parameter_missing", field: field.to_owned(), message: message.into() }
     }
 }
 
@@ -50,11 +42,7 @@ impl FieldErrors {
     /// # Errors
     /// Self, when it holds any error.
     pub fn into_result<T>(self, value: T) -> Result<T, Self> {
-        if self.0.is_empty() {
-            Ok(value)
-        } else {
-            Err(self)
-        }
+        if self.0.is_empty() { Ok(value) } else { Err(self) }
     }
 }
 

@@ -27,10 +27,7 @@ pub use tidings_core::filter::sql::Dialect;
 pub enum StoreError {
     /// A uniqueness rule was broken; carries the id of the existing row when it is known.
     #[error("{what} already exists")]
-    Conflict {
-        what: String,
-        existing_id: Option<i64>,
-    },
+    Conflict { what: String, existing_id: Option<i64> },
     #[error("the database URL is not supported: {0} (use sqlite://PATH or postgres://…)")]
     UnsupportedUrl(String),
     #[error("database error: {0}")]
@@ -73,11 +70,7 @@ pub trait Store: Send + Sync + 'static {
 
     // --- workspaces and teammates -------------------------------------------------------
     /// Creates a workspace with its owner and its built-in segments, in one transaction.
-    async fn create_workspace(
-        &self,
-        ws: NewWorkspace,
-        owner: NewTeammate,
-    ) -> Result<(Workspace, Teammate)>;
+    async fn create_workspace(&self, ws: NewWorkspace, owner: NewTeammate) -> Result<(Workspace, Teammate)>;
     async fn workspace(&self, id: i64) -> Result<Option<Workspace>>;
     async fn workspace_by_app_id(&self, app_id: &str) -> Result<Option<Workspace>>;
     async fn workspace_count(&self) -> Result<i64>;
@@ -100,11 +93,7 @@ pub trait Store: Send + Sync + 'static {
 
     // --- data attributes -----------------------------------------------------------------
     async fn custom_attributes(&self, ws: i64) -> Result<Vec<CustomAttribute>>;
-    async fn create_custom_attribute(
-        &self,
-        ws: i64,
-        attr: &CustomAttribute,
-    ) -> Result<CustomAttribute>;
+    async fn create_custom_attribute(&self, ws: i64, attr: &CustomAttribute) -> Result<CustomAttribute>;
     async fn update_custom_attribute(&self, ws: i64, attr: &CustomAttribute) -> Result<bool>;
 
     // --- contacts --------------------------------------------------------------------------
@@ -116,25 +105,14 @@ pub trait Store: Send + Sync + 'static {
     async fn contact_by_external_id(&self, ws: i64, external_id: &str) -> Result<Option<Contact>>;
     /// Deletes a contact and everything attached to it.
     async fn delete_contact(&self, ws: i64, id: i64) -> Result<bool>;
-    async fn set_contact_archived(
-        &self,
-        ws: i64,
-        id: i64,
-        archived: bool,
-        now: i64,
-    ) -> Result<bool>;
+    async fn set_contact_archived(&self, ws: i64, id: i64, archived: bool, now: i64) -> Result<bool>;
     /// One page of the contacts matching `query`, and how many match in all.
     async fn search_contacts(&self, ws: i64, query: &ContactQuery) -> Result<(Vec<Contact>, i64)>;
     async fn count_contacts(&self, ws: i64, pred: Option<&Pred>) -> Result<i64>;
     /// Creates or updates contacts matched by external_id, then by email, in one transaction.
     /// A row that would change nothing is not written. Inputs that cannot be placed are
     /// reported by their index and nothing of theirs is written.
-    async fn upsert_contacts(
-        &self,
-        ws: i64,
-        inputs: &[ContactInput],
-        now: i64,
-    ) -> Result<UpsertReport>;
+    async fn upsert_contacts(&self, ws: i64, inputs: &[ContactInput], now: i64) -> Result<UpsertReport>;
     /// Contacts with an id greater than `after`, by id: the export walks the table with this.
     async fn contacts_after(&self, ws: i64, after: i64, limit: i64) -> Result<Vec<Contact>>;
 
@@ -145,33 +123,16 @@ pub trait Store: Send + Sync + 'static {
     async fn create_tag(&self, ws: i64, name: &str, now: i64) -> Result<Tag>;
     async fn rename_tag(&self, ws: i64, id: i64, name: &str) -> Result<Option<Tag>>;
     async fn delete_tag(&self, ws: i64, id: i64) -> Result<bool>;
-    async fn tag_contact(
-        &self,
-        ws: i64,
-        contact_id: i64,
-        tag_id: i64,
-        admin: Option<i64>,
-        now: i64,
-    ) -> Result<()>;
+    async fn tag_contact(&self, ws: i64, contact_id: i64, tag_id: i64, admin: Option<i64>, now: i64) -> Result<()>;
     async fn untag_contact(&self, ws: i64, contact_id: i64, tag_id: i64) -> Result<bool>;
     /// The tags of each of the given contacts.
-    async fn contact_tags(
-        &self,
-        ws: i64,
-        contact_ids: &[i64],
-    ) -> Result<HashMap<i64, Vec<AppliedTag>>>;
+    async fn contact_tags(&self, ws: i64, contact_ids: &[i64]) -> Result<HashMap<i64, Vec<AppliedTag>>>;
 
     // --- segments ----------------------------------------------------------------------------
     async fn segments(&self, ws: i64) -> Result<Vec<Segment>>;
     async fn segment(&self, ws: i64, id: i64) -> Result<Option<Segment>>;
     async fn create_segment(&self, ws: i64, segment: NewSegment, now: i64) -> Result<Segment>;
-    async fn update_segment(
-        &self,
-        ws: i64,
-        id: i64,
-        segment: NewSegment,
-        now: i64,
-    ) -> Result<Option<Segment>>;
+    async fn update_segment(&self, ws: i64, id: i64, segment: NewSegment, now: i64) -> Result<Option<Segment>>;
     async fn delete_segment(&self, ws: i64, id: i64) -> Result<bool>;
 
     // --- for tests and benchmarks -----------------------------------------------------------

@@ -43,11 +43,7 @@ impl TeammateRole {
     }
 
     fn parse(s: &str) -> Self {
-        if s == "owner" {
-            TeammateRole::Owner
-        } else {
-            TeammateRole::Admin
-        }
+        if s == "owner" { TeammateRole::Owner } else { TeammateRole::Admin }
     }
 }
 

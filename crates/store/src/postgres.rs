@@ -9,11 +9,8 @@ use crate::Dialect;
 
 type Db = sqlx::Postgres;
 const DIALECT: Dialect = Dialect::Postgres;
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "foundation",
-    include_str!("../migrations/postgres/0001_foundation.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql"))];
 
 include!("imp.rs");
 
@@ -28,26 +25,15 @@ impl Store {
         if let Some(schema) = schema {
             let mut conn = PgConnection::connect_with(&options).await?;
             // A schema name is an identifier, not a value: allow only a safe alphabet.
-            if !schema
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
-            {
+            if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 return Err(StoreError::UnsupportedUrl(format!("schema name {schema}")));
             }
-            sqlx::raw_sql(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
-                .execute(&mut conn)
-                .await?;
+            sqlx::raw_sql(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).execute(&mut conn).await?;
             conn.close().await?;
             options = options.options([("search_path", schema)]);
         }
-        let pool = PgPoolOptions::new()
-            .max_connections(10)
-            .connect_with(options)
-            .await?;
-        let store = Store {
-            reader: pool.clone(),
-            writer: pool,
-        };
+        let pool = PgPoolOptions::new().max_connections(10).connect_with(options).await?;
+        let store = Store { reader: pool.clone(), writer: pool };
         store.migrate().await?;
         Ok(store)
     }

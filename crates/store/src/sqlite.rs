@@ -9,11 +9,7 @@ use crate::Dialect;
 
 type Db = sqlx::Sqlite;
 const DIALECT: Dialect = Dialect::Sqlite;
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "foundation",
-    include_str!("../migrations/sqlite/0001_foundation.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql"))];
 
 include!("imp.rs");
 
@@ -36,22 +32,10 @@ impl Store {
         {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
         }
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await?;
-        let store = Store {
-            reader: writer.clone(),
-            writer,
-        };
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+        let store = Store { reader: writer.clone(), writer };
         store.migrate().await?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options.read_only(true))
-            .await?;
-        Ok(Store {
-            reader,
-            writer: store.writer,
-        })
+        let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
+        Ok(Store { reader, writer: store.writer })
     }
 }

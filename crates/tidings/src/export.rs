@@ -54,10 +54,7 @@ fn text(v: Option<&Json>) -> String {
 
 /// Where records go: a CSV writer or JSON lines.
 enum Sink<W: Write> {
-    Csv {
-        writer: Box<csv::Writer<W>>,
-        custom: Vec<String>,
-    },
+    Csv { writer: Box<csv::Writer<W>>, custom: Vec<String> },
     Json(W),
 }
 
@@ -71,13 +68,9 @@ impl<W: Write> Sink<W> {
                     .map(|f| text(r.get(*f)))
                     .chain(custom.iter().map(|k| text(c.custom_attributes.get(k))))
                     .collect();
-                writer
-                    .write_record(&row)
-                    .map_err(|e| format!("cannot write the export: {e}"))
+                writer.write_record(&row).map_err(|e| format!("cannot write the export: {e}"))
             }
-            Sink::Json(out) => {
-                writeln!(out, "{r}").map_err(|e| format!("cannot write the export: {e}"))
-            }
+            Sink::Json(out) => writeln!(out, "{r}").map_err(|e| format!("cannot write the export: {e}")),
         }
     }
 
@@ -101,24 +94,15 @@ pub async fn contacts(
     output: Option<&Path>,
 ) -> Result<(), String> {
     let out: Box<dyn Write> = match output {
-        Some(path) => Box::new(
-            std::fs::File::create(path)
-                .map_err(|e| format!("cannot create {}: {e}", path.display()))?,
-        ),
+        Some(path) => {
+            Box::new(std::fs::File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?)
+        }
         None => Box::new(std::io::stdout().lock()),
     };
     let out = std::io::BufWriter::new(out);
-    let custom: Vec<String> = store
-        .custom_attributes(ws.id)
-        .await
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .map(|a| a.name)
-        .collect();
-    let total = store
-        .count_contacts(ws.id, None)
-        .await
-        .map_err(|e| e.to_string())?;
+    let custom: Vec<String> =
+        store.custom_attributes(ws.id).await.map_err(|e| e.to_string())?.into_iter().map(|a| a.name).collect();
+    let total = store.count_contacts(ws.id, None).await.map_err(|e| e.to_string())?;
     let bar = ProgressBar::new(total.max(0) as u64);
     bar.set_style(
         ProgressStyle::with_template("{spinner} {wide_bar} {pos}/{len} contacts ETA {eta}")
@@ -140,10 +124,7 @@ pub async fn contacts(
     let mut after = 0;
     let mut written = 0u64;
     loop {
-        let page = store
-            .contacts_after(ws.id, after, PAGE)
-            .await
-            .map_err(|e| e.to_string())?;
+        let page = store.contacts_after(ws.id, after, PAGE).await.map_err(|e| e.to_string())?;
         let Some(last) = page.last() else { break };
         after = last.id;
         for c in &page {

@@ -42,11 +42,7 @@ fn parse_json_line(line: &str, custom: &[CustomAttribute]) -> Parsed {
     }
 }
 
-fn parse_csv_record(
-    headers: &[String],
-    record: &csv::StringRecord,
-    custom: &[CustomAttribute],
-) -> Parsed {
+fn parse_csv_record(headers: &[String], record: &csv::StringRecord, custom: &[CustomAttribute]) -> Parsed {
     let mut input = ContactInput::default();
     let mut errors = Vec::new();
     for (name, value) in headers.iter().zip(record.iter()) {
@@ -58,11 +54,7 @@ fn parse_csv_record(
             errors.push(e.message);
         }
     }
-    if errors.is_empty() {
-        Ok(input)
-    } else {
-        Err(errors.join("; "))
-    }
+    if errors.is_empty() { Ok(input) } else { Err(errors.join("; ")) }
 }
 
 /// Runs the import.
@@ -76,32 +68,17 @@ pub async fn contacts(
     format: Option<Format>,
 ) -> Result<(), String> {
     let format = format.unwrap_or_else(|| {
-        if file
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
-        {
-            Format::Csv
-        } else {
-            Format::Jsonl
-        }
+        if file.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) { Format::Csv } else { Format::Jsonl }
     });
-    let custom = store
-        .custom_attributes(ws.id)
-        .await
-        .map_err(|e| e.to_string())?;
-    let size = std::fs::metadata(file)
-        .map_err(|e| format!("cannot read {}: {e}", file.display()))?
-        .len();
+    let custom = store.custom_attributes(ws.id).await.map_err(|e| e.to_string())?;
+    let size = std::fs::metadata(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?.len();
     let bar = ProgressBar::new(size);
     bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {percent}% ETA {eta} · {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {percent}% ETA {eta} · {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let reader = BufReader::new(Counting {
-        inner: std::fs::File::open(file)
-            .map_err(|e| format!("cannot open {}: {e}", file.display()))?,
+        inner: std::fs::File::open(file).map_err(|e| format!("cannot open {}: {e}", file.display()))?,
         bar: bar.clone(),
     });
 
@@ -112,43 +89,37 @@ pub async fn contacts(
     let mut lines: Vec<u64> = Vec::with_capacity(BATCH);
     let mut seen = 0u64;
 
-    let flush = async |batch: &mut Vec<ContactInput>,
-                       lines: &mut Vec<u64>,
-                       total: &mut UpsertReport|
-           -> Result<(), String> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let report = store
-            .upsert_contacts(ws.id, batch, tidings_web::auth::now())
-            .await
-            .map_err(|e| e.to_string())?;
-        for (i, reason) in &report.rejected {
-            bar.suspend(|| eprintln!("line {}: {reason}", lines[*i]));
-        }
-        total.created += report.created;
-        total.updated += report.updated;
-        total.unchanged += report.unchanged;
-        total.rejected.extend(report.rejected);
-        batch.clear();
-        lines.clear();
-        Ok(())
-    };
+    let flush =
+        async |batch: &mut Vec<ContactInput>, lines: &mut Vec<u64>, total: &mut UpsertReport| -> Result<(), String> {
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let report =
+                store.upsert_contacts(ws.id, batch, tidings_web::auth::now()).await.map_err(|e| e.to_string())?;
+            for (i, reason) in &report.rejected {
+                bar.suspend(|| eprintln!("line {}: {reason}", lines[*i]));
+            }
+            total.created += report.created;
+            total.updated += report.updated;
+            total.unchanged += report.unchanged;
+            total.rejected.extend(report.rejected);
+            batch.clear();
+            lines.clear();
+            Ok(())
+        };
 
-    let handle = |line_no: u64,
-                  parsed: Parsed,
-                  batch: &mut Vec<ContactInput>,
-                  lines: &mut Vec<u64>,
-                  bad: &mut u64| match parsed {
-        Ok(input) => {
-            batch.push(input);
-            lines.push(line_no);
-        }
-        Err(reason) => {
-            *bad += 1;
-            bar.suspend(|| eprintln!("line {line_no}: {reason}"));
-        }
-    };
+    let handle =
+        |line_no: u64, parsed: Parsed, batch: &mut Vec<ContactInput>, lines: &mut Vec<u64>, bad: &mut u64| match parsed
+        {
+            Ok(input) => {
+                batch.push(input);
+                lines.push(line_no);
+            }
+            Err(reason) => {
+                *bad += 1;
+                bar.suspend(|| eprintln!("line {line_no}: {reason}"));
+            }
+        };
 
     match format {
         Format::Jsonl => {
@@ -158,13 +129,7 @@ pub async fn contacts(
                     continue;
                 }
                 seen += 1;
-                handle(
-                    n as u64 + 1,
-                    parse_json_line(&line, &custom),
-                    &mut batch,
-                    &mut lines,
-                    &mut bad_lines,
-                );
+                handle(n as u64 + 1, parse_json_line(&line, &custom), &mut batch, &mut lines, &mut bad_lines);
                 if batch.len() >= BATCH {
                     flush(&mut batch, &mut lines, &mut total).await?;
                     report_rate(&bar, seen, started);
@@ -172,9 +137,7 @@ pub async fn contacts(
             }
         }
         Format::Csv => {
-            let mut csv = csv::ReaderBuilder::new()
-                .flexible(false)
-                .from_reader(reader);
+            let mut csv = csv::ReaderBuilder::new().flexible(false).from_reader(reader);
             let headers: Vec<String> = csv
                 .headers()
                 .map_err(|e| format!("cannot read the header row: {e}"))?
@@ -185,9 +148,7 @@ pub async fn contacts(
                 seen += 1;
                 // Line numbers count the header as line 1.
                 let line_no = n as u64 + 2;
-                let parsed = record
-                    .map_err(|e| e.to_string())
-                    .and_then(|r| parse_csv_record(&headers, &r, &custom));
+                let parsed = record.map_err(|e| e.to_string()).and_then(|r| parse_csv_record(&headers, &r, &custom));
                 handle(line_no, parsed, &mut batch, &mut lines, &mut bad_lines);
                 if batch.len() >= BATCH {
                     flush(&mut batch, &mut lines, &mut total).await?;
@@ -208,9 +169,7 @@ pub async fn contacts(
         total.unchanged,
     );
     if rejected > 0 {
-        println!(
-            "The rejected lines are listed above with their line numbers; fix them and run the import again."
-        );
+        println!("The rejected lines are listed above with their line numbers; fix them and run the import again.");
     }
     Ok(())
 }

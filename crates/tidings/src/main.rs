@@ -108,10 +108,7 @@ fn main() -> ExitCode {
         }
     };
     init_logging(&settings);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     match runtime.block_on(run(cli.command, settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -122,55 +119,33 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(settings: &Settings) {
-    let filter =
-        tracing_subscriber::EnvFilter::try_new(&settings.log).unwrap_or_else(|_| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log).unwrap_or_else(|_| "info".into());
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).init();
 }
 
 async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, String> {
     let url = settings.database();
-    tidings_store::open(&url).await.map_err(|e| {
-        format!(
-            "could not open the database {}: {e}",
-            settings::redact(&url)
-        )
-    })
+    tidings_store::open(&url).await.map_err(|e| format!("could not open the database {}: {e}", settings::redact(&url)))
 }
 
 /// The workspace a command works on: the one named, or the only one.
 async fn pick_workspace(store: &Arc<dyn Store>, app_id: Option<&str>) -> Result<Workspace, String> {
     let all = store.workspaces().await.map_err(|e| e.to_string())?;
     match app_id {
-        Some(id) => all
-            .into_iter()
-            .find(|w| w.app_id == id)
-            .ok_or_else(|| format!("no workspace has app_id {id}")),
+        Some(id) => all.into_iter().find(|w| w.app_id == id).ok_or_else(|| format!("no workspace has app_id {id}")),
         None if all.len() == 1 => Ok(all.into_iter().next().unwrap_or_else(|| unreachable!())),
-        None if all.is_empty() => {
-            Err("there is no workspace yet: run `tidings serve` or `tidings setup` first".into())
-        }
+        None if all.is_empty() => Err("there is no workspace yet: run `tidings serve` or `tidings setup` first".into()),
         None => Err(format!(
             "there are {} workspaces: name one with --workspace APP_ID ({})",
             all.len(),
-            all.iter()
-                .map(|w| w.app_id.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            all.iter().map(|w| w.app_id.as_str()).collect::<Vec<_>>().join(", ")
         )),
     }
 }
 
 fn api_error(e: tidings_web::error::ApiError) -> String {
-    e.errors
-        .iter()
-        .map(|e| e.message.clone())
-        .collect::<Vec<_>>()
-        .join("; ")
+    e.errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; ")
 }
 
 async fn run(command: Command, settings: Settings) -> Result<(), String> {
@@ -180,17 +155,9 @@ async fn run(command: Command, settings: Settings) -> Result<(), String> {
             Ok(())
         }
         Command::Serve => serve(settings).await,
-        Command::Setup {
-            workspace,
-            email,
-            password,
-            timezone,
-            json,
-        } => {
+        Command::Setup { workspace, email, password, timezone, json } => {
             let store = open_store(&settings).await?;
-            let p = provision::workspace(&store, &workspace, &email, &password, &timezone)
-                .await
-                .map_err(api_error)?;
+            let p = provision::workspace(&store, &workspace, &email, &password, &timezone).await.map_err(api_error)?;
             if json {
                 let out = serde_json::json!({
                     "workspace_id": p.workspace.id,
@@ -201,35 +168,18 @@ async fn run(command: Command, settings: Settings) -> Result<(), String> {
                 });
                 println!("{out}");
             } else {
-                println!(
-                    "Created workspace {} (app_id {}).",
-                    p.workspace.name, p.workspace.app_id
-                );
+                println!("Created workspace {} (app_id {}).", p.workspace.name, p.workspace.app_id);
                 println!("Owner login: {}", p.owner.email);
                 println!("API token (shown once): {}", p.token_secret);
             }
             Ok(())
         }
-        Command::Import {
-            what:
-                ImportWhat::Contacts {
-                    file,
-                    workspace,
-                    format,
-                },
-        } => {
+        Command::Import { what: ImportWhat::Contacts { file, workspace, format } } => {
             let store = open_store(&settings).await?;
             let ws = pick_workspace(&store, workspace.as_deref()).await?;
             import::contacts(&store, &ws, &file, format).await
         }
-        Command::Export {
-            what:
-                ExportWhat::Contacts {
-                    workspace,
-                    format,
-                    output,
-                },
-        } => {
+        Command::Export { what: ExportWhat::Contacts { workspace, format, output } } => {
             let store = open_store(&settings).await?;
             let ws = pick_workspace(&store, workspace.as_deref()).await?;
             export::contacts(&store, &ws, format, output.as_deref()).await
@@ -239,59 +189,59 @@ async fn run(command: Command, settings: Settings) -> Result<(), String> {
 
 async fn serve(settings: Settings) -> Result<(), String> {
     let store = open_store(&settings).await?;
-    let public_url = settings.public_url();
     let first_start = store.workspace_count().await.map_err(|e| e.to_string())? == 0;
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
-        .map_err(|e| {
-            format!(
-                "cannot listen on {}: {e} (choose another with --listen)",
-                settings.listen
-            )
-        })?;
+        .map_err(|e| format!("cannot listen on {}: {e} (choose another with --listen)", settings.listen))?;
+    let public_url = settings.public_url(listener.local_addr().map_err(|e| e.to_string())?);
+    let shutdown = shutdown_signal();
     if first_start {
-        let email =
-            std::env::var("TIDINGS_OWNER_EMAIL").unwrap_or_else(|_| "owner@example.com".into());
+        let email = std::env::var("TIDINGS_OWNER_EMAIL").unwrap_or_else(|_| "owner@example.com".into());
         let password = tidings_web::auth::random_secret(12);
-        let p = provision::workspace(&store, "My workspace", &email, &password, "UTC")
-            .await
-            .map_err(api_error)?;
-        println!(
-            "First start: created the workspace \"{}\" (app_id {}).",
-            p.workspace.name, p.workspace.app_id
-        );
+        let p = provision::workspace(&store, "My workspace", &email, &password, "UTC").await.map_err(api_error)?;
+        println!("First start: created the workspace \"{}\" (app_id {}).", p.workspace.name, p.workspace.app_id);
         println!("  Log in at {public_url}/app/login");
         println!("  email:     {}", p.owner.email);
         println!("  password:  {password}");
         println!("  API token: {}", p.token_secret);
         println!("These are shown only this once: keep them somewhere safe.");
     }
-    println!(
-        "Tidings is running at {public_url} (database: {})",
-        settings::redact(&settings.database())
-    );
+    println!("Tidings is running at {public_url} (database: {})", settings::redact(&settings.database()));
     let state = AppState::new(store, WebConfig { public_url });
-    tidings_web::launch(listener, state, shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())
+    tidings_web::launch(listener, state, shutdown).await.map_err(|e| e.to_string())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGINT or SIGTERM. The handlers are registered now, not when first polled, so a
+/// signal that arrives right after the "running" line still shuts down gracefully.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            s.recv().await;
-        }
+    let signals = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (signal(SignalKind::interrupt()).ok(), signal(SignalKind::terminate()).ok())
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+    async move {
+        #[cfg(unix)]
+        {
+            let (mut int, mut term) = signals;
+            let int = async {
+                match int.as_mut() {
+                    Some(s) => drop(s.recv().await),
+                    None => std::future::pending().await,
+                }
+            };
+            let term = async {
+                match term.as_mut() {
+                    Some(s) => drop(s.recv().await),
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = int => {},
+                () = term => {},
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
     }
-    tracing::info!("shutting down");
 }

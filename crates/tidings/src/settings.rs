@@ -40,10 +40,7 @@ impl std::fmt::Debug for Settings {
             .field("listen", &self.listen)
             .field("public_url", &self.public_url)
             .field("data_dir", &self.data_dir)
-            .field(
-                "database_url",
-                &self.database_url.as_ref().map(|u| redact(u)),
-            )
+            .field("database_url", &self.database_url.as_ref().map(|u| redact(u)))
             .field("log", &self.log)
             .finish()
     }
@@ -91,9 +88,7 @@ impl Settings {
     pub fn load(flags: &Overrides) -> Result<Self, String> {
         let mut s = match &flags.config {
             Some(path) => Self::from_file(path)?,
-            None if Path::new("tidings.toml").exists() => {
-                Self::from_file(Path::new("tidings.toml"))?
-            }
+            None if Path::new("tidings.toml").exists() => Self::from_file(Path::new("tidings.toml"))?,
             None => Settings::default(),
         };
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
@@ -128,34 +123,25 @@ impl Settings {
     }
 
     fn from_file(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 
     /// The database to open: the explicit URL, or SQLite in the data directory.
     pub fn database(&self) -> String {
-        self.database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("tidings.db").display()))
+        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("tidings.db").display()))
     }
 
-    pub fn public_url(&self) -> String {
-        self.public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", self.listen))
-            .trim_end_matches('/')
-            .to_owned()
+    /// The configured public URL, or `http://` and the address actually bound (so `--listen
+    /// 127.0.0.1:0` prints a usable URL).
+    pub fn public_url(&self, bound: std::net::SocketAddr) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{bound}")).trim_end_matches('/').to_owned()
     }
 
     /// An example config file with every key and its default.
     pub fn example() -> String {
-        let mut text = String::from(
-            "# Tidings configuration. Every key is optional; shown with its default.\n",
-        );
-        text.push_str(
-            "# Precedence: defaults < this file < TIDINGS_* environment < command-line flags.\n\n",
-        );
+        let mut text = String::from("# Tidings configuration. Every key is optional; shown with its default.\n");
+        text.push_str("# Precedence: defaults < this file < TIDINGS_* environment < command-line flags.\n\n");
         text.push_str("listen = \"127.0.0.1:8080\"\n");
         text.push_str("# public_url = \"https://support.example.com\"\n");
         text.push_str("data_dir = \"./tidings-data\"\n");
@@ -178,14 +164,8 @@ mod tests {
 
     #[test]
     fn debug_hides_database_passwords() {
-        let s = Settings {
-            database_url: Some("postgres://bob:hunter2@db/x".into()),
-            ..Settings::default()
-        };
+        let s = Settings { database_url: Some("postgres://bob:hunter2@db/x".into()), ..Settings::default() };
         let shown = format!("{s:?}");
-        assert!(
-            !shown.contains("hunter2") && shown.contains("bob:***@db"),
-            "{shown}"
-        );
+        assert!(!shown.contains("hunter2") && shown.contains("bob:***@db"), "{shown}");
     }
 }

@@ -43,18 +43,11 @@ pub fn hash_secret(secret: &str) -> String {
 /// When hashing fails (never for valid input).
 pub fn hash_password(password: &str) -> Result<String, String> {
     let salt = SaltString::encode_b64(random_secret(16).as_bytes()).map_err(|e| e.to_string())?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
+    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
 }
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    })
+    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
 /// Runs the password hash on a blocking thread.
@@ -113,60 +106,30 @@ pub async fn session_of(parts: &Parts, state: &AppState) -> Result<Option<Sessio
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let bearer = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(str::trim);
         let (workspace_id, teammate_id, via) = if let Some(secret) = bearer {
-            let token = state
-                .store
-                .api_token_by_hash(&hash_secret(secret))
-                .await?
-                .ok_or_else(ApiError::unauthorized)?;
+            let token =
+                state.store.api_token_by_hash(&hash_secret(secret)).await?.ok_or_else(ApiError::unauthorized)?;
             (token.workspace_id, token.teammate_id, Via::Token(token.id))
         } else if let Some(session) = session_of(parts, state).await? {
             let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
             let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-            if !safe
-                && sent
-                    .is_none_or(|s| !constant_time_eq(s.as_bytes(), session.csrf_token.as_bytes()))
-            {
-                return Err(ApiError::forbidden(
-                    "Missing or wrong CSRF token: reload the page and try again",
-                ));
+            if !safe && sent.is_none_or(|s| !constant_time_eq(s.as_bytes(), session.csrf_token.as_bytes())) {
+                return Err(ApiError::forbidden("Missing or wrong CSRF token: reload the page and try again"));
             }
-            (
-                session.workspace_id,
-                session.teammate_id,
-                Via::Session(session),
-            )
+            (session.workspace_id, session.teammate_id, Via::Session(session))
         } else {
             return Err(ApiError::unauthorized());
         };
-        let workspace = state
-            .store
-            .workspace(workspace_id)
-            .await?
-            .ok_or_else(ApiError::unauthorized)?;
-        let teammate = state
-            .store
-            .teammate(workspace_id, teammate_id)
-            .await?
-            .ok_or_else(ApiError::unauthorized)?;
-        Ok(Caller {
-            workspace,
-            teammate,
-            via,
-        })
+        let workspace = state.store.workspace(workspace_id).await?.ok_or_else(ApiError::unauthorized)?;
+        let teammate = state.store.teammate(workspace_id, teammate_id).await?.ok_or_else(ApiError::unauthorized)?;
+        Ok(Caller { workspace, teammate, via })
     }
 }
 
@@ -183,18 +146,13 @@ pub struct LoginLimiter {
 
 impl LoginLimiter {
     pub fn new(window_seconds: i64, max_failures: u32) -> Self {
-        LoginLimiter {
-            window_seconds,
-            max_failures,
-            seen: Mutex::new(HashMap::new()),
-        }
+        LoginLimiter { window_seconds, max_failures, seen: Mutex::new(HashMap::new()) }
     }
 
     /// Whether `key` may try again now.
     pub fn allowed(&self, key: &str, now: i64) -> bool {
         let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        seen.get(key)
-            .is_none_or(|(start, n)| now - start >= self.window_seconds || *n < self.max_failures)
+        seen.get(key).is_none_or(|(start, n)| now - start >= self.window_seconds || *n < self.max_failures)
     }
 
     pub fn failed(&self, key: &str, now: i64) {
@@ -210,10 +168,7 @@ impl LoginLimiter {
     }
 
     pub fn succeeded(&self, key: &str) {
-        self.seen
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(key);
+        self.seen.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
     }
 }
 

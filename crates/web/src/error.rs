@@ -30,11 +30,7 @@ impl ApiError {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
         ApiError {
             status,
-            errors: vec![ErrorItem {
-                code: code.into(),
-                message: message.into(),
-                field: None,
-            }],
+            errors: vec![ErrorItem { code: code.into(), message: message.into(), field: None }],
             cause: None,
         }
     }
@@ -47,11 +43,7 @@ impl ApiError {
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "Access Token Invalid",
-        )
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Access Token Invalid")
     }
 
     pub fn user_not_found() -> Self {
@@ -96,11 +88,7 @@ impl From<FieldErrors> for ApiError {
             errors: errors
                 .0
                 .into_iter()
-                .map(|e| ErrorItem {
-                    code: e.code.into(),
-                    message: e.message,
-                    field: Some(e.field),
-                })
+                .map(|e| ErrorItem { code: e.code.into(), message: e.message, field: Some(e.field) })
                 .collect(),
             cause: None,
         }
@@ -110,22 +98,12 @@ impl From<FieldErrors> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict {
-                what,
-                existing_id: Some(id),
-            } => ApiError::new(
-                StatusCode::CONFLICT,
-                "conflict",
-                format!("{what} already exists with id={id}"),
-            ),
-            StoreError::Conflict {
-                what,
-                existing_id: None,
-            } => ApiError::new(
-                StatusCode::CONFLICT,
-                "conflict",
-                format!("{what} already exists"),
-            ),
+            StoreError::Conflict { what, existing_id: Some(id) } => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", format!("{what} already exists with id={id}"))
+            }
+            StoreError::Conflict { what, existing_id: None } => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", format!("{what} already exists"))
+            }
             other => ApiError::internal(other),
         }
     }
@@ -136,14 +114,7 @@ pub fn request_id() -> String {
     let mut b = [0u8; 16];
     getrandom::fill(&mut b).unwrap_or_default();
     let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
+    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
 }
 
 impl IntoResponse for ApiError {

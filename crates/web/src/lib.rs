@@ -44,21 +44,13 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: WebConfig) -> Self {
-        AppState {
-            store,
-            config: Arc::new(config),
-            logins: Arc::new(auth::LoginLimiter::new(300, 10)),
-        }
+        AppState { store, config: Arc::new(config), logins: Arc::new(auth::LoginLimiter::new(300, 10)) }
     }
 }
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .merge(admin::router())
-        .merge(api::router())
-        .fallback(api::not_found)
-        .with_state(state)
+    Router::new().merge(admin::router()).merge(api::router()).fallback(api::not_found).with_state(state)
 }
 
 /// Serves until `shutdown` resolves, then finishes in-flight requests.
@@ -71,19 +63,13 @@ pub async fn launch(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(state).layer(axum::middleware::from_fn(trace_requests));
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// One tracing span per request, with the method, the matched route and the status.
-async fn trace_requests(
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
+async fn trace_requests(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
     use tracing::Instrument;
     let route = req
         .extensions()
@@ -93,11 +79,7 @@ async fn trace_requests(
     async move {
         let started = std::time::Instant::now();
         let response = next.run(req).await;
-        tracing::debug!(
-            status = response.status().as_u16(),
-            micros = started.elapsed().as_micros() as u64,
-            "done"
-        );
+        tracing::debug!(status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "done");
         response
     }
     .instrument(span)

@@ -3,9 +3,7 @@
 
 use std::sync::Arc;
 
-use tidings_store::{
-    ApiToken, NewApiToken, NewTeammate, NewWorkspace, Store, Teammate, TeammateRole, Workspace,
-};
+use tidings_store::{ApiToken, NewApiToken, NewTeammate, NewWorkspace, Store, Teammate, TeammateRole, Workspace};
 
 use crate::auth::{hash_password_async, hash_secret, now, random_secret};
 use crate::error::{ApiError, ApiResult};
@@ -34,18 +32,12 @@ pub async fn workspace(
     timezone: &str,
 ) -> ApiResult<Provisioned> {
     if name.trim().is_empty() {
-        return Err(ApiError::bad_request(
-            "workspace",
-            "The workspace needs a name",
-        ));
+        return Err(ApiError::bad_request("workspace", "The workspace needs a name"));
     }
     check_email(email)?;
     check_password(password)?;
     if jiff::tz::TimeZone::get(timezone).is_err() {
-        return Err(ApiError::bad_request(
-            "timezone",
-            format!("{timezone} is not a known time zone"),
-        ));
+        return Err(ApiError::bad_request("timezone", format!("{timezone} is not a known time zone")));
     }
     let password_hash = hash_password_async(password.to_owned()).await?;
     let created_at = now();
@@ -68,12 +60,7 @@ pub async fn workspace(
         )
         .await?;
     let (token, token_secret) = api_token(store, &workspace, &owner, "First token").await?;
-    Ok(Provisioned {
-        workspace,
-        owner,
-        token,
-        token_secret,
-    })
+    Ok(Provisioned { workspace, owner, token, token_secret })
 }
 
 /// Creates an API token acting as `teammate`; returns it and its secret (shown once).
@@ -136,20 +123,14 @@ pub async fn teammate(
 fn check_email(email: &str) -> ApiResult<()> {
     let e = email.trim();
     if e.len() < 3 || !e.contains('@') || e.contains(char::is_whitespace) {
-        return Err(ApiError::bad_request(
-            "email",
-            format!("{e} is not a valid email address"),
-        ));
+        return Err(ApiError::bad_request("email", format!("{e} is not a valid email address")));
     }
     Ok(())
 }
 
 fn check_password(password: &str) -> ApiResult<()> {
     if password.chars().count() < 8 {
-        return Err(ApiError::bad_request(
-            "password",
-            "Passwords need at least 8 characters",
-        ));
+        return Err(ApiError::bad_request("password", "Passwords need at least 8 characters"));
     }
     Ok(())
 }
@@ -159,8 +140,5 @@ fn app_id() -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes).expect("the operating system's random source failed");
-    bytes
-        .iter()
-        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
-        .collect()
+    bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()
 }

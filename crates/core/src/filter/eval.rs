@@ -41,9 +41,7 @@ fn passes(v: &Value, test: &Test) -> bool {
         Test::Ge(x) => matches!(compare(v, x), Some(Greater | Equal)),
         Test::Le(x) => matches!(compare(v, x), Some(Less | Equal)),
         Test::Range { from, until } => match v {
-            Value::Date(t) | Value::Int(t) => {
-                from.is_none_or(|f| *t >= f) && until.is_none_or(|u| *t < u)
-            }
+            Value::Date(t) | Value::Int(t) => from.is_none_or(|f| *t >= f) && until.is_none_or(|u| *t < u),
             _ => false,
         },
         Test::Contains(n) => text(v).is_some_and(|s| s.contains(n.as_str())),

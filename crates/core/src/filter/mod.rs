@@ -128,14 +128,7 @@ pub fn operators_for(data_type: DataType) -> &'static [&'static str] {
         DataType::String => &["=", "!=", "IN", "NIN", "~", "!~", "^", "$"],
         DataType::Integer | DataType::Float => &["=", "!=", "IN", "NIN", ">", "<", ">=", "<="],
         DataType::Boolean => &["=", "!=", "IN", "NIN"],
-        DataType::Date => &[
-            "=",
-            "<",
-            ">",
-            "more_than_days_ago",
-            "less_than_days_ago",
-            "exactly_days_ago",
-        ],
+        DataType::Date => &["=", "<", ">", "more_than_days_ago", "less_than_days_ago", "exactly_days_ago"],
     }
 }
 
@@ -148,18 +141,8 @@ const TAG_OPERATORS: &[&str] = &["=", "!="];
 /// # Errors
 /// The first problem found, with the path of the offending node, e.g.
 /// `query.value[1].operator`.
-pub fn compile(
-    query: &Json,
-    schema: &Schema<'_>,
-    clock: &Clock,
-    path: &str,
-) -> Result<Pred, FieldError> {
-    Lowering {
-        schema,
-        clock,
-        segments: Vec::new(),
-    }
-    .node(query, path, 1)
+pub fn compile(query: &Json, schema: &Schema<'_>, clock: &Clock, path: &str) -> Result<Pred, FieldError> {
+    Lowering { schema, clock, segments: Vec::new() }.node(query, path, 1)
 }
 
 struct Lowering<'a, 'b> {
@@ -172,10 +155,7 @@ struct Lowering<'a, 'b> {
 impl Lowering<'_, '_> {
     fn node(&mut self, node: &Json, path: &str, depth: usize) -> Result<Pred, FieldError> {
         let Json::Object(obj) = node else {
-            return Err(FieldError::invalid(
-                path,
-                format!("{path} must be an object with field, operator and value"),
-            ));
+            return Err(FieldError::invalid(path, format!("{path} must be an object with field, operator and value")));
         };
         if obj.contains_key("field") {
             return self.leaf(obj, path);
@@ -209,24 +189,15 @@ impl Lowering<'_, '_> {
         }
         let vpath = format!("{path}.value");
         let Some(Json::Array(children)) = obj.get("value") else {
-            return Err(FieldError::invalid(
-                &vpath,
-                format!("{vpath} must be a list of filters"),
-            ));
+            return Err(FieldError::invalid(&vpath, format!("{vpath} must be a list of filters")));
         };
         if children.is_empty() {
-            return Err(FieldError::invalid(
-                &vpath,
-                format!("{vpath} must hold at least one filter"),
-            ));
+            return Err(FieldError::invalid(&vpath, format!("{vpath} must hold at least one filter")));
         }
         if children.len() > MAX_GROUP {
             return Err(FieldError::invalid(
                 &vpath,
-                format!(
-                    "{vpath} holds {} filters; a group holds at most {MAX_GROUP}",
-                    children.len()
-                ),
+                format!("{vpath} holds {} filters; a group holds at most {MAX_GROUP}", children.len()),
             ));
         }
         let preds = children
@@ -234,18 +205,10 @@ impl Lowering<'_, '_> {
             .enumerate()
             .map(|(i, c)| self.node(c, &format!("{vpath}[{i}]"), depth + 1))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(if group_any {
-            Pred::Any(preds)
-        } else {
-            Pred::All(preds)
-        })
+        Ok(if group_any { Pred::Any(preds) } else { Pred::All(preds) })
     }
 
-    fn leaf(
-        &mut self,
-        obj: &serde_json::Map<String, Json>,
-        path: &str,
-    ) -> Result<Pred, FieldError> {
+    fn leaf(&mut self, obj: &serde_json::Map<String, Json>, path: &str) -> Result<Pred, FieldError> {
         let fpath = format!("{path}.field");
         let opath = format!("{path}.operator");
         let vpath = format!("{path}.value");
@@ -262,27 +225,17 @@ impl Lowering<'_, '_> {
         if field == "tag_id" || field == "segment_id" {
             let op = check_op(op_text, TAG_OPERATORS, field, &opath)?;
             let id = as_id(value).ok_or_else(|| {
-                FieldError::invalid(
-                    &vpath,
-                    format!("{vpath} must be the id of a {}", &field[..field.len() - 3]),
-                )
+                FieldError::invalid(&vpath, format!("{vpath} must be the id of a {}", &field[..field.len() - 3]))
             })?;
             let positive = if field == "tag_id" {
                 if !self.schema.tag_ids.contains(&id) {
-                    return Err(FieldError::invalid(
-                        &vpath,
-                        format!("{vpath}: tag {id} does not exist"),
-                    ));
+                    return Err(FieldError::invalid(&vpath, format!("{vpath}: tag {id} does not exist")));
                 }
                 Pred::HasTag(id)
             } else {
                 self.segment(id, &vpath)?
             };
-            return Ok(if op == Op::Eq {
-                positive
-            } else {
-                Pred::Not(Box::new(positive))
-            });
+            return Ok(if op == Op::Eq { positive } else { Pred::Not(Box::new(positive)) });
         }
 
         let target = self.target(field, &fpath)?;
@@ -291,25 +244,14 @@ impl Lowering<'_, '_> {
         // Tidings extension: `= null` is "is unknown", `!= null` is "has any value", on any field.
         if value.is_null() && (op_text == "=" || op_text == "!=") {
             let known = Pred::Test(target, Test::Known);
-            return Ok(if op_text == "!=" {
-                known
-            } else {
-                Pred::Not(Box::new(known))
-            });
+            return Ok(if op_text == "!=" { known } else { Pred::Not(Box::new(known)) });
         }
-        let allowed: &[&str] = if field == "id" {
-            &["=", "!=", "IN", "NIN"]
-        } else {
-            operators_for(data_type)
-        };
+        let allowed: &[&str] = if field == "id" { &["=", "!=", "IN", "NIN"] } else { operators_for(data_type) };
         let op = check_op(op_text, allowed, field, &opath)?;
 
         let scalar = |v: &Json, p: &str| -> Result<Value, FieldError> {
-            let typed = data_type
-                .coerce(v)
-                .map_err(|m| FieldError::invalid(p, format!("{p} {m}")))?;
-            let typed =
-                typed.ok_or_else(|| FieldError::invalid(p, format!("{p} must not be null")))?;
+            let typed = data_type.coerce(v).map_err(|m| FieldError::invalid(p, format!("{p} {m}")))?;
+            let typed = typed.ok_or_else(|| FieldError::invalid(p, format!("{p} must not be null")))?;
             if field == "role"
                 && let Value::Str(r) = &typed
                 && r != "user"
@@ -321,72 +263,36 @@ impl Lowering<'_, '_> {
         };
         let test = match op {
             Op::Eq | Op::Ne if data_type == DataType::Date => {
-                let Value::Date(ts) = scalar(value, &vpath)? else {
-                    unreachable!()
-                };
+                let Value::Date(ts) = scalar(value, &vpath)? else { unreachable!() };
                 let day = Day::of(ts, self.clock);
-                Test::Range {
-                    from: Some(day.start),
-                    until: Some(day.end),
-                }
+                Test::Range { from: Some(day.start), until: Some(day.end) }
             }
             Op::Gt if data_type == DataType::Date => {
-                let Value::Date(ts) = scalar(value, &vpath)? else {
-                    unreachable!()
-                };
-                Test::Range {
-                    from: Some(Day::of(ts, self.clock).end),
-                    until: None,
-                }
+                let Value::Date(ts) = scalar(value, &vpath)? else { unreachable!() };
+                Test::Range { from: Some(Day::of(ts, self.clock).end), until: None }
             }
             Op::Lt if data_type == DataType::Date => {
-                let Value::Date(ts) = scalar(value, &vpath)? else {
-                    unreachable!()
-                };
-                Test::Range {
-                    from: None,
-                    until: Some(Day::of(ts, self.clock).start),
-                }
+                let Value::Date(ts) = scalar(value, &vpath)? else { unreachable!() };
+                Test::Range { from: None, until: Some(Day::of(ts, self.clock).start) }
             }
             Op::MoreThanDaysAgo | Op::LessThanDaysAgo | Op::ExactlyDaysAgo => {
-                let days = value
-                    .as_i64()
-                    .filter(|d| (0..=36_500).contains(d))
-                    .ok_or_else(|| {
-                        FieldError::invalid(
-                            &vpath,
-                            format!("{vpath} must be a whole number of days (0 to 36500)"),
-                        )
-                    })?;
+                let days = value.as_i64().filter(|d| (0..=36_500).contains(d)).ok_or_else(|| {
+                    FieldError::invalid(&vpath, format!("{vpath} must be a whole number of days (0 to 36500)"))
+                })?;
                 let day = Day::days_ago(days, self.clock);
                 match op {
-                    Op::MoreThanDaysAgo => Test::Range {
-                        from: None,
-                        until: Some(day.start),
-                    },
-                    Op::LessThanDaysAgo => Test::Range {
-                        from: Some(day.end),
-                        until: None,
-                    },
-                    _ => Test::Range {
-                        from: Some(day.start),
-                        until: Some(day.end),
-                    },
+                    Op::MoreThanDaysAgo => Test::Range { from: None, until: Some(day.start) },
+                    Op::LessThanDaysAgo => Test::Range { from: Some(day.end), until: None },
+                    _ => Test::Range { from: Some(day.start), until: Some(day.end) },
                 }
             }
             Op::Eq | Op::Ne => Test::Eq(scalar(value, &vpath)?),
             Op::In | Op::Nin => {
                 let Json::Array(items) = value else {
-                    return Err(FieldError::invalid(
-                        &vpath,
-                        format!("{vpath} must be a list for {op_text}"),
-                    ));
+                    return Err(FieldError::invalid(&vpath, format!("{vpath} must be a list for {op_text}")));
                 };
                 if items.is_empty() {
-                    return Err(FieldError::invalid(
-                        &vpath,
-                        format!("{vpath} must not be empty"),
-                    ));
+                    return Err(FieldError::invalid(&vpath, format!("{vpath} must not be empty")));
                 }
                 let values = items
                     .iter()
@@ -400,14 +306,9 @@ impl Lowering<'_, '_> {
             Op::Ge => Test::Ge(scalar(value, &vpath)?),
             Op::Le => Test::Le(scalar(value, &vpath)?),
             Op::Contains | Op::NotContains | Op::StartsWith | Op::EndsWith => {
-                let Value::Str(s) = scalar(value, &vpath)? else {
-                    unreachable!()
-                };
+                let Value::Str(s) = scalar(value, &vpath)? else { unreachable!() };
                 if s.is_empty() {
-                    return Err(FieldError::invalid(
-                        &vpath,
-                        format!("{vpath} must not be empty"),
-                    ));
+                    return Err(FieldError::invalid(&vpath, format!("{vpath} must not be empty")));
                 }
                 let needle = s.to_ascii_lowercase();
                 match op {
@@ -418,11 +319,7 @@ impl Lowering<'_, '_> {
             }
         };
         let pred = Pred::Test(target, test);
-        Ok(if matches!(op, Op::Ne | Op::Nin | Op::NotContains) {
-            Pred::Not(Box::new(pred))
-        } else {
-            pred
-        })
+        Ok(if matches!(op, Op::Ne | Op::Nin | Op::NotContains) { Pred::Not(Box::new(pred)) } else { pred })
     }
 
     fn target(&self, field: &str, fpath: &str) -> Result<Target, FieldError> {
@@ -434,28 +331,16 @@ impl Lowering<'_, '_> {
         }
         if let Some(name) = field.strip_prefix("custom_attributes.") {
             if let Some(a) = self.schema.custom.iter().find(|a| a.name == name) {
-                return Ok(Target::Custom {
-                    name: a.name.clone(),
-                    data_type: a.data_type,
-                });
+                return Ok(Target::Custom { name: a.name.clone(), data_type: a.data_type });
             }
-            return Err(FieldError::invalid(
-                fpath,
-                format!("{fpath}: custom attribute '{name}' does not exist"),
-            ));
+            return Err(FieldError::invalid(fpath, format!("{fpath}: custom attribute '{name}' does not exist")));
         }
-        Err(FieldError::invalid(
-            fpath,
-            format!("{fpath}: {field} is not a valid search field"),
-        ))
+        Err(FieldError::invalid(fpath, format!("{fpath}: {field} is not a valid search field")))
     }
 
     fn segment(&mut self, id: i64, vpath: &str) -> Result<Pred, FieldError> {
         let Some((_, query)) = self.schema.segments.iter().find(|(sid, _)| *sid == id) else {
-            return Err(FieldError::invalid(
-                vpath,
-                format!("{vpath}: segment {id} does not exist"),
-            ));
+            return Err(FieldError::invalid(vpath, format!("{vpath}: segment {id} does not exist")));
         };
         if self.segments.contains(&id) || self.segments.len() >= MAX_SEGMENT_NESTING {
             return Err(FieldError::invalid(
@@ -476,10 +361,7 @@ fn check_op(op: &str, allowed: &[&str], field: &str, opath: &str) -> Result<Op, 
         Some(parsed) if allowed.contains(&op) => Ok(parsed),
         _ => Err(FieldError::invalid(
             opath,
-            format!(
-                "{opath}: operator '{op}' is not valid for {field}; use one of {}",
-                allowed.join(", ")
-            ),
+            format!("{opath}: operator '{op}' is not valid for {field}; use one of {}", allowed.join(", ")),
         )),
     }
 }

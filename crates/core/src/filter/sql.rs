@@ -46,11 +46,7 @@ pub struct Sql {
 impl Sql {
     /// An empty fragment whose first placeholder will be `$(offset + 1)`.
     pub fn new(offset: usize) -> Self {
-        Sql {
-            text: String::new(),
-            params: Vec::new(),
-            offset,
-        }
+        Sql { text: String::new(), params: Vec::new(), offset }
     }
 
     /// Adds a parameter and returns its placeholder.
@@ -69,11 +65,7 @@ pub fn compile(pred: &Pred, dialect: Dialect, alias: &str, out: &mut Sql) {
 fn expr(pred: &Pred, d: Dialect, alias: &str, out: &mut Sql) -> String {
     match pred {
         Pred::All(ps) | Pred::Any(ps) => {
-            let joiner = if matches!(pred, Pred::All(_)) {
-                " AND "
-            } else {
-                " OR "
-            };
+            let joiner = if matches!(pred, Pred::All(_)) { " AND " } else { " OR " };
             let parts: Vec<String> = ps.iter().map(|p| expr(p, d, alias, out)).collect();
             format!("({})", parts.join(joiner))
         }
@@ -81,9 +73,7 @@ fn expr(pred: &Pred, d: Dialect, alias: &str, out: &mut Sql) -> String {
         Pred::Not(p) => format!("(NOT COALESCE({}, FALSE))", expr(p, d, alias, out)),
         Pred::HasTag(id) => {
             let p = out.bind(SqlParam::Int(*id));
-            format!(
-                "EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = {alias}.id AND ct.tag_id = {p})"
-            )
+            format!("EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = {alias}.id AND ct.tag_id = {p})")
         }
         Pred::Test(target, test) => {
             let value = target_expr(target, d, alias, out);
@@ -147,16 +137,8 @@ fn test_expr(v: &str, test: &Test, d: Dialect, out: &mut Sql) -> String {
             }
             format!("({})", parts.join(" AND "))
         }
-        Test::Contains(n) => format!(
-            "({find}({}, {}) > 0)",
-            lower(v),
-            out.bind(SqlParam::Text(n.clone()))
-        ),
-        Test::StartsWith(n) => format!(
-            "({find}({}, {}) = 1)",
-            lower(v),
-            out.bind(SqlParam::Text(n.clone()))
-        ),
+        Test::Contains(n) => format!("({find}({}, {}) > 0)", lower(v), out.bind(SqlParam::Text(n.clone()))),
+        Test::StartsWith(n) => format!("({find}({}, {}) = 1)", lower(v), out.bind(SqlParam::Text(n.clone()))),
         Test::EndsWith(n) => {
             let p = out.bind(SqlParam::Text(n.clone()));
             match d {

@@ -29,11 +29,7 @@ fn clock() -> Clock {
 
 fn err_field(q: serde_json::Value) -> String {
     let customs = [custom("plan", DataType::String)];
-    let schema = Schema {
-        custom: &customs,
-        tag_ids: &[7],
-        segments: &[],
-    };
+    let schema = Schema { custom: &customs, tag_ids: &[7], segments: &[] };
     compile(&q, &schema, &clock(), "query").unwrap_err().field
 }
 
@@ -44,30 +40,12 @@ fn errors_name_the_path_to_the_bad_node() {
         {"field": "signed_up_at", "operator": ">=", "value": 1}
     ]});
     assert_eq!(err_field(q), "query.value[1].operator");
-    assert_eq!(
-        err_field(json!({"field": "nope", "operator": "=", "value": 1})),
-        "query.field"
-    );
-    assert_eq!(
-        err_field(json!({"field": "owner_id", "operator": "=", "value": "x"})),
-        "query.value"
-    );
-    assert_eq!(
-        err_field(json!({"field": "custom_attributes.ghost", "operator": "=", "value": 1})),
-        "query.field"
-    );
-    assert_eq!(
-        err_field(json!({"field": "tag_id", "operator": "=", "value": 8})),
-        "query.value"
-    );
-    assert_eq!(
-        err_field(json!({"field": "email", "operator": "IN", "value": ["a", 3]})),
-        "query.value[1]"
-    );
-    assert_eq!(
-        err_field(json!({"operator": "XOR", "value": []})),
-        "query.operator"
-    );
+    assert_eq!(err_field(json!({"field": "nope", "operator": "=", "value": 1})), "query.field");
+    assert_eq!(err_field(json!({"field": "owner_id", "operator": "=", "value": "x"})), "query.value");
+    assert_eq!(err_field(json!({"field": "custom_attributes.ghost", "operator": "=", "value": 1})), "query.field");
+    assert_eq!(err_field(json!({"field": "tag_id", "operator": "=", "value": 8})), "query.value");
+    assert_eq!(err_field(json!({"field": "email", "operator": "IN", "value": ["a", 3]})), "query.value[1]");
+    assert_eq!(err_field(json!({"operator": "XOR", "value": []})), "query.operator");
 }
 
 #[test]
@@ -77,51 +55,22 @@ fn nesting_and_group_size_are_limited() {
     let schema = Schema::default();
     assert!(compile(&two, &schema, &clock(), "query").is_ok());
     let three = json!({"operator": "AND", "value": [{"operator": "OR", "value": [{"operator": "AND", "value": [leaf.clone()]}]}]});
-    assert_eq!(
-        compile(&three, &schema, &clock(), "query")
-            .unwrap_err()
-            .field,
-        "query.value[0].value[0]"
-    );
+    assert_eq!(compile(&three, &schema, &clock(), "query").unwrap_err().field, "query.value[0].value[0]");
     let sixteen = json!({"operator": "AND", "value": vec![leaf; 16]});
-    assert_eq!(
-        compile(&sixteen, &schema, &clock(), "query")
-            .unwrap_err()
-            .field,
-        "query.value"
-    );
+    assert_eq!(compile(&sixteen, &schema, &clock(), "query").unwrap_err().field, "query.value");
 }
 
 #[test]
 fn dates_match_by_calendar_day() {
     let schema = Schema::default();
-    let pred = compile(
-        &json!({"field": "created_at", "operator": ">", "value": "1577869200"}),
-        &schema,
-        &clock(),
-        "q",
-    )
-    .unwrap();
+    let pred = compile(&json!({"field": "created_at", "operator": ">", "value": "1577869200"}), &schema, &clock(), "q")
+        .unwrap();
     assert_eq!(
         pred,
-        Pred::Test(
-            Target::Column(builtin("created_at").unwrap()),
-            Test::Range {
-                from: Some(1577923200),
-                until: None
-            }
-        )
+        Pred::Test(Target::Column(builtin("created_at").unwrap()), Test::Range { from: Some(1577923200), until: None })
     );
     let mut c = Contact::new(1, Role::User, 1577923199);
-    let facts = |c: &Contact| {
-        matches(
-            &pred,
-            &Facts {
-                contact: c,
-                tag_ids: &[],
-            },
-        )
-    };
+    let facts = |c: &Contact| matches(&pred, &Facts { contact: c, tag_ids: &[] });
     assert!(!facts(&c));
     c.created_at = 1577923200;
     assert!(facts(&c));
@@ -137,30 +86,12 @@ fn relative_dates_and_unknown_values() {
         "q",
     )
     .unwrap();
-    let unknown = compile(
-        &json!({"field": "signed_up_at", "operator": "=", "value": null}),
-        &schema,
-        &clock(),
-        "q",
-    )
-    .unwrap();
-    let known = compile(
-        &json!({"field": "signed_up_at", "operator": "!=", "value": null}),
-        &schema,
-        &clock(),
-        "q",
-    )
-    .unwrap();
+    let unknown =
+        compile(&json!({"field": "signed_up_at", "operator": "=", "value": null}), &schema, &clock(), "q").unwrap();
+    let known =
+        compile(&json!({"field": "signed_up_at", "operator": "!=", "value": null}), &schema, &clock(), "q").unwrap();
     let mut c = Contact::new(1, Role::User, 0);
-    let m = |p: &Pred, c: &Contact| {
-        matches(
-            p,
-            &Facts {
-                contact: c,
-                tag_ids: &[],
-            },
-        )
-    };
+    let m = |p: &Pred, c: &Contact| matches(p, &Facts { contact: c, tag_ids: &[] });
     assert!(!m(&more, &c) && m(&unknown, &c) && !m(&known, &c));
     c.signed_up_at = Some(clock().now - 31 * 86_400);
     assert!(m(&more, &c) && !m(&unknown, &c) && m(&known, &c));
@@ -171,27 +102,12 @@ fn relative_dates_and_unknown_values() {
 #[test]
 fn negative_operators_include_contacts_without_a_value() {
     let customs = [custom("plan", DataType::String)];
-    let schema = Schema {
-        custom: &customs,
-        ..Schema::default()
-    };
-    let ne = compile(
-        &json!({"field": "custom_attributes.plan", "operator": "!=", "value": "pro"}),
-        &schema,
-        &clock(),
-        "q",
-    )
-    .unwrap();
+    let schema = Schema { custom: &customs, ..Schema::default() };
+    let ne =
+        compile(&json!({"field": "custom_attributes.plan", "operator": "!=", "value": "pro"}), &schema, &clock(), "q")
+            .unwrap();
     let mut c = Contact::new(1, Role::User, 0);
-    let m = |c: &Contact| {
-        matches(
-            &ne,
-            &Facts {
-                contact: c,
-                tag_ids: &[],
-            },
-        )
-    };
+    let m = |c: &Contact| matches(&ne, &Facts { contact: c, tag_ids: &[] });
     assert!(m(&c));
     c.custom_attributes.insert("plan".into(), json!("pro"));
     assert!(!m(&c));
@@ -200,58 +116,22 @@ fn negative_operators_include_contacts_without_a_value() {
 #[test]
 fn segments_are_inlined_and_cycles_refused() {
     let segments = vec![
-        (
-            1,
-            json!({"field": "role", "operator": "=", "value": "user"}),
-        ),
-        (
-            2,
-            json!({"field": "segment_id", "operator": "=", "value": 3}),
-        ),
-        (
-            3,
-            json!({"field": "segment_id", "operator": "=", "value": 2}),
-        ),
+        (1, json!({"field": "role", "operator": "=", "value": "user"})),
+        (2, json!({"field": "segment_id", "operator": "=", "value": 3})),
+        (3, json!({"field": "segment_id", "operator": "=", "value": 2})),
     ];
-    let schema = Schema {
-        segments: &segments,
-        ..Schema::default()
-    };
-    let p = compile(
-        &json!({"field": "segment_id", "operator": "!=", "value": "1"}),
-        &schema,
-        &clock(),
-        "q",
-    )
-    .unwrap();
+    let schema = Schema { segments: &segments, ..Schema::default() };
+    let p = compile(&json!({"field": "segment_id", "operator": "!=", "value": "1"}), &schema, &clock(), "q").unwrap();
     assert!(matches!(p, Pred::Not(_)));
     let lead = Contact::new(1, Role::Lead, 0);
-    assert!(matches(
-        &p,
-        &Facts {
-            contact: &lead,
-            tag_ids: &[]
-        }
-    ));
-    assert!(
-        compile(
-            &json!({"field": "segment_id", "operator": "=", "value": 2}),
-            &schema,
-            &clock(),
-            "q"
-        )
-        .is_err()
-    );
+    assert!(matches(&p, &Facts { contact: &lead, tag_ids: &[] }));
+    assert!(compile(&json!({"field": "segment_id", "operator": "=", "value": 2}), &schema, &clock(), "q").is_err());
 }
 
 #[test]
 fn sql_never_contains_user_text() {
     let customs = [custom("plan", DataType::String)];
-    let schema = Schema {
-        custom: &customs,
-        tag_ids: &[7],
-        segments: &[],
-    };
+    let schema = Schema { custom: &customs, tag_ids: &[7], segments: &[] };
     let q = json!({"operator": "OR", "value": [
         {"field": "email", "operator": "~", "value": "'; DROP TABLE contacts; --"},
         {"field": "custom_attributes.plan", "operator": "$", "value": "pro"},
@@ -261,16 +141,8 @@ fn sql_never_contains_user_text() {
     for d in [Dialect::Sqlite, Dialect::Postgres] {
         let mut sql = Sql::new(1);
         to_sql(&pred, d, "c", &mut sql);
-        assert!(
-            !sql.text.contains("DROP") && !sql.text.contains("plan"),
-            "{}",
-            sql.text
-        );
-        assert!(
-            sql.text.starts_with("(") && sql.text.contains("$2"),
-            "{}",
-            sql.text
-        );
+        assert!(!sql.text.contains("DROP") && !sql.text.contains("plan"), "{}", sql.text);
+        assert!(sql.text.starts_with("(") && sql.text.contains("$2"), "{}", sql.text);
         assert_eq!(sql.params.len(), 4);
     }
 }

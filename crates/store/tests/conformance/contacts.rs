@@ -11,13 +11,7 @@ fn input(v: serde_json::Value) -> ContactInput {
 }
 
 fn page() -> ContactQuery {
-    ContactQuery {
-        pred: None,
-        sort: None,
-        order: SortOrder::Descending,
-        offset: 0,
-        limit: 50,
-    }
+    ContactQuery { pred: None, sort: None, order: SortOrder::Descending, offset: 0, limit: 50 }
 }
 
 #[tokio::test]
@@ -33,56 +27,25 @@ async fn crud_round_trips_every_field_and_delete_removes_attached_rows() {
         assert!(saved.id > 0, "{db}");
         let read = store.contact(ws.id, saved.id).await.unwrap().unwrap();
         assert_eq!(read, saved, "{db}: what was written is what is read");
-        assert_eq!(
-            store
-                .contact_by_external_id(ws.id, "u1")
-                .await
-                .unwrap()
-                .map(|c| c.id),
-            Some(saved.id),
-            "{db}"
-        );
+        assert_eq!(store.contact_by_external_id(ws.id, "u1").await.unwrap().map(|c| c.id), Some(saved.id), "{db}");
 
         let mut changed = read.clone();
         changed.name = Some("Ada L.".into());
         changed.custom_attributes.remove("plan");
         assert!(store.update_contact(&changed).await.unwrap());
-        assert_eq!(
-            store.contact(ws.id, saved.id).await.unwrap().unwrap(),
-            changed,
-            "{db}"
-        );
+        assert_eq!(store.contact(ws.id, saved.id).await.unwrap().unwrap(), changed, "{db}");
 
         let tag = store.create_tag(ws.id, "vip", 100).await.unwrap();
-        store
-            .tag_contact(ws.id, saved.id, tag.id, None, 100)
-            .await
-            .unwrap();
-        assert_eq!(
-            store
-                .scalar_raw("SELECT COUNT(*) FROM contact_tags")
-                .await
-                .unwrap(),
-            1,
-            "{db}"
-        );
+        store.tag_contact(ws.id, saved.id, tag.id, None, 100).await.unwrap();
+        assert_eq!(store.scalar_raw("SELECT COUNT(*) FROM contact_tags").await.unwrap(), 1, "{db}");
         assert!(store.delete_contact(ws.id, saved.id).await.unwrap());
-        assert!(
-            store.contact(ws.id, saved.id).await.unwrap().is_none(),
-            "{db}"
-        );
+        assert!(store.contact(ws.id, saved.id).await.unwrap().is_none(), "{db}");
         assert_eq!(
-            store
-                .scalar_raw("SELECT COUNT(*) FROM contact_tags")
-                .await
-                .unwrap(),
+            store.scalar_raw("SELECT COUNT(*) FROM contact_tags").await.unwrap(),
             0,
             "{db}: deleting a contact must remove its tag rows"
         );
-        assert!(
-            !store.delete_contact(ws.id, saved.id).await.unwrap(),
-            "{db}: second delete finds nothing"
-        );
+        assert!(!store.delete_contact(ws.id, saved.id).await.unwrap(), "{db}: second delete finds nothing");
     }
     stores.cleanup().await;
 }
@@ -124,56 +87,22 @@ async fn one_workspace_never_sees_or_changes_another() {
         other.external_id = Some("same".into());
         store.insert_contact(&other).await.unwrap();
 
-        assert!(
-            store.contact(b.id, in_a.id).await.unwrap().is_none(),
-            "{db}"
-        );
+        assert!(store.contact(b.id, in_a.id).await.unwrap().is_none(), "{db}");
         assert!(!store.delete_contact(b.id, in_a.id).await.unwrap(), "{db}");
-        assert!(
-            !store
-                .set_contact_archived(b.id, in_a.id, true, 2)
-                .await
-                .unwrap(),
-            "{db}"
-        );
+        assert!(!store.set_contact_archived(b.id, in_a.id, true, 2).await.unwrap(), "{db}");
         let mut hijack = in_a.clone();
         hijack.workspace_id = b.id;
         hijack.name = Some("stolen".into());
         assert!(!store.update_contact(&hijack).await.unwrap(), "{db}");
         let tag_b = store.create_tag(b.id, "b-tag", 1).await.unwrap();
-        store
-            .tag_contact(b.id, in_a.id, tag_b.id, None, 1)
-            .await
-            .unwrap();
+        store.tag_contact(b.id, in_a.id, tag_b.id, None, 1).await.unwrap();
         let tag_a = store.create_tag(a.id, "a-tag", 1).await.unwrap();
-        store
-            .tag_contact(a.id, in_a.id, tag_b.id, None, 1)
-            .await
-            .unwrap();
-        assert!(
-            store
-                .contact_tags(a.id, &[in_a.id])
-                .await
-                .unwrap()
-                .is_empty(),
-            "{db}: cross-workspace tag applied"
-        );
+        store.tag_contact(a.id, in_a.id, tag_b.id, None, 1).await.unwrap();
+        assert!(store.contact_tags(a.id, &[in_a.id]).await.unwrap().is_empty(), "{db}: cross-workspace tag applied");
         assert!(!store.delete_tag(b.id, tag_a.id).await.unwrap(), "{db}");
-        assert_eq!(
-            store.contact(a.id, in_a.id).await.unwrap().unwrap(),
-            in_a,
-            "{db}: contact changed from outside"
-        );
-        assert_eq!(
-            store.search_contacts(b.id, &page()).await.unwrap().1,
-            1,
-            "{db}"
-        );
-        assert_eq!(
-            store.segments(b.id).await.unwrap().len(),
-            2,
-            "{db}: built-in segments only"
-        );
+        assert_eq!(store.contact(a.id, in_a.id).await.unwrap().unwrap(), in_a, "{db}: contact changed from outside");
+        assert_eq!(store.search_contacts(b.id, &page()).await.unwrap().1, 1, "{db}");
+        assert_eq!(store.segments(b.id).await.unwrap().len(), 2, "{db}: built-in segments only");
     }
     stores.cleanup().await;
 }
@@ -190,40 +119,15 @@ async fn upsert_creates_updates_and_is_idempotent() {
             input(json!({"external_id": "1", "phone": "+331"})),
         ];
         let r = store.upsert_contacts(ws.id, &batch, 10).await.unwrap();
-        assert_eq!(
-            (r.created, r.updated, r.unchanged),
-            (2, 1, 0),
-            "{db}: {r:?}"
-        );
+        assert_eq!((r.created, r.updated, r.unchanged), (2, 1, 0), "{db}: {r:?}");
         assert_eq!(r.rejected.len(), 1, "{db}");
         assert_eq!(r.rejected[0].0, 2, "{db}");
-        let one = store
-            .contact_by_external_id(ws.id, "1")
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            (one.name.as_deref(), one.phone.as_deref()),
-            (Some("One"), Some("+331")),
-            "{db}"
-        );
+        let one = store.contact_by_external_id(ws.id, "1").await.unwrap().unwrap();
+        assert_eq!((one.name.as_deref(), one.phone.as_deref()), (Some("One"), Some("+331")), "{db}");
 
         let again = store.upsert_contacts(ws.id, &batch, 20).await.unwrap();
-        assert_eq!(
-            (again.created, again.updated, again.unchanged),
-            (0, 0, 3),
-            "{db}: {again:?}"
-        );
-        assert_eq!(
-            store
-                .contact(ws.id, one.id)
-                .await
-                .unwrap()
-                .unwrap()
-                .updated_at,
-            10,
-            "{db}: re-run wrote"
-        );
+        assert_eq!((again.created, again.updated, again.unchanged), (0, 0, 3), "{db}: {again:?}");
+        assert_eq!(store.contact(ws.id, one.id).await.unwrap().unwrap().updated_at, 10, "{db}: re-run wrote");
         assert_eq!(store.count_contacts(ws.id, None).await.unwrap(), 2, "{db}");
 
         // Matching by email adopts an external id; a different external id on a taken email is refused.
@@ -240,13 +144,7 @@ async fn upsert_creates_updates_and_is_idempotent() {
             .unwrap();
         assert_eq!((r.updated, r.rejected.len()), (1, 1), "{db}: {r:?}");
         assert_eq!(
-            store
-                .contact_by_external_id(ws.id, "2")
-                .await
-                .unwrap()
-                .unwrap()
-                .email
-                .as_deref(),
+            store.contact_by_external_id(ws.id, "2").await.unwrap().unwrap().email.as_deref(),
             Some("two@example.test")
         );
     }
@@ -258,31 +156,13 @@ async fn archived_contacts_leave_search_and_come_back() {
     let stores = Stores::new().await;
     for (db, store) in &stores.all {
         let ws = workspace(store).await;
-        let c = store
-            .insert_contact(&Contact::new(ws.id, Role::Lead, 1))
-            .await
-            .unwrap();
+        let c = store.insert_contact(&Contact::new(ws.id, Role::Lead, 1)).await.unwrap();
         assert_eq!(store.count_contacts(ws.id, None).await.unwrap(), 1, "{db}");
-        assert!(
-            store
-                .set_contact_archived(ws.id, c.id, true, 2)
-                .await
-                .unwrap()
-        );
+        assert!(store.set_contact_archived(ws.id, c.id, true, 2).await.unwrap());
         assert_eq!(store.count_contacts(ws.id, None).await.unwrap(), 0, "{db}");
-        assert!(
-            store.contact(ws.id, c.id).await.unwrap().unwrap().archived,
-            "{db}"
-        );
-        store
-            .set_contact_archived(ws.id, c.id, false, 3)
-            .await
-            .unwrap();
-        assert_eq!(
-            store.search_contacts(ws.id, &page()).await.unwrap().0.len(),
-            1,
-            "{db}"
-        );
+        assert!(store.contact(ws.id, c.id).await.unwrap().unwrap().archived, "{db}");
+        store.set_contact_archived(ws.id, c.id, false, 3).await.unwrap();
+        assert_eq!(store.search_contacts(ws.id, &page()).await.unwrap().0.len(), 1, "{db}");
     }
     stores.cleanup().await;
 }

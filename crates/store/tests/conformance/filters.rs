@@ -46,20 +46,15 @@ struct Gen {
 
 fn text() -> impl Strategy<Value = String> {
     // Mixed case and non-ASCII letters, to pin down case folding.
-    prop::sample::select(vec![
-        "pro", "Pro", "PRO", "basic", "Élodie", "élodie", "ÄB", "äb", "x%_y", "gmail", "GMail",
-    ])
-    .prop_map(str::to_owned)
+    prop::sample::select(vec!["pro", "Pro", "PRO", "basic", "Élodie", "élodie", "ÄB", "äb", "x%_y", "gmail", "GMail"])
+        .prop_map(str::to_owned)
 }
 
 fn gen_contact() -> impl Strategy<Value = Gen> {
     (
         any::<bool>(),
-        prop::option::of((
-            text(),
-            prop::sample::select(vec!["gmail.com", "Example.test", "ÉCOLE.fr"]),
-        ))
-        .prop_map(|o| o.map(|(u, d)| format!("{u}@{d}"))),
+        prop::option::of((text(), prop::sample::select(vec!["gmail.com", "Example.test", "ÉCOLE.fr"])))
+            .prop_map(|o| o.map(|(u, d)| format!("{u}@{d}"))),
         prop::option::of(text()),
         prop::option::of(-40i64..40),
         prop::option::of(-40 * DAY..DAY),
@@ -74,25 +69,21 @@ fn gen_contact() -> impl Strategy<Value = Gen> {
         ),
         prop::collection::vec(any::<bool>(), 3),
     )
-        .prop_map(
-            |(lead, email, name, signed_up_days, seen_secs, owner, unsubscribed, custom, tags)| {
-                Gen {
-                    lead,
-                    email,
-                    name,
-                    signed_up_days,
-                    seen_secs,
-                    owner,
-                    unsubscribed,
-                    plan: custom.0,
-                    seats: custom.1,
-                    score: custom.2,
-                    vip: custom.3,
-                    renewal_days: custom.4,
-                    tags,
-                }
-            },
-        )
+        .prop_map(|(lead, email, name, signed_up_days, seen_secs, owner, unsubscribed, custom, tags)| Gen {
+            lead,
+            email,
+            name,
+            signed_up_days,
+            seen_secs,
+            owner,
+            unsubscribed,
+            plan: custom.0,
+            seats: custom.1,
+            score: custom.2,
+            vip: custom.3,
+            renewal_days: custom.4,
+            tags,
+        })
 }
 
 fn date_value() -> impl Strategy<Value = Json> {
@@ -101,49 +92,25 @@ fn date_value() -> impl Strategy<Value = Json> {
 
 /// One leaf filter; tag ids are written as `"#0"`..`"#2"` and replaced per store.
 fn leaf() -> impl Strategy<Value = Json> {
-    let string_field = prop::sample::select(vec![
-        "email",
-        "name",
-        "email_domain",
-        "custom_attributes.plan",
-    ]);
+    let string_field = prop::sample::select(vec!["email", "name", "email_domain", "custom_attributes.plan"]);
     let string_op = prop::sample::select(vec!["=", "!=", "~", "!~", "^", "$"]);
-    let date_field = prop::sample::select(vec![
-        "signed_up_at",
-        "last_seen_at",
-        "custom_attributes.renewal",
-    ]);
+    let date_field = prop::sample::select(vec!["signed_up_at", "last_seen_at", "custom_attributes.renewal"]);
     let date_op = prop::sample::select(vec!["=", "<", ">"]);
-    let rel_op = prop::sample::select(vec![
-        "more_than_days_ago",
-        "less_than_days_ago",
-        "exactly_days_ago",
-    ]);
+    let rel_op = prop::sample::select(vec!["more_than_days_ago", "less_than_days_ago", "exactly_days_ago"]);
     let num_op = prop::sample::select(vec!["=", "!=", ">", "<", ">=", "<="]);
     prop_oneof![
-        (string_field.clone(), string_op, text())
-            .prop_map(|(f, o, v)| json!({"field": f, "operator": o, "value": v})),
-        (
-            string_field.clone(),
-            prop::sample::select(vec!["IN", "NIN"]),
-            prop::collection::vec(text(), 1..3)
-        )
+        (string_field.clone(), string_op, text()).prop_map(|(f, o, v)| json!({"field": f, "operator": o, "value": v})),
+        (string_field.clone(), prop::sample::select(vec!["IN", "NIN"]), prop::collection::vec(text(), 1..3))
             .prop_map(|(f, o, v)| json!({"field": f, "operator": o, "value": v})),
         (string_field, prop::sample::select(vec!["=", "!="]))
             .prop_map(|(f, o)| json!({"field": f, "operator": o, "value": null})),
         (date_field.clone(), date_op, date_value())
             .prop_map(|(f, o, v)| json!({"field": f, "operator": o, "value": v})),
-        (date_field, rel_op, 0i64..45)
+        (date_field, rel_op, 0i64..45).prop_map(|(f, o, v)| json!({"field": f, "operator": o, "value": v})),
+        (prop::sample::select(vec!["owner_id", "custom_attributes.seats"]), num_op.clone(), -3i64..20)
             .prop_map(|(f, o, v)| json!({"field": f, "operator": o, "value": v})),
-        (
-            prop::sample::select(vec!["owner_id", "custom_attributes.seats"]),
-            num_op.clone(),
-            -3i64..20
-        )
-            .prop_map(|(f, o, v)| json!({"field": f, "operator": o, "value": v})),
-        (num_op, (-400i64..400).prop_map(|x| x as f64 / 4.0)).prop_map(
-            |(o, v)| json!({"field": "custom_attributes.score", "operator": o, "value": v})
-        ),
+        (num_op, (-400i64..400).prop_map(|x| x as f64 / 4.0))
+            .prop_map(|(o, v)| json!({"field": "custom_attributes.score", "operator": o, "value": v})),
         (
             prop::sample::select(vec!["unsubscribed_from_emails", "custom_attributes.vip"]),
             prop::sample::select(vec!["=", "!="]),
@@ -159,38 +126,23 @@ fn leaf() -> impl Strategy<Value = Json> {
 
 fn query() -> impl Strategy<Value = Json> {
     let group = |inner: BoxedStrategy<Json>| {
-        (
-            prop::sample::select(vec!["AND", "OR"]),
-            prop::collection::vec(inner, 1..4),
-        )
+        (prop::sample::select(vec!["AND", "OR"]), prop::collection::vec(inner, 1..4))
             .prop_map(|(op, value)| json!({"operator": op, "value": value}))
     };
-    prop_oneof![
-        leaf(),
-        group(leaf().boxed()),
-        group(prop_oneof![leaf(), group(leaf().boxed())].boxed()),
-    ]
+    prop_oneof![leaf(), group(leaf().boxed()), group(prop_oneof![leaf(), group(leaf().boxed())].boxed()),]
 }
 
 fn with_tags(q: &Json, tag_ids: &[i64]) -> Json {
     match q {
         Json::String(s) if s.starts_with('#') => json!(tag_ids[s[1..].parse::<usize>().unwrap()]),
         Json::Array(a) => Json::Array(a.iter().map(|x| with_tags(x, tag_ids)).collect()),
-        Json::Object(o) => Json::Object(
-            o.iter()
-                .map(|(k, v)| (k.clone(), with_tags(v, tag_ids)))
-                .collect(),
-        ),
+        Json::Object(o) => Json::Object(o.iter().map(|(k, v)| (k.clone(), with_tags(v, tag_ids))).collect()),
         other => other.clone(),
     }
 }
 
 fn build(g: &Gen, ws: i64, n: usize) -> Contact {
-    let mut c = Contact::new(
-        ws,
-        if g.lead { Role::Lead } else { Role::User },
-        NOW - 100 * DAY,
-    );
+    let mut c = Contact::new(ws, if g.lead { Role::Lead } else { Role::User }, NOW - 100 * DAY);
     c.external_id = Some(format!("c{n}"));
     // User emails are unique: make them so while keeping the generated text.
     c.email = g.email.as_ref().map(|e| format!("{n}{e}"));
@@ -216,15 +168,8 @@ fn build(g: &Gen, ws: i64, n: usize) -> Contact {
 fn sqlite_postgres_and_memory_select_the_same_contacts() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let stores = rt.block_on(Stores::new());
-    let cases: u32 = std::env::var("TIDINGS_FILTER_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(40);
-    let mut runner = TestRunner::new(Config {
-        cases,
-        max_shrink_iters: 100,
-        ..Config::default()
-    });
+    let cases: u32 = std::env::var("TIDINGS_FILTER_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(40);
+    let mut runner = TestRunner::new(Config { cases, max_shrink_iters: 100, ..Config::default() });
     let strategy = (
         prop::collection::vec(gen_contact(), 1..30),
         prop::collection::vec(query(), 1..8),
@@ -259,40 +204,24 @@ fn sqlite_postgres_and_memory_select_the_same_contacts() {
                     }
                     let mut tag_ids = Vec::new();
                     for t in 0..3 {
-                        tag_ids.push(
-                            store
-                                .create_tag(ws.id, &format!("t{t}"), 0)
-                                .await
-                                .unwrap()
-                                .id,
-                        );
+                        tag_ids.push(store.create_tag(ws.id, &format!("t{t}"), 0).await.unwrap().id);
                     }
                     let mut saved = Vec::new();
                     for (n, g) in gens.iter().enumerate() {
                         let c = store.insert_contact(&build(g, ws.id, n)).await.unwrap();
                         for (t, has) in g.tags.iter().enumerate() {
                             if *has {
-                                store
-                                    .tag_contact(ws.id, c.id, tag_ids[t], None, 0)
-                                    .await
-                                    .unwrap();
+                                store.tag_contact(ws.id, c.id, tag_ids[t], None, 0).await.unwrap();
                             }
                         }
                         saved.push(store.contact(ws.id, c.id).await.unwrap().unwrap());
                     }
-                    let schema = Schema {
-                        custom: &customs,
-                        tag_ids: &tag_ids,
-                        segments: &[],
-                    };
+                    let schema = Schema { custom: &customs, tag_ids: &tag_ids, segments: &[] };
                     let mut per_query = Vec::new();
                     for q in &queries {
                         let q = with_tags(q, &tag_ids);
                         let pred = compile(&q, &schema, &clock, "query").map_err(|e| {
-                            TestCaseError::fail(format!(
-                                "generated query rejected: {e} ({}) {q}",
-                                e.field
-                            ))
+                            TestCaseError::fail(format!("generated query rejected: {e} ({}) {q}", e.field))
                         })?;
                         let page = ContactQuery {
                             pred: Some(pred.clone()),
@@ -303,32 +232,20 @@ fn sqlite_postgres_and_memory_select_the_same_contacts() {
                         };
                         let (found, total) = store.search_contacts(ws.id, &page).await.unwrap();
                         prop_assert_eq!(total as usize, found.len());
-                        per_query.push(
-                            found
-                                .iter()
-                                .filter_map(|c| c.external_id.clone())
-                                .collect::<BTreeSet<_>>(),
-                        );
+                        per_query.push(found.iter().filter_map(|c| c.external_id.clone()).collect::<BTreeSet<_>>());
                         if i == 0 {
                             let expected = saved
                                 .iter()
                                 .filter(|c| {
-                                    let mine: Vec<i64> = gens[c.external_id.as_ref().unwrap()[1..]
-                                        .parse::<usize>()
-                                        .unwrap()]
+                                    let mine: Vec<i64> = gens
+                                        [c.external_id.as_ref().unwrap()[1..].parse::<usize>().unwrap()]
                                     .tags
                                     .iter()
                                     .enumerate()
                                     .filter(|(_, h)| **h)
                                     .map(|(t, _)| tag_ids[t])
                                     .collect();
-                                    matches(
-                                        &pred,
-                                        &Facts {
-                                            contact: c,
-                                            tag_ids: &mine,
-                                        },
-                                    )
+                                    matches(&pred, &Facts { contact: c, tag_ids: &mine })
                                 })
                                 .filter_map(|c| c.external_id.clone())
                                 .collect();
@@ -341,20 +258,8 @@ fn sqlite_postgres_and_memory_select_the_same_contacts() {
                     if !memory[k].is_empty() && memory[k].len() < gens.len() {
                         discriminating.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
-                    prop_assert_eq!(
-                        &results[0][k],
-                        &memory[k],
-                        "SQLite and memory disagree on {} in {}",
-                        q,
-                        zone
-                    );
-                    prop_assert_eq!(
-                        &results[1][k],
-                        &memory[k],
-                        "PostgreSQL and memory disagree on {} in {}",
-                        q,
-                        zone
-                    );
+                    prop_assert_eq!(&results[0][k], &memory[k], "SQLite and memory disagree on {} in {}", q, zone);
+                    prop_assert_eq!(&results[1][k], &memory[k], "PostgreSQL and memory disagree on {} in {}", q, zone);
                 }
                 Ok(())
             })?;

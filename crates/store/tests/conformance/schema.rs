@@ -26,14 +26,8 @@ async fn both_schemas_have_the_same_tables_and_columns() {
         .unwrap()
         .into_iter()
         .collect();
-    assert!(
-        sqlite_cols.contains("contacts.custom_attributes"),
-        "{sqlite_cols:?}"
-    );
-    assert!(
-        sqlite_cols.len() > 50,
-        "too few columns read: {sqlite_cols:?}"
-    );
+    assert!(sqlite_cols.contains("contacts.custom_attributes"), "{sqlite_cols:?}");
+    assert!(sqlite_cols.len() > 50, "too few columns read: {sqlite_cols:?}");
     let only_sqlite: Vec<_> = sqlite_cols.difference(&pg_cols).collect();
     let only_pg: Vec<_> = pg_cols.difference(&sqlite_cols).collect();
     assert!(

@@ -11,16 +11,12 @@ use tidings_store::{NewTeammate, NewWorkspace, Store, TeammateRole, Workspace};
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 pub fn postgres_url() -> String {
-    std::env::var("TIDINGS_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("TIDINGS_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 fn unique(prefix: &str) -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
     format!("{prefix}_{}_{n}_{nanos}", std::process::id())
 }
 
@@ -35,9 +31,7 @@ impl Stores {
     pub async fn new() -> Self {
         let dir = std::env::temp_dir().join(unique("tidings-test"));
         std::fs::create_dir_all(&dir).unwrap();
-        let sqlite = tidings_store::open(&format!("sqlite://{}", dir.join("t.db").display()))
-            .await
-            .unwrap();
+        let sqlite = tidings_store::open(&format!("sqlite://{}", dir.join("t.db").display())).await.unwrap();
         let schema = unique("t");
         let pg = tidings_store::open_postgres_schema(&postgres_url(), &schema).await.unwrap_or_else(|e| {
             panic!(
@@ -46,19 +40,13 @@ impl Stores {
                 postgres_url()
             )
         });
-        Stores {
-            all: vec![("sqlite", sqlite), ("postgres", pg)],
-            schema,
-            dir,
-        }
+        Stores { all: vec![("sqlite", sqlite), ("postgres", pg)], schema, dir }
     }
 
     /// Drops the PostgreSQL schema and the SQLite file.
     pub async fn cleanup(self) {
         let pg = &self.all[1].1;
-        pg.execute_raw(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema))
-            .await
-            .unwrap();
+        pg.execute_raw(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema)).await.unwrap();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -19,10 +19,7 @@ pub use session::Admin;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { axum::response::Redirect::to("/app") }))
-        .route(
-            "/app",
-            get(|| async { axum::response::Redirect::to("/app/contacts") }),
-        )
+        .route("/app", get(|| async { axum::response::Redirect::to("/app/contacts") }))
         .route("/app/login", get(session::login_page).post(session::login))
         .route("/app/logout", post(session::logout))
         .route("/app/contacts", get(pages::contacts))
@@ -30,37 +27,12 @@ pub fn router() -> Router<AppState> {
         .route("/app/settings", get(pages::settings))
         .route("/app/settings/teammates", post(pages::add_teammate))
         .route("/app/settings/tokens", post(pages::create_token))
-        .route(
-            "/app/settings/tokens/{id}/revoke",
-            post(pages::revoke_token),
-        )
+        .route("/app/settings/tokens/{id}/revoke", post(pages::revoke_token))
         .route("/app/settings/attributes", post(pages::create_attribute))
-        .route(
-            "/assets/app.css",
-            get(|| {
-                asset(
-                    "text/css; charset=utf-8",
-                    include_str!("../../assets/app.css"),
-                )
-            }),
-        )
-        .route(
-            "/assets/app.js",
-            get(|| {
-                asset(
-                    "text/javascript; charset=utf-8",
-                    include_str!("../../assets/app.js"),
-                )
-            }),
-        )
+        .route("/assets/app.css", get(|| asset("text/css; charset=utf-8", include_str!("../../assets/app.css"))))
+        .route("/assets/app.js", get(|| asset("text/javascript; charset=utf-8", include_str!("../../assets/app.js"))))
 }
 
 async fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "public, max-age=300"),
-        ],
-        body,
-    )
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=300")], body)
 }

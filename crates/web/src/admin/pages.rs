@@ -31,11 +31,7 @@ fn when(ts: Option<i64>, tz: &str) -> String {
 }
 
 /// The attributes the filter builder offers, with the operators each takes.
-fn builder_schema(
-    custom: &[CustomAttribute],
-    tags: &[tidings_store::Tag],
-    segments: &[Segment],
-) -> Json {
+fn builder_schema(custom: &[CustomAttribute], tags: &[tidings_store::Tag], segments: &[Segment]) -> Json {
     let mut attrs: Vec<Json> = BUILT_INS
         .iter()
         .map(|b| json!({"field": b.name, "label": b.label, "type": b.data_type.as_str(), "operators": operators_for(b.data_type), "custom": false}))
@@ -80,11 +76,7 @@ pub async fn contacts(
     }
 }
 
-async fn contacts_page(
-    state: &AppState,
-    admin: &Admin,
-    q: &HashMap<String, String>,
-) -> Result<Response, ApiError> {
+async fn contacts_page(state: &AppState, admin: &Admin, q: &HashMap<String, String>) -> Result<Response, ApiError> {
     let ws = admin.workspace.id;
     let segments = state.store.segments(ws).await?;
     let custom = state.store.custom_attributes(ws).await?;
@@ -101,11 +93,7 @@ async fn contacts_page(
         csrf: admin.session.csrf_token.clone(),
         segments: segments
             .iter()
-            .map(|s| SegmentLink {
-                id: s.id,
-                name: s.name.clone(),
-                active: s.id == current.id,
-            })
+            .map(|s| SegmentLink { id: s.id, name: s.name.clone(), active: s.id == current.id })
             .collect(),
         segment_id: current.id,
         segment_name: current.name.clone(),
@@ -145,11 +133,7 @@ fn show(v: Option<Value>, tz: &str) -> String {
     }
 }
 
-pub async fn profile(
-    State(state): State<AppState>,
-    admin: Admin,
-    Path(id): Path<String>,
-) -> Response {
+pub async fn profile(State(state): State<AppState>, admin: Admin, Path(id): Path<String>) -> Response {
     let ws = admin.workspace.id;
     let found = match id.parse::<i64>() {
         Ok(id) => state.store.contact(ws, id).await,
@@ -164,41 +148,24 @@ pub async fn profile(
     };
     let tz = admin.workspace.timezone.clone();
     let custom = state.store.custom_attributes(ws).await.unwrap_or_default();
-    let tags: Vec<AppliedTag> = state
-        .store
-        .contact_tags(ws, &[contact.id])
-        .await
-        .unwrap_or_default()
-        .remove(&contact.id)
-        .unwrap_or_default();
+    let tags: Vec<AppliedTag> =
+        state.store.contact_tags(ws, &[contact.id]).await.unwrap_or_default().remove(&contact.id).unwrap_or_default();
     let attributes = BUILT_INS
         .iter()
         .filter(|b| b.data_type != DataType::Date)
-        .map(|b| Row {
-            label: b.label.into(),
-            value: show(contact.builtin_value(b.name), &tz),
-        })
+        .map(|b| Row { label: b.label.into(), value: show(contact.builtin_value(b.name), &tz) })
         .collect();
     let custom_rows = custom
         .iter()
-        .map(|a| Row {
-            label: a.label.clone(),
-            value: show(contact.custom_value(&a.name, a.data_type), &tz),
-        })
+        .map(|a| Row { label: a.label.clone(), value: show(contact.custom_value(&a.name, a.data_type), &tz) })
         .collect();
     let activity = BUILT_INS
         .iter()
         .filter(|b| b.data_type == DataType::Date)
-        .map(|b| Row {
-            label: b.label.into(),
-            value: show(contact.builtin_value(b.name), &tz),
-        })
+        .map(|b| Row { label: b.label.into(), value: show(contact.builtin_value(b.name), &tz) })
         .collect();
-    let title = contact
-        .name
-        .clone()
-        .or_else(|| contact.email.clone())
-        .unwrap_or_else(|| format!("Contact {}", contact.id));
+    let title =
+        contact.name.clone().or_else(|| contact.email.clone()).unwrap_or_else(|| format!("Contact {}", contact.id));
     render(&ProfilePage {
         admin_name: admin.teammate.name.clone(),
         workspace: admin.workspace.name.clone(),
@@ -264,11 +231,7 @@ async fn settings_page(state: &AppState, admin: &Admin, notice: Notice) -> Respo
             return ApiError::from(e).into_response();
         }
     };
-    let status = if notice.error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
+    let status = if notice.error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     let mut response = render(&SettingsPage {
         admin_name: admin.teammate.name.clone(),
         workspace: admin.workspace.name.clone(),
@@ -308,18 +271,11 @@ pub async fn settings(State(state): State<AppState>, admin: Admin) -> Response {
 }
 
 fn csrf_refused() -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        "Missing or wrong CSRF token: reload the page and try again",
-    )
-        .into_response()
+    (StatusCode::FORBIDDEN, "Missing or wrong CSRF token: reload the page and try again").into_response()
 }
 
 fn error_text(e: &ApiError) -> String {
-    e.errors
-        .first()
-        .map(|e| e.message.clone())
-        .unwrap_or_else(|| "Something went wrong".into())
+    e.errors.first().map(|e| e.message.clone()).unwrap_or_else(|| "Something went wrong".into())
 }
 
 #[derive(Deserialize)]
@@ -330,11 +286,7 @@ pub struct TeammateForm {
     password: String,
 }
 
-pub async fn add_teammate(
-    State(state): State<AppState>,
-    admin: Admin,
-    Form(f): Form<TeammateForm>,
-) -> Response {
+pub async fn add_teammate(State(state): State<AppState>, admin: Admin, Form(f): Form<TeammateForm>) -> Response {
     if !admin.csrf_ok(&f.csrf) {
         return csrf_refused();
     }
@@ -342,30 +294,13 @@ pub async fn add_teammate(
         return settings_page(
             &state,
             &admin,
-            Notice {
-                error: Some("Only the workspace owner can add teammates.".into()),
-                ..Notice::default()
-            },
+            Notice { error: Some("Only the workspace owner can add teammates.".into()), ..Notice::default() },
         )
         .await;
     }
-    let notice = match provision::teammate(
-        &state.store,
-        &admin.workspace,
-        &f.name,
-        &f.email,
-        &f.password,
-    )
-    .await
-    {
-        Ok(t) => Notice {
-            message: Some(format!("{} can now log in as {}.", t.name, t.email)),
-            ..Notice::default()
-        },
-        Err(e) => Notice {
-            error: Some(error_text(&e)),
-            ..Notice::default()
-        },
+    let notice = match provision::teammate(&state.store, &admin.workspace, &f.name, &f.email, &f.password).await {
+        Ok(t) => Notice { message: Some(format!("{} can now log in as {}.", t.name, t.email)), ..Notice::default() },
+        Err(e) => Notice { error: Some(error_text(&e)), ..Notice::default() },
     };
     settings_page(&state, &admin, notice).await
 }
@@ -376,31 +311,19 @@ pub struct TokenForm {
     name: String,
 }
 
-pub async fn create_token(
-    State(state): State<AppState>,
-    admin: Admin,
-    Form(f): Form<TokenForm>,
-) -> Response {
+pub async fn create_token(State(state): State<AppState>, admin: Admin, Form(f): Form<TokenForm>) -> Response {
     if !admin.csrf_ok(&f.csrf) {
         return csrf_refused();
     }
-    let name = if f.name.trim().is_empty() {
-        "API token".to_owned()
-    } else {
-        f.name.trim().to_owned()
+    let name = if f.name.trim().is_empty() { "API token".to_owned() } else { f.name.trim().to_owned() };
+    let notice = match provision::api_token(&state.store, &admin.workspace, &admin.teammate, &name).await {
+        Ok((_, secret)) => Notice {
+            message: Some("Copy this token now: it is shown only once.".into()),
+            new_token: Some(secret),
+            ..Notice::default()
+        },
+        Err(e) => Notice { error: Some(error_text(&e)), ..Notice::default() },
     };
-    let notice =
-        match provision::api_token(&state.store, &admin.workspace, &admin.teammate, &name).await {
-            Ok((_, secret)) => Notice {
-                message: Some("Copy this token now: it is shown only once.".into()),
-                new_token: Some(secret),
-                ..Notice::default()
-            },
-            Err(e) => Notice {
-                error: Some(error_text(&e)),
-                ..Notice::default()
-            },
-        };
     settings_page(&state, &admin, notice).await
 }
 
@@ -418,23 +341,12 @@ pub async fn revoke_token(
     if !admin.csrf_ok(&f.csrf) {
         return csrf_refused();
     }
-    let notice = match state
-        .store
-        .revoke_api_token(admin.workspace.id, id, now())
-        .await
-    {
-        Ok(true) => Notice {
-            message: Some("The token was revoked: calls with it now fail.".into()),
-            ..Notice::default()
-        },
-        Ok(false) => Notice {
-            error: Some("No such live token.".into()),
-            ..Notice::default()
-        },
-        Err(e) => Notice {
-            error: Some(error_text(&ApiError::from(e))),
-            ..Notice::default()
-        },
+    let notice = match state.store.revoke_api_token(admin.workspace.id, id, now()).await {
+        Ok(true) => {
+            Notice { message: Some("The token was revoked: calls with it now fail.".into()), ..Notice::default() }
+        }
+        Ok(false) => Notice { error: Some("No such live token.".into()), ..Notice::default() },
+        Err(e) => Notice { error: Some(error_text(&ApiError::from(e))), ..Notice::default() },
     };
     settings_page(&state, &admin, notice).await
 }
@@ -448,24 +360,16 @@ pub struct AttributeForm {
     description: String,
 }
 
-pub async fn create_attribute(
-    State(state): State<AppState>,
-    admin: Admin,
-    Form(f): Form<AttributeForm>,
-) -> Response {
+pub async fn create_attribute(State(state): State<AppState>, admin: Admin, Form(f): Form<AttributeForm>) -> Response {
     if !admin.csrf_ok(&f.csrf) {
         return csrf_refused();
     }
     let name = f.name.trim();
     let check = validate_custom_name(name).and_then(|()| {
-        DataType::parse(&f.data_type)
-            .ok_or_else(|| "Choose a type: string, integer, float, boolean or date".to_owned())
+        DataType::parse(&f.data_type).ok_or_else(|| "Choose a type: string, integer, float, boolean or date".to_owned())
     });
     let notice = match check {
-        Err(m) => Notice {
-            error: Some(m),
-            ..Notice::default()
-        },
+        Err(m) => Notice { error: Some(m), ..Notice::default() },
         Ok(data_type) => {
             let now = now();
             let attr = CustomAttribute {
@@ -481,27 +385,15 @@ pub async fn create_attribute(
                 updated_at: now,
                 admin_id: Some(admin.teammate.id),
             };
-            match state
-                .store
-                .create_custom_attribute(admin.workspace.id, &attr)
-                .await
-            {
+            match state.store.create_custom_attribute(admin.workspace.id, &attr).await {
                 Ok(a) => Notice {
-                    message: Some(format!(
-                        "Attribute {} ({}) created.",
-                        a.name,
-                        a.data_type.as_str()
-                    )),
+                    message: Some(format!("Attribute {} ({}) created.", a.name, a.data_type.as_str())),
                     ..Notice::default()
                 },
-                Err(tidings_store::StoreError::Conflict { .. }) => Notice {
-                    error: Some(format!("There is already an attribute called {name}.")),
-                    ..Notice::default()
-                },
-                Err(e) => Notice {
-                    error: Some(error_text(&ApiError::from(e))),
-                    ..Notice::default()
-                },
+                Err(tidings_store::StoreError::Conflict { .. }) => {
+                    Notice { error: Some(format!("There is already an attribute called {name}.")), ..Notice::default() }
+                }
+                Err(e) => Notice { error: Some(error_text(&ApiError::from(e))), ..Notice::default() },
             }
         }
     };

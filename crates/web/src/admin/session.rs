@@ -14,8 +14,7 @@ use tidings_store::{Session, Teammate, Workspace};
 
 use crate::AppState;
 use crate::auth::{
-    SESSION_COOKIE, SESSION_SECONDS, constant_time_eq, hash_secret, now, random_secret, session_of,
-    verify_password,
+    SESSION_COOKIE, SESSION_SECONDS, constant_time_eq, hash_secret, now, random_secret, session_of, verify_password,
 };
 
 /// A logged-in teammate on an admin page.
@@ -35,22 +34,10 @@ impl Admin {
 impl FromRequestParts<AppState> for Admin {
     type Rejection = Response;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let to_login = || Redirect::to("/app/login").into_response();
-        let session = session_of(parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?
-            .ok_or_else(to_login)?;
-        let workspace = state
-            .store
-            .workspace(session.workspace_id)
-            .await
-            .ok()
-            .flatten()
-            .ok_or_else(to_login)?;
+        let session = session_of(parts, state).await.map_err(IntoResponse::into_response)?.ok_or_else(to_login)?;
+        let workspace = state.store.workspace(session.workspace_id).await.ok().flatten().ok_or_else(to_login)?;
         let teammate = state
             .store
             .teammate(session.workspace_id, session.teammate_id)
@@ -58,11 +45,7 @@ impl FromRequestParts<AppState> for Admin {
             .ok()
             .flatten()
             .ok_or_else(to_login)?;
-        Ok(Admin {
-            workspace,
-            teammate,
-            session,
-        })
+        Ok(Admin { workspace, teammate, session })
     }
 }
 
@@ -74,10 +57,7 @@ struct LoginPage {
 }
 
 pub async fn login_page() -> Response {
-    render(&LoginPage {
-        error: None,
-        email: String::new(),
-    })
+    render(&LoginPage { error: None, email: String::new() })
 }
 
 pub(crate) fn render(t: &impl Template) -> Response {
@@ -98,13 +78,8 @@ fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true;
     };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    origin
-        .split_once("://")
-        .is_some_and(|(_, rest)| rest == host)
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    origin.split_once("://").is_some_and(|(_, rest)| rest == host)
 }
 
 pub async fn login(
@@ -115,10 +90,7 @@ pub async fn login(
 ) -> Response {
     let email = form.email.trim().to_ascii_lowercase();
     let again = |error: &str, status: StatusCode| {
-        let mut r = render(&LoginPage {
-            error: Some(error.to_owned()),
-            email: form.email.clone(),
-        });
+        let mut r = render(&LoginPage { error: Some(error.to_owned()), email: form.email.clone() });
         *r.status_mut() = status;
         r
     };
@@ -132,10 +104,7 @@ pub async fn login(
     let ip_key = format!("ip:{}", addr.ip());
     let email_key = format!("email:{email}");
     if !state.logins.allowed(&ip_key, now) || !state.logins.allowed(&email_key, now) {
-        return again(
-            "Too many failed attempts. Wait five minutes, then try again.",
-            StatusCode::TOO_MANY_REQUESTS,
-        );
+        return again("Too many failed attempts. Wait five minutes, then try again.", StatusCode::TOO_MANY_REQUESTS);
     }
     let teammate = match state.store.teammate_by_email(&email).await {
         Ok(t) => t,
@@ -143,17 +112,13 @@ pub async fn login(
     };
     let hash = teammate.as_ref().and_then(|t| t.password_hash.clone());
     let password = form.password.clone();
-    let ok =
-        tokio::task::spawn_blocking(move || hash.is_some_and(|h| verify_password(&password, &h)))
-            .await
-            .unwrap_or(false);
+    let ok = tokio::task::spawn_blocking(move || hash.is_some_and(|h| verify_password(&password, &h)))
+        .await
+        .unwrap_or(false);
     let Some(teammate) = teammate.filter(|_| ok) else {
         state.logins.failed(&ip_key, now);
         state.logins.failed(&email_key, now);
-        return again(
-            "That email and password do not match. Check both and try again.",
-            StatusCode::UNAUTHORIZED,
-        );
+        return again("That email and password do not match. Check both and try again.", StatusCode::UNAUTHORIZED);
     };
     state.logins.succeeded(&email_key);
     let secret = random_secret(32);
@@ -168,19 +133,10 @@ pub async fn login(
     if let Err(e) = state.store.create_session(&session).await {
         return crate::error::ApiError::from(e).into_response();
     }
-    let secure = if state.config.secure_cookies() {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = format!(
-        "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={SESSION_SECONDS}{secure}"
-    );
-    (
-        [(header::SET_COOKIE, cookie)],
-        Redirect::to("/app/contacts"),
-    )
-        .into_response()
+    let secure = if state.config.secure_cookies() { "; Secure" } else { "" };
+    let cookie =
+        format!("{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={SESSION_SECONDS}{secure}");
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/app/contacts")).into_response()
 }
 
 #[derive(Deserialize)]
@@ -188,17 +144,9 @@ pub struct CsrfForm {
     csrf: String,
 }
 
-pub async fn logout(
-    State(state): State<AppState>,
-    admin: Admin,
-    Form(form): Form<CsrfForm>,
-) -> Response {
+pub async fn logout(State(state): State<AppState>, admin: Admin, Form(form): Form<CsrfForm>) -> Response {
     if !admin.csrf_ok(&form.csrf) {
-        return (
-            StatusCode::FORBIDDEN,
-            "Missing or wrong CSRF token: reload the page and try again",
-        )
-            .into_response();
+        return (StatusCode::FORBIDDEN, "Missing or wrong CSRF token: reload the page and try again").into_response();
     }
     if let Err(e) = state.store.delete_session(&admin.session.token_hash).await {
         return crate::error::ApiError::from(e).into_response();

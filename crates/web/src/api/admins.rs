@@ -12,30 +12,9 @@ use crate::error::{ApiError, ApiResult};
 
 pub fn routes() -> Vec<ApiRoute> {
     vec![
-        route(
-            Method::GET,
-            "/me",
-            "The teammate the token acts as, with the workspace",
-            None,
-            "me",
-            me,
-        ),
-        route(
-            Method::GET,
-            "/admins",
-            "List teammates",
-            None,
-            "admin_list",
-            list,
-        ),
-        route(
-            Method::GET,
-            "/admins/{id}",
-            "Get a teammate",
-            None,
-            "admin",
-            get,
-        ),
+        route(Method::GET, "/me", "The teammate the token acts as, with the workspace", None, "me", me),
+        route(Method::GET, "/admins", "List teammates", None, "admin_list", list),
+        route(Method::GET, "/admins/{id}", "Get a teammate", None, "admin", get),
     ]
 }
 
@@ -46,29 +25,13 @@ async fn me(caller: Caller) -> JsonResponse<Json> {
 }
 
 async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<JsonResponse<Json>> {
-    let admins: Vec<Json> = state
-        .store
-        .teammates(caller.workspace.id)
-        .await?
-        .iter()
-        .map(shapes::admin)
-        .collect();
-    Ok(JsonResponse(
-        json!({"type": "admin.list", "admins": admins}),
-    ))
+    let admins: Vec<Json> = state.store.teammates(caller.workspace.id).await?.iter().map(shapes::admin).collect();
+    Ok(JsonResponse(json!({"type": "admin.list", "admins": admins})))
 }
 
-async fn get(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<JsonResponse<Json>> {
+async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<JsonResponse<Json>> {
     let missing = || ApiError::new(StatusCode::NOT_FOUND, "admin_not_found", "Admin not found");
     let id = path_id(&id).ok_or_else(missing)?;
-    let t = state
-        .store
-        .teammate(caller.workspace.id, id)
-        .await?
-        .ok_or_else(missing)?;
+    let t = state.store.teammate(caller.workspace.id, id).await?.ok_or_else(missing)?;
     Ok(JsonResponse(shapes::admin(&t)))
 }

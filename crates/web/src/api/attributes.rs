@@ -15,14 +15,7 @@ use crate::error::{ApiError, ApiResult};
 
 pub fn routes() -> Vec<ApiRoute> {
     vec![
-        route(
-            Method::GET,
-            "/data_attributes",
-            "List data attributes",
-            None,
-            "data_attribute_list",
-            list,
-        ),
+        route(Method::GET, "/data_attributes", "List data attributes", None, "data_attribute_list", list),
         route(
             Method::POST,
             "/data_attributes",
@@ -76,34 +69,18 @@ fn options(v: Option<&Json>) -> ApiResult<Option<Vec<String>>> {
         .iter()
         .map(|o| match o {
             Json::String(s) => Ok(s.clone()),
-            Json::Object(m) => m
-                .get("value")
-                .and_then(Json::as_str)
-                .map(str::to_owned)
-                .ok_or_else(|| {
-                    ApiError::bad_request(
-                        "options",
-                        "Each option must be a string or an object with a string value",
-                    )
-                }),
-            _ => Err(ApiError::bad_request(
-                "options",
-                "Each option must be a string or an object with a string value",
-            )),
+            Json::Object(m) => m.get("value").and_then(Json::as_str).map(str::to_owned).ok_or_else(|| {
+                ApiError::bad_request("options", "Each option must be a string or an object with a string value")
+            }),
+            _ => Err(ApiError::bad_request("options", "Each option must be a string or an object with a string value")),
         })
         .collect::<ApiResult<Vec<_>>>()
         .map(Some)
 }
 
-async fn create(
-    State(state): State<AppState>,
-    caller: Caller,
-    Body(body): Body,
-) -> ApiResult<JsonResponse<Json>> {
-    let name = body
-        .get("name")
-        .and_then(Json::as_str)
-        .ok_or_else(|| ApiError::bad_request("name", "name is required"))?;
+async fn create(State(state): State<AppState>, caller: Caller, Body(body): Body) -> ApiResult<JsonResponse<Json>> {
+    let name =
+        body.get("name").and_then(Json::as_str).ok_or_else(|| ApiError::bad_request("name", "name is required"))?;
     validate_custom_name(name).map_err(|m| ApiError::bad_request("name", m))?;
     match body.get("model").and_then(Json::as_str) {
         Some("contact") => {}
@@ -115,16 +92,9 @@ async fn create(
         }
         _ => return Err(ApiError::bad_request("model", "model must be contact")),
     }
-    let data_type = body
-        .get("data_type")
-        .and_then(Json::as_str)
-        .and_then(DataType::parse)
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "data_type",
-                "Data Type isn't an option: use string, integer, float, boolean or date",
-            )
-        })?;
+    let data_type = body.get("data_type").and_then(Json::as_str).and_then(DataType::parse).ok_or_else(|| {
+        ApiError::bad_request("data_type", "Data Type isn't an option: use string, integer, float, boolean or date")
+    })?;
     if tidings_core::attribute::builtin(name).is_some() {
         return Err(ApiError::bad_request(
             "name",
@@ -133,10 +103,7 @@ async fn create(
     }
     let options = options(body.get("options"))?.unwrap_or_default();
     if !options.is_empty() && data_type != DataType::String {
-        return Err(ApiError::bad_request(
-            "options",
-            "Options are only allowed on string attributes",
-        ));
+        return Err(ApiError::bad_request("options", "Options are only allowed on string attributes"));
     }
     let now = now();
     let attr = CustomAttribute {
@@ -144,15 +111,9 @@ async fn create(
         name: name.to_owned(),
         data_type,
         label: name.to_owned(),
-        description: body
-            .get("description")
-            .and_then(Json::as_str)
-            .map(str::to_owned),
+        description: body.get("description").and_then(Json::as_str).map(str::to_owned),
         options,
-        messenger_writable: body
-            .get("messenger_writable")
-            .and_then(Json::as_bool)
-            .unwrap_or(false),
+        messenger_writable: body.get("messenger_writable").and_then(Json::as_bool).unwrap_or(false),
         archived: false,
         created_at: now,
         updated_at: now,
@@ -173,13 +134,8 @@ async fn update(
     Path(id): Path<String>,
     Body(body): Body,
 ) -> ApiResult<JsonResponse<Json>> {
-    let missing = || {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "field_not_found",
-            "We couldn't find that data attribute to update",
-        )
-    };
+    let missing =
+        || ApiError::new(StatusCode::NOT_FOUND, "field_not_found", "We couldn't find that data attribute to update");
     let id = path_id(&id).ok_or_else(missing)?;
     let mut attr = state
         .store
@@ -189,10 +145,7 @@ async fn update(
         .find(|a| a.id == id)
         .ok_or_else(missing)?;
     if body.contains_key("data_type") {
-        return Err(ApiError::bad_request(
-            "data_type",
-            "Updating the data type is not possible",
-        ));
+        return Err(ApiError::bad_request("data_type", "Updating the data type is not possible"));
     }
     if let Some(a) = body.get("archived").and_then(Json::as_bool) {
         attr.archived = a;
@@ -207,9 +160,6 @@ async fn update(
         attr.options = o;
     }
     attr.updated_at = now();
-    state
-        .store
-        .update_custom_attribute(caller.workspace.id, &attr)
-        .await?;
+    state.store.update_custom_attribute(caller.workspace.id, &attr).await?;
     Ok(JsonResponse(shapes::custom_attribute(&attr)))
 }

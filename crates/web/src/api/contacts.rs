@@ -12,31 +12,15 @@ use tidings_core::filter::{Target, compile};
 use tidings_core::{FieldError, FieldErrors};
 use tidings_store::{ContactQuery, SortOrder};
 
-use super::{
-    ApiRoute, Body, SchemaData, clock, decode_cursor, pages, path_id, per_page, route, shapes,
-};
+use super::{ApiRoute, Body, SchemaData, clock, decode_cursor, pages, path_id, per_page, route, shapes};
 use crate::AppState;
 use crate::auth::{Caller, now};
 use crate::error::{ApiError, ApiResult};
 
 pub fn routes() -> Vec<ApiRoute> {
     vec![
-        route(
-            Method::GET,
-            "/contacts",
-            "List contacts",
-            None,
-            "contact_list",
-            list,
-        ),
-        route(
-            Method::POST,
-            "/contacts",
-            "Create a contact",
-            Some("contact_input"),
-            "contact",
-            create,
-        ),
+        route(Method::GET, "/contacts", "List contacts", None, "contact_list", list),
+        route(Method::POST, "/contacts", "Create a contact", Some("contact_input"), "contact", create),
         route(
             Method::POST,
             "/contacts/search",
@@ -69,88 +53,31 @@ pub fn routes() -> Vec<ApiRoute> {
             "contact",
             by_external_id,
         ),
-        route(
-            Method::GET,
-            "/contacts/{id}",
-            "Get a contact",
-            None,
-            "contact",
-            get,
-        ),
-        route(
-            Method::PUT,
-            "/contacts/{id}",
-            "Update a contact",
-            Some("contact_input"),
-            "contact",
-            update,
-        ),
-        route(
-            Method::DELETE,
-            "/contacts/{id}",
-            "Delete a contact",
-            None,
-            "deleted_contact",
-            delete,
-        ),
-        route(
-            Method::POST,
-            "/contacts/{id}/archive",
-            "Archive a contact",
-            None,
-            "archived_contact",
-            archive,
-        ),
-        route(
-            Method::POST,
-            "/contacts/{id}/unarchive",
-            "Unarchive a contact",
-            None,
-            "archived_contact",
-            unarchive,
-        ),
+        route(Method::GET, "/contacts/{id}", "Get a contact", None, "contact", get),
+        route(Method::PUT, "/contacts/{id}", "Update a contact", Some("contact_input"), "contact", update),
+        route(Method::DELETE, "/contacts/{id}", "Delete a contact", None, "deleted_contact", delete),
+        route(Method::POST, "/contacts/{id}/archive", "Archive a contact", None, "archived_contact", archive),
+        route(Method::POST, "/contacts/{id}/unarchive", "Unarchive a contact", None, "archived_contact", unarchive),
     ]
 }
 
 /// Renders contacts with their tags, loading all tags in one query.
-pub(crate) async fn render(
-    state: &AppState,
-    caller: &Caller,
-    contacts: &[Contact],
-) -> ApiResult<Vec<Json>> {
+pub(crate) async fn render(state: &AppState, caller: &Caller, contacts: &[Contact]) -> ApiResult<Vec<Json>> {
     let ids: Vec<i64> = contacts.iter().map(|c| c.id).collect();
     let mut tags = state.store.contact_tags(caller.workspace.id, &ids).await?;
     Ok(contacts
         .iter()
-        .map(|c| {
-            shapes::contact(
-                c,
-                &caller.workspace,
-                &tags.remove(&c.id).unwrap_or_default(),
-            )
-        })
+        .map(|c| shapes::contact(c, &caller.workspace, &tags.remove(&c.id).unwrap_or_default()))
         .collect())
 }
 
-async fn render_one(
-    state: &AppState,
-    caller: &Caller,
-    c: &Contact,
-) -> ApiResult<JsonResponse<Json>> {
-    Ok(JsonResponse(
-        render(state, caller, std::slice::from_ref(c))
-            .await?
-            .remove(0),
-    ))
+async fn render_one(state: &AppState, caller: &Caller, c: &Contact) -> ApiResult<JsonResponse<Json>> {
+    Ok(JsonResponse(render(state, caller, std::slice::from_ref(c)).await?.remove(0)))
 }
 
 pub(crate) async fn find(state: &AppState, caller: &Caller, raw_id: &str) -> ApiResult<Contact> {
     let id = path_id(raw_id).ok_or_else(ApiError::user_not_found)?;
-    state
-        .store
-        .contact(caller.workspace.id, id)
-        .await?
-        .ok_or_else(ApiError::user_not_found)
+    state.store.contact(caller.workspace.id, id).await?.ok_or_else(ApiError::user_not_found)
 }
 
 async fn list(
@@ -171,36 +98,17 @@ async fn list(
         }
         _ => 0,
     };
-    let query = ContactQuery {
-        pred: None,
-        sort: None,
-        order: SortOrder::Descending,
-        offset,
-        limit: per_page,
-    };
-    let (contacts, total) = state
-        .store
-        .search_contacts(caller.workspace.id, &query)
-        .await?;
+    let query = ContactQuery { pred: None, sort: None, order: SortOrder::Descending, offset, limit: per_page };
+    let (contacts, total) = state.store.search_contacts(caller.workspace.id, &query).await?;
     let data = render(&state, &caller, &contacts).await?;
     Ok(JsonResponse(
         json!({"type": "list", "data": data, "total_count": total, "pages": pages(offset, per_page, total)}),
     ))
 }
 
-async fn create(
-    State(state): State<AppState>,
-    caller: Caller,
-    Body(body): Body,
-) -> ApiResult<JsonResponse<Json>> {
-    if !["email", "external_id", "role"]
-        .iter()
-        .any(|k| body.get(*k).is_some_and(|v| !v.is_null()))
-    {
-        return Err(ApiError::bad_request(
-            "email",
-            "A contact needs at least one of email, external_id or role",
-        ));
+async fn create(State(state): State<AppState>, caller: Caller, Body(body): Body) -> ApiResult<JsonResponse<Json>> {
+    if !["email", "external_id", "role"].iter().any(|k| body.get(*k).is_some_and(|v| !v.is_null())) {
+        return Err(ApiError::bad_request("email", "A contact needs at least one of email, external_id or role"));
     }
     let custom = state.store.custom_attributes(caller.workspace.id).await?;
     let input = ContactInput::parse(&body, &custom)?;
@@ -211,11 +119,7 @@ async fn create(
     render_one(&state, &caller, &saved).await
 }
 
-async fn get(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<JsonResponse<Json>> {
+async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<JsonResponse<Json>> {
     let c = find(&state, &caller, &id).await?;
     render_one(&state, &caller, &c).await
 }
@@ -254,26 +158,13 @@ async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<JsonResponse<Json>> {
     let c = find(&state, &caller, &id).await?;
-    state
-        .store
-        .delete_contact(caller.workspace.id, c.id)
-        .await?;
-    Ok(JsonResponse(
-        json!({"id": c.id.to_string(), "external_id": c.external_id, "type": "contact", "deleted": true}),
-    ))
+    state.store.delete_contact(caller.workspace.id, c.id).await?;
+    Ok(JsonResponse(json!({"id": c.id.to_string(), "external_id": c.external_id, "type": "contact", "deleted": true})))
 }
 
-async fn set_archived(
-    state: AppState,
-    caller: Caller,
-    id: String,
-    archived: bool,
-) -> ApiResult<JsonResponse<Json>> {
+async fn set_archived(state: AppState, caller: Caller, id: String, archived: bool) -> ApiResult<JsonResponse<Json>> {
     let c = find(&state, &caller, &id).await?;
-    state
-        .store
-        .set_contact_archived(caller.workspace.id, c.id, archived, now())
-        .await?;
+    state.store.set_contact_archived(caller.workspace.id, c.id, archived, now()).await?;
     Ok(JsonResponse(
         json!({"id": c.id.to_string(), "external_id": c.external_id, "type": "contact", "archived": archived}),
     ))
@@ -312,15 +203,8 @@ fn parse_sort(body: &Map<String, Json>) -> ApiResult<(Option<Target>, SortOrder)
     let Some(sort) = body.get("sort").filter(|s| !s.is_null()) else {
         return Ok((None, SortOrder::Descending));
     };
-    let field = sort
-        .get("field")
-        .and_then(Json::as_str)
-        .unwrap_or("created_at");
-    let order = match sort
-        .get("order")
-        .and_then(Json::as_str)
-        .unwrap_or("descending")
-    {
+    let field = sort.get("field").and_then(Json::as_str).unwrap_or("created_at");
+    let order = match sort.get("order").and_then(Json::as_str).unwrap_or("descending") {
         "ascending" => SortOrder::Ascending,
         "descending" => SortOrder::Descending,
         other => {
@@ -336,17 +220,16 @@ fn parse_sort(body: &Map<String, Json>) -> ApiResult<(Option<Target>, SortOrder)
         Target::Column(&tidings_core::attribute::ID)
     } else {
         Target::Column(builtin(field).ok_or_else(|| {
-            ApiError::bad_request("sort.field", format!("sort.field: {field} cannot be sorted on; use a built-in attribute such as created_at"))
+            ApiError::bad_request(
+                "sort.field",
+                format!("sort.field: {field} cannot be sorted on; use a built-in attribute such as created_at"),
+            )
         })?)
     };
     Ok((Some(target), order))
 }
 
-async fn search(
-    State(state): State<AppState>,
-    caller: Caller,
-    Body(body): Body,
-) -> ApiResult<JsonResponse<Json>> {
+async fn search(State(state): State<AppState>, caller: Caller, Body(body): Body) -> ApiResult<JsonResponse<Json>> {
     if !body.contains_key("query") {
         return Err(FieldError::missing("query", "query is required").into());
     }
@@ -359,50 +242,27 @@ async fn search(
         _ => 0,
     };
     let (sort, order) = parse_sort(&body)?;
-    let query = ContactQuery {
-        pred,
-        sort,
-        order,
-        offset,
-        limit: per_page,
-    };
-    let (contacts, total) = state
-        .store
-        .search_contacts(caller.workspace.id, &query)
-        .await?;
+    let query = ContactQuery { pred, sort, order, offset, limit: per_page };
+    let (contacts, total) = state.store.search_contacts(caller.workspace.id, &query).await?;
     let data = render(&state, &caller, &contacts).await?;
     Ok(JsonResponse(
         json!({"type": "list", "data": data, "total_count": total, "pages": pages(offset, per_page, total)}),
     ))
 }
 
-async fn count(
-    State(state): State<AppState>,
-    caller: Caller,
-    Body(body): Body,
-) -> ApiResult<JsonResponse<Json>> {
+async fn count(State(state): State<AppState>, caller: Caller, Body(body): Body) -> ApiResult<JsonResponse<Json>> {
     let data = SchemaData::load(&state, &caller).await?;
     let pred = lower_query(&body, &data, &caller)?;
-    let count = state
-        .store
-        .count_contacts(caller.workspace.id, pred.as_ref())
-        .await?;
+    let count = state.store.count_contacts(caller.workspace.id, pred.as_ref()).await?;
     Ok(JsonResponse(json!({"type": "count", "count": count})))
 }
 
 /// The most contacts one bulk request may carry.
 const BULK_MAX: usize = 10_000;
 
-async fn bulk(
-    State(state): State<AppState>,
-    caller: Caller,
-    Body(body): Body,
-) -> ApiResult<JsonResponse<Json>> {
+async fn bulk(State(state): State<AppState>, caller: Caller, Body(body): Body) -> ApiResult<JsonResponse<Json>> {
     let Some(Json::Array(items)) = body.get("contacts") else {
-        return Err(ApiError::bad_request(
-            "contacts",
-            "contacts must be a list of contact objects",
-        ));
+        return Err(ApiError::bad_request("contacts", "contacts must be a list of contact objects"));
     };
     if items.len() > BULK_MAX {
         return Err(ApiError::bad_request(
@@ -417,10 +277,7 @@ async fn bulk(
     for (i, item) in items.iter().enumerate() {
         let parsed = match item {
             Json::Object(obj) => ContactInput::parse(obj, &custom),
-            _ => Err(FieldErrors::from(FieldError::invalid(
-                &format!("contacts[{i}]"),
-                "must be an object",
-            ))),
+            _ => Err(FieldErrors::from(FieldError::invalid(&format!("contacts[{i}]"), "must be an object"))),
         };
         match parsed {
             Ok(input) => {
@@ -430,10 +287,7 @@ async fn bulk(
             Err(e) => errors.push(json!({"index": i, "message": e.to_string()})),
         }
     }
-    let report = state
-        .store
-        .upsert_contacts(caller.workspace.id, &inputs, now())
-        .await?;
+    let report = state.store.upsert_contacts(caller.workspace.id, &inputs, now()).await?;
     for (k, reason) in &report.rejected {
         errors.push(json!({"index": positions[*k], "message": reason}));
     }

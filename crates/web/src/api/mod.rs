@@ -58,14 +58,7 @@ where
     T: 'static,
 {
     let filter = MethodFilter::try_from(method.clone()).expect("a standard HTTP method");
-    ApiRoute {
-        method,
-        path,
-        summary,
-        request,
-        response,
-        handler: on(filter, handler),
-    }
+    ApiRoute { method, path, summary, request, response, handler: on(filter, handler) }
 }
 
 /// Every API route, in documentation order.
@@ -89,20 +82,12 @@ pub fn router() -> Router<AppState> {
         };
         by_path.insert(r.path, merged);
     }
-    by_path
-        .into_iter()
-        .fold(Router::new(), |router, (path, handler)| {
-            router.route(path, handler)
-        })
+    by_path.into_iter().fold(Router::new(), |router, (path, handler)| router.route(path, handler))
 }
 
 /// Unknown paths and methods: Intercom answers 404 `not_found` for both.
 pub async fn not_found() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        "Resource Not Found: check the path and the HTTP method",
-    )
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "Resource Not Found: check the path and the HTTP method")
 }
 
 /// A JSON object request body. An empty body reads as `{}`; anything that is not a JSON object is
@@ -113,9 +98,9 @@ impl<S: Send + Sync> FromRequest<S> for Body {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, "parameter_invalid", e.body_text())
-        })?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "parameter_invalid", e.body_text()))?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Body(Map::new()));
         }
@@ -159,33 +144,13 @@ impl SchemaData {
     pub async fn load(state: &AppState, caller: &Caller) -> ApiResult<Self> {
         let ws = caller.workspace.id;
         let custom = state.store.custom_attributes(ws).await?;
-        let tag_ids = state
-            .store
-            .tags(ws)
-            .await?
-            .into_iter()
-            .map(|t| t.id)
-            .collect();
-        let segments = state
-            .store
-            .segments(ws)
-            .await?
-            .into_iter()
-            .map(|s| (s.id, s.query))
-            .collect();
-        Ok(SchemaData {
-            custom,
-            tag_ids,
-            segments,
-        })
+        let tag_ids = state.store.tags(ws).await?.into_iter().map(|t| t.id).collect();
+        let segments = state.store.segments(ws).await?.into_iter().map(|s| (s.id, s.query)).collect();
+        Ok(SchemaData { custom, tag_ids, segments })
     }
 
     pub fn schema(&self) -> Schema<'_> {
-        Schema {
-            custom: &self.custom,
-            tag_ids: &self.tag_ids,
-            segments: &self.segments,
-        }
+        Schema { custom: &self.custom, tag_ids: &self.tag_ids, segments: &self.segments }
     }
 }
 
@@ -204,17 +169,9 @@ pub(crate) fn decode_cursor(cursor: &str, field: &str) -> ApiResult<i64> {
         .decode(cursor.trim())
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| {
-            s.strip_prefix("offset:")
-                .and_then(|n| n.parse::<i64>().ok())
-        })
+        .and_then(|s| s.strip_prefix("offset:").and_then(|n| n.parse::<i64>().ok()))
         .filter(|n| *n >= 0)
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                field,
-                format!("{field} is not a cursor this server gave out"),
-            )
-        })
+        .ok_or_else(|| ApiError::bad_request(field, format!("{field} is not a cursor this server gave out")))
 }
 
 /// Reads `per_page` (1 to 150) with a default.
@@ -223,12 +180,7 @@ pub(crate) fn per_page(v: Option<&Json>, default: i64, field: &str) -> ApiResult
         None | Some(Json::Null) => Ok(default),
         Some(v) => parse_id(v)
             .filter(|n| (1..=150).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    field,
-                    format!("{field} must be a whole number from 1 to 150"),
-                )
-            }),
+            .ok_or_else(|| ApiError::bad_request(field, format!("{field} must be a whole number from 1 to 150"))),
     }
 }
 
@@ -236,10 +188,10 @@ pub(crate) fn per_page(v: Option<&Json>, default: i64, field: &str) -> ApiResult
 pub(crate) fn pages(offset: i64, per_page: i64, total: i64) -> Json {
     let page = offset / per_page.max(1) + 1;
     let total_pages = (total + per_page - 1) / per_page.max(1);
-    let mut pages =
-        json!({"type": "pages", "page": page, "per_page": per_page, "total_pages": total_pages});
+    let mut pages = json!({"type": "pages", "page": page, "per_page": per_page, "total_pages": total_pages});
     if offset + per_page < total {
-        pages["next"] = json!({"page": page + 1, "per_page": per_page, "starting_after": encode_cursor(offset + per_page)});
+        pages["next"] =
+            json!({"page": page + 1, "per_page": per_page, "starting_after": encode_cursor(offset + per_page)});
     }
     pages
 }

@@ -8,14 +8,7 @@ use serde_json::{Map, Value as Json, json};
 use super::{ApiRoute, route, routes as all_routes};
 
 pub fn routes() -> Vec<ApiRoute> {
-    vec![route(
-        Method::GET,
-        "/openapi.json",
-        "This document",
-        None,
-        "openapi",
-        serve,
-    )]
+    vec![route(Method::GET, "/openapi.json", "This document", None, "openapi", serve)]
 }
 
 async fn serve() -> JsonResponse<Json> {
@@ -185,10 +178,7 @@ mod tests {
         let text = doc.to_string();
         for part in text.split("#/components/schemas/").skip(1) {
             let name: String = part.chars().take_while(|c| *c != '"').collect();
-            assert!(
-                defined.contains_key(&name),
-                "schema {name} is referenced but not defined"
-            );
+            assert!(defined.contains_key(&name), "schema {name} is referenced but not defined");
         }
         assert!(doc["paths"]["/contacts/search"]["post"].is_object());
     }

@@ -17,14 +17,7 @@ use crate::error::{ApiError, ApiResult};
 
 pub fn routes() -> Vec<ApiRoute> {
     vec![
-        route(
-            Method::GET,
-            "/segments",
-            "List segments",
-            None,
-            "segment_list",
-            list,
-        ),
+        route(Method::GET, "/segments", "List segments", None, "segment_list", list),
         route(
             Method::POST,
             "/segments",
@@ -33,14 +26,7 @@ pub fn routes() -> Vec<ApiRoute> {
             "segment",
             create,
         ),
-        route(
-            Method::GET,
-            "/segments/{id}",
-            "Get a segment",
-            None,
-            "segment",
-            get,
-        ),
+        route(Method::GET, "/segments/{id}", "Get a segment", None, "segment", get),
         route(
             Method::PUT,
             "/segments/{id}",
@@ -61,17 +47,9 @@ pub fn routes() -> Vec<ApiRoute> {
 }
 
 /// Counts the contacts of a segment.
-async fn count(
-    state: &AppState,
-    caller: &Caller,
-    data: &SchemaData,
-    s: &Segment,
-) -> ApiResult<i64> {
+async fn count(state: &AppState, caller: &Caller, data: &SchemaData, s: &Segment) -> ApiResult<i64> {
     let pred = compile(&s.query, &data.schema(), &clock(caller), "query")?;
-    Ok(state
-        .store
-        .count_contacts(caller.workspace.id, Some(&pred))
-        .await?)
+    Ok(state.store.count_contacts(caller.workspace.id, Some(&pred)).await?)
 }
 
 async fn list(
@@ -81,11 +59,7 @@ async fn list(
 ) -> ApiResult<JsonResponse<Json>> {
     let segments = state.store.segments(caller.workspace.id).await?;
     let with_count = q.get("include_count").is_some_and(|v| v == "true");
-    let data = if with_count {
-        Some(SchemaData::load(&state, &caller).await?)
-    } else {
-        None
-    };
+    let data = if with_count { Some(SchemaData::load(&state, &caller).await?) } else { None };
     let mut out = Vec::new();
     for s in &segments {
         let n = match &data {
@@ -94,18 +68,12 @@ async fn list(
         };
         out.push(shapes::segment(s, n));
     }
-    Ok(JsonResponse(
-        json!({"type": "segment.list", "segments": out, "pages": {}}),
-    ))
+    Ok(JsonResponse(json!({"type": "segment.list", "segments": out, "pages": {}})))
 }
 
 async fn find(state: &AppState, caller: &Caller, raw: &str) -> ApiResult<Segment> {
     let id = path_id(raw).ok_or_else(ApiError::not_found)?;
-    state
-        .store
-        .segment(caller.workspace.id, id)
-        .await?
-        .ok_or_else(ApiError::not_found)
+    state.store.segment(caller.workspace.id, id).await?.ok_or_else(ApiError::not_found)
 }
 
 async fn get(
@@ -131,18 +99,11 @@ async fn parse(
     body: &Map<String, Json>,
     existing: Option<i64>,
 ) -> ApiResult<NewSegment> {
-    let name = body
-        .get("name")
-        .and_then(Json::as_str)
-        .map(str::trim)
-        .unwrap_or_default();
+    let name = body.get("name").and_then(Json::as_str).map(str::trim).unwrap_or_default();
     if name.is_empty() {
         return Err(ApiError::bad_request("name", "A segment needs a name"));
     }
-    let query = body
-        .get("query")
-        .cloned()
-        .ok_or_else(|| ApiError::bad_request("query", "A segment needs a query"))?;
+    let query = body.get("query").cloned().ok_or_else(|| ApiError::bad_request("query", "A segment needs a query"))?;
     let mut data = SchemaData::load(state, caller).await?;
     // A segment may not refer to itself, directly or through others.
     if let Some(id) = existing {
@@ -151,27 +112,15 @@ async fn parse(
     compile(&query, &data.schema(), &clock(caller), "query")?;
     let person_type = match body.get("person_type").and_then(Json::as_str) {
         None => PersonType::User,
-        Some(p) => PersonType::parse(p).ok_or_else(|| {
-            ApiError::bad_request("person_type", "person_type must be user or contact")
-        })?,
+        Some(p) => PersonType::parse(p)
+            .ok_or_else(|| ApiError::bad_request("person_type", "person_type must be user or contact"))?,
     };
-    Ok(NewSegment {
-        name: name.to_owned(),
-        person_type,
-        query,
-    })
+    Ok(NewSegment { name: name.to_owned(), person_type, query })
 }
 
-async fn create(
-    State(state): State<AppState>,
-    caller: Caller,
-    Body(body): Body,
-) -> ApiResult<JsonResponse<Json>> {
+async fn create(State(state): State<AppState>, caller: Caller, Body(body): Body) -> ApiResult<JsonResponse<Json>> {
     let new = parse(&state, &caller, &body, None).await?;
-    let s = state
-        .store
-        .create_segment(caller.workspace.id, new, now())
-        .await?;
+    let s = state.store.create_segment(caller.workspace.id, new, now()).await?;
     Ok(JsonResponse(shapes::segment(&s, None)))
 }
 
@@ -186,11 +135,7 @@ async fn update(
         return Err(ApiError::forbidden("Built-in segments cannot be changed"));
     }
     let new = parse(&state, &caller, &body, Some(s.id)).await?;
-    let s = state
-        .store
-        .update_segment(caller.workspace.id, s.id, new, now())
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let s = state.store.update_segment(caller.workspace.id, s.id, new, now()).await?.ok_or_else(ApiError::not_found)?;
     Ok(JsonResponse(shapes::segment(&s, None)))
 }
 
@@ -204,25 +149,14 @@ async fn delete(
         return Err(ApiError::forbidden("Built-in segments cannot be deleted"));
     }
     let users = state.store.segments(caller.workspace.id).await?;
-    if let Some(other) = users
-        .iter()
-        .find(|o| o.id != s.id && refers_to(&o.query, "segment_id", s.id))
-    {
+    if let Some(other) = users.iter().find(|o| o.id != s.id && refers_to(&o.query, "segment_id", s.id)) {
         return Err(ApiError::bad_request(
             "id",
-            format!(
-                "Segment '{}' uses this segment; change it first",
-                other.name
-            ),
+            format!("Segment '{}' uses this segment; change it first", other.name),
         ));
     }
-    state
-        .store
-        .delete_segment(caller.workspace.id, s.id)
-        .await?;
-    Ok(JsonResponse(
-        json!({"id": s.id.to_string(), "type": "segment", "deleted": true}),
-    ))
+    state.store.delete_segment(caller.workspace.id, s.id).await?;
+    Ok(JsonResponse(json!({"id": s.id.to_string(), "type": "segment", "deleted": true})))
 }
 
 /// Whether a query has a `field` leaf naming the given id.

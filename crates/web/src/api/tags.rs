@@ -6,10 +6,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value as Json, json};
 
-use super::{
-    ApiRoute, Body, contacts::find as find_contact, parse_id, path_id, route, segments::refers_to,
-    shapes,
-};
+use super::{ApiRoute, Body, contacts::find as find_contact, parse_id, path_id, route, segments::refers_to, shapes};
 use crate::AppState;
 use crate::auth::{Caller, now};
 use crate::error::{ApiError, ApiResult};
@@ -17,58 +14,17 @@ use crate::error::{ApiError, ApiResult};
 pub fn routes() -> Vec<ApiRoute> {
     vec![
         route(Method::GET, "/tags", "List tags", None, "tag_list", list),
-        route(
-            Method::POST,
-            "/tags",
-            "Create or rename a tag, or tag contacts",
-            Some("tag_input"),
-            "tag",
-            create,
-        ),
+        route(Method::POST, "/tags", "Create or rename a tag, or tag contacts", Some("tag_input"), "tag", create),
         route(Method::GET, "/tags/{id}", "Get a tag", None, "tag", get),
-        route(
-            Method::DELETE,
-            "/tags/{id}",
-            "Delete a tag",
-            None,
-            "empty",
-            delete,
-        ),
-        route(
-            Method::GET,
-            "/contacts/{id}/tags",
-            "List a contact's tags",
-            None,
-            "tag_list",
-            contact_tags,
-        ),
-        route(
-            Method::POST,
-            "/contacts/{id}/tags",
-            "Tag a contact",
-            Some("tag_ref"),
-            "tag",
-            tag_contact,
-        ),
-        route(
-            Method::DELETE,
-            "/contacts/{id}/tags/{tag_id}",
-            "Untag a contact",
-            None,
-            "tag",
-            untag_contact,
-        ),
+        route(Method::DELETE, "/tags/{id}", "Delete a tag", None, "empty", delete),
+        route(Method::GET, "/contacts/{id}/tags", "List a contact's tags", None, "tag_list", contact_tags),
+        route(Method::POST, "/contacts/{id}/tags", "Tag a contact", Some("tag_ref"), "tag", tag_contact),
+        route(Method::DELETE, "/contacts/{id}/tags/{tag_id}", "Untag a contact", None, "tag", untag_contact),
     ]
 }
 
 async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<JsonResponse<Json>> {
-    let data: Vec<Json> = state
-        .store
-        .tags(caller.workspace.id)
-        .await?
-        .iter()
-        .map(shapes::tag)
-        .collect();
+    let data: Vec<Json> = state.store.tags(caller.workspace.id).await?.iter().map(shapes::tag).collect();
     Ok(JsonResponse(json!({"type": "list", "data": data})))
 }
 
@@ -76,42 +32,22 @@ fn invalid() -> ApiError {
     ApiError::bad_request("name", "invalid tag parameters")
 }
 
-async fn create(
-    State(state): State<AppState>,
-    caller: Caller,
-    Body(body): Body,
-) -> ApiResult<JsonResponse<Json>> {
+async fn create(State(state): State<AppState>, caller: Caller, Body(body): Body) -> ApiResult<JsonResponse<Json>> {
     let ws = caller.workspace.id;
-    let name = body
-        .get("name")
-        .and_then(Json::as_str)
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .ok_or_else(invalid)?;
+    let name = body.get("name").and_then(Json::as_str).map(str::trim).filter(|n| !n.is_empty()).ok_or_else(invalid)?;
     let tag = match body.get("id").and_then(parse_id) {
-        Some(id) => state
-            .store
-            .rename_tag(ws, id, name)
-            .await?
-            .ok_or_else(ApiError::not_found)?,
+        Some(id) => state.store.rename_tag(ws, id, name).await?.ok_or_else(ApiError::not_found)?,
         None => state.store.create_tag(ws, name, now()).await?,
     };
     // `{"name", "users": [{"id"}]}` tags (or, with "untag": true, untags) those contacts.
     if let Some(Json::Array(users)) = body.get("users") {
         for u in users {
             let id = u.get("id").and_then(parse_id).ok_or_else(invalid)?;
-            state
-                .store
-                .contact(ws, id)
-                .await?
-                .ok_or_else(ApiError::user_not_found)?;
+            state.store.contact(ws, id).await?.ok_or_else(ApiError::user_not_found)?;
             if u.get("untag").and_then(Json::as_bool) == Some(true) {
                 state.store.untag_contact(ws, id, tag.id).await?;
             } else {
-                state
-                    .store
-                    .tag_contact(ws, id, tag.id, Some(caller.teammate.id), now())
-                    .await?;
+                state.store.tag_contact(ws, id, tag.id, Some(caller.teammate.id), now()).await?;
             }
         }
     }
@@ -120,41 +56,21 @@ async fn create(
 
 async fn find(state: &AppState, caller: &Caller, raw: &str) -> ApiResult<tidings_store::Tag> {
     let id = path_id(raw).ok_or_else(ApiError::not_found)?;
-    state
-        .store
-        .tag(caller.workspace.id, id)
-        .await?
-        .ok_or_else(ApiError::not_found)
+    state.store.tag(caller.workspace.id, id).await?.ok_or_else(ApiError::not_found)
 }
 
-async fn get(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<JsonResponse<Json>> {
-    Ok(JsonResponse(shapes::tag(
-        &find(&state, &caller, &id).await?,
-    )))
+async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<JsonResponse<Json>> {
+    Ok(JsonResponse(shapes::tag(&find(&state, &caller, &id).await?)))
 }
 
-async fn delete(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
+async fn delete(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
     let tag = find(&state, &caller, &id).await?;
     let segments = state.store.segments(caller.workspace.id).await?;
-    if let Some(s) = segments
-        .iter()
-        .find(|s| refers_to(&s.query, "tag_id", tag.id))
-    {
+    if let Some(s) = segments.iter().find(|s| refers_to(&s.query, "tag_id", tag.id)) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "tag_has_dependent_objects",
-            format!(
-                "Unable to delete Tag with dependent objects: segment '{}' uses it",
-                s.name
-            ),
+            format!("Unable to delete Tag with dependent objects: segment '{}' uses it", s.name),
         ));
     }
     state.store.delete_tag(caller.workspace.id, tag.id).await?;
@@ -167,16 +83,8 @@ async fn contact_tags(
     Path(id): Path<String>,
 ) -> ApiResult<JsonResponse<Json>> {
     let c = find_contact(&state, &caller, &id).await?;
-    let mut tags = state
-        .store
-        .contact_tags(caller.workspace.id, &[c.id])
-        .await?;
-    let data: Vec<Json> = tags
-        .remove(&c.id)
-        .unwrap_or_default()
-        .iter()
-        .map(shapes::applied_tag)
-        .collect();
+    let mut tags = state.store.contact_tags(caller.workspace.id, &[c.id]).await?;
+    let data: Vec<Json> = tags.remove(&c.id).unwrap_or_default().iter().map(shapes::applied_tag).collect();
     Ok(JsonResponse(json!({"type": "list", "data": data})))
 }
 
@@ -187,25 +95,10 @@ async fn tag_contact(
     Body(body): Body,
 ) -> ApiResult<JsonResponse<Json>> {
     let c = find_contact(&state, &caller, &id).await?;
-    let tag_id = body
-        .get("id")
-        .and_then(parse_id)
-        .ok_or_else(|| ApiError::bad_request("id", "id of the tag is required"))?;
-    let tag = state
-        .store
-        .tag(caller.workspace.id, tag_id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    state
-        .store
-        .tag_contact(
-            caller.workspace.id,
-            c.id,
-            tag.id,
-            Some(caller.teammate.id),
-            now(),
-        )
-        .await?;
+    let tag_id =
+        body.get("id").and_then(parse_id).ok_or_else(|| ApiError::bad_request("id", "id of the tag is required"))?;
+    let tag = state.store.tag(caller.workspace.id, tag_id).await?.ok_or_else(ApiError::not_found)?;
+    state.store.tag_contact(caller.workspace.id, c.id, tag.id, Some(caller.teammate.id), now()).await?;
     Ok(JsonResponse(shapes::tag(&tag)))
 }
 
@@ -216,9 +109,6 @@ async fn untag_contact(
 ) -> ApiResult<JsonResponse<Json>> {
     let c = find_contact(&state, &caller, &id).await?;
     let tag = find(&state, &caller, &tag_id).await?;
-    state
-        .store
-        .untag_contact(caller.workspace.id, c.id, tag.id)
-        .await?;
+    state.store.untag_contact(caller.workspace.id, c.id, tag.id).await?;
     Ok(JsonResponse(shapes::tag(&tag)))
 }

@@ -1,0 +1,264 @@
+//! The `tidings` binary as a user runs it: `setup`, `import`, `export` on SQLite and PostgreSQL,
+//! and `serve` on a fresh data directory.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::{Value as Json, json};
+use tidings_core::attribute::{CustomAttribute, DataType};
+use tidings_store::Store;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tidings");
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn unique(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{prefix}_{}_{n}_{nanos}", std::process::id())
+}
+
+fn postgres_url() -> String {
+    std::env::var("TIDINGS_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A database the CLI can be pointed at with `--database-url`, and a store on it for checks.
+struct Db {
+    name: &'static str,
+    url: String,
+    store: Arc<dyn Store>,
+    dir: std::path::PathBuf,
+    schema: Option<String>,
+}
+
+impl Db {
+    async fn all() -> Vec<Db> {
+        let dir = std::env::temp_dir().join(unique("tidings-cli"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(dir.join("sqlite")).unwrap();
+        let sqlite_url = format!("sqlite://{}", dir.join("sqlite").join("t.db").display());
+        let sqlite = tidings_store::open(&sqlite_url).await.unwrap();
+        std::fs::create_dir_all(dir.join("pg")).unwrap();
+        let schema = unique("cli");
+        let pg = tidings_store::open_postgres_schema(&postgres_url(), &schema)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL is required for the CLI tests at {} ({e})", postgres_url()));
+        // libpq-style options select the schema for the CLI's own connections.
+        let sep = if postgres_url().contains('?') { '&' } else { '?' };
+        let pg_url = format!("{}{sep}options=-c%20search_path%3D{schema}", postgres_url());
+        vec![
+            Db { name: "sqlite", url: sqlite_url, store: sqlite, dir: dir.join("sqlite"), schema: None },
+            Db { name: "postgres", url: pg_url, store: pg, dir: dir.join("pg"), schema: Some(schema) },
+        ]
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(BIN).args(args).arg("--database-url").arg(&self.url).env_remove("TIDINGS_CONFIG").output().unwrap()
+    }
+
+    async fn cleanup(self) {
+        if let Some(s) = &self.schema {
+            self.store.execute_raw(&format!("DROP SCHEMA IF EXISTS {s} CASCADE")).await.unwrap();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn setup(db: &Db, email: &str) -> Json {
+    let out = db.run(&["setup", "--workspace", "Acme", "--email", email, "--password", "a-long-password", "--json"]);
+    assert!(out.status.success(), "{}: {}", db.name, text(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn setup_prints_the_workspace_and_a_working_token() {
+    for db in Db::all().await {
+        let p = setup(&db, "owner@acme.test");
+        assert!(p["app_id"].as_str().is_some_and(|a| a.len() == 8), "{}: {p}", db.name);
+        assert!(p["token"].as_str().is_some_and(|t| t.starts_with("tid_")));
+        let ws = db.store.workspace_by_app_id(p["app_id"].as_str().unwrap()).await.unwrap().unwrap();
+        assert_eq!(ws.id, p["workspace_id"].as_i64().unwrap());
+        let again =
+            db.run(&["setup", "--workspace", "Other", "--email", "owner@acme.test", "--password", "a-long-password"]);
+        assert!(!again.status.success(), "{}: a taken email must fail", db.name);
+        assert!(text(&again).contains("already exists"), "{}: {}", db.name, text(&again));
+        let short = db.run(&["setup", "--workspace", "X", "--email", "x@acme.test", "--password", "short"]);
+        assert!(!short.status.success() && text(&short).contains("at least 8"), "{}", text(&short));
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn import_reports_bad_lines_is_idempotent_and_round_trips_through_export() {
+    for db in Db::all().await {
+        let name = db.name;
+        let p = setup(&db, &format!("{}@acme.test", unique("o")));
+        let ws = db.store.workspace_by_app_id(p["app_id"].as_str().unwrap()).await.unwrap().unwrap();
+        let plan = CustomAttribute {
+            id: 0,
+            name: "plan".into(),
+            data_type: DataType::String,
+            label: "plan".into(),
+            description: None,
+            options: vec![],
+            messenger_writable: false,
+            archived: false,
+            created_at: 0,
+            updated_at: 0,
+            admin_id: None,
+        };
+        db.store.create_custom_attribute(ws.id, &plan).await.unwrap();
+        let seats =
+            CustomAttribute { name: "seats".into(), label: "seats".into(), data_type: DataType::Integer, ..plan };
+        db.store.create_custom_attribute(ws.id, &seats).await.unwrap();
+
+        let csv = db.dir.join(format!("{name}.csv"));
+        std::fs::write(
+            &csv,
+            "external_id,email,name,signed_up_at,plan,custom_attributes.seats\n\
+             1,ada@example.test,Ada,1700000000,pro,3\n\
+             2,not-an-email,Bob,,free,\n\
+             ,,Nobody,,,\n\
+             3,cy@example.test,Cy,,team,many\n\
+             4,dee@example.test,\"Dee, Jr.\",,free,1\n",
+        )
+        .unwrap();
+        let first = db.run(&["import", "contacts", csv.to_str().unwrap()]);
+        let out = text(&first);
+        assert!(first.status.success(), "{name}: {out}");
+        assert!(out.contains("line 3: ") && out.contains("not-an-email"), "{name}: bad email reported by line: {out}");
+        assert!(out.contains("line 4: ") && out.contains("external_id or an email"), "{name}: {out}");
+        assert!(out.contains("line 5: ") && out.contains("custom_attributes.seats"), "{name}: {out}");
+        assert!(out.contains("2 created, 0 updated, 0 unchanged, 3 rejected"), "{name}: {out}");
+        let ada = db.store.contact_by_external_id(ws.id, "1").await.unwrap().unwrap();
+        assert_eq!(
+            (ada.signed_up_at, ada.custom_attributes.get("seats")),
+            (Some(1_700_000_000), Some(&json!(3))),
+            "{name}"
+        );
+        assert_eq!(
+            db.store.contact_by_external_id(ws.id, "4").await.unwrap().unwrap().name.as_deref(),
+            Some("Dee, Jr.")
+        );
+
+        let second = db.run(&["import", "contacts", csv.to_str().unwrap()]);
+        assert!(text(&second).contains("0 created, 0 updated, 2 unchanged"), "{name}: {}", text(&second));
+        assert_eq!(
+            db.store.contact(ws.id, ada.id).await.unwrap().unwrap(),
+            ada,
+            "{name}: a second run changed nothing"
+        );
+
+        // Export as JSON lines, import into a second workspace, export again: the same people.
+        let jsonl = db.dir.join(format!("{name}.jsonl"));
+        let exported = db.run(&[
+            "export",
+            "contacts",
+            "--workspace",
+            &ws.app_id,
+            "--format",
+            "jsonl",
+            "-o",
+            jsonl.to_str().unwrap(),
+        ]);
+        assert!(exported.status.success(), "{name}: {}", text(&exported));
+        let lines = std::fs::read_to_string(&jsonl).unwrap();
+        assert_eq!(lines.lines().count(), 2, "{name}: {lines}");
+        let other = setup(&db, &format!("{}@other.test", unique("o")));
+        let other_ws = db.store.workspace_by_app_id(other["app_id"].as_str().unwrap()).await.unwrap().unwrap();
+        for attr in db.store.custom_attributes(ws.id).await.unwrap() {
+            db.store.create_custom_attribute(other_ws.id, &attr).await.unwrap();
+        }
+        let reimport = db.run(&["import", "contacts", "--workspace", &other_ws.app_id, jsonl.to_str().unwrap()]);
+        assert!(text(&reimport).contains("2 created"), "{name}: {}", text(&reimport));
+        let moved = db.store.contact_by_external_id(other_ws.id, "1").await.unwrap().unwrap();
+        assert_eq!(
+            (moved.email, moved.name, moved.signed_up_at, moved.custom_attributes),
+            (ada.email.clone(), ada.name.clone(), ada.signed_up_at, ada.custom_attributes.clone()),
+            "{name}"
+        );
+        let csv_out = db.run(&["export", "contacts", "--workspace", &ws.app_id]);
+        let csv_text = String::from_utf8_lossy(&csv_out.stdout);
+        assert!(csv_text.starts_with("id,external_id,email"), "{name}: {csv_text}");
+        assert!(
+            csv_text.contains("\"Dee, Jr.\"") && csv_text.contains("custom_attributes.seats"),
+            "{name}: {csv_text}"
+        );
+
+        let ambiguous = db.run(&["import", "contacts", csv.to_str().unwrap()]);
+        assert!(
+            !ambiguous.status.success() && text(&ambiguous).contains("--workspace"),
+            "{name}: {}",
+            text(&ambiguous)
+        );
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn serve_creates_the_first_workspace_prints_how_to_log_in_and_stops_on_sigterm() {
+    let dir = std::env::temp_dir().join(unique("tidings-serve"));
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&dir)
+        .env_remove("TIDINGS_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    let url = loop {
+        let line = lines.next().expect("serve exited before printing its URL").unwrap();
+        printed.push(line.clone());
+        if let Some(rest) = line.strip_prefix("Tidings is running at ") {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    let field = |label: &str| {
+        printed
+            .iter()
+            .find_map(|l| l.trim().strip_prefix(label).map(|v| v.trim().to_owned()))
+            .unwrap_or_else(|| panic!("{label} not printed: {printed:?}"))
+    };
+    let token = field("API token:");
+    let email = field("email:");
+    let password = field("password:");
+    assert!(dir.join("tidings.db").exists(), "the SQLite database lives in the data directory");
+
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let me: Json = client.get(format!("{url}/me")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me["email"], email.as_str());
+    let login = client
+        .post(format!("{url}/app/login"))
+        .form(&[("email", &email), ("password", &password)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), reqwest::StatusCode::SEE_OTHER, "the printed password logs in");
+
+    // SIGTERM: graceful shutdown, exit code 0.
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "serve exited with {status}");
+
+    // A second start finds the workspace and does not print credentials again.
+    let mut again = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(again.stdout.take().unwrap()).lines();
+    let first = out.next().unwrap().unwrap();
+    assert!(first.starts_with("Tidings is running at"), "{first}");
+    let _ = Command::new("kill").args(["-TERM", &again.id().to_string()]).status();
+    assert!(again.wait().unwrap().success());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,225 @@
+//! Who may call what: every API route needs a token or a session (with CSRF for changes), and one
+//! workspace's credentials can neither read nor change another's data, route by route.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value as Json, json};
+
+use super::support::{Server, assert_error, servers};
+
+/// A snapshot of everything workspace A owns, read with A's own token.
+async fn snapshot(s: &Server) -> Vec<Json> {
+    let mut out = Vec::new();
+    for path in
+        ["/contacts", "/tags", "/segments?include_count=true", "/data_attributes?include_archived=true", "/admins"]
+    {
+        let (status, body) = s.get(path).await;
+        assert_eq!(status, StatusCode::OK, "{}: {path}: {body}", s.db);
+        out.push(body);
+    }
+    out
+}
+
+#[tokio::test]
+async fn another_workspace_can_neither_read_nor_change_anything_route_by_route() {
+    for a in servers().await {
+        let db = a.db;
+        a.attribute("asecret", "string").await;
+        let contact = a
+            .contact(json!({"email": "alice-private@a.test", "name": "Alice Private", "external_id": "a-ext", "custom_attributes": {"asecret": "x"}}))
+            .await;
+        let cid = contact["id"].as_str().unwrap().to_owned();
+        let (_, tag) = a.post("/tags", json!({"name": "a-private-tag"})).await;
+        let tid = tag["id"].as_str().unwrap().to_owned();
+        a.post(&format!("/contacts/{cid}/tags"), json!({"id": tid})).await;
+        let (_, seg) = a
+            .post(
+                "/segments",
+                json!({"name": "A private segment", "query": {"field": "email", "operator": "~", "value": "alice"}}),
+            )
+            .await;
+        let sid = seg["id"].as_str().unwrap().to_owned();
+        let (_, attrs) = a.get("/data_attributes").await;
+        let aid = attrs["data"].as_array().unwrap().iter().find(|d| d["name"] == "asecret").unwrap()["id"].to_string();
+        let before = snapshot(&a).await;
+
+        let (_, b_token) = a.other_workspace().await;
+        let markers = ["alice-private", "Alice Private", "a-private-tag", "A private segment", "asecret"];
+        // A body that would change A's data if any handler looked ids up outside the caller's workspace.
+        let body = json!({
+            "name": "hijacked", "id": tid, "archived": true, "email": "intruder@b.test", "role": "user",
+            "query": {"field": "role", "operator": "=", "value": "user"}, "model": "contact", "data_type": "string",
+            "users": [{"id": cid}], "contacts": [{"external_id": "b-ext", "name": "hijacked"}], "admin_id": a.admin_id,
+        });
+        let admin_id = a.admin_id.to_string();
+        let mut checked = 0;
+        for route in tidings_web::api::routes() {
+            let id = match route.path.split('/').nth(1) {
+                Some("segments") => &sid,
+                Some("tags") => &tid,
+                Some("admins") => &admin_id,
+                Some("data_attributes") => &aid,
+                _ => &cid,
+            };
+            let path = route.path.replace("{id}", id).replace("{tag_id}", &tid).replace("{external_id}", "a-ext");
+            let send_body = matches!(route.method, Method::POST | Method::PUT).then(|| body.clone());
+            let (status, response) = a.call_as(&b_token, route.method.clone(), &path, send_body).await;
+            let text = response.to_string();
+            for m in markers {
+                assert!(
+                    !text.contains(m),
+                    "{db}: {} {path} with another workspace's token leaked {m}: {text}",
+                    route.method
+                );
+            }
+            if route.path.contains('{') && route.path != "/admins/{id}" {
+                assert!(
+                    matches!(status, StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST),
+                    "{db}: {} {path} answered {status} to another workspace: {text}",
+                    route.method
+                );
+            }
+            checked += 1;
+        }
+        assert!(checked >= 30, "{db}: only {checked} routes were checked");
+        assert_eq!(snapshot(&a).await, before, "{db}: another workspace changed A's data");
+        let (_, still) = a.get(&format!("/contacts/{cid}")).await;
+        assert_eq!(still, contact_with_tag(&contact, &tid), "{db}");
+        a.stop().await;
+    }
+}
+
+fn contact_with_tag(c: &Json, tid: &str) -> Json {
+    let mut c = c.clone();
+    c["tags"]["data"] = json!([{"type": "tag", "id": tid, "name": "a-private-tag", "url": format!("/tags/{tid}")}]);
+    c["tags"]["total_count"] = json!(1);
+    c
+}
+
+#[tokio::test]
+async fn every_api_route_needs_credentials() {
+    for s in servers().await {
+        let db = s.db;
+        let client = reqwest::Client::new();
+        for route in tidings_web::api::routes() {
+            if route.path == "/openapi.json" {
+                continue;
+            }
+            let path = route.path.replace("{id}", "1").replace("{tag_id}", "1").replace("{external_id}", "x");
+            for auth in [None, Some("Bearer tid_not-a-real-token")] {
+                let mut req = client.request(route.method.clone(), format!("{}{path}", s.base)).json(&json!({}));
+                if let Some(a) = auth {
+                    req = req.header("authorization", a);
+                }
+                let resp = req.send().await.unwrap();
+                let status = resp.status();
+                let body: Json = resp.json().await.unwrap();
+                let e = assert_error(db, &(status, body), StatusCode::UNAUTHORIZED, "unauthorized");
+                assert_eq!(e["message"], "Access Token Invalid", "{db}: {} {path}", route.method);
+            }
+        }
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn revoked_tokens_stop_working_at_once() {
+    for s in servers().await {
+        let db = s.db;
+        let token = s.store.api_tokens(s.workspace.id).await.unwrap().remove(0);
+        assert_eq!(s.get("/me").await.0, StatusCode::OK);
+        assert!(s.store.revoke_api_token(s.workspace.id, token.id, 1).await.unwrap());
+        assert_error(db, &s.get("/me").await, StatusCode::UNAUTHORIZED, "unauthorized");
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn sessions_need_the_csrf_token_to_change_anything_and_end_at_logout() {
+    for s in servers().await {
+        let db = s.db;
+        let (_, me) = s.get("/me").await;
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let wrong = client
+            .post(format!("{}/app/login", s.base))
+            .form(&[("email", me["email"].as_str().unwrap()), ("password", "not-the-password")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED, "{db}");
+        assert!(wrong.headers().get("set-cookie").is_none());
+        let login = client
+            .post(format!("{}/app/login", s.base))
+            .form(&[("email", me["email"].as_str().unwrap()), ("password", "a-long-password")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(login.status(), StatusCode::SEE_OTHER, "{db}");
+        let set_cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
+        assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"), "{set_cookie}");
+        let cookie = set_cookie.split(';').next().unwrap().to_owned();
+
+        let page = client.get(format!("{}/app/contacts", s.base)).header("cookie", &cookie).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = page.text().await.unwrap();
+        let csrf = html.split("data-csrf=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+
+        let read = client.get(format!("{}/me", s.base)).header("cookie", &cookie).send().await.unwrap();
+        assert_eq!(read.status(), StatusCode::OK, "{db}: a session may read");
+        let no_csrf = client
+            .post(format!("{}/tags", s.base))
+            .header("cookie", &cookie)
+            .json(&json!({"name": "x"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(no_csrf.status(), StatusCode::FORBIDDEN, "{db}");
+        let with_csrf = client
+            .post(format!("{}/tags", s.base))
+            .header("cookie", &cookie)
+            .header("x-csrf-token", &csrf)
+            .json(&json!({"name": "x"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(with_csrf.status(), StatusCode::OK, "{db}");
+        let (_, tags) = s.get("/tags").await;
+        assert_eq!(tags["data"].as_array().unwrap().len(), 1, "{db}: only the request with the CSRF token tagged");
+
+        let bad_logout = client
+            .post(format!("{}/app/logout", s.base))
+            .header("cookie", &cookie)
+            .form(&[("csrf", "nope")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad_logout.status(), StatusCode::FORBIDDEN);
+        let logout = client
+            .post(format!("{}/app/logout", s.base))
+            .header("cookie", &cookie)
+            .form(&[("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(logout.status(), StatusCode::SEE_OTHER);
+        let after = client.get(format!("{}/me", s.base)).header("cookie", &cookie).send().await.unwrap();
+        assert_eq!(after.status(), StatusCode::UNAUTHORIZED, "{db}: the session ended");
+        let page = client.get(format!("{}/app/contacts", s.base)).header("cookie", &cookie).send().await.unwrap();
+        assert_eq!(page.headers()["location"], "/app/login");
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn unknown_paths_get_an_error_list_and_openapi_lists_every_route() {
+    for s in servers().await {
+        let db = s.db;
+        assert_error(db, &s.get("/no/such/thing").await, StatusCode::NOT_FOUND, "not_found");
+        let (status, doc) = s.call(Method::GET, "/openapi.json", None).await;
+        assert_eq!(status, StatusCode::OK);
+        for route in tidings_web::api::routes() {
+            let op = &doc["paths"][route.path][route.method.as_str().to_ascii_lowercase()];
+            assert!(op["summary"].is_string(), "{db}: {} {} is not documented", route.method, route.path);
+        }
+        s.stop().await;
+    }
+}

@@ -1,0 +1,9 @@
+//! The REST API over real HTTP, on SQLite and on PostgreSQL: shapes, errors, the query language,
+//! pagination, and workspace isolation route by route.
+
+mod access;
+mod attributes_segments_tags;
+mod contacts;
+mod sdk;
+mod search;
+mod support;

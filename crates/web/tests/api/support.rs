@@ -1,0 +1,173 @@
+//! Starts the real server on port 0 for each database, with a workspace and a token.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value as Json, json};
+use tidings_store::{Store, Workspace};
+use tidings_web::{AppState, WebConfig, provision};
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn unique(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{prefix}_{}_{n}_{nanos}", std::process::id())
+}
+
+/// One running server with one workspace.
+pub struct Server {
+    pub db: &'static str,
+    pub base: String,
+    pub store: Arc<dyn Store>,
+    pub workspace: Workspace,
+    pub token: String,
+    pub admin_id: i64,
+    client: reqwest::Client,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Dir(std::path::PathBuf),
+    Schema(String),
+}
+
+pub fn postgres_url() -> String {
+    std::env::var("TIDINGS_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+impl Server {
+    async fn start(db: &'static str, timezone: &str) -> Server {
+        let (store, cleanup) = match db {
+            "sqlite" => {
+                let dir = std::env::temp_dir().join(unique("tidings-api"));
+                std::fs::create_dir_all(&dir).unwrap();
+                let store = tidings_store::open(&format!("sqlite://{}", dir.join("t.db").display())).await.unwrap();
+                (store, Cleanup::Dir(dir))
+            }
+            _ => {
+                let schema = unique("api");
+                let store = tidings_store::open_postgres_schema(&postgres_url(), &schema).await.unwrap_or_else(|e| {
+                    panic!(
+                        "PostgreSQL is required for the API tests and could not be opened at {} ({e})",
+                        postgres_url()
+                    )
+                });
+                (store, Cleanup::Schema(schema))
+            }
+        };
+        let p = provision::workspace(
+            &store,
+            "Acme",
+            &format!("{}@example.test", unique("owner")),
+            "a-long-password",
+            timezone,
+        )
+        .await
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let state = AppState::new(store.clone(), WebConfig { public_url: base.clone() });
+        tokio::spawn(tidings_web::launch(listener, state, std::future::pending()));
+        Server {
+            db,
+            base,
+            store,
+            workspace: p.workspace,
+            token: p.token_secret,
+            admin_id: p.owner.id,
+            client: reqwest::Client::new(),
+            cleanup,
+        }
+    }
+
+    /// A second workspace on the same server, with its own token.
+    pub async fn other_workspace(&self) -> (Workspace, String) {
+        let p = provision::workspace(
+            &self.store,
+            "Other",
+            &format!("{}@example.test", unique("other")),
+            "a-long-password",
+            "UTC",
+        )
+        .await
+        .unwrap();
+        (p.workspace, p.token_secret)
+    }
+
+    pub async fn call_as(&self, token: &str, method: Method, path: &str, body: Option<Json>) -> (StatusCode, Json) {
+        let mut req = self.client.request(method, format!("{}{path}", self.base)).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        let json = if text.is_empty() { Json::Null } else { serde_json::from_str(&text).unwrap_or(Json::String(text)) };
+        (status, json)
+    }
+
+    pub async fn call(&self, method: Method, path: &str, body: Option<Json>) -> (StatusCode, Json) {
+        self.call_as(&self.token, method, path, body).await
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Json) {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Json) -> (StatusCode, Json) {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: Json) -> (StatusCode, Json) {
+        self.call(Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (StatusCode, Json) {
+        self.call(Method::DELETE, path, None).await
+    }
+
+    /// Creates a contact and returns its JSON.
+    pub async fn contact(&self, body: Json) -> Json {
+        let (status, c) = self.post("/contacts", body).await;
+        assert_eq!(status, StatusCode::OK, "{}: {c}", self.db);
+        c
+    }
+
+    pub async fn attribute(&self, name: &str, data_type: &str) {
+        let (status, a) =
+            self.post("/data_attributes", json!({"name": name, "model": "contact", "data_type": data_type})).await;
+        assert_eq!(status, StatusCode::OK, "{}: {a}", self.db);
+    }
+
+    pub async fn stop(self) {
+        match self.cleanup {
+            Cleanup::Dir(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::Schema(schema) => {
+                self.store.execute_raw(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await.unwrap();
+            }
+        }
+    }
+}
+
+/// One server per database, each with a fresh workspace in `timezone`.
+pub async fn servers_in(timezone: &str) -> Vec<Server> {
+    vec![Server::start("sqlite", timezone).await, Server::start("postgres", timezone).await]
+}
+
+pub async fn servers() -> Vec<Server> {
+    servers_in("UTC").await
+}
+
+/// Asserts an Intercom `error.list` with the given status and code; returns the first error.
+pub fn assert_error(db: &str, got: &(StatusCode, Json), status: StatusCode, code: &str) -> Json {
+    let (s, body) = got;
+    assert_eq!(*s, status, "{db}: {body}");
+    assert_eq!(body["type"], "error.list", "{db}: {body}");
+    assert!(body["request_id"].as_str().is_some_and(|r| r.len() == 36), "{db}: {body}");
+    assert_eq!(body["errors"][0]["code"], code, "{db}: {body}");
+    body["errors"][0].clone()
+}
