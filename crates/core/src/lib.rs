@@ -9,5 +9,8 @@ pub mod contact;
 pub mod dates;
 pub mod error;
 pub mod filter;
+pub mod markdown;
+pub mod message;
+pub mod personalise;
 
 pub use error::{FieldError, FieldErrors};

@@ -7,6 +7,7 @@
 //! (`tests/`) checks both behave the same. Each method is one unit of work: when it needs a
 //! transaction it opens and commits it inside, and no transaction crosses this crate's boundary.
 
+mod messages;
 mod model;
 mod postgres;
 mod sqlite;
@@ -19,6 +20,7 @@ use tidings_core::attribute::CustomAttribute;
 use tidings_core::contact::{Contact, ContactInput};
 use tidings_core::filter::Pred;
 
+pub use messages::*;
 pub use model::*;
 pub use tidings_core::filter::sql::Dialect;
 
@@ -65,7 +67,7 @@ pub async fn open_postgres_schema(url: &str, schema: &str) -> Result<Arc<dyn Sto
 /// The storage API. Every method that reads or writes workspace data takes the workspace id and
 /// scopes its queries to it.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: MessageStore + Send + Sync + 'static {
     fn dialect(&self) -> Dialect;
 
     // --- workspaces and teammates -------------------------------------------------------
@@ -75,6 +77,13 @@ pub trait Store: Send + Sync + 'static {
     async fn workspace_by_app_id(&self, app_id: &str) -> Result<Option<Workspace>>;
     async fn workspace_count(&self) -> Result<i64>;
     async fn workspaces(&self) -> Result<Vec<Workspace>>;
+    /// Saves the Messenger settings of a workspace.
+    async fn update_messenger_settings(
+        &self,
+        id: i64,
+        identity_required: bool,
+        allowed_origins: &[String],
+    ) -> Result<bool>;
     async fn create_teammate(&self, ws: i64, teammate: NewTeammate) -> Result<Teammate>;
     async fn teammate(&self, ws: i64, id: i64) -> Result<Option<Teammate>>;
     /// Teammate emails are unique across the server; login looks them up here.
@@ -103,6 +112,10 @@ pub trait Store: Send + Sync + 'static {
     async fn update_contact(&self, contact: &Contact) -> Result<bool>;
     async fn contact(&self, ws: i64, id: i64) -> Result<Option<Contact>>;
     async fn contact_by_external_id(&self, ws: i64, external_id: &str) -> Result<Option<Contact>>;
+    /// The user with this email, if any.
+    async fn user_by_email(&self, ws: i64, email: &str) -> Result<Option<Contact>>;
+    /// Records that a contact was seen now (the Messenger's ping).
+    async fn touch_contact(&self, ws: i64, id: i64, now: i64) -> Result<bool>;
     /// Deletes a contact and everything attached to it.
     async fn delete_contact(&self, ws: i64, id: i64) -> Result<bool>;
     async fn set_contact_archived(&self, ws: i64, id: i64, archived: bool, now: i64) -> Result<bool>;

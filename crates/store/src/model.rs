@@ -25,6 +25,8 @@ pub struct NewWorkspace {
     pub name: String,
     pub timezone: String,
     pub identity_secret: String,
+    /// Whether Messenger boots for users must carry a valid `user_hash`.
+    pub identity_required: bool,
     pub created_at: i64,
 }
 

@@ -9,10 +9,14 @@ use crate::Dialect;
 
 type Db = sqlx::Postgres;
 const DIALECT: Dialect = Dialect::Postgres;
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
+    (2, "contact_email_lookup", include_str!("../migrations/postgres/0002_contact_email_lookup.sql")),
+    (3, "messages", include_str!("../migrations/postgres/0003_messages.sql")),
+];
 
 include!("imp.rs");
+include!("imp_messages.rs");
 
 impl Store {
     /// Connects and applies pending migrations. With `schema`, everything lives in that schema

@@ -9,9 +9,14 @@ use crate::Dialect;
 
 type Db = sqlx::Sqlite;
 const DIALECT: Dialect = Dialect::Sqlite;
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql")),
+    (2, "contact_email_lookup", include_str!("../migrations/sqlite/0002_contact_email_lookup.sql")),
+    (3, "messages", include_str!("../migrations/sqlite/0003_messages.sql")),
+];
 
 include!("imp.rs");
+include!("imp_messages.rs");
 
 impl Store {
     /// Opens (creating if needed) the database file and applies pending migrations.

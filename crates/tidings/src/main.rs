@@ -207,7 +207,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
         println!("These are shown only this once: keep them somewhere safe.");
     }
     println!("Tidings is running at {public_url} (database: {})", settings::redact(&settings.database()));
-    let state = AppState::new(store, WebConfig { public_url });
+    let state = AppState::new(store, WebConfig { public_url, rate_limit_per_minute: settings.rate_limit_per_minute });
     tidings_web::launch(listener, state, shutdown).await.map_err(|e| e.to_string())
 }
 

@@ -20,6 +20,8 @@ pub struct Settings {
     pub database_url: Option<String>,
     /// Log filter, e.g. `info` or `tidings=debug,info`.
     pub log: String,
+    /// API requests allowed per minute for each token or session; 0 turns limiting off.
+    pub rate_limit_per_minute: u32,
 }
 
 impl Default for Settings {
@@ -30,6 +32,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("./tidings-data"),
             database_url: None,
             log: "info".into(),
+            rate_limit_per_minute: 1000,
         }
     }
 }
@@ -42,6 +45,7 @@ impl std::fmt::Debug for Settings {
             .field("data_dir", &self.data_dir)
             .field("database_url", &self.database_url.as_ref().map(|u| redact(u)))
             .field("log", &self.log)
+            .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .finish()
     }
 }
@@ -107,6 +111,10 @@ impl Settings {
         if let Some(v) = env("TIDINGS_LOG") {
             s.log = v;
         }
+        if let Some(v) = env("TIDINGS_RATE_LIMIT_PER_MINUTE") {
+            s.rate_limit_per_minute =
+                v.parse().map_err(|_| format!("TIDINGS_RATE_LIMIT_PER_MINUTE must be a whole number, not {v}"))?;
+        }
         if let Some(v) = &flags.listen {
             s.listen = v.clone();
         }
@@ -147,6 +155,8 @@ impl Settings {
         text.push_str("data_dir = \"./tidings-data\"\n");
         text.push_str("# database_url = \"postgres://postgres@127.0.0.1:5432/tidings\"\n");
         text.push_str("log = \"info\"\n");
+        text.push_str("# API requests per minute per token or session (0: unlimited)\n");
+        text.push_str("rate_limit_per_minute = 1000\n");
         text
     }
 }

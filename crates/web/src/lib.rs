@@ -11,7 +11,9 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod messenger;
 pub mod provision;
+pub mod ratelimit;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,9 +27,16 @@ use tokio::net::TcpListener;
 pub struct WebConfig {
     /// The address people use to reach this server, e.g. `http://localhost:8080`.
     pub public_url: String,
+    /// API requests allowed per minute per token or session (0: unlimited).
+    pub rate_limit_per_minute: u32,
 }
 
 impl WebConfig {
+    /// Settings for a server reached at `public_url`, with Intercom's default rate limit.
+    pub fn new(public_url: impl Into<String>) -> Self {
+        WebConfig { public_url: public_url.into(), rate_limit_per_minute: 1000 }
+    }
+
     /// Cookies are marked `Secure` when the server is reached over HTTPS.
     pub fn secure_cookies(&self) -> bool {
         self.public_url.starts_with("https://")
@@ -40,17 +49,33 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub config: Arc<WebConfig>,
     pub logins: Arc<auth::LoginLimiter>,
+    pub rate_limiter: Arc<ratelimit::RateLimiter>,
+    /// Open Messenger connections on this server.
+    pub hub: Arc<messenger::hub::Hub>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: WebConfig) -> Self {
-        AppState { store, config: Arc::new(config), logins: Arc::new(auth::LoginLimiter::new(300, 10)) }
+        let rate_limiter = Arc::new(ratelimit::RateLimiter::new(config.rate_limit_per_minute));
+        AppState {
+            store,
+            config: Arc::new(config),
+            logins: Arc::new(auth::LoginLimiter::new(300, 10)),
+            rate_limiter,
+            hub: Arc::new(messenger::hub::Hub::default()),
+        }
     }
 }
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
-    Router::new().merge(admin::router()).merge(api::router()).fallback(api::not_found).with_state(state)
+    let api = api::router().route_layer(axum::middleware::from_fn_with_state(state.clone(), ratelimit::limit));
+    Router::new()
+        .merge(admin::router())
+        .merge(api)
+        .merge(messenger::router(state.clone()))
+        .fallback(api::not_found)
+        .with_state(state)
 }
 
 /// Serves until `shutdown` resolves, then finishes in-flight requests.

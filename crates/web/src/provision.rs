@@ -48,6 +48,8 @@ pub async fn workspace(
                 name: name.trim().to_owned(),
                 timezone: timezone.to_owned(),
                 identity_secret: random_secret(32),
+                // Secure by default: users must prove who they are to read their messages.
+                identity_required: true,
                 created_at,
             },
             NewTeammate {

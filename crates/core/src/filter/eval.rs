@@ -3,7 +3,7 @@
 //! This is the reference semantics the SQL compiler must match; a property test in the store
 //! crate runs both against the same random contacts and queries.
 
-use super::{Pred, Target, Test};
+use super::{MessageHistory, Pred, Target, Test};
 use crate::attribute::Value;
 use crate::contact::Contact;
 
@@ -11,6 +11,8 @@ use crate::contact::Contact;
 pub struct Facts<'a> {
     pub contact: &'a Contact,
     pub tag_ids: &'a [i64],
+    /// The contact's deliveries: message id, whether it reached them, whether they saw it.
+    pub deliveries: &'a [(i64, bool, bool)],
 }
 
 /// Whether the contact matches.
@@ -20,6 +22,14 @@ pub fn matches(pred: &Pred, facts: &Facts<'_>) -> bool {
         Pred::Any(ps) => ps.iter().any(|p| matches(p, facts)),
         Pred::Not(p) => !matches(p, facts),
         Pred::HasTag(id) => facts.tag_ids.contains(id),
+        Pred::Message(id, stage) => facts.deliveries.iter().any(|(m, received, seen)| {
+            *m == *id
+                && match stage {
+                    MessageHistory::Targeted => true,
+                    MessageHistory::Received => *received,
+                    MessageHistory::Seen => *seen,
+                }
+        }),
         Pred::Test(target, test) => {
             let value = match target {
                 Target::Column(b) => facts.contact.builtin_value(b.name),

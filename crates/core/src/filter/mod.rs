@@ -30,6 +30,8 @@ pub struct Schema<'a> {
     pub tag_ids: &'a [i64],
     /// Saved segments: id and query.
     pub segments: &'a [(i64, Json)],
+    /// Manual messages that history filters may name.
+    pub message_ids: &'a [i64],
 }
 
 /// A checked, lowered predicate over one contact.
@@ -40,6 +42,36 @@ pub enum Pred {
     Not(Box<Pred>),
     Test(Target, Test),
     HasTag(i64),
+    /// The contact's delivery of a manual message is in the given stage.
+    Message(i64, MessageHistory),
+}
+
+/// How far a manual message got with a contact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageHistory {
+    /// The message's audience snapshot included the contact.
+    Targeted,
+    /// The message reached the contact.
+    Received,
+    /// The contact saw it.
+    Seen,
+}
+
+impl MessageHistory {
+    /// The filter field that tests this stage.
+    pub fn field(self) -> &'static str {
+        match self {
+            MessageHistory::Targeted => "targeted_by_message",
+            MessageHistory::Received => "received_message",
+            MessageHistory::Seen => "seen_message",
+        }
+    }
+
+    fn from_field(field: &str) -> Option<Self> {
+        [MessageHistory::Targeted, MessageHistory::Received, MessageHistory::Seen]
+            .into_iter()
+            .find(|h| h.field() == field)
+    }
 }
 
 /// The attribute a test reads.
@@ -221,6 +253,17 @@ impl Lowering<'_, '_> {
             .and_then(Json::as_str)
             .ok_or_else(|| FieldError::missing(&opath, format!("{opath} is required")))?;
         let value = obj.get("value").unwrap_or(&Json::Null);
+
+        if let Some(stage) = MessageHistory::from_field(field) {
+            let op = check_op(op_text, TAG_OPERATORS, field, &opath)?;
+            let id = as_id(value)
+                .ok_or_else(|| FieldError::invalid(&vpath, format!("{vpath} must be the id of a manual message")))?;
+            if !self.schema.message_ids.contains(&id) {
+                return Err(FieldError::invalid(&vpath, format!("{vpath}: message {id} does not exist")));
+            }
+            let positive = Pred::Message(id, stage);
+            return Ok(if op == Op::Eq { positive } else { Pred::Not(Box::new(positive)) });
+        }
 
         if field == "tag_id" || field == "segment_id" {
             let op = check_op(op_text, TAG_OPERATORS, field, &opath)?;

@@ -5,7 +5,7 @@
 //! catalogue, custom attribute names and every value travel as parameters. Placeholders are
 //! `$N`, which both SQLite and PostgreSQL accept.
 
-use super::{Pred, Target, Test};
+use super::{MessageHistory, Pred, Target, Test};
 use crate::attribute::{DataType, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,6 +71,15 @@ fn expr(pred: &Pred, d: Dialect, alias: &str, out: &mut Sql) -> String {
         }
         // A positive test is NULL when the value is missing; COALESCE makes "not" include them.
         Pred::Not(p) => format!("(NOT COALESCE({}, FALSE))", expr(p, d, alias, out)),
+        Pred::Message(id, stage) => {
+            let p = out.bind(SqlParam::Int(*id));
+            let stage = match stage {
+                MessageHistory::Targeted => "",
+                MessageHistory::Received => " AND d.state = 'sent'",
+                MessageHistory::Seen => " AND d.seen_at IS NOT NULL",
+            };
+            format!("EXISTS (SELECT 1 FROM deliveries d WHERE d.contact_id = {alias}.id AND d.message_id = {p}{stage})")
+        }
         Pred::HasTag(id) => {
             let p = out.bind(SqlParam::Int(*id));
             format!("EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = {alias}.id AND ct.tag_id = {p})")

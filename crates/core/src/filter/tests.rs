@@ -29,7 +29,7 @@ fn clock() -> Clock {
 
 fn err_field(q: serde_json::Value) -> String {
     let customs = [custom("plan", DataType::String)];
-    let schema = Schema { custom: &customs, tag_ids: &[7], segments: &[] };
+    let schema = Schema { custom: &customs, tag_ids: &[7], segments: &[], message_ids: &[] };
     compile(&q, &schema, &clock(), "query").unwrap_err().field
 }
 
@@ -70,7 +70,7 @@ fn dates_match_by_calendar_day() {
         Pred::Test(Target::Column(builtin("created_at").unwrap()), Test::Range { from: Some(1577923200), until: None })
     );
     let mut c = Contact::new(1, Role::User, 1577923199);
-    let facts = |c: &Contact| matches(&pred, &Facts { contact: c, tag_ids: &[] });
+    let facts = |c: &Contact| matches(&pred, &Facts { contact: c, tag_ids: &[], deliveries: &[] });
     assert!(!facts(&c));
     c.created_at = 1577923200;
     assert!(facts(&c));
@@ -91,7 +91,7 @@ fn relative_dates_and_unknown_values() {
     let known =
         compile(&json!({"field": "signed_up_at", "operator": "!=", "value": null}), &schema, &clock(), "q").unwrap();
     let mut c = Contact::new(1, Role::User, 0);
-    let m = |p: &Pred, c: &Contact| matches(p, &Facts { contact: c, tag_ids: &[] });
+    let m = |p: &Pred, c: &Contact| matches(p, &Facts { contact: c, tag_ids: &[], deliveries: &[] });
     assert!(!m(&more, &c) && m(&unknown, &c) && !m(&known, &c));
     c.signed_up_at = Some(clock().now - 31 * 86_400);
     assert!(m(&more, &c) && !m(&unknown, &c) && m(&known, &c));
@@ -107,7 +107,7 @@ fn negative_operators_include_contacts_without_a_value() {
         compile(&json!({"field": "custom_attributes.plan", "operator": "!=", "value": "pro"}), &schema, &clock(), "q")
             .unwrap();
     let mut c = Contact::new(1, Role::User, 0);
-    let m = |c: &Contact| matches(&ne, &Facts { contact: c, tag_ids: &[] });
+    let m = |c: &Contact| matches(&ne, &Facts { contact: c, tag_ids: &[], deliveries: &[] });
     assert!(m(&c));
     c.custom_attributes.insert("plan".into(), json!("pro"));
     assert!(!m(&c));
@@ -124,14 +124,14 @@ fn segments_are_inlined_and_cycles_refused() {
     let p = compile(&json!({"field": "segment_id", "operator": "!=", "value": "1"}), &schema, &clock(), "q").unwrap();
     assert!(matches!(p, Pred::Not(_)));
     let lead = Contact::new(1, Role::Lead, 0);
-    assert!(matches(&p, &Facts { contact: &lead, tag_ids: &[] }));
+    assert!(matches(&p, &Facts { contact: &lead, tag_ids: &[], deliveries: &[] }));
     assert!(compile(&json!({"field": "segment_id", "operator": "=", "value": 2}), &schema, &clock(), "q").is_err());
 }
 
 #[test]
 fn sql_never_contains_user_text() {
     let customs = [custom("plan", DataType::String)];
-    let schema = Schema { custom: &customs, tag_ids: &[7], segments: &[] };
+    let schema = Schema { custom: &customs, tag_ids: &[7], segments: &[], message_ids: &[] };
     let q = json!({"operator": "OR", "value": [
         {"field": "email", "operator": "~", "value": "'; DROP TABLE contacts; --"},
         {"field": "custom_attributes.plan", "operator": "$", "value": "pro"},

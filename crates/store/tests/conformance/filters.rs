@@ -11,7 +11,8 @@ use tidings_core::contact::{Contact, Role};
 use tidings_core::dates::Clock;
 use tidings_core::filter::eval::{Facts, matches};
 use tidings_core::filter::{Schema, compile};
-use tidings_store::{ContactQuery, SortOrder};
+use tidings_core::message::{Channel, MessageState};
+use tidings_store::{ContactQuery, NewMessage, Recipients, SortOrder, StatFilter};
 
 use super::support::{Stores, workspace};
 
@@ -42,6 +43,8 @@ struct Gen {
     vip: Option<bool>,
     renewal_days: Option<i64>,
     tags: Vec<bool>,
+    /// For each of two messages: 0 not targeted, 1 pending, 2 received, 3 received and seen.
+    history: Vec<u8>,
 }
 
 fn text() -> impl Strategy<Value = String> {
@@ -67,23 +70,26 @@ fn gen_contact() -> impl Strategy<Value = Gen> {
             prop::option::of(any::<bool>()),
             prop::option::of(-60i64..60),
         ),
-        prop::collection::vec(any::<bool>(), 3),
+        (prop::collection::vec(any::<bool>(), 3), prop::collection::vec(0u8..4, 2)),
     )
-        .prop_map(|(lead, email, name, signed_up_days, seen_secs, owner, unsubscribed, custom, tags)| Gen {
-            lead,
-            email,
-            name,
-            signed_up_days,
-            seen_secs,
-            owner,
-            unsubscribed,
-            plan: custom.0,
-            seats: custom.1,
-            score: custom.2,
-            vip: custom.3,
-            renewal_days: custom.4,
-            tags,
-        })
+        .prop_map(
+            |(lead, email, name, signed_up_days, seen_secs, owner, unsubscribed, custom, (tags, history))| Gen {
+                lead,
+                email,
+                name,
+                signed_up_days,
+                seen_secs,
+                owner,
+                unsubscribed,
+                plan: custom.0,
+                seats: custom.1,
+                score: custom.2,
+                vip: custom.3,
+                renewal_days: custom.4,
+                tags,
+                history,
+            },
+        )
 }
 
 fn date_value() -> impl Strategy<Value = Json> {
@@ -132,11 +138,15 @@ fn query() -> impl Strategy<Value = Json> {
     prop_oneof![leaf(), group(leaf().boxed()), group(prop_oneof![leaf(), group(leaf().boxed())].boxed()),]
 }
 
-fn with_tags(q: &Json, tag_ids: &[i64]) -> Json {
+/// Replaces the placeholders `#n` (tag n) and `@n` (message n) with this store's ids.
+fn with_ids(q: &Json, tag_ids: &[i64], message_ids: &[i64]) -> Json {
     match q {
         Json::String(s) if s.starts_with('#') => json!(tag_ids[s[1..].parse::<usize>().unwrap()]),
-        Json::Array(a) => Json::Array(a.iter().map(|x| with_tags(x, tag_ids)).collect()),
-        Json::Object(o) => Json::Object(o.iter().map(|(k, v)| (k.clone(), with_tags(v, tag_ids))).collect()),
+        Json::String(s) if s.starts_with('@') => json!(message_ids[s[1..].parse::<usize>().unwrap()]),
+        Json::Array(a) => Json::Array(a.iter().map(|x| with_ids(x, tag_ids, message_ids)).collect()),
+        Json::Object(o) => {
+            Json::Object(o.iter().map(|(k, v)| (k.clone(), with_ids(v, tag_ids, message_ids))).collect())
+        }
         other => other.clone(),
     }
 }
@@ -216,10 +226,47 @@ fn sqlite_postgres_and_memory_select_the_same_contacts() {
                         }
                         saved.push(store.contact(ws.id, c.id).await.unwrap().unwrap());
                     }
-                    let schema = Schema { custom: &customs, tag_ids: &tag_ids, segments: &[] };
+                    // Two messages, each sent to the contacts whose history says so, then
+                    // delivered and seen as generated.
+                    let sender = store.teammates(ws.id).await.unwrap()[0].id;
+                    let mut message_ids = Vec::new();
+                    for k in 0..2 {
+                        let draft = NewMessage {
+                            title: format!("m{k}"),
+                            sender_id: sender,
+                            channel: Channel::Chat,
+                            subject: None,
+                            body: "hi".into(),
+                            audience: json!({}),
+                            state: MessageState::Draft,
+                            scheduled_at: None,
+                        };
+                        let m = store.create_message(ws.id, draft, 0).await.unwrap();
+                        let targets: Vec<i64> =
+                            saved.iter().zip(&gens).filter(|(_, g)| g.history[k] >= 1).map(|(c, _)| c.id).collect();
+                        store
+                            .send_message(ws.id, m.id, Recipients { pred: None, contact_ids: Some(&targets) }, 1)
+                            .await
+                            .unwrap()
+                            .unwrap();
+                        for (c, g) in saved.iter().zip(&gens) {
+                            if g.history[k] >= 2 {
+                                let d = store.pending_in_app(ws.id, c.id).await.unwrap();
+                                let mine: Vec<i64> =
+                                    d.iter().filter(|(_, msg)| msg.id == m.id).map(|(d, _)| d.id).collect();
+                                store.deliver(ws.id, c.id, &mine, 2).await.unwrap();
+                                if g.history[k] == 3 {
+                                    store.mark_delivery(ws.id, c.id, mine[0], StatFilter::Seen, 3).await.unwrap();
+                                }
+                            }
+                        }
+                        message_ids.push(m.id);
+                    }
+                    let schema =
+                        Schema { custom: &customs, tag_ids: &tag_ids, segments: &[], message_ids: &message_ids };
                     let mut per_query = Vec::new();
                     for q in &queries {
-                        let q = with_tags(q, &tag_ids);
+                        let q = with_ids(q, &tag_ids, &message_ids);
                         let pred = compile(&q, &schema, &clock, "query").map_err(|e| {
                             TestCaseError::fail(format!("generated query rejected: {e} ({}) {q}", e.field))
                         })?;
@@ -237,15 +284,22 @@ fn sqlite_postgres_and_memory_select_the_same_contacts() {
                             let expected = saved
                                 .iter()
                                 .filter(|c| {
-                                    let mine: Vec<i64> = gens
-                                        [c.external_id.as_ref().unwrap()[1..].parse::<usize>().unwrap()]
-                                    .tags
-                                    .iter()
-                                    .enumerate()
-                                    .filter(|(_, h)| **h)
-                                    .map(|(t, _)| tag_ids[t])
-                                    .collect();
-                                    matches(&pred, &Facts { contact: c, tag_ids: &mine })
+                                    let g = &gens[c.external_id.as_ref().unwrap()[1..].parse::<usize>().unwrap()];
+                                    let mine: Vec<i64> = g
+                                        .tags
+                                        .iter()
+                                        .enumerate()
+                                        .filter(|(_, h)| **h)
+                                        .map(|(t, _)| tag_ids[t])
+                                        .collect();
+                                    let history: Vec<(i64, bool, bool)> = g
+                                        .history
+                                        .iter()
+                                        .zip(&message_ids)
+                                        .filter(|(h, _)| **h >= 1)
+                                        .map(|(h, m)| (*m, *h >= 2, *h == 3))
+                                        .collect();
+                                    matches(&pred, &Facts { contact: c, tag_ids: &mine, deliveries: &history })
                                 })
                                 .filter_map(|c| c.external_id.clone())
                                 .collect();

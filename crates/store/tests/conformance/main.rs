@@ -3,6 +3,7 @@
 
 mod contacts;
 mod filters;
+mod messages;
 mod schema;
 mod support;
 mod tags_segments;

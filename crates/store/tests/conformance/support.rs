@@ -60,6 +60,7 @@ pub async fn workspace(store: &Arc<dyn Store>) -> Workspace {
                 name: "Acme".into(),
                 timezone: "UTC".into(),
                 identity_secret: "secret".into(),
+                identity_required: true,
                 created_at: 1_700_000_000,
             },
             NewTeammate {

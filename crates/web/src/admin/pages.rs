@@ -157,6 +157,7 @@ pub async fn profile(State(state): State<AppState>, admin: Admin, Path(id): Path
         .collect();
     let custom_rows = custom
         .iter()
+        .filter(|a| !a.archived)
         .map(|a| Row { label: a.label.clone(), value: show(contact.custom_value(&a.name, a.data_type), &tz) })
         .collect();
     let activity = BUILT_INS

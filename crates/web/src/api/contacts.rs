@@ -233,7 +233,7 @@ async fn search(State(state): State<AppState>, caller: Caller, Body(body): Body)
     if !body.contains_key("query") {
         return Err(FieldError::missing("query", "query is required").into());
     }
-    let data = SchemaData::load(&state, &caller).await?;
+    let data = SchemaData::load(&state, &caller, &[body.get("query").unwrap_or(&Json::Null)]).await?;
     let pred = lower_query(&body, &data, &caller)?;
     let pagination = body.get("pagination").cloned().unwrap_or(Json::Null);
     let per_page = per_page(pagination.get("per_page"), 50, "pagination.per_page")?;
@@ -251,7 +251,7 @@ async fn search(State(state): State<AppState>, caller: Caller, Body(body): Body)
 }
 
 async fn count(State(state): State<AppState>, caller: Caller, Body(body): Body) -> ApiResult<JsonResponse<Json>> {
-    let data = SchemaData::load(&state, &caller).await?;
+    let data = SchemaData::load(&state, &caller, &[body.get("query").unwrap_or(&Json::Null)]).await?;
     let pred = lower_query(&body, &data, &caller)?;
     let count = state.store.count_contacts(caller.workspace.id, pred.as_ref()).await?;
     Ok(JsonResponse(json!({"type": "count", "count": count})))

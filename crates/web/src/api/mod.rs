@@ -8,6 +8,7 @@
 mod admins;
 mod attributes;
 mod contacts;
+mod manual_messages;
 mod openapi;
 mod segments;
 mod shapes;
@@ -25,7 +26,7 @@ use base64::Engine;
 use serde_json::{Map, Value as Json, json};
 use tidings_core::attribute::CustomAttribute;
 use tidings_core::dates::Clock;
-use tidings_core::filter::Schema;
+use tidings_core::filter::{MessageHistory, Schema};
 
 use crate::AppState;
 use crate::auth::{Caller, now};
@@ -69,6 +70,7 @@ pub fn routes() -> Vec<ApiRoute> {
     all.extend(attributes::routes());
     all.extend(segments::routes());
     all.extend(tags::routes());
+    all.extend(manual_messages::routes());
     all.extend(openapi::routes());
     all
 }
@@ -138,19 +140,58 @@ pub(crate) struct SchemaData {
     pub custom: Vec<CustomAttribute>,
     pub tag_ids: Vec<i64>,
     pub segments: Vec<(i64, Json)>,
+    pub message_ids: Vec<i64>,
 }
 
 impl SchemaData {
-    pub async fn load(state: &AppState, caller: &Caller) -> ApiResult<Self> {
+    /// Loads what `queries` can refer to. Saved segments' queries are scanned too, so that a
+    /// segment naming a message can be used.
+    pub async fn load(state: &AppState, caller: &Caller, queries: &[&Json]) -> ApiResult<Self> {
         let ws = caller.workspace.id;
         let custom = state.store.custom_attributes(ws).await?;
         let tag_ids = state.store.tags(ws).await?.into_iter().map(|t| t.id).collect();
-        let segments = state.store.segments(ws).await?.into_iter().map(|s| (s.id, s.query)).collect();
-        Ok(SchemaData { custom, tag_ids, segments })
+        let segments: Vec<(i64, Json)> = state.store.segments(ws).await?.into_iter().map(|s| (s.id, s.query)).collect();
+        let mut wanted = Vec::new();
+        for q in queries.iter().copied().chain(segments.iter().map(|(_, q)| q)) {
+            message_refs(q, &mut wanted);
+        }
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut message_ids = Vec::new();
+        for id in wanted {
+            if state.store.message(ws, id).await?.is_some() {
+                message_ids.push(id);
+            }
+        }
+        Ok(SchemaData { custom, tag_ids, segments, message_ids })
     }
 
     pub fn schema(&self) -> Schema<'_> {
-        Schema { custom: &self.custom, tag_ids: &self.tag_ids, segments: &self.segments }
+        Schema {
+            custom: &self.custom,
+            tag_ids: &self.tag_ids,
+            segments: &self.segments,
+            message_ids: &self.message_ids,
+        }
+    }
+}
+
+/// The message ids named by message-history filters anywhere in a query.
+fn message_refs(query: &Json, out: &mut Vec<i64>) {
+    match query {
+        Json::Object(o) => {
+            let history = o.get("field").and_then(Json::as_str).is_some_and(|f| {
+                [MessageHistory::Targeted, MessageHistory::Received, MessageHistory::Seen]
+                    .iter()
+                    .any(|h| h.field() == f)
+            });
+            if history {
+                out.extend(o.get("value").and_then(parse_id));
+            }
+            o.values().for_each(|v| message_refs(v, out));
+        }
+        Json::Array(a) => a.iter().for_each(|v| message_refs(v, out)),
+        _ => {}
     }
 }
 

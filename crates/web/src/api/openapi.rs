@@ -162,6 +162,36 @@ fn schemas() -> Json {
             "users": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"}, "untag": {"type": "boolean"}}}},
         }},
         "tag_ref": {"type": "object", "required": ["id"], "properties": {"id": {"type": ["string", "integer"]}}},
+        "audience": {"type": "object", "description": "All parts apply together.", "properties": {
+            "contact_ids": {"type": "array", "items": {"type": ["string", "integer"]}, "maxItems": 10000},
+            "segment_ids": {"type": "array", "items": {"type": ["string", "integer"]}, "description": "members of any of these segments"},
+            "query": schema_ref("filter"),
+            "everyone": {"type": "boolean"},
+        }},
+        "audience_request": {"type": "object", "required": ["audience"], "properties": {"audience": schema_ref("audience")}},
+        "manual_message": {"type": "object", "properties": {
+            "type": {"const": "manual_message"}, "id": {"type": "string"}, "title": {"type": "string"},
+            "channel": {"enum": ["chat", "post", "email", "push"]}, "state": {"enum": ["draft", "scheduled", "sent", "stopped"]},
+            "subject": {"type": ["string", "null"]}, "body": {"type": "string", "description": "Markdown with {{attribute | fallback: \"text\"}} tags"},
+            "body_html": {"type": ["string", "null"]}, "audience": schema_ref("audience"), "sender": schema_ref("admin"),
+            "scheduled_at": {"type": ["integer", "null"]}, "sent_at": {"type": ["integer", "null"]}, "stopped_at": {"type": ["integer", "null"]},
+            "stats": {"type": "object", "properties": {
+                "targeted": {"type": "integer"}, "sent": {"type": "integer"}, "pending": {"type": "integer"}, "seen": {"type": "integer"},
+                "clicked": {"type": "integer"}, "replied": {"type": "integer"}, "cancelled": {"type": "integer"}, "failed": {"type": "integer"},
+            }},
+        }},
+        "manual_message_list": paged_list_of("manual_message"),
+        "manual_message_input": {"type": "object", "properties": {
+            "title": {"type": "string"}, "channel": {"enum": ["chat", "post"]}, "subject": {"type": "string"}, "body": {"type": "string"},
+            "sender_id": {"type": ["string", "integer"]}, "audience": schema_ref("audience"),
+            "scheduled_at": {"type": "integer"}, "send": {"type": "boolean", "description": "send at once"},
+        }},
+        "schedule_request": {"type": "object", "required": ["scheduled_at"], "properties": {"scheduled_at": {"type": ["integer", "string"]}}},
+        "preview_request": {"type": "object", "required": ["contact_id"], "properties": {"contact_id": {"type": ["string", "integer"]}}},
+        "preview": {"type": "object", "properties": {
+            "type": {"const": "preview"}, "contact_id": {"type": "string"}, "subject": {"type": ["string", "null"]},
+            "html": {"type": "string"}, "text": {"type": "string"},
+        }},
         "empty": {"description": "An empty body"},
         "openapi": {"type": "object", "description": "An OpenAPI 3.1 document"},
     })

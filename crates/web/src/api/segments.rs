@@ -59,7 +59,7 @@ async fn list(
 ) -> ApiResult<JsonResponse<Json>> {
     let segments = state.store.segments(caller.workspace.id).await?;
     let with_count = q.get("include_count").is_some_and(|v| v == "true");
-    let data = if with_count { Some(SchemaData::load(&state, &caller).await?) } else { None };
+    let data = if with_count { Some(SchemaData::load(&state, &caller, &[]).await?) } else { None };
     let mut out = Vec::new();
     for s in &segments {
         let n = match &data {
@@ -84,7 +84,7 @@ async fn get(
 ) -> ApiResult<JsonResponse<Json>> {
     let s = find(&state, &caller, &id).await?;
     let n = if q.get("include_count").is_some_and(|v| v == "true") {
-        let data = SchemaData::load(&state, &caller).await?;
+        let data = SchemaData::load(&state, &caller, &[]).await?;
         Some(count(&state, &caller, &data, &s).await?)
     } else {
         None
@@ -104,7 +104,7 @@ async fn parse(
         return Err(ApiError::bad_request("name", "A segment needs a name"));
     }
     let query = body.get("query").cloned().ok_or_else(|| ApiError::bad_request("query", "A segment needs a query"))?;
-    let mut data = SchemaData::load(state, caller).await?;
+    let mut data = SchemaData::load(state, caller, &[&query]).await?;
     // A segment may not refer to itself, directly or through others.
     if let Some(id) = existing {
         data.segments.retain(|(sid, _)| *sid != id);

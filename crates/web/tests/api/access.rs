@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value as Json, json};
 
-use super::support::{Server, assert_error, servers};
+use super::support::{Server, assert_error, servers, servers_with_rate_limit};
 
 /// A snapshot of everything workspace A owns, read with A's own token.
 async fn snapshot(s: &Server) -> Vec<Json> {
@@ -40,10 +40,15 @@ async fn another_workspace_can_neither_read_nor_change_anything_route_by_route()
         let sid = seg["id"].as_str().unwrap().to_owned();
         let (_, attrs) = a.get("/data_attributes").await;
         let aid = attrs["data"].as_array().unwrap().iter().find(|d| d["name"] == "asecret").unwrap()["id"].to_string();
+        let (_, message) = a
+            .post("/manual_messages", json!({"title": "A private message", "body": "Hello", "channel": "chat", "audience": {"everyone": true}}))
+            .await;
+        let mid = message["id"].as_str().unwrap().to_owned();
         let before = snapshot(&a).await;
 
         let (_, b_token) = a.other_workspace().await;
-        let markers = ["alice-private", "Alice Private", "a-private-tag", "A private segment", "asecret"];
+        let markers =
+            ["alice-private", "Alice Private", "a-private-tag", "A private segment", "asecret", "A private message"];
         // A body that would change A's data if any handler looked ids up outside the caller's workspace.
         let body = json!({
             "name": "hijacked", "id": tid, "archived": true, "email": "intruder@b.test", "role": "user",
@@ -58,6 +63,7 @@ async fn another_workspace_can_neither_read_nor_change_anything_route_by_route()
                 Some("tags") => &tid,
                 Some("admins") => &admin_id,
                 Some("data_attributes") => &aid,
+                Some("manual_messages") => &mid,
                 _ => &cid,
             };
             let path = route.path.replace("{id}", id).replace("{tag_id}", &tid).replace("{external_id}", "a-ext");
@@ -220,6 +226,38 @@ async fn unknown_paths_get_an_error_list_and_openapi_lists_every_route() {
             let op = &doc["paths"][route.path][route.method.as_str().to_ascii_lowercase()];
             assert!(op["summary"].is_string(), "{db}: {} {} is not documented", route.method, route.path);
         }
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn tokens_are_rate_limited_with_intercoms_headers() {
+    // 12 a minute is 2 per 10-second window.
+    for s in servers_with_rate_limit(12).await {
+        let db = s.db;
+        let client = reqwest::Client::new();
+        let call = |token: &str| client.get(format!("{}/me", s.base)).bearer_auth(token.to_owned()).send();
+        // A window may turn over between calls; the loop below allows for that.
+        let first = call(&s.token).await.unwrap();
+        assert_eq!(first.status(), StatusCode::OK);
+        assert_eq!(first.headers()["x-ratelimit-limit"], "2", "{db}");
+        let reset: i64 = first.headers()["x-ratelimit-reset"].to_str().unwrap().parse().unwrap();
+        let mut last = call(&s.token).await.unwrap();
+        let mut calls = 2;
+        while last.status() == StatusCode::OK && calls < 10 {
+            last = call(&s.token).await.unwrap();
+            calls += 1;
+        }
+        assert_eq!(last.status(), StatusCode::TOO_MANY_REQUESTS, "{db}: never limited after {calls} calls");
+        assert!(last.headers().contains_key("retry-after"), "{db}");
+        assert_eq!(last.headers()["x-ratelimit-remaining"], "0");
+        assert!(last.headers()["x-ratelimit-reset"].to_str().unwrap().parse::<i64>().unwrap() >= reset);
+        let body: Json = last.json().await.unwrap();
+        assert_eq!(body["errors"][0]["code"], "rate_limit_exceeded", "{db}: {body}");
+        // Callers without valid credentials get no rate-limit headers.
+        let anonymous = call("tid_not-a-real-token").await.unwrap();
+        assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+        assert!(!anonymous.headers().contains_key("x-ratelimit-limit"), "{db}");
         s.stop().await;
     }
 }

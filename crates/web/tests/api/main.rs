@@ -4,6 +4,8 @@
 mod access;
 mod attributes_segments_tags;
 mod contacts;
+mod messages;
+mod messenger;
 mod sdk;
 mod search;
 mod support;

@@ -38,7 +38,7 @@ pub fn postgres_url() -> String {
 }
 
 impl Server {
-    async fn start(db: &'static str, timezone: &str) -> Server {
+    async fn start(db: &'static str, timezone: &str, rate_limit_per_minute: u32) -> Server {
         let (store, cleanup) = match db {
             "sqlite" => {
                 let dir = std::env::temp_dir().join(unique("tidings-api"));
@@ -68,7 +68,7 @@ impl Server {
         .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let state = AppState::new(store.clone(), WebConfig { public_url: base.clone() });
+        let state = AppState::new(store.clone(), WebConfig { rate_limit_per_minute, ..WebConfig::new(base.clone()) });
         tokio::spawn(tidings_web::launch(listener, state, std::future::pending()));
         Server {
             db,
@@ -155,7 +155,12 @@ impl Server {
 
 /// One server per database, each with a fresh workspace in `timezone`.
 pub async fn servers_in(timezone: &str) -> Vec<Server> {
-    vec![Server::start("sqlite", timezone).await, Server::start("postgres", timezone).await]
+    vec![Server::start("sqlite", timezone, 1000).await, Server::start("postgres", timezone, 1000).await]
+}
+
+/// One server per database, allowing `per_minute` API requests per token.
+pub async fn servers_with_rate_limit(per_minute: u32) -> Vec<Server> {
+    vec![Server::start("sqlite", "UTC", per_minute).await, Server::start("postgres", "UTC", per_minute).await]
 }
 
 pub async fn servers() -> Vec<Server> {

@@ -1,0 +1,237 @@
+//! Manual messages and their deliveries: the two state machines, kept here so every adapter
+//! (API, admin app, workers, Messenger) moves them the same way.
+//!
+//! A message goes `draft → scheduled → sending`, or straight from `draft` to `sending`; an in-app
+//! message that is sending can be `stopped`, and a stopped message never moves again. A delivery
+//! (one message to one contact) goes `pending → sent`, or `pending → cancelled` when its message
+//! is stopped, or `pending → failed`; what happens after sending (seen, clicked, replied) is
+//! recorded on the sent delivery without changing its state.
+
+use serde::{Deserialize, Serialize};
+
+/// How a message reaches the contact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    /// An in-app message that opens a conversation.
+    Chat,
+    /// An in-app announcement.
+    Post,
+    Email,
+    Push,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Chat => "chat",
+            Channel::Post => "post",
+            Channel::Email => "email",
+            Channel::Push => "push",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "chat" => Channel::Chat,
+            "post" => Channel::Post,
+            "email" => Channel::Email,
+            "push" => Channel::Push,
+            _ => return None,
+        })
+    }
+
+    /// In-app messages reach a contact through the Messenger.
+    pub fn is_in_app(self) -> bool {
+        matches!(self, Channel::Chat | Channel::Post)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MessageState {
+    Draft,
+    Scheduled,
+    Sending,
+    Stopped,
+}
+
+impl MessageState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageState::Draft => "draft",
+            MessageState::Scheduled => "scheduled",
+            MessageState::Sending => "sent",
+            MessageState::Stopped => "stopped",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "draft" => MessageState::Draft,
+            "scheduled" => MessageState::Scheduled,
+            "sent" => MessageState::Sending,
+            "stopped" => MessageState::Stopped,
+            _ => return None,
+        })
+    }
+}
+
+/// What a teammate (or the scheduler) asks of a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageAction {
+    Edit,
+    Schedule,
+    Unschedule,
+    Send,
+    Stop,
+}
+
+/// Why a message cannot do what was asked. The messages say what to do instead.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    #[error(
+        "This message was stopped and can never be resumed. To send the content again, create a new message (\"Send to those who have not received it\" targets exactly them)."
+    )]
+    Stopped,
+    #[error(
+        "This message has already been sent; it can no longer be edited, scheduled or sent again. Create a new message instead."
+    )]
+    AlreadySent,
+    #[error("Only in-app messages (chat and post) that are sending can be stopped.")]
+    NotStoppable,
+    #[error("This message is not scheduled.")]
+    NotScheduled,
+}
+
+/// The state a message moves to when `action` is applied in `state`.
+///
+/// # Errors
+/// When the action is not allowed from this state.
+pub fn transition(
+    state: MessageState,
+    channel: Channel,
+    action: MessageAction,
+) -> Result<MessageState, TransitionError> {
+    use MessageAction as A;
+    use MessageState as S;
+    match (state, action) {
+        (S::Stopped, _) => Err(TransitionError::Stopped),
+        (S::Draft | S::Scheduled, A::Edit) => Ok(state),
+        (S::Draft | S::Scheduled, A::Schedule) => Ok(S::Scheduled),
+        (S::Scheduled, A::Unschedule) => Ok(S::Draft),
+        (S::Draft, A::Unschedule) => Err(TransitionError::NotScheduled),
+        (S::Draft | S::Scheduled, A::Send) => Ok(S::Sending),
+        (S::Sending, A::Stop) if channel.is_in_app() => Ok(S::Stopped),
+        (S::Draft | S::Scheduled | S::Sending, A::Stop) => Err(TransitionError::NotStoppable),
+        (S::Sending, A::Edit | A::Schedule | A::Unschedule | A::Send) => Err(TransitionError::AlreadySent),
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DeliveryState {
+    Pending,
+    Sent,
+    Cancelled,
+    Failed,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Sent => "sent",
+            DeliveryState::Cancelled => "cancelled",
+            DeliveryState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => DeliveryState::Pending,
+            "sent" => DeliveryState::Sent,
+            "cancelled" => DeliveryState::Cancelled,
+            "failed" => DeliveryState::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// Something that happens to a delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliveryEvent {
+    /// It reached the contact (their Messenger fetched it, or the mail server took it).
+    Deliver,
+    /// Its message was stopped before it reached the contact.
+    Cancel,
+    Fail,
+    Seen,
+    Click,
+    Reply,
+}
+
+/// The state after `event`, or `None` when the event does not apply (and must change nothing).
+/// Applying an event twice is the same as applying it once, which is what makes retries safe.
+pub fn delivery_transition(state: DeliveryState, event: DeliveryEvent) -> Option<DeliveryState> {
+    use DeliveryEvent as E;
+    use DeliveryState as S;
+    match (state, event) {
+        (S::Pending | S::Sent, E::Deliver) => Some(S::Sent),
+        (S::Pending | S::Cancelled, E::Cancel) => Some(S::Cancelled),
+        (S::Pending | S::Failed, E::Fail) => Some(S::Failed),
+        (S::Sent, E::Seen | E::Click | E::Reply) => Some(S::Sent),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stopped_message_can_never_move_again() {
+        for action in [
+            MessageAction::Edit,
+            MessageAction::Schedule,
+            MessageAction::Unschedule,
+            MessageAction::Send,
+            MessageAction::Stop,
+        ] {
+            assert_eq!(transition(MessageState::Stopped, Channel::Chat, action), Err(TransitionError::Stopped));
+        }
+    }
+
+    #[test]
+    fn only_sending_in_app_messages_stop() {
+        assert_eq!(transition(MessageState::Sending, Channel::Chat, MessageAction::Stop), Ok(MessageState::Stopped));
+        assert_eq!(transition(MessageState::Sending, Channel::Post, MessageAction::Stop), Ok(MessageState::Stopped));
+        assert_eq!(
+            transition(MessageState::Sending, Channel::Email, MessageAction::Stop),
+            Err(TransitionError::NotStoppable)
+        );
+        assert_eq!(
+            transition(MessageState::Draft, Channel::Chat, MessageAction::Stop),
+            Err(TransitionError::NotStoppable)
+        );
+    }
+
+    #[test]
+    fn drafts_schedule_and_send_once() {
+        let s = transition(MessageState::Draft, Channel::Chat, MessageAction::Schedule).unwrap();
+        assert_eq!(s, MessageState::Scheduled);
+        assert_eq!(transition(s, Channel::Chat, MessageAction::Unschedule), Ok(MessageState::Draft));
+        let sent = transition(s, Channel::Chat, MessageAction::Send).unwrap();
+        assert_eq!(transition(sent, Channel::Chat, MessageAction::Send), Err(TransitionError::AlreadySent));
+    }
+
+    #[test]
+    fn delivery_events_are_idempotent_and_never_undo_a_delivery() {
+        use DeliveryEvent as E;
+        use DeliveryState as S;
+        assert_eq!(delivery_transition(S::Pending, E::Deliver), Some(S::Sent));
+        assert_eq!(delivery_transition(S::Sent, E::Deliver), Some(S::Sent));
+        assert_eq!(delivery_transition(S::Sent, E::Cancel), None, "a stop never takes back a delivered message");
+        assert_eq!(delivery_transition(S::Cancelled, E::Deliver), None, "a cancelled delivery never arrives");
+        assert_eq!(delivery_transition(S::Pending, E::Seen), None);
+        assert_eq!(delivery_transition(S::Sent, E::Reply), Some(S::Sent));
+    }
+}

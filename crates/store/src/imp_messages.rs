@@ -1,0 +1,593 @@
+// Messages, deliveries and conversations, shared by both dialects. Included after `imp.rs`,
+// whose imports and helpers it uses.
+
+use tidings_core::message::{Channel, DeliveryState, MessageState};
+
+use crate::messages::{
+    Conversation, ConversationPart, Delivery, Message, MessageListQuery, MessageRow, MessageStats, MessageStore,
+    NewMessage, Recipients, Refused, StatFilter,
+};
+
+fn message_from_row(row: &DbRow) -> Result<Message> {
+    let channel: String = row.try_get("channel")?;
+    let state: String = row.try_get("state")?;
+    let audience: String = row.try_get("audience")?;
+    Ok(Message {
+        id: row.try_get("id")?,
+        workspace_id: row.try_get("workspace_id")?,
+        title: row.try_get("title")?,
+        sender_id: row.try_get("sender_id")?,
+        channel: Channel::parse(&channel).ok_or_else(|| StoreError::Corrupt(format!("channel {channel}")))?,
+        subject: row.try_get("subject")?,
+        body: row.try_get("body")?,
+        audience: serde_json::from_str(&audience).map_err(|e| StoreError::Corrupt(format!("audience: {e}")))?,
+        state: MessageState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("message state {state}")))?,
+        scheduled_at: row.try_get("scheduled_at")?,
+        sent_at: row.try_get("sent_at")?,
+        stopped_at: row.try_get("stopped_at")?,
+        targeted: row.try_get("targeted")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// Reads a delivery from columns aliased `d_*` (so it can share a row with its message).
+fn delivery_from_row(row: &DbRow) -> Result<Delivery> {
+    let state: String = row.try_get("d_state")?;
+    Ok(Delivery {
+        id: row.try_get("d_id")?,
+        message_id: row.try_get("d_message_id")?,
+        contact_id: row.try_get("d_contact_id")?,
+        state: DeliveryState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("delivery state {state}")))?,
+        created_at: row.try_get("d_created_at")?,
+        sent_at: row.try_get("d_sent_at")?,
+        seen_at: row.try_get("d_seen_at")?,
+        clicked_at: row.try_get("d_clicked_at")?,
+        replied_at: row.try_get("d_replied_at")?,
+    })
+}
+
+const DELIVERY_COLUMNS: &str = "d.id AS d_id, d.message_id AS d_message_id, d.contact_id AS d_contact_id, \
+     d.state AS d_state, d.created_at AS d_created_at, d.sent_at AS d_sent_at, d.seen_at AS d_seen_at, \
+     d.clicked_at AS d_clicked_at, d.replied_at AS d_replied_at";
+
+fn conversation_from_row(row: &DbRow) -> Result<Conversation> {
+    Ok(Conversation {
+        id: row.try_get("id")?,
+        workspace_id: row.try_get("workspace_id")?,
+        contact_id: row.try_get("contact_id")?,
+        teammate_id: row.try_get("teammate_id")?,
+        message_id: row.try_get("message_id")?,
+        state: row.try_get("state")?,
+        read: row.try_get("read")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        waiting_since: row.try_get("waiting_since")?,
+    })
+}
+
+fn part_from_row(row: &DbRow) -> Result<ConversationPart> {
+    Ok(ConversationPart {
+        id: row.try_get("id")?,
+        conversation_id: row.try_get("conversation_id")?,
+        part_type: row.try_get("part_type")?,
+        author_type: row.try_get("author_type")?,
+        author_id: row.try_get("author_id")?,
+        body: row.try_get("body")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// `instr(lower(x), $n) > 0` in the dialect at hand: ASCII-case-insensitive "contains".
+fn contains_ci(column: &str, placeholder: &str) -> String {
+    match DIALECT {
+        Dialect::Sqlite => format!("instr(lower({column}), {placeholder}) > 0"),
+        Dialect::Postgres => format!("strpos(lower({column} COLLATE \"C\"), {placeholder}) > 0"),
+    }
+}
+
+impl Store {
+    async fn message_state(&self, ws: i64, id: i64) -> Result<Refused> {
+        Ok(match MessageStore::message(self, ws, id).await? {
+            Some(m) => Refused::WrongState(m.state),
+            None => Refused::NotFound,
+        })
+    }
+}
+
+#[async_trait]
+impl MessageStore for Store {
+    async fn create_message(&self, ws: i64, m: NewMessage, now: i64) -> Result<Message> {
+        let row = sqlx::query(
+            "INSERT INTO messages (workspace_id, title, sender_id, channel, subject, body, audience, state, scheduled_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING *",
+        )
+        .bind(ws)
+        .bind(&m.title)
+        .bind(m.sender_id)
+        .bind(m.channel.as_str())
+        .bind(&m.subject)
+        .bind(&m.body)
+        .bind(m.audience.to_string())
+        .bind(m.state.as_str())
+        .bind(m.scheduled_at)
+        .bind(now)
+        .fetch_one(&self.writer)
+        .await?;
+        message_from_row(&row)
+    }
+
+    async fn message(&self, ws: i64, id: i64) -> Result<Option<Message>> {
+        let row = sqlx::query("SELECT * FROM messages WHERE workspace_id = $1 AND id = $2")
+            .bind(ws)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(message_from_row).transpose()
+    }
+
+    async fn update_message(&self, ws: i64, m: &Message, now: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE messages SET title = $3, channel = $4, subject = $5, body = $6, audience = $7, state = $8, \
+             scheduled_at = $9, sender_id = $10, updated_at = $11 \
+             WHERE workspace_id = $1 AND id = $2 AND state IN ('draft', 'scheduled')",
+        )
+        .bind(ws)
+        .bind(m.id)
+        .bind(&m.title)
+        .bind(m.channel.as_str())
+        .bind(&m.subject)
+        .bind(&m.body)
+        .bind(m.audience.to_string())
+        .bind(m.state.as_str())
+        .bind(m.scheduled_at)
+        .bind(m.sender_id)
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn messages(&self, ws: i64, q: &MessageListQuery) -> Result<(Vec<MessageRow>, i64)> {
+        let mut params: Vec<SqlParam> = Vec::new();
+        let mut clause = String::from("m.workspace_id = $1");
+        if !q.states.is_empty() {
+            let ps: Vec<String> = q
+                .states
+                .iter()
+                .map(|s| {
+                    params.push(SqlParam::Text(s.as_str().to_owned()));
+                    format!("${}", params.len() + 1)
+                })
+                .collect();
+            clause.push_str(&format!(" AND m.state IN ({})", ps.join(", ")));
+        }
+        if let Some(search) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            params.push(SqlParam::Text(search.to_ascii_lowercase()));
+            let p = format!("${}", params.len() + 1);
+            clause.push_str(&format!(" AND ({} OR {})", contains_ci("m.title", &p), contains_ci("t.name", &p)));
+        }
+        let from = format!("FROM messages m JOIN teammates t ON t.id = m.sender_id WHERE {clause}");
+        let count_sql = format!("SELECT COUNT(*) {from}");
+        let mut count = sqlx::query(&count_sql).bind(ws);
+        for p in &params {
+            count = bind_param(count, p);
+        }
+        let total: i64 = count.fetch_one(&self.reader).await?.try_get(0)?;
+        let page_sql = format!(
+            "SELECT m.*, t.name AS sender_name {from} ORDER BY COALESCE(m.sent_at, m.scheduled_at, m.updated_at) DESC, m.id DESC LIMIT {} OFFSET {}",
+            q.limit.clamp(0, 500),
+            q.offset.max(0)
+        );
+        let mut page = sqlx::query(&page_sql).bind(ws);
+        for p in &params {
+            page = bind_param(page, p);
+        }
+        let rows = page.fetch_all(&self.reader).await?;
+        let list = rows
+            .iter()
+            .map(|r| Ok(MessageRow { message: message_from_row(r)?, sender_name: r.try_get("sender_name")? }))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((list, total))
+    }
+
+    async fn send_message(
+        &self,
+        ws: i64,
+        id: i64,
+        to: Recipients<'_>,
+        now: i64,
+    ) -> Result<std::result::Result<Message, Refused>> {
+        let mut tx = self.writer.begin().await?;
+        let row = sqlx::query(
+            "UPDATE messages SET state = 'sent', sent_at = $3, updated_at = $3 \
+             WHERE workspace_id = $1 AND id = $2 AND state IN ('draft', 'scheduled') RETURNING *",
+        )
+        .bind(ws)
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            drop(tx);
+            return Ok(Err(self.message_state(ws, id).await?));
+        };
+        let mut message = message_from_row(&row)?;
+        // The snapshot: everyone who matches now, written in the same transaction.
+        let mut filter = Sql::new(3);
+        match to.pred {
+            Some(p) => compile(p, DIALECT, "c", &mut filter),
+            None => filter.text.push_str("TRUE"),
+        }
+        if let Some(ids) = to.contact_ids {
+            let start = 3 + filter.params.len();
+            for cid in ids {
+                filter.params.push(SqlParam::Int(*cid));
+            }
+            let list = if ids.is_empty() { "NULL".to_owned() } else { placeholders(start, ids.len()) };
+            filter.text = format!("({}) AND c.id IN ({list})", filter.text);
+        }
+        let sql = format!(
+            "INSERT INTO deliveries (workspace_id, message_id, contact_id, state, created_at) \
+             SELECT $1, $2, c.id, 'pending', $3 FROM contacts c \
+             WHERE c.workspace_id = $1 AND c.archived = FALSE AND {} \
+             ON CONFLICT (message_id, contact_id) DO NOTHING",
+            filter.text
+        );
+        let mut q = sqlx::query(&sql).bind(ws).bind(id).bind(now);
+        for p in &filter.params {
+            q = bind_param(q, p);
+        }
+        let targeted = q.execute(&mut *tx).await?.rows_affected() as i64;
+        sqlx::query("UPDATE messages SET targeted = $2 WHERE id = $1").bind(id).bind(targeted).execute(&mut *tx).await?;
+        tx.commit().await?;
+        message.targeted = targeted;
+        Ok(Ok(message))
+    }
+
+    async fn stop_message(&self, ws: i64, id: i64, now: i64) -> Result<std::result::Result<(Message, u64), Refused>> {
+        let mut tx = self.writer.begin().await?;
+        let row = sqlx::query(
+            "UPDATE messages SET state = 'stopped', stopped_at = $3, updated_at = $3 \
+             WHERE workspace_id = $1 AND id = $2 AND state = 'sent' AND channel IN ('chat', 'post') RETURNING *",
+        )
+        .bind(ws)
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            drop(tx);
+            return Ok(Err(self.message_state(ws, id).await?));
+        };
+        let cancelled = sqlx::query(
+            "UPDATE deliveries SET state = 'cancelled', cancelled_at = $3 WHERE workspace_id = $1 AND message_id = $2 AND state = 'pending'",
+        )
+        .bind(ws)
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(Ok((message_from_row(&row)?, cancelled)))
+    }
+
+    async fn due_messages(&self, now: i64) -> Result<Vec<(i64, i64)>> {
+        let rows = sqlx::query(
+            "SELECT workspace_id, id FROM messages WHERE state = 'scheduled' AND scheduled_at <= $1 ORDER BY scheduled_at, id",
+        )
+        .bind(now)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+    }
+
+    async fn message_stats(&self, ws: i64, id: i64) -> Result<MessageStats> {
+        let row = sqlx::query(
+            "SELECT COUNT(*), \
+             COALESCE(SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN state = 'sent' THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN seen_at IS NOT NULL THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN clicked_at IS NOT NULL THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN replied_at IS NOT NULL THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN state = 'cancelled' THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END), 0) \
+             FROM deliveries WHERE workspace_id = $1 AND message_id = $2",
+        )
+        .bind(ws)
+        .bind(id)
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(MessageStats {
+            targeted: row.try_get(0)?,
+            pending: row.try_get(1)?,
+            sent: row.try_get(2)?,
+            seen: row.try_get(3)?,
+            clicked: row.try_get(4)?,
+            replied: row.try_get(5)?,
+            cancelled: row.try_get(6)?,
+            failed: row.try_get(7)?,
+        })
+    }
+
+    async fn message_recipients(
+        &self,
+        ws: i64,
+        id: i64,
+        which: StatFilter,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<Contact>, i64)> {
+        let from = format!(
+            "FROM deliveries d JOIN contacts c ON c.id = d.contact_id WHERE d.workspace_id = $1 AND d.message_id = $2 AND {}",
+            which.condition()
+        );
+        let total: i64 =
+            sqlx::query(&format!("SELECT COUNT(*) {from}")).bind(ws).bind(id).fetch_one(&self.reader).await?.try_get(0)?;
+        let sql = format!(
+            "SELECT {} {from} ORDER BY d.id LIMIT {} OFFSET {}",
+            *CONTACT_SELECT,
+            limit.clamp(0, 1000),
+            offset.max(0)
+        );
+        let rows = sqlx::query(&sql).bind(ws).bind(id).fetch_all(&self.reader).await?;
+        Ok((rows.iter().map(contact_from_row).collect::<Result<_>>()?, total))
+    }
+
+    async fn pending_in_app(&self, ws: i64, contact_id: i64) -> Result<Vec<(Delivery, Message)>> {
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS}, m.* FROM deliveries d JOIN messages m ON m.id = d.message_id \
+             WHERE d.workspace_id = $1 AND d.contact_id = $2 AND d.state = 'pending' \
+             AND m.state = 'sent' AND m.channel IN ('chat', 'post') ORDER BY d.id"
+        );
+        let rows = sqlx::query(&sql).bind(ws).bind(contact_id).fetch_all(&self.reader).await?;
+        rows.iter().map(|r| Ok((delivery_from_row(r)?, message_from_row(r)?))).collect()
+    }
+
+    async fn deliver(&self, ws: i64, contact_id: i64, delivery_ids: &[i64], now: i64) -> Result<Vec<i64>> {
+        if delivery_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.writer.begin().await?;
+        let mut delivered = Vec::new();
+        for chunk in delivery_ids.chunks(IN_CHUNK) {
+            let sql = format!(
+                "UPDATE deliveries SET state = 'sent', sent_at = $3 \
+                 WHERE workspace_id = $1 AND contact_id = $2 AND state = 'pending' AND id IN ({}) RETURNING id",
+                placeholders(3, chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(ws).bind(contact_id).bind(now);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for row in q.fetch_all(&mut *tx).await? {
+                delivered.push(row.try_get(0)?);
+            }
+        }
+        if !delivered.is_empty() {
+            sqlx::query("UPDATE contacts SET last_contacted_at = $3 WHERE workspace_id = $1 AND id = $2")
+                .bind(ws)
+                .bind(contact_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(delivered)
+    }
+
+    async fn deliver_message_to(&self, ws: i64, message_id: i64, contact_ids: &[i64], now: i64) -> Result<Vec<(i64, i64)>> {
+        let mut out = Vec::new();
+        if contact_ids.is_empty() {
+            return Ok(out);
+        }
+        let mut tx = self.writer.begin().await?;
+        for chunk in contact_ids.chunks(IN_CHUNK) {
+            let sql = format!(
+                "UPDATE deliveries SET state = 'sent', sent_at = $3 \
+                 WHERE workspace_id = $1 AND message_id = $2 AND state = 'pending' AND contact_id IN ({}) RETURNING id, contact_id",
+                placeholders(3, chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(ws).bind(message_id).bind(now);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for row in q.fetch_all(&mut *tx).await? {
+                out.push((row.try_get(0)?, row.try_get(1)?));
+            }
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn delivered_in_app(&self, ws: i64, contact_id: i64, limit: i64) -> Result<Vec<(Delivery, Message)>> {
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS}, m.* FROM deliveries d JOIN messages m ON m.id = d.message_id \
+             WHERE d.workspace_id = $1 AND d.contact_id = $2 AND d.state = 'sent' AND m.channel IN ('chat', 'post') \
+             ORDER BY d.sent_at DESC, d.id DESC LIMIT {}",
+            limit.clamp(0, 500)
+        );
+        let rows = sqlx::query(&sql).bind(ws).bind(contact_id).fetch_all(&self.reader).await?;
+        rows.iter().map(|r| Ok((delivery_from_row(r)?, message_from_row(r)?))).collect()
+    }
+
+    async fn mark_delivery(&self, ws: i64, contact_id: i64, delivery_id: i64, what: StatFilter, now: i64) -> Result<bool> {
+        let column = match what {
+            StatFilter::Seen => "seen_at",
+            StatFilter::Clicked => "clicked_at",
+            StatFilter::Replied => "replied_at",
+            _ => return Ok(false),
+        };
+        let sql = format!(
+            "UPDATE deliveries SET {column} = $4 WHERE workspace_id = $1 AND contact_id = $2 AND id = $3 \
+             AND state = 'sent' AND {column} IS NULL"
+        );
+        let done = sqlx::query(&sql).bind(ws).bind(contact_id).bind(delivery_id).bind(now).execute(&self.writer).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn deliveries_of_contact(&self, ws: i64, contact_id: i64) -> Result<Vec<Delivery>> {
+        let sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries d WHERE d.workspace_id = $1 AND d.contact_id = $2 ORDER BY d.id");
+        let rows = sqlx::query(&sql).bind(ws).bind(contact_id).fetch_all(&self.reader).await?;
+        rows.iter().map(delivery_from_row).collect()
+    }
+
+    async fn conversation_for(
+        &self,
+        ws: i64,
+        contact_id: i64,
+        message: &Message,
+        first_body: &str,
+        now: i64,
+    ) -> Result<Conversation> {
+        let mut tx = self.writer.begin().await?;
+        let created = sqlx::query(
+            "INSERT INTO conversations (workspace_id, contact_id, teammate_id, message_id, state, read, created_at, updated_at) \
+             SELECT $1, c.id, $3, $4, 'open', TRUE, $5, $5 FROM contacts c WHERE c.workspace_id = $1 AND c.id = $2 \
+             ON CONFLICT (message_id, contact_id) DO NOTHING RETURNING *",
+        )
+        .bind(ws)
+        .bind(contact_id)
+        .bind(message.sender_id)
+        .bind(message.id)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let conversation = match created {
+            Some(row) => {
+                let c = conversation_from_row(&row)?;
+                sqlx::query(
+                    "INSERT INTO conversation_parts (workspace_id, conversation_id, part_type, author_type, author_id, body, created_at) \
+                     VALUES ($1, $2, 'comment', 'admin', $3, $4, $5)",
+                )
+                .bind(ws)
+                .bind(c.id)
+                .bind(message.sender_id)
+                .bind(first_body)
+                .bind(message.sent_at.unwrap_or(now))
+                .execute(&mut *tx)
+                .await?;
+                c
+            }
+            None => {
+                let row = sqlx::query("SELECT * FROM conversations WHERE workspace_id = $1 AND message_id = $2 AND contact_id = $3")
+                    .bind(ws)
+                    .bind(message.id)
+                    .bind(contact_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                conversation_from_row(&row)?
+            }
+        };
+        tx.commit().await?;
+        Ok(conversation)
+    }
+
+    async fn start_conversation(&self, ws: i64, contact_id: i64, author_type: &str, body: &str, now: i64) -> Result<Conversation> {
+        let mut tx = self.writer.begin().await?;
+        let row = sqlx::query(
+            "INSERT INTO conversations (workspace_id, contact_id, state, read, created_at, updated_at, waiting_since) \
+             SELECT $1, c.id, 'open', FALSE, $3, $3, $3 FROM contacts c WHERE c.workspace_id = $1 AND c.id = $2 RETURNING *",
+        )
+        .bind(ws)
+        .bind(contact_id)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let c = conversation_from_row(&row)?;
+        sqlx::query(
+            "INSERT INTO conversation_parts (workspace_id, conversation_id, part_type, author_type, author_id, body, created_at) \
+             VALUES ($1, $2, 'comment', $3, $4, $5, $6)",
+        )
+        .bind(ws)
+        .bind(c.id)
+        .bind(author_type)
+        .bind(contact_id)
+        .bind(body)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(c)
+    }
+
+    async fn conversation(&self, ws: i64, id: i64) -> Result<Option<Conversation>> {
+        let row = sqlx::query("SELECT * FROM conversations WHERE workspace_id = $1 AND id = $2")
+            .bind(ws)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(conversation_from_row).transpose()
+    }
+
+    async fn add_part(&self, ws: i64, conversation_id: i64, part: ConversationPart) -> Result<ConversationPart> {
+        let mut tx = self.writer.begin().await?;
+        let row = sqlx::query(
+            "INSERT INTO conversation_parts (workspace_id, conversation_id, part_type, author_type, author_id, body, created_at) \
+             SELECT $1, c.id, $3, $4, $5, $6, $7 FROM conversations c WHERE c.workspace_id = $1 AND c.id = $2 RETURNING *",
+        )
+        .bind(ws)
+        .bind(conversation_id)
+        .bind(&part.part_type)
+        .bind(&part.author_type)
+        .bind(part.author_id)
+        .bind(&part.body)
+        .bind(part.created_at)
+        .fetch_one(&mut *tx)
+        .await?;
+        // A contact's words open the conversation and make the team owe a reply.
+        let from_contact = part.author_type != "admin";
+        sqlx::query(
+            "UPDATE conversations SET updated_at = $3, \
+             state = CASE WHEN $4 THEN 'open' ELSE state END, \
+             read = CASE WHEN $4 THEN FALSE ELSE read END, \
+             waiting_since = CASE WHEN $4 THEN COALESCE(waiting_since, $3) ELSE NULL END \
+             WHERE workspace_id = $1 AND id = $2",
+        )
+        .bind(ws)
+        .bind(conversation_id)
+        .bind(part.created_at)
+        .bind(from_contact)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        part_from_row(&row)
+    }
+
+    async fn parts(&self, ws: i64, conversation_id: i64) -> Result<Vec<ConversationPart>> {
+        let rows = sqlx::query("SELECT * FROM conversation_parts WHERE workspace_id = $1 AND conversation_id = $2 ORDER BY id")
+            .bind(ws)
+            .bind(conversation_id)
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(part_from_row).collect()
+    }
+
+    async fn conversations_of_contact(&self, ws: i64, contact_id: i64) -> Result<Vec<Conversation>> {
+        let rows = sqlx::query("SELECT * FROM conversations WHERE workspace_id = $1 AND contact_id = $2 ORDER BY updated_at DESC, id DESC")
+            .bind(ws)
+            .bind(contact_id)
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(conversation_from_row).collect()
+    }
+
+    async fn conversations_of_teammate(&self, ws: i64, teammate_id: i64) -> Result<Vec<Conversation>> {
+        let rows = sqlx::query("SELECT * FROM conversations WHERE workspace_id = $1 AND teammate_id = $2 ORDER BY updated_at DESC, id DESC")
+            .bind(ws)
+            .bind(teammate_id)
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(conversation_from_row).collect()
+    }
+
+    async fn conversations_of_message(&self, ws: i64, message_id: i64) -> Result<Vec<Conversation>> {
+        let rows = sqlx::query("SELECT * FROM conversations WHERE workspace_id = $1 AND message_id = $2 ORDER BY updated_at DESC, id DESC")
+            .bind(ws)
+            .bind(message_id)
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(conversation_from_row).collect()
+    }
+}

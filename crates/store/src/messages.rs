@@ -1,0 +1,268 @@
+//! Storage of manual messages, their deliveries, and conversations.
+//!
+//! The send is one unit of work: the message moves to `sent` and its audience snapshot (one
+//! delivery per recipient) is written in the same transaction, so a crash leaves either no
+//! snapshot or a whole one. The stop is one too: the message moves to `stopped` and every pending
+//! delivery is cancelled together, and a delivery only ever reaches a contact through a
+//! conditional update from `pending`, so nothing is delivered after a stop commits.
+
+use async_trait::async_trait;
+use serde_json::Value as Json;
+use tidings_core::contact::Contact;
+use tidings_core::filter::Pred;
+use tidings_core::message::{Channel, DeliveryState, MessageState};
+
+use crate::Result;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Message {
+    pub id: i64,
+    pub workspace_id: i64,
+    /// The internal name teammates see in the message list.
+    pub title: String,
+    pub sender_id: i64,
+    pub channel: Channel,
+    pub subject: Option<String>,
+    /// Markdown, with personalisation tags.
+    pub body: String,
+    /// Who it goes to, as the composer described it (see the web layer's audience parser).
+    pub audience: Json,
+    pub state: MessageState,
+    pub scheduled_at: Option<i64>,
+    pub sent_at: Option<i64>,
+    pub stopped_at: Option<i64>,
+    /// How many deliveries the snapshot made.
+    pub targeted: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    pub title: String,
+    pub sender_id: i64,
+    pub channel: Channel,
+    pub subject: Option<String>,
+    pub body: String,
+    pub audience: Json,
+    pub state: MessageState,
+    pub scheduled_at: Option<i64>,
+}
+
+/// One message to one contact.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Delivery {
+    pub id: i64,
+    pub message_id: i64,
+    pub contact_id: i64,
+    pub state: DeliveryState,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+    pub seen_at: Option<i64>,
+    pub clicked_at: Option<i64>,
+    pub replied_at: Option<i64>,
+}
+
+/// The figures of a message.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MessageStats {
+    pub targeted: i64,
+    pub pending: i64,
+    pub sent: i64,
+    pub seen: i64,
+    pub clicked: i64,
+    pub replied: i64,
+    pub cancelled: i64,
+    pub failed: i64,
+}
+
+/// Which contacts behind a figure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatFilter {
+    Targeted,
+    Pending,
+    Sent,
+    Seen,
+    Clicked,
+    Replied,
+    Cancelled,
+    Failed,
+}
+
+impl StatFilter {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "targeted" => StatFilter::Targeted,
+            "pending" => StatFilter::Pending,
+            "sent" => StatFilter::Sent,
+            "seen" => StatFilter::Seen,
+            "clicked" => StatFilter::Clicked,
+            "replied" => StatFilter::Replied,
+            "cancelled" => StatFilter::Cancelled,
+            "failed" => StatFilter::Failed,
+            _ => return None,
+        })
+    }
+
+    /// The SQL condition on a delivery aliased `d`. Constant text only.
+    pub(crate) fn condition(self) -> &'static str {
+        match self {
+            StatFilter::Targeted => "TRUE",
+            StatFilter::Pending => "d.state = 'pending'",
+            StatFilter::Sent => "d.state = 'sent'",
+            StatFilter::Seen => "d.seen_at IS NOT NULL",
+            StatFilter::Clicked => "d.clicked_at IS NOT NULL",
+            StatFilter::Replied => "d.replied_at IS NOT NULL",
+            StatFilter::Cancelled => "d.state = 'cancelled'",
+            StatFilter::Failed => "d.state = 'failed'",
+        }
+    }
+}
+
+/// A page of the message list.
+#[derive(Clone, Debug, Default)]
+pub struct MessageListQuery {
+    /// Only messages in these states; empty means all.
+    pub states: Vec<MessageState>,
+    /// Finds messages whose title or sender's name contains this text (case-insensitive).
+    pub search: Option<String>,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+/// A message in the list, with its sender's name.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MessageRow {
+    pub message: Message,
+    pub sender_name: String,
+}
+
+/// Who a send goes to, resolved against the contacts table when the snapshot is written.
+#[derive(Clone, Debug)]
+pub struct Recipients<'a> {
+    /// A filter every recipient must match (None: everyone).
+    pub pred: Option<&'a Pred>,
+    /// Only these contacts (None: no restriction).
+    pub contact_ids: Option<&'a [i64]>,
+}
+
+/// Why a send or stop did nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refused {
+    NotFound,
+    /// The message was not in a state that allows it (already sent, or stopped).
+    WrongState(MessageState),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Conversation {
+    pub id: i64,
+    pub workspace_id: i64,
+    pub contact_id: i64,
+    pub teammate_id: Option<i64>,
+    pub message_id: Option<i64>,
+    pub state: String,
+    pub read: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub waiting_since: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConversationPart {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub part_type: String,
+    /// `admin`, `user` or `lead`.
+    pub author_type: String,
+    pub author_id: i64,
+    /// HTML.
+    pub body: Option<String>,
+    pub created_at: i64,
+}
+
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    async fn create_message(&self, ws: i64, m: NewMessage, now: i64) -> Result<Message>;
+    async fn message(&self, ws: i64, id: i64) -> Result<Option<Message>>;
+    /// Saves a draft or scheduled message's fields; refuses once it is sent or stopped.
+    async fn update_message(&self, ws: i64, m: &Message, now: i64) -> Result<bool>;
+    async fn messages(&self, ws: i64, q: &MessageListQuery) -> Result<(Vec<MessageRow>, i64)>;
+    /// Moves a draft or scheduled message to `sent` and writes one pending delivery per
+    /// recipient, in one transaction. Returns the message and how many deliveries it made.
+    async fn send_message(
+        &self,
+        ws: i64,
+        id: i64,
+        to: Recipients<'_>,
+        now: i64,
+    ) -> Result<std::result::Result<Message, Refused>>;
+    /// Moves a sending in-app message to `stopped` and cancels every pending delivery, in one
+    /// transaction. Returns the message and how many deliveries were cancelled.
+    async fn stop_message(&self, ws: i64, id: i64, now: i64) -> Result<std::result::Result<(Message, u64), Refused>>;
+    /// Scheduled messages whose time has come, across workspaces: `(workspace, message)`.
+    async fn due_messages(&self, now: i64) -> Result<Vec<(i64, i64)>>;
+    async fn message_stats(&self, ws: i64, id: i64) -> Result<MessageStats>;
+    /// The contacts behind one figure of a message.
+    async fn message_recipients(
+        &self,
+        ws: i64,
+        id: i64,
+        which: StatFilter,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<Contact>, i64)>;
+    /// A contact's pending in-app deliveries, oldest first, with their messages.
+    async fn pending_in_app(&self, ws: i64, contact_id: i64) -> Result<Vec<(Delivery, Message)>>;
+    /// Marks pending deliveries of one contact as sent; returns the ids that were still pending
+    /// (a cancelled delivery is never delivered).
+    async fn deliver(&self, ws: i64, contact_id: i64, delivery_ids: &[i64], now: i64) -> Result<Vec<i64>>;
+    /// Delivers one message to those of `contact_ids` whose delivery is still pending (the
+    /// contacts whose Messenger is open); returns `(delivery, contact)` for each.
+    async fn deliver_message_to(
+        &self,
+        ws: i64,
+        message_id: i64,
+        contact_ids: &[i64],
+        now: i64,
+    ) -> Result<Vec<(i64, i64)>>;
+    /// A contact's delivered in-app messages, newest first.
+    async fn delivered_in_app(&self, ws: i64, contact_id: i64, limit: i64) -> Result<Vec<(Delivery, Message)>>;
+    /// Records that a sent delivery was seen, clicked or replied to (first time only).
+    async fn mark_delivery(
+        &self,
+        ws: i64,
+        contact_id: i64,
+        delivery_id: i64,
+        what: StatFilter,
+        now: i64,
+    ) -> Result<bool>;
+    async fn deliveries_of_contact(&self, ws: i64, contact_id: i64) -> Result<Vec<Delivery>>;
+
+    // --- conversations ----------------------------------------------------------------------
+    /// The conversation of a contact about a message, created with `first` as its opening part
+    /// when it does not exist yet.
+    async fn conversation_for(
+        &self,
+        ws: i64,
+        contact_id: i64,
+        message: &Message,
+        first_body: &str,
+        now: i64,
+    ) -> Result<Conversation>;
+    /// A new conversation started by the contact, with their first words.
+    async fn start_conversation(
+        &self,
+        ws: i64,
+        contact_id: i64,
+        author_type: &str,
+        body: &str,
+        now: i64,
+    ) -> Result<Conversation>;
+    async fn conversation(&self, ws: i64, id: i64) -> Result<Option<Conversation>>;
+    async fn add_part(&self, ws: i64, conversation_id: i64, part: ConversationPart) -> Result<ConversationPart>;
+    async fn parts(&self, ws: i64, conversation_id: i64) -> Result<Vec<ConversationPart>>;
+    async fn conversations_of_contact(&self, ws: i64, contact_id: i64) -> Result<Vec<Conversation>>;
+    async fn conversations_of_teammate(&self, ws: i64, teammate_id: i64) -> Result<Vec<Conversation>>;
+    async fn conversations_of_message(&self, ws: i64, message_id: i64) -> Result<Vec<Conversation>>;
+}

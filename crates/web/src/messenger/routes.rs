@@ -1,0 +1,364 @@
+//! The Messenger's HTTP handlers.
+
+use axum::Json as JsonResponse;
+use axum::extract::{Path, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value as Json, json};
+use tidings_core::contact::{Contact, ContactInput, Role};
+use tidings_core::markdown::Body as MessageBody;
+use tidings_core::message::Channel;
+use tidings_core::personalise::escape_html;
+use tidings_store::{ConversationPart, StatFilter, Workspace};
+
+use super::session::{Visitor, origin_allowed, origin_refused, sign_session, verify_session, verify_user_hash};
+use super::{hub, item};
+use crate::AppState;
+use crate::api::{Body, parse_id};
+use crate::auth::now;
+use crate::error::{ApiError, ApiResult};
+
+/// Boot settings that are not contact attributes.
+const SETTINGS: &[&str] = &[
+    "app_id",
+    "user_hash",
+    "session",
+    "api_base",
+    "custom_launcher_selector",
+    "alignment",
+    "vertical_padding",
+    "horizontal_padding",
+    "z_index",
+    "hide_default_launcher",
+    "hide_notifications",
+    "session_duration",
+    "action_color",
+    "background_color",
+    "link_color",
+    "installation_type",
+    "intercom_user_jwt",
+    "widget_url",
+    "page_title",
+    "last_request_at",
+    "user_id",
+    "created_at",
+    "company",
+    "companies",
+    "avatar",
+    "utm_campaign",
+    "utm_content",
+    "utm_medium",
+    "utm_source",
+    "utm_term",
+];
+
+/// Turns boot or update settings into a contact change: `user_id` is the external id,
+/// `created_at` the sign-up time; other unknown keys are custom attributes, kept only when the
+/// workspace declared them writable from the Messenger.
+fn input_from(
+    settings: &Map<String, Json>,
+    custom: &[tidings_core::attribute::CustomAttribute],
+) -> ApiResult<ContactInput> {
+    let mut body = Map::new();
+    let mut attrs = Map::new();
+    for (k, v) in settings {
+        match k.as_str() {
+            "user_id" => {
+                body.insert("external_id".into(), v.clone());
+            }
+            "created_at" => {
+                body.insert("signed_up_at".into(), v.clone());
+            }
+            "email" | "name" | "phone" | "language_override" | "unsubscribed_from_emails" | "timezone" => {
+                body.insert(k.clone(), v.clone());
+            }
+            key if SETTINGS.contains(&key) => {}
+            key => {
+                if custom.iter().any(|a| a.name == key && a.messenger_writable && !a.archived) {
+                    attrs.insert(key.to_owned(), v.clone());
+                }
+            }
+        }
+    }
+    if !attrs.is_empty() {
+        body.insert("custom_attributes".into(), Json::Object(attrs));
+    }
+    Ok(ContactInput::parse(&body, custom)?)
+}
+
+fn identity(settings: &Map<String, Json>) -> Option<String> {
+    let text = |k: &str| match settings.get(k) {
+        Some(Json::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Some(Json::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    text("user_id").or_else(|| text("email"))
+}
+
+async fn unread(state: &AppState, ws: i64, contact: i64) -> ApiResult<usize> {
+    let pending = state.store.pending_in_app(ws, contact).await?.len();
+    let unseen =
+        state.store.delivered_in_app(ws, contact, 200).await?.iter().filter(|(d, _)| d.seen_at.is_none()).count();
+    Ok(pending + unseen)
+}
+
+fn session_json(ws: &Workspace, c: &Contact, unread: usize) -> Json {
+    json!({
+        "type": "messenger_session",
+        "session": sign_session(ws, c.id, now() + super::session::SESSION_SECONDS),
+        "app": {"id": ws.app_id, "name": ws.name},
+        "contact": {"id": c.id.to_string(), "role": c.role.as_str(), "name": c.name, "email": c.email, "user_id": c.external_id},
+        "unread_count": unread,
+    })
+}
+
+pub async fn boot(State(state): State<AppState>, headers: HeaderMap, Body(b): Body) -> ApiResult<JsonResponse<Json>> {
+    let app_id =
+        b.get("app_id").and_then(Json::as_str).ok_or_else(|| ApiError::bad_request("app_id", "app_id is required"))?;
+    let ws = state.store.workspace_by_app_id(app_id).await?.ok_or_else(|| {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", "No workspace has this app_id").with_field("app_id")
+    })?;
+    if !origin_allowed(&ws, &headers) {
+        return Err(origin_refused());
+    }
+    let custom = state.store.custom_attributes(ws.id).await?;
+    let input = input_from(&b, &custom)?;
+    let now = now();
+    let contact = match identity(&b) {
+        Some(id) => {
+            let hash = b.get("user_hash").and_then(Json::as_str);
+            match hash {
+                Some(h) if !verify_user_hash(&ws, &id, h) => {
+                    return Err(ApiError::new(StatusCode::UNAUTHORIZED, "identity_verification_failed", "user_hash does not match: compute it on your server as the hex HMAC-SHA256 of the user_id (or email) with the workspace's identity secret").with_field("user_hash"));
+                }
+                None if ws.identity_required => {
+                    return Err(ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "identity_verification_required",
+                        "This workspace requires identity verification: send user_hash with user_id or email",
+                    )
+                    .with_field("user_hash"));
+                }
+                _ => {}
+            }
+            let existing = match input.external_id.clone().flatten() {
+                Some(ext) => state.store.contact_by_external_id(ws.id, &ext).await?,
+                None => match input.email.clone().flatten() {
+                    Some(email) => state.store.user_by_email(ws.id, &email).await?,
+                    None => None,
+                },
+            };
+            match existing {
+                Some(mut c) => {
+                    let mut changed = input.apply(&mut c, now);
+                    if c.role == Role::Lead {
+                        c.role = Role::User;
+                        changed = true;
+                    }
+                    if changed {
+                        state.store.update_contact(&c).await?;
+                    }
+                    c
+                }
+                None => {
+                    let mut c = Contact::new(ws.id, Role::User, now);
+                    input.apply(&mut c, now);
+                    state.store.insert_contact(&c).await?
+                }
+            }
+        }
+        None => {
+            // A returning visitor presents their earlier session; anyone else becomes a new lead.
+            let earlier = b.get("session").and_then(Json::as_str).and_then(|t| verify_session(&ws, t, now));
+            let found = match earlier {
+                Some(id) => state.store.contact(ws.id, id).await?.filter(|c| c.role == Role::Lead && !c.archived),
+                None => None,
+            };
+            match found {
+                Some(c) => c,
+                None => {
+                    let mut c = Contact::new(ws.id, Role::Lead, now);
+                    input.apply(&mut c, now);
+                    c.external_id = None;
+                    state.store.insert_contact(&c).await?
+                }
+            }
+        }
+    };
+    state.store.touch_contact(ws.id, contact.id, now).await?;
+    let unread = unread(&state, ws.id, contact.id).await?;
+    Ok(JsonResponse(session_json(&ws, &contact, unread)))
+}
+
+pub async fn update(State(state): State<AppState>, v: Visitor, Body(b): Body) -> ApiResult<JsonResponse<Json>> {
+    let custom = state.store.custom_attributes(v.workspace.id).await?;
+    let mut input = input_from(&b, &custom)?;
+    // The identity of a verified contact cannot be changed from the browser.
+    input.external_id = None;
+    if v.contact.role == Role::User {
+        input.email = None;
+    }
+    let mut c = v.contact.clone();
+    if input.apply(&mut c, now()) {
+        state.store.update_contact(&c).await?;
+    }
+    state.store.touch_contact(v.workspace.id, c.id, now()).await?;
+    let unread = unread(&state, v.workspace.id, c.id).await?;
+    Ok(JsonResponse(json!({"type": "messenger_update", "unread_count": unread})))
+}
+
+/// Delivers what is pending and returns the contact's in-app messages and conversations.
+pub async fn messages(State(state): State<AppState>, v: Visitor) -> ApiResult<JsonResponse<Json>> {
+    let ws = v.workspace.id;
+    let now = now();
+    let pending = state.store.pending_in_app(ws, v.contact.id).await?;
+    let ids: Vec<i64> = pending.iter().map(|(d, _)| d.id).collect();
+    state.store.deliver(ws, v.contact.id, &ids, now).await?;
+    let delivered = state.store.delivered_in_app(ws, v.contact.id, 100).await?;
+    let custom = state.store.custom_attributes(ws).await?;
+    let mut names = std::collections::HashMap::new();
+    let mut items = Vec::new();
+    let conversations = state.store.conversations_of_contact(ws, v.contact.id).await?;
+    for (d, m) in &delivered {
+        let Ok(body) = MessageBody::compile(&m.body, &custom, "body") else { continue };
+        if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(m.sender_id) {
+            slot.insert(state.store.teammate(ws, m.sender_id).await?.map(|t| t.name).unwrap_or_default());
+        }
+        let mut it = item(d.id, m, &v.contact, &body, &names[&m.sender_id], d.seen_at, d.sent_at);
+        if let Some(c) = conversations.iter().find(|c| c.message_id == Some(m.id)) {
+            it["conversation"] = conversation_json(&state, ws, c.id).await?;
+        }
+        items.push(it);
+    }
+    let mut started = Vec::new();
+    for c in conversations.iter().filter(|c| c.message_id.is_none()) {
+        started.push(conversation_json(&state, ws, c.id).await?);
+    }
+    let unread = items.iter().filter(|i| i["seen_at"].is_null()).count();
+    Ok(JsonResponse(
+        json!({"type": "messenger_messages", "items": items, "conversations": started, "unread_count": unread}),
+    ))
+}
+
+async fn conversation_json(state: &AppState, ws: i64, id: i64) -> ApiResult<Json> {
+    let parts: Vec<Json> = state
+        .store
+        .parts(ws, id)
+        .await?
+        .iter()
+        .filter(|p| p.part_type == "comment")
+        .map(|p| json!({"id": p.id.to_string(), "author": p.author_type, "html": p.body, "created_at": p.created_at}))
+        .collect();
+    Ok(json!({"id": id.to_string(), "parts": parts}))
+}
+
+pub async fn seen(State(state): State<AppState>, v: Visitor, Body(b): Body) -> ApiResult<JsonResponse<Json>> {
+    let Some(Json::Array(ids)) = b.get("delivery_ids") else {
+        return Err(ApiError::bad_request("delivery_ids", "delivery_ids must be a list"));
+    };
+    let now = now();
+    let mut marked = 0;
+    for id in ids.iter().filter_map(parse_id) {
+        if state.store.mark_delivery(v.workspace.id, v.contact.id, id, StatFilter::Seen, now).await? {
+            marked += 1;
+        }
+    }
+    let unread = unread(&state, v.workspace.id, v.contact.id).await?;
+    Ok(JsonResponse(json!({"type": "messenger_seen", "marked": marked, "unread_count": unread})))
+}
+
+/// A contact's words as HTML: plain text, escaped, paragraphs kept.
+fn contact_html(b: &Map<String, Json>) -> ApiResult<String> {
+    let text = b
+        .get("body")
+        .and_then(Json::as_str)
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::bad_request("body", "Body is required"))?;
+    if text.len() > 20_000 {
+        return Err(ApiError::bad_request("body", "A reply can be at most 20,000 characters"));
+    }
+    Ok(text.split("\n\n").map(|p| format!("<p>{}</p>", escape_html(p).replace('\n', "<br>"))).collect())
+}
+
+fn part(author: &Contact, body: String) -> ConversationPart {
+    ConversationPart {
+        id: 0,
+        conversation_id: 0,
+        part_type: "comment".into(),
+        author_type: author.role.as_str().into(),
+        author_id: author.id,
+        body: Some(body),
+        created_at: now(),
+    }
+}
+
+pub async fn reply_to_delivery(
+    State(state): State<AppState>,
+    v: Visitor,
+    Path(id): Path<String>,
+    Body(b): Body,
+) -> ApiResult<JsonResponse<Json>> {
+    let ws = v.workspace.id;
+    let html = contact_html(&b)?;
+    let id = id.parse::<i64>().map_err(|_| ApiError::not_found())?;
+    let (d, m) = state
+        .store
+        .delivered_in_app(ws, v.contact.id, 500)
+        .await?
+        .into_iter()
+        .find(|(d, _)| d.id == id)
+        .ok_or_else(ApiError::not_found)?;
+    if m.channel != Channel::Chat {
+        return Err(ApiError::bad_request("id", "Announcements cannot be replied to; start a conversation instead"));
+    }
+    let custom = state.store.custom_attributes(ws).await?;
+    let first = MessageBody::compile(&m.body, &custom, "body").map(|b| b.html_for(&v.contact)).unwrap_or_default();
+    let conversation = state.store.conversation_for(ws, v.contact.id, &m, &first, now()).await?;
+    state.store.add_part(ws, conversation.id, part(&v.contact, html)).await?;
+    state.store.mark_delivery(ws, v.contact.id, d.id, StatFilter::Replied, now()).await?;
+    state.store.mark_delivery(ws, v.contact.id, d.id, StatFilter::Seen, now()).await?;
+    Ok(JsonResponse(conversation_json(&state, ws, conversation.id).await?))
+}
+
+pub async fn start_conversation(
+    State(state): State<AppState>,
+    v: Visitor,
+    Body(b): Body,
+) -> ApiResult<JsonResponse<Json>> {
+    let html = contact_html(&b)?;
+    let c = state.store.start_conversation(v.workspace.id, v.contact.id, v.contact.role.as_str(), &html, now()).await?;
+    Ok(JsonResponse(conversation_json(&state, v.workspace.id, c.id).await?))
+}
+
+pub async fn reply_to_conversation(
+    State(state): State<AppState>,
+    v: Visitor,
+    Path(id): Path<String>,
+    Body(b): Body,
+) -> ApiResult<JsonResponse<Json>> {
+    let ws = v.workspace.id;
+    let html = contact_html(&b)?;
+    let id = id.parse::<i64>().map_err(|_| ApiError::not_found())?;
+    let c = state
+        .store
+        .conversation(ws, id)
+        .await?
+        .filter(|c| c.contact_id == v.contact.id)
+        .ok_or_else(ApiError::not_found)?;
+    state.store.add_part(ws, c.id, part(&v.contact, html)).await?;
+    Ok(JsonResponse(conversation_json(&state, ws, c.id).await?))
+}
+
+pub async fn ping(State(state): State<AppState>, v: Visitor) -> ApiResult<StatusCode> {
+    state.store.touch_contact(v.workspace.id, v.contact.id, now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn websocket(State(state): State<AppState>, v: Visitor, upgrade: WebSocketUpgrade) -> Response {
+    hub::upgrade(upgrade, state.hub.clone(), v.workspace.id, v.contact.id)
+}
+
+pub async fn not_found() -> Response {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "Unknown Messenger route").into_response()
+}

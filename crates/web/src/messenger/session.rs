@@ -1,0 +1,163 @@
+//! Who a Messenger request comes from: a contact proven by a session token that only this server
+//! can sign, obtained at boot (with identity verification for users).
+//!
+//! Identity verification follows Intercom: `user_hash` is the lowercase hex HMAC-SHA256 of the
+//! user's `user_id` (or, without one, their email) keyed with the workspace's identity secret.
+//! Session tokens are `v1.<workspace>.<contact>.<expiry>.<signature>`, signed with a key derived
+//! from that secret, so rotating the secret ends every session.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::ORIGIN;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use tidings_core::contact::Contact;
+use tidings_store::Workspace;
+
+use crate::AppState;
+use crate::auth::{constant_time_eq, now};
+use crate::error::ApiError;
+
+pub const SESSION_HEADER: &str = "x-messenger-session";
+/// A Messenger session lasts a week, like Intercom's cookie.
+pub const SESSION_SECONDS: i64 = 7 * 86_400;
+
+fn hmac_hex(key: &[u8], data: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(data.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// The `user_hash` a customer's server computes for `identity` (user_id, or email).
+pub fn user_hash(secret: &str, identity: &str) -> String {
+    hmac_hex(secret.as_bytes(), identity)
+}
+
+/// Whether `hash` proves `identity` for this workspace.
+pub fn verify_user_hash(ws: &Workspace, identity: &str, hash: &str) -> bool {
+    constant_time_eq(user_hash(&ws.identity_secret, identity).as_bytes(), hash.trim().to_ascii_lowercase().as_bytes())
+}
+
+fn session_key(ws: &Workspace) -> String {
+    hmac_hex(ws.identity_secret.as_bytes(), "tidings messenger session key")
+}
+
+/// Signs a session for a contact.
+pub fn sign_session(ws: &Workspace, contact_id: i64, expires_at: i64) -> String {
+    let payload = format!("v1.{}.{contact_id}.{expires_at}", ws.id);
+    let sig = hmac_hex(session_key(ws).as_bytes(), &payload);
+    format!("{payload}.{sig}")
+}
+
+/// The workspace id a token claims, before it is verified.
+pub fn claimed_workspace(token: &str) -> Option<i64> {
+    let mut parts = token.split('.');
+    (parts.next()? == "v1").then_some(())?;
+    parts.next()?.parse().ok()
+}
+
+/// Checks a session token against its workspace; returns the contact id.
+pub fn verify_session(ws: &Workspace, token: &str, now: i64) -> Option<i64> {
+    let (payload, sig) = token.rsplit_once('.')?;
+    let mut parts = payload.split('.');
+    let (version, ws_id, contact, expires) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if version != "v1" || parts.next().is_some() || ws_id.parse::<i64>().ok()? != ws.id {
+        return None;
+    }
+    if expires.parse::<i64>().ok()? <= now {
+        return None;
+    }
+    let expected = hmac_hex(session_key(ws).as_bytes(), payload);
+    constant_time_eq(expected.as_bytes(), sig.as_bytes()).then(|| contact.parse().ok())?
+}
+
+/// Whether a browser origin may use this workspace's Messenger. No list means any origin.
+pub fn origin_allowed(ws: &Workspace, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) else { return true };
+    ws.allowed_origins.is_empty() || ws.allowed_origins.iter().any(|o| o.trim_end_matches('/') == origin)
+}
+
+pub fn origin_refused() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "origin_not_allowed",
+        "This site is not among the workspace's allowed Messenger origins (Settings → Messenger)",
+    )
+}
+
+/// A contact using the Messenger, proven by their session.
+pub struct Visitor {
+    pub workspace: Workspace,
+    pub contact: Contact,
+}
+
+/// Reads the session token from the header, or from `?session=` (WebSockets cannot send headers).
+pub fn token_of(parts: &Parts) -> Option<String> {
+    if let Some(t) = parts.headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
+        return Some(t.to_owned());
+    }
+    parts.uri.query()?.split('&').find_map(|kv| kv.strip_prefix("session=")).map(str::to_owned)
+}
+
+impl FromRequestParts<AppState> for Visitor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let refuse = || {
+            ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "Messenger session invalid or expired: boot again")
+        };
+        let token = token_of(parts).ok_or_else(refuse)?;
+        let ws_id = claimed_workspace(&token).ok_or_else(refuse)?;
+        let workspace = state.store.workspace(ws_id).await?.ok_or_else(refuse)?;
+        let contact_id = verify_session(&workspace, &token, now()).ok_or_else(refuse)?;
+        if !origin_allowed(&workspace, &parts.headers) {
+            return Err(origin_refused());
+        }
+        let contact =
+            state.store.contact(workspace.id, contact_id).await?.filter(|c| !c.archived).ok_or_else(refuse)?;
+        Ok(Visitor { workspace, contact })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ws(secret: &str) -> Workspace {
+        Workspace {
+            id: 7,
+            app_id: "abc".into(),
+            name: "W".into(),
+            timezone: "UTC".into(),
+            identity_secret: secret.into(),
+            identity_required: true,
+            allowed_origins: vec![],
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn user_hash_is_intercoms_hex_hmac() {
+        // Known answer: HMAC-SHA256(key "secret", "9876"), as Intercom's Rails helper computes it.
+        let h = user_hash("secret", "9876");
+        assert_eq!(h.len(), 64);
+        assert!(verify_user_hash(&ws("secret"), "9876", &h.to_ascii_uppercase()));
+        assert!(!verify_user_hash(&ws("other"), "9876", &h));
+        assert!(!verify_user_hash(&ws("secret"), "9877", &h));
+    }
+
+    #[test]
+    fn sessions_are_bound_to_workspace_contact_expiry_and_secret() {
+        let w = ws("secret");
+        let t = sign_session(&w, 42, 1000);
+        assert_eq!(verify_session(&w, &t, 999), Some(42));
+        assert_eq!(verify_session(&w, &t, 1000), None, "expired");
+        assert_eq!(verify_session(&ws("rotated"), &t, 1), None, "secret rotated");
+        let forged = t.replace(".42.", ".43.");
+        assert_eq!(verify_session(&w, &forged, 1), None, "contact changed");
+        let mut other = ws("secret");
+        other.id = 8;
+        assert_eq!(verify_session(&other, &t, 1), None, "another workspace");
+    }
+}

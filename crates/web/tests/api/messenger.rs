@@ -1,0 +1,275 @@
+//! The Messenger protocol with real HTTP and WebSocket clients: identity verification, offline
+//! delivery on fetch, real-time pushes, stop, replies, and sessions that only ever see their own
+//! contact's messages.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use serde_json::{Value as Json, json};
+use tokio_tungstenite::tungstenite::Message as Ws;
+
+use super::support::{Server, assert_error, servers};
+
+fn user_hash(secret: &str, identity: &str) -> String {
+    tidings_web::messenger::session::user_hash(secret, identity)
+}
+
+/// A contact's Messenger: boots over HTTP, then calls the Messenger API with its session.
+struct Widget {
+    base: String,
+    session: String,
+    contact_id: String,
+    client: reqwest::Client,
+}
+
+impl Widget {
+    async fn boot(s: &Server, settings: Json) -> Widget {
+        let (status, body) = boot(s, settings).await;
+        assert_eq!(status, StatusCode::OK, "{}: {body}", s.db);
+        Widget {
+            base: s.base.clone(),
+            session: body["session"].as_str().unwrap().to_owned(),
+            contact_id: body["contact"]["id"].as_str().unwrap().to_owned(),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Json>) -> (StatusCode, Json) {
+        let mut req = self
+            .client
+            .request(method, format!("{}/messenger/v1{path}", self.base))
+            .header("x-messenger-session", &self.session);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (status, if text.is_empty() { Json::Null } else { serde_json::from_str(&text).unwrap() })
+    }
+
+    async fn messages(&self) -> Json {
+        let (status, body) = self.call(reqwest::Method::GET, "/messages", None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    async fn socket(
+        &self,
+    ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+        let url = format!("{}/messenger/v1/ws?session={}", self.base.replace("http://", "ws://"), self.session);
+        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        let hello = next_text(&mut ws).await;
+        assert_eq!(hello["type"], "hello");
+        ws
+    }
+}
+
+async fn boot(s: &Server, settings: Json) -> (StatusCode, Json) {
+    let mut body = settings;
+    body["app_id"] = json!(s.workspace.app_id);
+    let resp = reqwest::Client::new().post(format!("{}/messenger/v1/boot", s.base)).json(&body).send().await.unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap())
+}
+
+/// The next text frame, waiting at most 10 seconds (a bound, not a measurement).
+async fn next_text<S>(ws: &mut S) -> Json
+where
+    S: futures_util::Stream<Item = Result<Ws, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let frame = tokio::time::timeout_at(deadline, ws.next()).await.expect("no frame within 10 s").unwrap().unwrap();
+        if let Ws::Text(t) = frame {
+            return serde_json::from_str(&t).unwrap();
+        }
+    }
+}
+
+fn verified(s: &Server, user_id: &str, name: &str) -> Json {
+    json!({"user_id": user_id, "name": name, "email": format!("{user_id}@example.test"), "user_hash": user_hash(&s.workspace.identity_secret, user_id)})
+}
+
+#[tokio::test]
+async fn boot_verifies_identity_and_visitors_become_leads() {
+    for s in servers().await {
+        let db = s.db;
+        let bad = boot(&s, json!({"user_id": "u1", "user_hash": "00"})).await;
+        assert_error(db, &bad, StatusCode::UNAUTHORIZED, "identity_verification_failed");
+        let missing = boot(&s, json!({"user_id": "u1"})).await;
+        assert_error(db, &missing, StatusCode::UNAUTHORIZED, "identity_verification_required");
+        let (_, list) = s.get("/contacts").await;
+        assert_eq!(list["total_count"], 0, "{db}: refused boots created nobody");
+
+        let w = Widget::boot(&s, json!({"user_id": "u1", "user_hash": user_hash(&s.workspace.identity_secret, "u1"), "name": "Ada", "created_at": 1_700_000_000})).await;
+        let (_, c) = s.get(&format!("/contacts/{}", w.contact_id)).await;
+        assert_eq!(
+            (c["external_id"].as_str(), c["name"].as_str(), c["signed_up_at"].as_i64(), c["role"].as_str()),
+            (Some("u1"), Some("Ada"), Some(1_700_000_000), Some("user")),
+            "{db}: {c}"
+        );
+        assert!(c["last_seen_at"].as_i64().is_some());
+        let again = Widget::boot(&s, verified(&s, "u1", "Ada L.")).await;
+        assert_eq!(again.contact_id, w.contact_id, "{db}: the same user");
+
+        let visitor = Widget::boot(&s, json!({})).await;
+        let (_, lead) = s.get(&format!("/contacts/{}", visitor.contact_id)).await;
+        assert_eq!(lead["role"], "lead", "{db}");
+        let returning = Widget::boot(&s, json!({"session": visitor.session})).await;
+        assert_eq!(returning.contact_id, visitor.contact_id, "{db}: a returning visitor keeps their lead");
+
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn offline_contacts_get_it_on_fetch_and_online_ones_in_real_time() {
+    for s in servers().await {
+        let db = s.db;
+        let online = Widget::boot(&s, verified(&s, "on", "Olga")).await;
+        let offline = Widget::boot(&s, verified(&s, "off", "Otto")).await;
+        let mut socket = online.socket().await;
+
+        let (_, m) = s
+            .post("/manual_messages", json!({"title": "Hi", "channel": "chat", "body": "Hello **{{first_name}}**", "audience": {"contact_ids": [online.contact_id, offline.contact_id]}, "send": true}))
+            .await;
+        let id = m["id"].as_str().unwrap().to_owned();
+
+        let pushed = next_text(&mut socket).await;
+        assert_eq!(pushed["type"], "message", "{db}: {pushed}");
+        assert_eq!(
+            pushed["item"]["html"], "<p>Hello <strong>Olga</strong></p>",
+            "{db}: personalised for the recipient"
+        );
+        assert_eq!(pushed["item"]["message_id"], id.as_str());
+
+        let (_, stats) = s.get(&format!("/manual_messages/{id}")).await;
+        assert_eq!(
+            (stats["stats"]["sent"].as_i64(), stats["stats"]["pending"].as_i64()),
+            (Some(1), Some(1)),
+            "{db}: {stats}"
+        );
+        // The offline contact's delivery stays pending, off their profile, until their Messenger opens.
+        let (_, pending) = s.get(&format!("/manual_messages/{id}/recipients?stat=pending")).await;
+        assert_eq!(pending["data"][0]["id"], offline.contact_id.as_str(), "{db}");
+        let fetched = offline.messages().await;
+        assert_eq!(fetched["items"].as_array().unwrap().len(), 1, "{db}: {fetched}");
+        assert_eq!(fetched["items"][0]["html"], "<p>Hello <strong>Otto</strong></p>");
+        assert_eq!(fetched["unread_count"], 1);
+        let (_, stats) = s.get(&format!("/manual_messages/{id}")).await;
+        assert_eq!((stats["stats"]["sent"].as_i64(), stats["stats"]["pending"].as_i64()), (Some(2), Some(0)), "{db}");
+
+        // Seen, then a reply that opens a conversation with the sender.
+        let delivery = fetched["items"][0]["delivery_id"].as_str().unwrap().to_owned();
+        let (_, seen) = offline.call(reqwest::Method::POST, "/seen", Some(json!({"delivery_ids": [delivery]}))).await;
+        assert_eq!(seen["unread_count"], 0, "{db}: {seen}");
+        let (status, conv) = offline
+            .call(
+                reqwest::Method::POST,
+                &format!("/deliveries/{delivery}/reply"),
+                Some(json!({"body": "Thanks <b>a lot</b>"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{db}: {conv}");
+        let parts: Vec<&str> =
+            conv["parts"].as_array().unwrap().iter().map(|p| p["author"].as_str().unwrap()).collect();
+        assert_eq!(parts, ["admin", "user"], "{db}");
+        assert_eq!(conv["parts"][1]["html"], "<p>Thanks &lt;b&gt;a lot&lt;/b&gt;</p>", "{db}: replies are escaped");
+        let again = offline.messages().await;
+        assert_eq!(
+            again["items"][0]["conversation"]["id"], conv["id"],
+            "{db}: the reply shows in the Messenger's history"
+        );
+        let (_, stats) = s.get(&format!("/manual_messages/{id}")).await;
+        assert_eq!((stats["stats"]["seen"].as_i64(), stats["stats"]["replied"].as_i64()), (Some(1), Some(1)), "{db}");
+        let conversations = s.store.conversations_of_teammate(s.workspace.id, s.admin_id).await.unwrap();
+        assert_eq!(conversations.len(), 1, "{db}: the conversation is the sender's");
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_stopped_message_never_reaches_anyone_who_comes_online_afterwards() {
+    for s in servers().await {
+        let db = s.db;
+        let late = Widget::boot(&s, verified(&s, "late", "Lea")).await;
+        let (_, m) = s
+            .post("/manual_messages", json!({"title": "Typo", "channel": "post", "body": "Big newz", "audience": {"everyone": true}, "send": true}))
+            .await;
+        let id = m["id"].as_str().unwrap();
+        let (status, _) = s.post(&format!("/manual_messages/{id}/stop"), json!({})).await;
+        assert_eq!(status, StatusCode::OK);
+        let mut socket = late.socket().await;
+        let fetched = late.messages().await;
+        assert!(fetched["items"].as_array().unwrap().is_empty(), "{db}: {fetched}");
+        // Nothing arrives over the socket either (a later message proves the socket works).
+        s.post("/manual_messages", json!({"title": "Fixed", "channel": "post", "body": "Big news", "audience": {"everyone": true}, "send": true})).await;
+        let next = next_text(&mut socket).await;
+        assert_eq!(next["item"]["html"], "<p>Big news</p>", "{db}: the stopped message arrived: {next}");
+        let stats = s.store.message_stats(s.workspace.id, id.parse().unwrap()).await.unwrap();
+        assert_eq!((stats.sent, stats.cancelled), (0, 1), "{db}");
+        let (_, recipients) = s.get(&format!("/manual_messages/{id}/recipients?stat=cancelled")).await;
+        assert_eq!(recipients["total_count"], 1);
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_session_sees_only_its_own_contact_and_bad_sessions_are_refused() {
+    for s in servers().await {
+        let db = s.db;
+        let a = Widget::boot(&s, verified(&s, "a", "Ann")).await;
+        let b = Widget::boot(&s, verified(&s, "b", "Ben")).await;
+        s.post("/manual_messages", json!({"title": "For B", "channel": "chat", "body": "secret for Ben", "audience": {"contact_ids": [b.contact_id]}, "send": true})).await;
+        assert!(a.messages().await["items"].as_array().unwrap().is_empty(), "{db}: A saw B's message");
+        let b_items = b.messages().await;
+        let delivery = b_items["items"][0]["delivery_id"].as_str().unwrap().to_owned();
+        let (status, _) = a
+            .call(reqwest::Method::POST, &format!("/deliveries/{delivery}/reply"), Some(json!({"body": "hijack"})))
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{db}: A replied to B's message");
+        let (_, marked) = a.call(reqwest::Method::POST, "/seen", Some(json!({"delivery_ids": [delivery]}))).await;
+        assert_eq!(marked["marked"], 0, "{db}: A marked B's message seen");
+
+        let forged =
+            Widget { session: a.session.replace(&format!(".{}.", a.contact_id), &format!(".{}.", b.contact_id)), ..a };
+        let (status, _) = forged.call(reqwest::Method::GET, "/messages", None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{db}: a forged session was accepted");
+        let none = Widget { session: String::new(), ..forged };
+        assert_eq!(none.call(reqwest::Method::GET, "/messages", None).await.0, StatusCode::UNAUTHORIZED);
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn origins_are_limited_to_the_workspace_list() {
+    for s in servers().await {
+        let db = s.db;
+        s.store.update_messenger_settings(s.workspace.id, true, &["https://shop.example".to_owned()]).await.unwrap();
+        let client = reqwest::Client::new();
+        let boot_from = |origin: &'static str| {
+            client
+                .post(format!("{}/messenger/v1/boot", s.base))
+                .header("origin", origin)
+                .json(&json!({"app_id": s.workspace.app_id, "user_id": "o", "user_hash": user_hash(&s.workspace.identity_secret, "o")}))
+                .send()
+        };
+        let ok = boot_from("https://shop.example").await.unwrap();
+        assert_eq!(ok.status(), StatusCode::OK, "{db}");
+        assert_eq!(ok.headers()["access-control-allow-origin"], "https://shop.example");
+        let refused = boot_from("https://evil.example").await.unwrap();
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{db}");
+        let preflight = client
+            .request(reqwest::Method::OPTIONS, format!("{}/messenger/v1/messages", s.base))
+            .header("origin", "https://shop.example")
+            .header("access-control-request-method", "GET")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(preflight.status(), StatusCode::NO_CONTENT);
+        assert!(preflight.headers()["access-control-allow-headers"].to_str().unwrap().contains("x-messenger-session"));
+        s.stop().await;
+    }
+}

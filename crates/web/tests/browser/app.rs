@@ -1,0 +1,131 @@
+//! A real Tidings server for the browser tests: a fresh SQLite file, one workspace with its
+//! owner, a custom `plan` attribute and a small cast of contacts seeded through the REST API.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+
+use serde_json::{Value as Json, json};
+use tidings_web::{AppState, WebConfig, provision};
+
+use crate::webdriver::{Result, scratch_dir};
+
+/// One seeded contact.
+pub struct Person {
+    pub name: &'static str,
+    pub email: &'static str,
+    pub role: &'static str,
+    pub plan: Option<&'static str>,
+}
+
+const fn user(name: &'static str, email: &'static str, plan: Option<&'static str>) -> Person {
+    Person { name, email, role: "user", plan }
+}
+
+/// Eight users and one lead. The lead is on the pro plan and has an `acme` address on purpose:
+/// "All users" and every segment built on it must leave her out, so a filter that forgot the
+/// segment would show one contact too many.
+pub const PEOPLE: &[Person] = &[
+    user("Ada Lovelace", "ada@acme.test", Some("pro")),
+    user("Grace Hopper", "grace@navy.test", Some("pro")),
+    user("Alan Turing", "alan@acme.test", Some("free")),
+    user("Katherine Johnson", "katherine@nasa.test", Some("pro")),
+    user("Edsger Dijkstra", "edsger@acme.test", Some("free")),
+    user("Barbara Liskov", "barbara@mit.test", Some("pro")),
+    user("Donald Knuth", "donald@stanford.test", Some("free")),
+    user("Margaret Hamilton", "margaret@nasa.test", None),
+    Person { name: "Lena Lead", email: "lena@acme.test", role: "lead", plan: Some("pro") },
+];
+
+/// The owner's login.
+pub const OWNER_EMAIL: &str = "owner@example.test";
+pub const OWNER_PASSWORD: &str = "a-long-password";
+
+pub struct App {
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    ids: HashMap<&'static str, i64>,
+    dir: PathBuf,
+}
+
+impl App {
+    /// Starts the server on a free port and seeds it.
+    ///
+    /// # Errors
+    /// When the store, provisioning or a seeding request fails.
+    pub async fn start() -> Result<App> {
+        let dir = scratch_dir("tidings-browser-db")?;
+        let store = tidings_store::open(&format!("sqlite://{}", dir.join("t.db").display()))
+            .await
+            .map_err(|e| fail!("open the SQLite store: {e}"))?;
+        let p = provision::workspace(&store, "Acme", OWNER_EMAIL, OWNER_PASSWORD, "UTC")
+            .await
+            .map_err(|e| fail!("provision the workspace: {e:?}"))?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| fail!("bind: {e}"))?;
+        let addr = listener.local_addr().map_err(|e| fail!("bind: {e}"))?;
+        let base = format!("http://{addr}");
+        let state = AppState::new(store.clone(), WebConfig::new(base.clone()));
+        tokio::spawn(tidings_web::launch(listener, state, std::future::pending()));
+
+        let api = Api { http: reqwest::Client::new(), base: base.clone(), token: p.token_secret };
+        api.post("/data_attributes", json!({"name": "plan", "model": "contact", "data_type": "string"})).await?;
+        let mut ids = HashMap::new();
+        for person in PEOPLE {
+            let mut body = json!({"role": person.role, "name": person.name, "email": person.email});
+            if let Some(plan) = person.plan {
+                body["custom_attributes"] = json!({"plan": plan});
+            }
+            let created = api.post("/contacts", body).await?;
+            let id = created["id"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| fail!("created contact has no id: {created}"))?;
+            ids.insert(person.email, id);
+        }
+        Ok(App { base, ids, dir })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The id of the contact seeded with this email.
+    pub fn id(&self, email: &str) -> i64 {
+        self.ids[email]
+    }
+
+    /// The ids of the seeded contacts for which `keep` holds.
+    pub fn ids_where(&self, keep: impl Fn(&Person) -> bool) -> BTreeSet<i64> {
+        PEOPLE.iter().filter(|p| keep(p)).map(|p| self.id(p.email)).collect()
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Api {
+    async fn post(&self, path: &str, body: Json) -> Result<Json> {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| fail!("POST {path}: {e}"))?;
+        let status = r.status();
+        let answer: Json = r.json().await.map_err(|e| fail!("POST {path}: answer is not JSON: {e}"))?;
+        if !status.is_success() {
+            return Err(fail!("POST {path}: {status} {answer}"));
+        }
+        Ok(answer)
+    }
+}
