@@ -70,6 +70,8 @@ pub fn now() -> i64 {
 pub enum Via {
     Token(i64),
     Session(Session),
+    /// Tidings itself, acting for the teammate who scheduled a message.
+    Scheduler,
 }
 
 /// A teammate calling the API or the admin app, with their workspace.

@@ -14,6 +14,7 @@ pub mod error;
 pub mod messenger;
 pub mod provision;
 pub mod ratelimit;
+pub mod scheduler;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -78,7 +79,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves until `shutdown` resolves, then finishes in-flight requests.
+/// Serves (and runs the scheduler) until `shutdown` resolves, then finishes in-flight requests.
 ///
 /// # Errors
 /// When the listener fails.
@@ -87,10 +88,13 @@ pub async fn launch(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let scheduler = tokio::spawn(scheduler::run(state.clone()));
     let app = router(state).layer(axum::middleware::from_fn(trace_requests));
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+    let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    scheduler.abort();
+    served
 }
 
 /// One tracing span per request, with the method, the matched route and the status.

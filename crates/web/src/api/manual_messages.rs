@@ -418,6 +418,18 @@ pub(crate) async fn send_message(state: &AppState, caller: &Caller, m: Message) 
     Ok(sent)
 }
 
+/// Sends a scheduled message on behalf of the teammate who wrote it (the scheduler's path).
+///
+/// # Errors
+/// When the message is gone, no longer scheduled, or its audience no longer resolves.
+pub async fn send_scheduled(state: &AppState, workspace: i64, id: i64) -> ApiResult<()> {
+    let ws = state.store.workspace(workspace).await?.ok_or_else(ApiError::not_found)?;
+    let m = state.store.message(workspace, id).await?.ok_or_else(ApiError::not_found)?;
+    let teammate = state.store.teammate(workspace, m.sender_id).await?.ok_or_else(ApiError::not_found)?;
+    let caller = Caller { workspace: ws, teammate, via: crate::auth::Via::Scheduler };
+    send_message(state, &caller, m).await.map(|_| ())
+}
+
 async fn send(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<JsonResponse<Json>> {
     let m = find(&state, &caller, &id).await?;
     let sent = send_message(&state, &caller, m).await?;

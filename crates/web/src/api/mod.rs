@@ -32,6 +32,7 @@ use crate::AppState;
 use crate::auth::{Caller, now};
 use crate::error::{ApiError, ApiResult};
 
+pub use manual_messages::send_scheduled;
 pub use openapi::document as openapi_document;
 
 /// One API operation: its documentation and its handler.

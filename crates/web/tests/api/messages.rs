@@ -135,3 +135,40 @@ async fn the_list_has_tabs_and_searches_title_or_sender() {
         s.stop().await;
     }
 }
+
+#[tokio::test]
+async fn scheduled_messages_go_out_at_their_time_exactly_once_with_two_servers_running() {
+    for s in servers().await {
+        let db = s.db;
+        let _second = s.another_instance().await;
+        for i in 0..3 {
+            s.contact(json!({"email": format!("s{i}@example.test")})).await;
+        }
+        let at = tidings_web::auth::now() + 2;
+        let (_, m) = s
+            .post(
+                "/manual_messages",
+                json!({"title": "Later", "body": "Hello", "audience": {"everyone": true}, "scheduled_at": at}),
+            )
+            .await;
+        assert_eq!(m["state"], "scheduled", "{db}: {m}");
+        let id = m["id"].as_str().unwrap().to_owned();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let sent = loop {
+            let (_, now) = s.get(&format!("/manual_messages/{id}")).await;
+            if now["state"] == "sent" {
+                break now;
+            }
+            assert!(std::time::Instant::now() < deadline, "{db}: not sent 20 s after its time: {now}");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        };
+        assert!(sent["sent_at"].as_i64().unwrap() >= at, "{db}: sent before its time: {sent}");
+        assert_eq!(sent["stats"]["targeted"], 3, "{db}");
+        // Both schedulers saw it due; the conditional send let only one write the snapshot.
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let deliveries =
+            s.store.scalar_raw(&format!("SELECT COUNT(*) FROM deliveries WHERE message_id = {id}")).await.unwrap();
+        assert_eq!(deliveries, 3, "{db}: every recipient exactly once");
+        s.stop().await;
+    }
+}

@@ -82,6 +82,15 @@ impl Server {
         }
     }
 
+    /// Starts another server on the same database, as a second node (or a restart) would.
+    pub async fn another_instance(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let state = AppState::new(self.store.clone(), WebConfig::new(base.clone()));
+        tokio::spawn(tidings_web::launch(listener, state, std::future::pending()));
+        base
+    }
+
     /// A second workspace on the same server, with its own token.
     pub async fn other_workspace(&self) -> (Workspace, String) {
         let p = provision::workspace(
