@@ -29,10 +29,14 @@ pub fn router() -> Router<AppState> {
         .route("/app/settings/tokens", post(pages::create_token))
         .route("/app/settings/tokens/{id}/revoke", post(pages::revoke_token))
         .route("/app/settings/attributes", post(pages::create_attribute))
+        .route("/app/settings/messenger", post(pages::messenger_settings))
         .route("/assets/app.css", get(|| asset("text/css; charset=utf-8", include_str!("../../assets/app.css"))))
         .route("/assets/app.js", get(|| asset("text/javascript; charset=utf-8", include_str!("../../assets/app.js"))))
         // The Messenger widget, loaded by companies' own sites.
-        .route("/messenger.js", get(|| asset("text/javascript; charset=utf-8", include_str!("../../assets/messenger.js"))))
+        .route(
+            "/messenger.js",
+            get(|| asset("text/javascript; charset=utf-8", include_str!("../../assets/messenger.js"))),
+        )
 }
 
 async fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {

@@ -210,6 +210,10 @@ struct SettingsPage {
     message: Option<String>,
     error: Option<String>,
     new_token: Option<String>,
+    identity_secret: String,
+    identity_required: bool,
+    allowed_origins: String,
+    public_url: String,
 }
 
 #[derive(Default)]
@@ -262,6 +266,10 @@ async fn settings_page(state: &AppState, admin: &Admin, notice: Notice) -> Respo
         message: notice.message,
         error: notice.error,
         new_token: notice.new_token,
+        identity_secret: admin.workspace.identity_secret.clone(),
+        identity_required: admin.workspace.identity_required,
+        allowed_origins: admin.workspace.allowed_origins.join("\n"),
+        public_url: state.config.public_url.clone(),
     });
     *response.status_mut() = status;
     response
@@ -399,4 +407,73 @@ pub async fn create_attribute(State(state): State<AppState>, admin: Admin, Form(
         }
     };
     settings_page(&state, &admin, notice).await
+}
+
+#[derive(Deserialize)]
+pub struct MessengerForm {
+    csrf: String,
+    #[serde(default)]
+    identity_required: Option<String>,
+    #[serde(default)]
+    allowed_origins: String,
+}
+
+/// Saves the Messenger settings: identity verification and allowed origins (owner only).
+pub async fn messenger_settings(
+    State(state): State<AppState>,
+    mut admin: Admin,
+    Form(f): Form<MessengerForm>,
+) -> Response {
+    if !admin.csrf_ok(&f.csrf) {
+        return csrf_refused();
+    }
+    if admin.teammate.role != tidings_store::TeammateRole::Owner {
+        return settings_page(
+            &state,
+            &admin,
+            Notice {
+                error: Some("Only the workspace owner can change Messenger settings.".into()),
+                ..Notice::default()
+            },
+        )
+        .await;
+    }
+    let mut origins = Vec::new();
+    for line in f.allowed_origins.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let Some(o) = origin(line) else {
+            let error = format!("{line} is not an origin: write it as https://example.com (scheme and host, no path).");
+            return settings_page(&state, &admin, Notice { error: Some(error), ..Notice::default() }).await;
+        };
+        origins.push(o);
+    }
+    let required = f.identity_required.is_some();
+    if let Err(e) = state.store.update_messenger_settings(admin.workspace.id, required, &origins).await {
+        return ApiError::from(e).into_response();
+    }
+    admin.workspace.identity_required = required;
+    admin.workspace.allowed_origins = origins;
+    settings_page(&state, &admin, Notice { message: Some("Messenger settings saved.".into()), ..Notice::default() })
+        .await
+}
+
+/// `https://host[:port]` with nothing after it, as browsers send in `Origin`.
+fn origin(line: &str) -> Option<String> {
+    let line = line.trim_end_matches('/');
+    let (scheme, rest) = line.split_once("://")?;
+    let ok = matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.contains(['/', ' ', '?', '#']);
+    ok.then(|| line.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin;
+
+    #[test]
+    fn origins_are_scheme_and_host_only() {
+        assert_eq!(origin("https://app.example.com/").as_deref(), Some("https://app.example.com"));
+        assert_eq!(origin("http://localhost:3000").as_deref(), Some("http://localhost:3000"));
+        for bad in ["app.example.com", "ftp://x", "https://x/path", "https://", "https://a b"] {
+            assert!(origin(bad).is_none(), "{bad}");
+        }
+    }
 }
