@@ -208,6 +208,25 @@ pub struct CustomAttribute {
     pub admin_id: Option<i64>,
 }
 
+impl CustomAttribute {
+    /// A new, unsaved attribute with its name as label and no options (storage assigns the id).
+    pub fn new(name: &str, data_type: DataType) -> Self {
+        CustomAttribute {
+            id: 0,
+            name: name.to_owned(),
+            data_type,
+            label: name.to_owned(),
+            description: None,
+            options: vec![],
+            messenger_writable: false,
+            archived: false,
+            created_at: 0,
+            updated_at: 0,
+            admin_id: None,
+        }
+    }
+}
+
 /// Checks the name of a new custom attribute.
 ///
 /// Names may hold letters, digits, spaces, underscores, hyphens and currency symbols: never a

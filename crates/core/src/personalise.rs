@@ -181,19 +181,7 @@ mod tests {
     use crate::contact::Role;
 
     fn plan() -> CustomAttribute {
-        CustomAttribute {
-            id: 1,
-            name: "plan".into(),
-            data_type: DataType::String,
-            label: "plan".into(),
-            description: None,
-            options: vec![],
-            messenger_writable: false,
-            archived: false,
-            created_at: 0,
-            updated_at: 0,
-            admin_id: None,
-        }
+        CustomAttribute::new("plan", DataType::String)
     }
 
     #[test]

@@ -87,6 +87,13 @@ fn contains_ci(column: &str, placeholder: &str) -> String {
 }
 
 impl Store {
+    /// Conversations of a workspace whose `column` (a constant of this file) equals `id`.
+    async fn conversations_where(&self, ws: i64, column: &str, id: i64) -> Result<Vec<Conversation>> {
+        let sql = format!("SELECT * FROM conversations WHERE workspace_id = $1 AND {column} = $2 ORDER BY updated_at DESC, id DESC");
+        let rows = sqlx::query(&sql).bind(ws).bind(id).fetch_all(&self.reader).await?;
+        rows.iter().map(conversation_from_row).collect()
+    }
+
     async fn message_state(&self, ws: i64, id: i64) -> Result<Refused> {
         Ok(match MessageStore::message(self, ws, id).await? {
             Some(m) => Refused::WrongState(m.state),
@@ -565,29 +572,14 @@ impl MessageStore for Store {
     }
 
     async fn conversations_of_contact(&self, ws: i64, contact_id: i64) -> Result<Vec<Conversation>> {
-        let rows = sqlx::query("SELECT * FROM conversations WHERE workspace_id = $1 AND contact_id = $2 ORDER BY updated_at DESC, id DESC")
-            .bind(ws)
-            .bind(contact_id)
-            .fetch_all(&self.reader)
-            .await?;
-        rows.iter().map(conversation_from_row).collect()
+        self.conversations_where(ws, "contact_id", contact_id).await
     }
 
     async fn conversations_of_teammate(&self, ws: i64, teammate_id: i64) -> Result<Vec<Conversation>> {
-        let rows = sqlx::query("SELECT * FROM conversations WHERE workspace_id = $1 AND teammate_id = $2 ORDER BY updated_at DESC, id DESC")
-            .bind(ws)
-            .bind(teammate_id)
-            .fetch_all(&self.reader)
-            .await?;
-        rows.iter().map(conversation_from_row).collect()
+        self.conversations_where(ws, "teammate_id", teammate_id).await
     }
 
     async fn conversations_of_message(&self, ws: i64, message_id: i64) -> Result<Vec<Conversation>> {
-        let rows = sqlx::query("SELECT * FROM conversations WHERE workspace_id = $1 AND message_id = $2 ORDER BY updated_at DESC, id DESC")
-            .bind(ws)
-            .bind(message_id)
-            .fetch_all(&self.reader)
-            .await?;
-        rows.iter().map(conversation_from_row).collect()
+        self.conversations_where(ws, "message_id", message_id).await
     }
 }

@@ -99,19 +99,7 @@ async fn import_reports_bad_lines_is_idempotent_and_round_trips_through_export()
         let name = db.name;
         let p = setup(&db, &format!("{}@acme.test", unique("o")));
         let ws = db.store.workspace_by_app_id(p["app_id"].as_str().unwrap()).await.unwrap().unwrap();
-        let plan = CustomAttribute {
-            id: 0,
-            name: "plan".into(),
-            data_type: DataType::String,
-            label: "plan".into(),
-            description: None,
-            options: vec![],
-            messenger_writable: false,
-            archived: false,
-            created_at: 0,
-            updated_at: 0,
-            admin_id: None,
-        };
+        let plan = CustomAttribute::new("plan", DataType::String);
         db.store.create_custom_attribute(ws.id, &plan).await.unwrap();
         let seats =
             CustomAttribute { name: "seats".into(), label: "seats".into(), data_type: DataType::Integer, ..plan };

@@ -7,19 +7,7 @@ use crate::attribute::CustomAttribute;
 use crate::contact::{Contact, Role};
 
 fn custom(name: &str, data_type: DataType) -> CustomAttribute {
-    CustomAttribute {
-        id: 1,
-        name: name.into(),
-        data_type,
-        label: name.into(),
-        description: None,
-        options: vec![],
-        messenger_writable: false,
-        archived: false,
-        created_at: 0,
-        updated_at: 0,
-        admin_id: None,
-    }
+    CustomAttribute::new(name, data_type)
 }
 
 fn clock() -> Clock {

@@ -197,19 +197,7 @@ fn sqlite_postgres_and_memory_select_the_same_contacts() {
                     let ws = workspace(store).await;
                     let mut customs: Vec<CustomAttribute> = Vec::new();
                     for (name, data_type) in CUSTOM {
-                        let attr = CustomAttribute {
-                            id: 0,
-                            name: (*name).into(),
-                            data_type: *data_type,
-                            label: (*name).into(),
-                            description: None,
-                            options: vec![],
-                            messenger_writable: false,
-                            archived: false,
-                            created_at: 0,
-                            updated_at: 0,
-                            admin_id: None,
-                        };
+                        let attr = CustomAttribute::new(name, *data_type);
                         customs.push(store.create_custom_attribute(ws.id, &attr).await.unwrap());
                     }
                     let mut tag_ids = Vec::new();

@@ -17,7 +17,7 @@ use tidings_core::message::{Channel, MessageAction, MessageState, TransitionErro
 use tidings_core::personalise::Template;
 use tidings_store::{Message, MessageListQuery, NewMessage, Recipients, Refused, StatFilter};
 
-use super::{ApiRoute, Body, SchemaData, clock, decode_cursor, pages, parse_id, path_id, per_page, route, shapes};
+use super::{ApiRoute, Body, SchemaData, clock, list_page, pages, parse_id, path_id, route, shapes};
 use crate::AppState;
 use crate::auth::{Caller, now};
 use crate::error::{ApiError, ApiResult};
@@ -313,11 +313,7 @@ async fn list(
     caller: Caller,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<JsonResponse<Json>> {
-    let per_page = per_page(q.get("per_page").map(|v| json!(v)).as_ref(), 20, "per_page")?;
-    let offset = match q.get("starting_after") {
-        Some(c) if !c.is_empty() => decode_cursor(c, "starting_after")?,
-        _ => 0,
-    };
+    let (offset, per_page) = list_page(&q, 20)?;
     let states = match q.get("state").map(String::as_str) {
         None | Some("") | Some("all") => vec![],
         Some(s) => vec![
@@ -519,11 +515,7 @@ async fn recipients(
             "stat must be targeted, pending, sent, seen, clicked, replied, cancelled or failed",
         )
     })?;
-    let per_page = per_page(q.get("per_page").map(|v| json!(v)).as_ref(), 50, "per_page")?;
-    let offset = match q.get("starting_after") {
-        Some(c) if !c.is_empty() => decode_cursor(c, "starting_after")?,
-        _ => 0,
-    };
+    let (offset, per_page) = list_page(&q, 50)?;
     let (contacts, total) = state.store.message_recipients(caller.workspace.id, m.id, which, offset, per_page).await?;
     let data = super::contacts::render(&state, &caller, &contacts).await?;
     Ok(JsonResponse(

@@ -226,6 +226,16 @@ pub(crate) fn per_page(v: Option<&Json>, default: i64, field: &str) -> ApiResult
     }
 }
 
+/// `per_page` (with a default) and the `starting_after` cursor of a GET list: `(offset, per_page)`.
+pub(crate) fn list_page(q: &std::collections::HashMap<String, String>, default: i64) -> ApiResult<(i64, i64)> {
+    let per_page = per_page(q.get("per_page").map(|v| json!(v)).as_ref(), default, "per_page")?;
+    let offset = match q.get("starting_after") {
+        Some(c) if !c.is_empty() => decode_cursor(c, "starting_after")?,
+        _ => 0,
+    };
+    Ok((offset, per_page))
+}
+
 /// The `pages` object of a list.
 pub(crate) fn pages(offset: i64, per_page: i64, total: i64) -> Json {
     let page = offset / per_page.max(1) + 1;
