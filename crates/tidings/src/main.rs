@@ -1,6 +1,7 @@
 //! The `tidings` command: wires settings, storage and the web layer together. No logic lives
 //! here beyond parsing arguments and printing results.
 
+mod bench;
 mod export;
 mod import;
 mod settings;
@@ -60,6 +61,12 @@ enum Command {
     },
     /// Print an example config file with every key and its default.
     DefaultConfig,
+    /// Measure import and search speed on generated data, beside hand-written SQL, and print
+    /// the figures with the command that reproduces them (see docs/benchmarks.md).
+    Bench {
+        #[command(subcommand)]
+        what: bench::Bench,
+    },
 }
 
 #[derive(Subcommand)]
@@ -155,6 +162,7 @@ async fn run(command: Command, settings: Settings) -> Result<(), String> {
             Ok(())
         }
         Command::Serve => serve(settings).await,
+        Command::Bench { what } => bench::run(what).await,
         Command::Setup { workspace, email, password, timezone, json } => {
             let store = open_store(&settings).await?;
             let p = provision::workspace(&store, &workspace, &email, &password, &timezone).await.map_err(api_error)?;

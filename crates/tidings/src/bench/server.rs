@@ -1,0 +1,189 @@
+//! The server under test: `tidings setup --json` and `tidings serve` as child processes of this
+//! very binary on the scratch database, the server pinned to CPU 0 when `taskset` is there.
+//! Memory is read from `/proc/<pid>/status`; the child is killed by its pid when done.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value as Json, json};
+use tokio::process::{Child, Command};
+
+/// Resident memory of a process.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Memory {
+    /// Now (VmRSS).
+    pub rss_kib: u64,
+    /// Peak since start (VmHWM).
+    pub hwm_kib: u64,
+}
+
+fn exe() -> Result<std::path::PathBuf, String> {
+    std::env::current_exe().map_err(|e| format!("cannot find this program's path: {e}"))
+}
+
+/// Creates the benchmark workspace with `tidings setup --json`; returns its id and API token.
+///
+/// # Errors
+/// When setup fails or prints something unexpected.
+pub async fn setup(url: &str, dir: &Path) -> Result<(i64, String), String> {
+    let out = Command::new(exe()?)
+        .args(["--database-url", url, "setup", "--workspace", "Bench"])
+        .args(["--email", "bench@example.com", "--json"])
+        .env("TIDINGS_SETUP_PASSWORD", "bench-password")
+        .env("TIDINGS_LOG", "warn")
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .map_err(|e| format!("cannot run tidings setup: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("tidings setup failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let v: Json = serde_json::from_slice(&out.stdout).map_err(|e| format!("tidings setup printed no JSON ({e})"))?;
+    match (v["workspace_id"].as_i64(), v["token"].as_str()) {
+        (Some(id), Some(token)) => Ok((id, token.to_owned())),
+        _ => Err(format!("tidings setup printed {v}")),
+    }
+}
+
+/// A running `tidings serve`.
+pub struct Server {
+    child: Child,
+    pub pid: u32,
+    /// Whether it runs under `taskset -c 0`.
+    pub pinned: bool,
+    base: String,
+    token: String,
+}
+
+impl Server {
+    /// Starts the server on a free loopback port and waits until it answers.
+    ///
+    /// # Errors
+    /// When it cannot start or does not answer within a minute.
+    pub async fn start(url: &str, dir: &Path, token: &str) -> Result<Server, String> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("no free port: {e}"))?
+            .port();
+        let listen = format!("127.0.0.1:{port}");
+        let exe = exe()?;
+        let pinned = cpu_count() >= 2
+            && std::process::Command::new("taskset")
+                .arg("-V")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+        let mut cmd = if pinned {
+            let mut c = Command::new("taskset");
+            c.args(["-c", "0"]).arg(&exe);
+            c
+        } else {
+            Command::new(&exe)
+        };
+        let log = dir.join(format!("tidings-bench_{}_serve.log", std::process::id()));
+        let log_file = std::fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+        // taskset execs the server, so the child's pid is the server's.
+        let child = cmd
+            .args(["--database-url", url, "--listen", &listen, "serve"])
+            .env("TIDINGS_LOG", "warn")
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot start tidings serve: {e}"))?;
+        let pid = child.id().ok_or("the server exited at once")?;
+        let mut srv = Server { child, pid, pinned, base: format!("http://{listen}"), token: token.to_owned() };
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if client.get(format!("{}/openapi.json", srv.base)).send().await.is_ok() {
+                let _ = std::fs::remove_file(&log);
+                return Ok(srv);
+            }
+            let exited = srv.child.try_wait().ok().flatten();
+            if exited.is_some() || Instant::now() > deadline {
+                let why = std::fs::read_to_string(&log).unwrap_or_default();
+                srv.stop().await;
+                let _ = std::fs::remove_file(&log);
+                return Err(format!("tidings serve did not come up: {why}"));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The server's resident memory now and at its peak.
+    ///
+    /// # Errors
+    /// When `/proc/<pid>/status` cannot be read.
+    pub fn memory(&self) -> Result<Memory, String> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
+            .map_err(|e| format!("cannot read the server's memory: {e}"))?;
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                .unwrap_or(0)
+        };
+        Ok(Memory { rss_kib: field("VmRSS:"), hwm_kib: field("VmHWM:") })
+    }
+
+    /// `POST /contacts/search`; returns `total_count` after checking the page came back.
+    ///
+    /// # Errors
+    /// A failed request or an unexpected answer.
+    pub async fn search(&self, client: &reqwest::Client, query: &Json, per_page: i64) -> Result<i64, String> {
+        let resp = client
+            .post(format!("{}/contacts/search", self.base))
+            .bearer_auth(&self.token)
+            .json(&json!({"query": query, "pagination": {"per_page": per_page}}))
+            .send()
+            .await
+            .map_err(|e| format!("POST /contacts/search: {e}"))?;
+        let status = resp.status();
+        let body: Json = resp.json().await.map_err(|e| format!("POST /contacts/search: {e}"))?;
+        let total = body["total_count"].as_i64();
+        let page = body["data"].as_array().map_or(0, Vec::len) as i64;
+        match total {
+            Some(t) if status.is_success() && page == t.min(per_page) => Ok(t),
+            _ => Err(format!("POST /contacts/search answered {status}: {body}")),
+        }
+    }
+
+    /// Kills the server (by its pid) and reaps it.
+    pub async fn stop(mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+}
+
+/// Pins every thread of this process to `cpus` (a `taskset` list); false when that failed.
+pub fn pin_self(cpus: &str) -> bool {
+    std::process::Command::new("taskset")
+        .args(["-a", "-cp", cpus, &std::process::id().to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The machine's online CPUs as a `taskset` list (e.g. `0-1`), whatever this process is pinned to.
+pub fn online_cpus() -> String {
+    std::fs::read_to_string("/sys/devices/system/cpu/online").map_or_else(|_| "0".into(), |s| s.trim().to_owned())
+}
+
+/// How many CPUs the machine has online (not how many this process may use).
+pub fn cpu_count() -> usize {
+    online_cpus()
+        .split(',')
+        .map(|part| match part.split_once('-') {
+            Some((a, b)) => b.parse::<usize>().unwrap_or(0) + 1 - a.parse::<usize>().unwrap_or(0),
+            None => 1,
+        })
+        .sum()
+}
