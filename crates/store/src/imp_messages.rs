@@ -4,7 +4,7 @@
 use tidings_core::message::{Channel, DeliveryState, MessageState};
 
 use crate::messages::{
-    Conversation, ConversationPart, Delivery, Message, MessageListQuery, MessageRow, MessageStats, MessageStore,
+    Conversation, ConversationPart, ConversationState, ConversationSummary, Delivery, Message, MessageListQuery, MessageRow, MessageStats, MessageStore,
     NewMessage, Recipients, Refused, StatFilter,
 };
 
@@ -63,6 +63,7 @@ fn conversation_from_row(row: &DbRow) -> Result<Conversation> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         waiting_since: row.try_get("waiting_since")?,
+        snoozed_until: row.try_get("snoozed_until")?,
     })
 }
 
@@ -92,6 +93,46 @@ impl Store {
         let sql = format!("SELECT * FROM conversations WHERE workspace_id = $1 AND {column} = $2 ORDER BY updated_at DESC, id DESC");
         let rows = sqlx::query(&sql).bind(ws).bind(id).fetch_all(&self.reader).await?;
         rows.iter().map(conversation_from_row).collect()
+    }
+
+    /// Adds to each conversation its opening part, first contact reply and part count: two
+    /// queries for the whole page rather than two per conversation.
+    async fn summarise(&self, ws: i64, conversations: Vec<Conversation>) -> Result<Vec<ConversationSummary>> {
+        let mut sources: HashMap<i64, ConversationPart> = HashMap::new();
+        let mut figures: HashMap<i64, (i64, Option<i64>)> = HashMap::new();
+        for chunk in conversations.chunks(IN_CHUNK) {
+            let list = placeholders(1, chunk.len());
+            let sql = format!(
+                "SELECT p.* FROM conversation_parts p WHERE p.workspace_id = $1 AND p.id IN \
+                 (SELECT MIN(id) FROM conversation_parts WHERE workspace_id = $1 AND conversation_id IN ({list}) GROUP BY conversation_id)"
+            );
+            let mut q = sqlx::query(&sql).bind(ws);
+            for c in chunk {
+                q = q.bind(c.id);
+            }
+            for row in q.fetch_all(&self.reader).await? {
+                let part = part_from_row(&row)?;
+                sources.insert(part.conversation_id, part);
+            }
+            let sql = format!(
+                "SELECT conversation_id, COUNT(*) AS n, MIN(CASE WHEN author_type <> 'admin' THEN created_at END) AS first_reply \
+                 FROM conversation_parts WHERE workspace_id = $1 AND conversation_id IN ({list}) GROUP BY conversation_id"
+            );
+            let mut q = sqlx::query(&sql).bind(ws);
+            for c in chunk {
+                q = q.bind(c.id);
+            }
+            for row in q.fetch_all(&self.reader).await? {
+                figures.insert(row.try_get("conversation_id")?, (row.try_get("n")?, row.try_get("first_reply")?));
+            }
+        }
+        Ok(conversations
+            .into_iter()
+            .map(|c| {
+                let (part_count, first_contact_reply_at) = figures.get(&c.id).copied().unwrap_or((0, None));
+                ConversationSummary { source: sources.remove(&c.id), first_contact_reply_at, part_count, conversation: c }
+            })
+            .collect())
     }
 
     async fn message_state(&self, ws: i64, id: i64) -> Result<Refused> {
@@ -543,23 +584,106 @@ impl MessageStore for Store {
         .bind(part.created_at)
         .fetch_one(&mut *tx)
         .await?;
-        // A contact's words open the conversation and make the team owe a reply.
+        // A contact's words reopen the conversation and make the team owe a reply; a teammate's
+        // comment pays that debt. A note is internal and changes neither.
         let from_contact = part.author_type != "admin";
+        let admin_comment = !from_contact && part.part_type == "comment";
         sqlx::query(
             "UPDATE conversations SET updated_at = $3, \
              state = CASE WHEN $4 THEN 'open' ELSE state END, \
-             read = CASE WHEN $4 THEN FALSE ELSE read END, \
-             waiting_since = CASE WHEN $4 THEN COALESCE(waiting_since, $3) ELSE NULL END \
+             snoozed_until = CASE WHEN $4 THEN NULL ELSE snoozed_until END, \
+             read = CASE WHEN $4 THEN FALSE WHEN $5 THEN TRUE ELSE read END, \
+             waiting_since = CASE WHEN $4 THEN COALESCE(waiting_since, $3) WHEN $5 THEN NULL ELSE waiting_since END \
              WHERE workspace_id = $1 AND id = $2",
         )
         .bind(ws)
         .bind(conversation_id)
         .bind(part.created_at)
         .bind(from_contact)
+        .bind(admin_comment)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         part_from_row(&row)
+    }
+
+    async fn set_conversation_state(
+        &self,
+        ws: i64,
+        conversation_id: i64,
+        to: ConversationState,
+        part: ConversationPart,
+    ) -> Result<Option<ConversationPart>> {
+        let snoozed_until = match to {
+            ConversationState::Snoozed { until } => Some(until),
+            _ => None,
+        };
+        let mut tx = self.writer.begin().await?;
+        // Once closed, no one is waiting any more.
+        let moved = sqlx::query(
+            "UPDATE conversations SET state = $3, snoozed_until = $4, updated_at = $5, \
+             waiting_since = CASE WHEN $6 THEN NULL ELSE waiting_since END WHERE workspace_id = $1 AND id = $2",
+        )
+        .bind(ws)
+        .bind(conversation_id)
+        .bind(to.as_str())
+        .bind(snoozed_until)
+        .bind(part.created_at)
+        .bind(to == ConversationState::Closed)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if moved == 0 {
+            return Ok(None);
+        }
+        let row = sqlx::query(
+            "INSERT INTO conversation_parts (workspace_id, conversation_id, part_type, author_type, author_id, body, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
+        )
+        .bind(ws)
+        .bind(conversation_id)
+        .bind(&part.part_type)
+        .bind(&part.author_type)
+        .bind(part.author_id)
+        .bind(&part.body)
+        .bind(part.created_at)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        part_from_row(&row).map(Some)
+    }
+
+    async fn recent_parts(&self, ws: i64, conversation_id: i64, limit: i64) -> Result<Vec<ConversationPart>> {
+        let sql = format!(
+            "SELECT * FROM (SELECT * FROM conversation_parts WHERE workspace_id = $1 AND conversation_id = $2 \
+             ORDER BY id DESC LIMIT {}) recent ORDER BY id",
+            limit.clamp(0, 10_000)
+        );
+        let rows = sqlx::query(&sql).bind(ws).bind(conversation_id).fetch_all(&self.reader).await?;
+        rows.iter().map(part_from_row).collect()
+    }
+
+    async fn conversations(&self, ws: i64, offset: i64, limit: i64) -> Result<(Vec<ConversationSummary>, i64)> {
+        let total: i64 = sqlx::query("SELECT COUNT(*) FROM conversations WHERE workspace_id = $1")
+            .bind(ws)
+            .fetch_one(&self.reader)
+            .await?
+            .try_get(0)?;
+        let sql = format!(
+            "SELECT * FROM conversations WHERE workspace_id = $1 ORDER BY updated_at DESC, id DESC LIMIT {} OFFSET {}",
+            limit.clamp(0, 500),
+            offset.max(0)
+        );
+        let rows = sqlx::query(&sql).bind(ws).fetch_all(&self.reader).await?;
+        let page = rows.iter().map(conversation_from_row).collect::<Result<Vec<_>>>()?;
+        Ok((self.summarise(ws, page).await?, total))
+    }
+
+    async fn conversation_summary(&self, ws: i64, id: i64) -> Result<Option<ConversationSummary>> {
+        match MessageStore::conversation(self, ws, id).await? {
+            Some(c) => Ok(self.summarise(ws, vec![c]).await?.pop()),
+            None => Ok(None),
+        }
     }
 
     async fn parts(&self, ws: i64, conversation_id: i64) -> Result<Vec<ConversationPart>> {

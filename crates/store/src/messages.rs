@@ -165,7 +165,39 @@ pub struct Conversation {
     pub read: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// When a contact started waiting for the team; cleared by a teammate's reply.
     pub waiting_since: Option<i64>,
+    /// Set while the conversation is `snoozed`.
+    pub snoozed_until: Option<i64>,
+}
+
+/// A conversation with what its list entry shows without reading every part.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConversationSummary {
+    pub conversation: Conversation,
+    /// The opening part.
+    pub source: Option<ConversationPart>,
+    /// When a contact first wrote in it.
+    pub first_contact_reply_at: Option<i64>,
+    pub part_count: i64,
+}
+
+/// Where a teammate moves a conversation (Intercom's open, closed and snoozed states).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConversationState {
+    Open,
+    Closed,
+    Snoozed { until: i64 },
+}
+
+impl ConversationState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversationState::Open => "open",
+            ConversationState::Closed => "closed",
+            ConversationState::Snoozed { .. } => "snoozed",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -260,8 +292,25 @@ pub trait MessageStore: Send + Sync {
         now: i64,
     ) -> Result<Conversation>;
     async fn conversation(&self, ws: i64, id: i64) -> Result<Option<Conversation>>;
+    /// Adds a part and updates the conversation as the part implies: a contact's words reopen it
+    /// (unsnoozing it) and start `waiting_since` if it was not already running; a teammate's
+    /// `comment` clears `waiting_since` and marks it read; a `note` changes nothing else.
     async fn add_part(&self, ws: i64, conversation_id: i64, part: ConversationPart) -> Result<ConversationPart>;
+    /// Moves a conversation to `to` and records `part` (the close, open or snooze) in one
+    /// transaction. `None` when the workspace has no such conversation.
+    async fn set_conversation_state(
+        &self,
+        ws: i64,
+        conversation_id: i64,
+        to: ConversationState,
+        part: ConversationPart,
+    ) -> Result<Option<ConversationPart>>;
     async fn parts(&self, ws: i64, conversation_id: i64) -> Result<Vec<ConversationPart>>;
+    /// The `limit` most recent parts, oldest first.
+    async fn recent_parts(&self, ws: i64, conversation_id: i64, limit: i64) -> Result<Vec<ConversationPart>>;
+    /// One page of a workspace's conversations, most recently updated first, and how many there are.
+    async fn conversations(&self, ws: i64, offset: i64, limit: i64) -> Result<(Vec<ConversationSummary>, i64)>;
+    async fn conversation_summary(&self, ws: i64, id: i64) -> Result<Option<ConversationSummary>>;
     async fn conversations_of_contact(&self, ws: i64, contact_id: i64) -> Result<Vec<Conversation>>;
     async fn conversations_of_teammate(&self, ws: i64, teammate_id: i64) -> Result<Vec<Conversation>>;
     async fn conversations_of_message(&self, ws: i64, message_id: i64) -> Result<Vec<Conversation>>;

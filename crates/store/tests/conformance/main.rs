@@ -2,6 +2,7 @@
 //! effects, not only return values.
 
 mod contacts;
+mod conversations;
 mod filters;
 mod messages;
 mod schema;
