@@ -8,7 +8,9 @@
 mod admins;
 mod attributes;
 mod contacts;
+mod conversations;
 mod manual_messages;
+mod messages;
 mod openapi;
 mod segments;
 mod shapes;
@@ -72,6 +74,8 @@ pub fn routes() -> Vec<ApiRoute> {
     all.extend(segments::routes());
     all.extend(tags::routes());
     all.extend(manual_messages::routes());
+    all.extend(messages::routes());
+    all.extend(conversations::routes());
     all.extend(openapi::routes());
     all
 }

@@ -59,7 +59,7 @@ pub fn document() -> Json {
         "paths": paths,
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
-            "schemas": schemas(),
+            "schemas": all_schemas(),
         },
     })
 }
@@ -75,6 +75,14 @@ fn paged_list_of(item: &str) -> Json {
         "total_count": {"type": "integer"},
         "pages": schema_ref("pages"),
     }})
+}
+
+fn all_schemas() -> Json {
+    let mut all = schemas();
+    if let (Json::Object(all), Json::Object(more)) = (&mut all, super::conversations::schemas()) {
+        all.extend(more);
+    }
+    all
 }
 
 fn schemas() -> Json {

@@ -9,6 +9,8 @@ pub mod hub;
 mod routes;
 pub mod session;
 
+pub(crate) use routes::contact_html;
+
 use std::sync::Arc;
 
 use axum::Router;
@@ -20,7 +22,7 @@ use axum::routing::{get, post};
 use serde_json::json;
 use tidings_core::contact::Contact;
 use tidings_core::markdown::Body;
-use tidings_store::Message;
+use tidings_store::{ConversationPart, Message};
 
 use crate::AppState;
 
@@ -122,4 +124,43 @@ pub async fn push_message(state: AppState, workspace: i64, message: Message) {
 
 fn frame(item: &serde_json::Value) -> Arc<str> {
     Arc::from(json!({"type": "message", "item": item}).to_string())
+}
+
+/// Whether the contact sees a part: the team's notes, and state changes without words, are not
+/// shown in the Messenger.
+pub(crate) fn visible_to_contact(p: &ConversationPart) -> bool {
+    p.part_type != "note" && p.body.is_some()
+}
+
+/// One part of a conversation as the Messenger shows it; `html` is already safe to insert
+/// (teammates' Markdown is rendered with raw HTML escaped, contacts' text is escaped).
+pub(crate) fn part_item(p: &ConversationPart, sender: &str) -> serde_json::Value {
+    json!({
+        "id": p.id.to_string(),
+        "author": p.author_type,
+        "sender": {"name": sender},
+        "html": p.body,
+        "created_at": p.created_at,
+    })
+}
+
+/// Pushes a teammate's new part to every open Messenger of the conversation's contact. Best
+/// effort: a contact who is not connected sees it in the conversation on their next
+/// `GET /messages`. Returns how many Messengers got it.
+pub(crate) fn push_part(
+    state: &AppState,
+    workspace: i64,
+    contact_id: i64,
+    part: &ConversationPart,
+    sender: &str,
+) -> usize {
+    if !visible_to_contact(part) {
+        return 0;
+    }
+    let text = json!({
+        "type": "conversation_part",
+        "conversation_id": part.conversation_id.to_string(),
+        "part": part_item(part, sender),
+    });
+    state.hub.send(workspace, contact_id, Arc::from(text.to_string()))
 }

@@ -12,7 +12,7 @@ use tidings_core::personalise::escape_html;
 use tidings_store::{ConversationPart, StatFilter, Workspace};
 
 use super::session::{Visitor, origin_allowed, origin_refused, sign_session, verify_session, verify_user_hash};
-use super::{hub, item};
+use super::{hub, item, part_item, visible_to_contact};
 use crate::AppState;
 use crate::api::{Body, parse_id};
 use crate::auth::now;
@@ -240,14 +240,18 @@ pub async fn messages(State(state): State<AppState>, v: Visitor) -> ApiResult<Js
     ))
 }
 
+/// A conversation as the contact sees it: every part with words in it except the team's notes.
 async fn conversation_json(state: &AppState, ws: i64, id: i64) -> ApiResult<Json> {
-    let parts: Vec<Json> = state
-        .store
-        .parts(ws, id)
-        .await?
+    let parts = state.store.parts(ws, id).await?;
+    let names: std::collections::HashMap<i64, String> = if parts.iter().any(|p| p.author_type == "admin") {
+        state.store.teammates(ws).await?.into_iter().map(|t| (t.id, t.name)).collect()
+    } else {
+        Default::default()
+    };
+    let parts: Vec<Json> = parts
         .iter()
-        .filter(|p| p.part_type == "comment")
-        .map(|p| json!({"id": p.id.to_string(), "author": p.author_type, "html": p.body, "created_at": p.created_at}))
+        .filter(|p| visible_to_contact(p))
+        .map(|p| part_item(p, names.get(&p.author_id).filter(|_| p.author_type == "admin").map_or("", String::as_str)))
         .collect();
     Ok(json!({"id": id.to_string(), "parts": parts}))
 }
@@ -268,7 +272,7 @@ pub async fn seen(State(state): State<AppState>, v: Visitor, Body(b): Body) -> A
 }
 
 /// A contact's words as HTML: plain text, escaped, paragraphs kept.
-fn contact_html(b: &Map<String, Json>) -> ApiResult<String> {
+pub(crate) fn contact_html(b: &Map<String, Json>) -> ApiResult<String> {
     let text = b
         .get("body")
         .and_then(Json::as_str)

@@ -4,6 +4,7 @@
 mod access;
 mod attributes_segments_tags;
 mod contacts;
+mod conversations;
 mod messages;
 mod messenger;
 mod sdk;

@@ -1,0 +1,209 @@
+//! `/conversations`: Intercom's conversation endpoints. A conversation is between one contact and
+//! the team; it is started by the contact (`POST /conversations`, the Messenger) or by a
+//! teammate's message, and moves between `open`, `closed` and `snoozed`.
+
+mod actions;
+mod shape;
+
+use std::collections::HashMap;
+
+use axum::Json as JsonResponse;
+use axum::extract::{Path, Query, State};
+use axum::http::Method;
+use serde_json::{Value as Json, json};
+use tidings_core::contact::Contact;
+use tidings_store::Conversation;
+
+use super::{ApiRoute, Body, list_page, pages, parse_id, path_id, route};
+use crate::AppState;
+use crate::auth::{Caller, now};
+use crate::error::{ApiError, ApiResult};
+
+/// A retrieved conversation carries at most this many parts, the most recent ones (as Intercom's).
+const MAX_PARTS: i64 = 500;
+
+pub fn routes() -> Vec<ApiRoute> {
+    vec![
+        route(
+            Method::GET,
+            "/conversations",
+            "List conversations, most recently updated first (without their parts)",
+            None,
+            "conversation_list",
+            list,
+        ),
+        route(
+            Method::POST,
+            "/conversations",
+            "Start a conversation on behalf of a contact (in-app)",
+            Some("create_conversation_request"),
+            "message",
+            create,
+        ),
+        route(
+            Method::GET,
+            "/conversations/{id}",
+            "Get a conversation with its 500 most recent parts",
+            None,
+            "conversation",
+            get,
+        ),
+        route(
+            Method::POST,
+            "/conversations/{id}/reply",
+            "Reply as a teammate (comment or note) or as the contact; `last` is the contact's latest conversation",
+            Some("reply_conversation_request"),
+            "conversation",
+            actions::reply,
+        ),
+        route(
+            Method::POST,
+            "/conversations/{id}/parts",
+            "Close, open or snooze a conversation",
+            Some("manage_conversation_request"),
+            "conversation",
+            actions::manage,
+        ),
+    ]
+}
+
+/// The OpenAPI schemas of this module and of `POST /messages`.
+pub(crate) fn schemas() -> Json {
+    let id = json!({"type": ["string", "integer"]});
+    let contact_ref = json!({"type": "object", "required": ["type"], "properties": {
+        "type": {"enum": ["user", "lead", "contact"]}, "id": {"type": "string"}, "user_id": {"type": "string", "description": "the external id"},
+    }});
+    json!({
+        "create_message_request": {"type": "object", "required": ["message_type", "body", "from", "to"], "properties": {
+            "message_type": {"enum": ["inapp", "in_app", "email"], "description": "email is not available yet"},
+            "subject": {"type": "string"}, "body": {"type": "string", "description": "Markdown with {{attribute}} tags; raw HTML is shown as text"},
+            "from": {"type": "object", "properties": {"type": {"const": "admin"}, "id": id}},
+            "to": contact_ref,
+            "create_conversation_without_contact_reply": {"type": "boolean"},
+        }},
+        "message": {"type": "object", "properties": {
+            "type": {"enum": ["admin_message", "user_message"]}, "id": {"type": "string"}, "created_at": {"type": "integer"},
+            "subject": {"type": ["string", "null"]}, "body": {"type": "string"}, "message_type": {"const": "inapp"},
+            "owner": {"$ref": "#/components/schemas/admin"}, "conversation_id": {"type": ["string", "null"]},
+        }},
+        "create_conversation_request": {"type": "object", "required": ["from", "body"], "properties": {
+            "from": contact_ref, "body": {"type": "string", "description": "plain text"},
+        }},
+        "conversation_part": {"type": "object", "properties": {
+            "type": {"const": "conversation_part"}, "id": {"type": "string"},
+            "part_type": {"enum": ["comment", "note", "open", "close", "snoozed"]}, "body": {"type": ["string", "null"]},
+            "created_at": {"type": "integer"}, "author": {"type": "object"},
+        }},
+        "conversation": {"type": "object", "properties": {
+            "type": {"const": "conversation"}, "id": {"type": "string"}, "created_at": {"type": "integer"}, "updated_at": {"type": "integer"},
+            "waiting_since": {"type": ["integer", "null"]}, "snoozed_until": {"type": ["integer", "null"]},
+            "source": {"type": "object"}, "contacts": {"type": "object"}, "admin_assignee_id": {"type": ["integer", "null"]},
+            "open": {"type": "boolean"}, "state": {"enum": ["open", "closed", "snoozed"]}, "read": {"type": "boolean"},
+            "conversation_parts": {"type": "object", "properties": {
+                "type": {"const": "conversation_part.list"}, "total_count": {"type": "integer"},
+                "conversation_parts": {"type": "array", "items": {"$ref": "#/components/schemas/conversation_part"}},
+            }},
+        }},
+        "conversation_list": {"type": "object", "properties": {
+            "type": {"const": "conversation.list"}, "total_count": {"type": "integer"}, "pages": {"$ref": "#/components/schemas/pages"},
+            "conversations": {"type": "array", "items": {"$ref": "#/components/schemas/conversation"}},
+        }},
+        "reply_conversation_request": {"type": "object", "required": ["message_type", "type"], "properties": {
+            "message_type": {"enum": ["comment", "note"]}, "type": {"enum": ["admin", "user"]}, "admin_id": id,
+            "body": {"type": "string"}, "intercom_user_id": {"type": "string"}, "email": {"type": "string"}, "user_id": {"type": "string"},
+        }},
+        "manage_conversation_request": {"type": "object", "required": ["message_type", "admin_id"], "properties": {
+            "message_type": {"enum": ["close", "open", "snoozed"]}, "admin_id": id, "body": {"type": "string"},
+            "snoozed_until": {"type": "integer"},
+        }},
+    })
+}
+
+/// A contact named by `{type, id}` or `{type, user_id}` (the external id), in the caller's
+/// workspace. Archived contacts cannot take part in conversations.
+pub(crate) async fn contact_ref(
+    state: &AppState,
+    caller: &Caller,
+    value: Option<&Json>,
+    field: &str,
+    types: &[&str],
+) -> ApiResult<Contact> {
+    let Some(Json::Object(o)) = value else {
+        return Err(ApiError::bad_request(
+            field,
+            format!("{field} must be an object such as {{\"type\": \"user\", \"id\": \"42\"}}"),
+        ));
+    };
+    let ty = o.get("type").and_then(Json::as_str).unwrap_or_default();
+    if !types.contains(&ty) {
+        return Err(ApiError::bad_request(
+            &format!("{field}.type"),
+            format!("{field}.type must be {}", types.join(" or ")),
+        ));
+    }
+    let ws = caller.workspace.id;
+    let found = match (o.get("id").filter(|v| !v.is_null()), o.get("user_id").filter(|v| !v.is_null())) {
+        (Some(id), _) => match parse_id(id) {
+            Some(id) => state.store.contact(ws, id).await?,
+            None => None,
+        },
+        (None, Some(Json::String(ext))) => state.store.contact_by_external_id(ws, ext).await?,
+        (None, Some(Json::Number(ext))) => state.store.contact_by_external_id(ws, &ext.to_string()).await?,
+        _ => return Err(ApiError::bad_request(&format!("{field}.id"), format!("{field}.id is required"))),
+    };
+    found.filter(|c| !c.archived).ok_or_else(ApiError::user_not_found)
+}
+
+async fn find(state: &AppState, caller: &Caller, raw: &str) -> ApiResult<Conversation> {
+    let id = path_id(raw).ok_or_else(ApiError::not_found)?;
+    state.store.conversation(caller.workspace.id, id).await?.ok_or_else(ApiError::not_found)
+}
+
+/// The whole conversation object, with its most recent parts.
+async fn respond(state: &AppState, caller: &Caller, id: i64) -> ApiResult<JsonResponse<Json>> {
+    let ws = caller.workspace.id;
+    let summary = state.store.conversation_summary(ws, id).await?.ok_or_else(ApiError::not_found)?;
+    let parts = state.store.recent_parts(ws, id, MAX_PARTS).await?;
+    let refs = shape::Refs::load(state, ws, std::slice::from_ref(&summary), &parts).await?;
+    Ok(JsonResponse(shape::conversation(&summary, &refs, Some(&parts))))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<JsonResponse<Json>> {
+    let (offset, per_page) = list_page(&q, 20)?;
+    let ws = caller.workspace.id;
+    let (page, total) = state.store.conversations(ws, offset, per_page).await?;
+    let refs = shape::Refs::load(&state, ws, &page, &[]).await?;
+    let items: Vec<Json> = page.iter().map(|s| shape::conversation(s, &refs, None)).collect();
+    Ok(JsonResponse(json!({
+        "type": "conversation.list",
+        "pages": pages(offset, per_page, total),
+        "total_count": total,
+        "conversations": items,
+    })))
+}
+
+async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<JsonResponse<Json>> {
+    let c = find(&state, &caller, &id).await?;
+    respond(&state, &caller, c.id).await
+}
+
+/// A conversation started by a contact. Answers with Intercom's `user_message`, not the conversation.
+async fn create(State(state): State<AppState>, caller: Caller, Body(b): Body) -> ApiResult<JsonResponse<Json>> {
+    let contact = contact_ref(&state, &caller, b.get("from"), "from", &["user", "lead", "contact"]).await?;
+    let html = crate::messenger::contact_html(&b)?;
+    let ws = caller.workspace.id;
+    let c = state.store.start_conversation(ws, contact.id, contact.role.as_str(), &html, now()).await?;
+    let source = state.store.parts(ws, c.id).await?.into_iter().next();
+    Ok(JsonResponse(json!({
+        "type": "user_message",
+        "id": source.map_or_else(|| c.id.to_string(), |p| p.id.to_string()),
+        "created_at": c.created_at,
+        "body": b.get("body"),
+        "message_type": "inapp",
+        "conversation_id": c.id.to_string(),
+    })))
+}
