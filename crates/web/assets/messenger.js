@@ -25,6 +25,7 @@
   let retry = 0;
   let pinger = null;
   let root = null;
+  let lastActive = null; // the conversation the team last wrote in: replies go there
 
   const base = () => ((settings && settings.api_base) || origin) + "/messenger/v1";
   const storeKey = () => `tidings-session-${settings.app_id}`;
@@ -84,6 +85,7 @@
     ws.onopen = () => { retry = 0; sync().catch(() => {}); };
     ws.onmessage = (ev) => {
       const frame = JSON.parse(ev.data);
+      if (frame.type === "conversation_part") return addPart(frame.conversation_id, frame.part);
       if (frame.type !== "message") return;
       if (!items.some((i) => i.delivery_id === frame.item.delivery_id)) items.unshift(frame.item);
       setUnread(items.filter((i) => !i.seen_at).length);
@@ -96,6 +98,17 @@
       const delay = Math.min(30000, 1000 * 2 ** retry++) * (0.5 + Math.random() / 2);
       setTimeout(connect, delay);
     };
+  }
+
+  /// A teammate's reply pushed over the WebSocket: shown in its conversation at once. A
+  /// conversation this Messenger has not fetched yet (opened by the team) comes with a refetch.
+  function addPart(conversationId, part) {
+    const item = items.find((i) => i.conversation && i.conversation.id === conversationId);
+    const conversation = item ? item.conversation : conversations.find((c) => c.id === conversationId);
+    lastActive = conversationId;
+    if (!conversation) { sync().catch(() => {}); return; }
+    if (!conversation.parts.some((p) => p.id === part.id)) conversation.parts.push(part);
+    render();
   }
 
   async function markSeen() {
@@ -115,6 +128,7 @@
     clearInterval(pinger);
     items = [];
     conversations = [];
+    lastActive = null;
     setUnread(0);
     if (root) root.host.remove();
     root = null;
@@ -181,8 +195,12 @@
 
   const esc = (s) => String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 
-  /// The chat a reply goes to: the newest chat message, or the newest conversation the contact started.
+  /// The chat a reply goes to: the conversation the team last wrote in, else the newest chat
+  /// message, else the newest conversation the contact started.
   function replyTarget() {
+    const active = items.find((i) => i.conversation && i.conversation.id === lastActive);
+    if (active) return { path: `/deliveries/${active.delivery_id}/reply` };
+    if (conversations.some((c) => c.id === lastActive)) return { path: `/conversations/${lastActive}/reply` };
     const chat = items.find((i) => i.type === "chat");
     if (chat) return { path: `/deliveries/${chat.delivery_id}/reply` };
     if (conversations.length) return { path: `/conversations/${conversations[0].id}/reply` };
@@ -206,7 +224,7 @@
 
   function bubble(part, sender, delivery) {
     const mine = part.author !== "admin";
-    return `<div class="chat${mine ? " mine" : ""}" data-delivery="${esc(delivery)}"><div class="from">${mine ? "You" : esc(sender)}</div>${part.html}</div>`;
+    return `<div class="chat${mine ? " mine" : ""}" data-delivery="${esc(delivery)}"><div class="from">${mine ? "You" : esc((part.sender && part.sender.name) || sender)}</div>${part.html}</div>`;
   }
 
   function render() {

@@ -273,3 +273,76 @@ async fn origins_are_limited_to_the_workspace_list() {
         s.stop().await;
     }
 }
+
+#[tokio::test]
+async fn teammates_replies_reach_the_open_messenger_at_once_and_after_a_refetch() {
+    for s in servers().await {
+        let db = s.db;
+        let w = Widget::boot(&s, verified(&s, "cv", "Cleo")).await;
+        let mut socket = w.socket().await;
+
+        // POST /messages goes through the manual-message send, so it is pushed like one.
+        let (status, m) = s
+            .post("/messages", json!({"message_type": "inapp", "body": "Hi {{first_name}}", "from": {"type": "admin", "id": s.admin_id}, "to": {"type": "user", "user_id": "cv"}, "create_conversation_without_contact_reply": true}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{db}: {m}");
+        let pushed = next_text(&mut socket).await;
+        assert_eq!(
+            (pushed["type"].as_str(), pushed["item"]["html"].as_str()),
+            (Some("message"), Some("<p>Hi Cleo</p>")),
+            "{db}: {pushed}"
+        );
+        let message_conversation = m["conversation_id"].as_str().unwrap().to_owned();
+
+        let (status, started) =
+            w.call(reqwest::Method::POST, "/conversations", Some(json!({"body": "Where is my order?"}))).await;
+        assert_eq!(status, StatusCode::OK, "{db}: {started}");
+        let cid = started["id"].as_str().unwrap().to_owned();
+        let reply = |kind: &str, body: &str| json!({"message_type": kind, "type": "admin", "admin_id": s.admin_id, "body": body});
+        let (status, _) = s.post(&format!("/conversations/{cid}/reply"), reply("note", "internal: refund them")).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _) = s
+            .post(
+                &format!("/conversations/{cid}/reply"),
+                reply("comment", "Hi <script>alert(1)</script> **{{first_name}}**"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        // The note never reaches the contact: the next frame is the comment.
+        let frame = next_text(&mut socket).await;
+        assert_eq!(
+            (frame["type"].as_str(), frame["conversation_id"].as_str()),
+            (Some("conversation_part"), Some(cid.as_str())),
+            "{db}: {frame}"
+        );
+        let part = &frame["part"];
+        let (_, me) = s.get("/me").await;
+        assert_eq!((part["author"].as_str(), &part["sender"]["name"]), (Some("admin"), &me["name"]), "{db}: {frame}");
+        let html = part["html"].as_str().unwrap();
+        assert!(
+            html.contains("<strong>Cleo</strong>") && html.contains("&lt;script&gt;") && !html.contains("<script"),
+            "{db}: {html}"
+        );
+
+        // A reply to the conversation the message opened arrives too.
+        s.post(&format!("/conversations/{message_conversation}/reply"), reply("comment", "Anything else?")).await;
+        let frame = next_text(&mut socket).await;
+        assert_eq!(frame["conversation_id"], message_conversation.as_str(), "{db}: {frame}");
+
+        // A refetch shows the same, still without the note.
+        let fetched = w.messages().await;
+        let text = fetched.to_string();
+        assert!(!text.contains("refund them"), "{db}: a note reached the contact: {text}");
+        let conversation = &fetched["conversations"][0];
+        assert_eq!(conversation["id"], cid.as_str(), "{db}: {fetched}");
+        let authors: Vec<&str> =
+            conversation["parts"].as_array().unwrap().iter().map(|p| p["author"].as_str().unwrap()).collect();
+        assert_eq!(authors, ["user", "admin"], "{db}");
+        assert_eq!(conversation["parts"][1]["html"], html, "{db}");
+        let opened = &fetched["items"][0]["conversation"];
+        assert_eq!(opened["id"], message_conversation.as_str(), "{db}: {fetched}");
+        let last = opened["parts"].as_array().unwrap().last().unwrap();
+        assert_eq!(last["html"], "<p>Anything else?</p>", "{db}: {opened}");
+        s.stop().await;
+    }
+}
