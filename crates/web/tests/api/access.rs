@@ -9,9 +9,15 @@ use super::support::{Server, assert_error, servers, servers_with_rate_limit};
 /// A snapshot of everything workspace A owns, read with A's own token.
 async fn snapshot(s: &Server) -> Vec<Json> {
     let mut out = Vec::new();
-    for path in
-        ["/contacts", "/tags", "/segments?include_count=true", "/data_attributes?include_archived=true", "/admins"]
-    {
+    for path in [
+        "/contacts",
+        "/tags",
+        "/segments?include_count=true",
+        "/data_attributes?include_archived=true",
+        "/admins",
+        "/manual_messages",
+        "/conversations",
+    ] {
         let (status, body) = s.get(path).await;
         assert_eq!(status, StatusCode::OK, "{}: {path}: {body}", s.db);
         out.push(body);
@@ -44,11 +50,44 @@ async fn another_workspace_can_neither_read_nor_change_anything_route_by_route()
             .post("/manual_messages", json!({"title": "A private message", "body": "Hello", "channel": "chat", "audience": {"everyone": true}}))
             .await;
         let mid = message["id"].as_str().unwrap().to_owned();
+        let (_, started) = a
+            .post("/conversations", json!({"from": {"type": "user", "id": cid}, "body": "A private conversation"}))
+            .await;
+        let conv = started["conversation_id"].as_str().unwrap().to_owned();
         let before = snapshot(&a).await;
+        let conversation_before = a.get(&format!("/conversations/{conv}")).await.1;
 
         let (_, b_token) = a.other_workspace().await;
-        let markers =
-            ["alice-private", "Alice Private", "a-private-tag", "A private segment", "asecret", "A private message"];
+        let (_, b_me) = a.call_as(&b_token, Method::GET, "/me", None).await;
+        let b_admin = b_me["id"].as_str().unwrap().to_owned();
+        let markers = [
+            "alice-private",
+            "Alice Private",
+            "a-private-tag",
+            "A private segment",
+            "asecret",
+            "A private message",
+            "A private conversation",
+        ];
+        // Bodies valid in every respect but the ids of A's data, signed by B's own teammate, so
+        // only workspace scoping can refuse them.
+        let conversation_bodies = |path: &str| -> Vec<Json> {
+            match path {
+                "/messages" => vec![
+                    json!({"message_type": "inapp", "body": "hijacked", "from": {"type": "admin", "id": b_admin}, "to": {"type": "user", "id": cid}}),
+                ],
+                "/conversations" => vec![json!({"from": {"type": "user", "id": cid}, "body": "hijacked"})],
+                "/conversations/{id}/reply" => vec![
+                    json!({"message_type": "comment", "type": "admin", "admin_id": b_admin, "body": "hijacked"}),
+                    json!({"message_type": "comment", "type": "user", "intercom_user_id": cid, "body": "hijacked"}),
+                ],
+                "/conversations/{id}/parts" => vec![
+                    json!({"message_type": "close", "type": "admin", "admin_id": b_admin, "body": "hijacked"}),
+                    json!({"message_type": "snoozed", "admin_id": b_admin, "snoozed_until": 4_102_444_800_i64}),
+                ],
+                _ => vec![],
+            }
+        };
         // A body that would change A's data if any handler looked ids up outside the caller's workspace.
         let body = json!({
             "name": "hijacked", "id": tid, "archived": true, "email": "intruder@b.test", "role": "user",
@@ -64,9 +103,15 @@ async fn another_workspace_can_neither_read_nor_change_anything_route_by_route()
                 Some("admins") => &admin_id,
                 Some("data_attributes") => &aid,
                 Some("manual_messages") => &mid,
+                Some("conversations") => &conv,
                 _ => &cid,
             };
             let path = route.path.replace("{id}", id).replace("{tag_id}", &tid).replace("{external_id}", "a-ext");
+            let special = if route.method == Method::POST { conversation_bodies(route.path) } else { vec![] };
+            for b in &special {
+                let got = a.call_as(&b_token, Method::POST, &path, Some(b.clone())).await;
+                assert_error(db, &got, StatusCode::NOT_FOUND, "not_found");
+            }
             let send_body = matches!(route.method, Method::POST | Method::PUT).then(|| body.clone());
             let (status, response) = a.call_as(&b_token, route.method.clone(), &path, send_body).await;
             let text = response.to_string();
@@ -88,6 +133,8 @@ async fn another_workspace_can_neither_read_nor_change_anything_route_by_route()
         }
         assert!(checked >= 30, "{db}: only {checked} routes were checked");
         assert_eq!(snapshot(&a).await, before, "{db}: another workspace changed A's data");
+        let conversation_after = a.get(&format!("/conversations/{conv}")).await.1;
+        assert_eq!(conversation_after, conversation_before, "{db}: another workspace changed A's conversation");
         let (_, still) = a.get(&format!("/contacts/{cid}")).await;
         assert_eq!(still, contact_with_tag(&contact, &tid), "{db}");
         a.stop().await;
