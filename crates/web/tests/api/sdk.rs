@@ -1,5 +1,5 @@
 //! The official Intercom Python SDK (PyPI `python-intercom` 5.x), pointed at Tidings' base URL,
-//! works for contacts, search, tags, segments, data attributes and admins.
+//! works for contacts, search, tags, segments, data attributes, admins, messages and conversations.
 
 use super::support::servers;
 

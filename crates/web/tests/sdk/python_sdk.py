@@ -9,13 +9,25 @@ import os
 import sys
 
 from intercom import (
+    AdminReplyConversationRequest,
+    ContactReplyIntercomUserIdRequest,
     CreateContactRequestWithEmail,
     CreateContactRequestWithExternalId,
+    CreateMessageRequest_Email,
+    CreateMessageRequest_Inapp,
+    CreateMessageRequestFrom,
+    CreateMessageRequestTo,
     CreateOrUpdateTagRequest,
     Intercom,
     MultipleFilterSearchRequest,
     SingleFilterSearchRequest,
     StartingAfterPaging,
+)
+from intercom.conversations import (
+    ConversationsManageRequestBody_Close,
+    ConversationsManageRequestBody_Open,
+    ConversationsManageRequestBody_Snoozed,
+    CreateConversationRequestFrom,
 )
 from intercom.core.api_error import ApiError
 
@@ -86,6 +98,60 @@ client.tags.untag_contact(contact_id=bob.id, tag_id=tag.id)
 segments = client.segments.list(include_count=True)
 counts = {s.name: s.count for s in segments.segments}
 check(counts.get("All users") == 7, f"segments.list with counts: {counts}")
+
+# Messages and conversations.
+sent = client.messages.create(
+    request=CreateMessageRequest_Inapp(
+        body="Hi {{first_name}}",
+        from_=CreateMessageRequestFrom(type="admin", id=int(me.id)),
+        to=CreateMessageRequestTo(type="user", id=ada.id),
+        create_conversation_without_contact_reply=True,
+    )
+)
+check(sent.type == "admin_message" and sent.message_type == "inapp" and sent.conversation_id, f"messages.create: {sent}")
+opened = client.conversations.find(conversation_id=sent.conversation_id)
+check(opened.source.delivered_as == "admin_initiated" and opened.source.body == "<p>Hi Ada</p>", f"the message opened a conversation: {opened.source}")
+try:
+    client.messages.create(
+        request=CreateMessageRequest_Email(
+            subject="Hi", body="Hello", template="plain",
+            from_=CreateMessageRequestFrom(type="admin", id=int(me.id)), to=CreateMessageRequestTo(type="user", id=ada.id),
+        )
+    )
+    check(False, "email messages are refused until they exist")
+except ApiError as e:
+    check(e.status_code == 422, f"email answers 422, got {e.status_code}")
+
+started = client.conversations.create(from_=CreateConversationRequestFrom(type="user", id=ada.id), body="Hello there")
+check(started.type == "user_message" and started.conversation_id, f"conversations.create: {started}")
+cid = started.conversation_id
+conversation = client.conversations.find(conversation_id=cid)
+check(conversation.source.delivered_as == "customer_initiated" and conversation.waiting_since, "conversations.find")
+check(conversation.contacts.contacts[0].id == ada.id, "the conversation names its contact")
+replied = client.conversations.reply(
+    conversation_id=cid,
+    request=AdminReplyConversationRequest(message_type="comment", type="admin", admin_id=me.id, body="How can we help?"),
+)
+parts = replied.conversation_parts.conversation_parts
+check(parts[-1].body == "<p>How can we help?</p>" and parts[-1].author.type == "admin", "conversations.reply as a teammate")
+check(replied.waiting_since is None, "a teammate's comment answers the contact")
+closed = client.conversations.manage(conversation_id=cid, request=ConversationsManageRequestBody_Close(type="admin", admin_id=me.id, body="Bye"))
+check(closed.state == "closed" and closed.open is False, "conversations.manage close")
+reopened = client.conversations.reply(
+    conversation_id=cid, request=ContactReplyIntercomUserIdRequest(body="Wait, one more thing", intercom_user_id=ada.id)
+)
+check(reopened.state == "open" and reopened.conversation_parts.conversation_parts[-1].part_type == "open", "a contact's reply reopens it")
+snoozed = client.conversations.manage(conversation_id=cid, request=ConversationsManageRequestBody_Snoozed(admin_id=me.id, snoozed_until=4102444800))
+check(snoozed.state == "snoozed" and snoozed.snoozed_until == 4102444800, "conversations.manage snooze")
+client.conversations.manage(conversation_id=cid, request=ConversationsManageRequestBody_Open(admin_id=me.id))
+listed = list(client.conversations.list(per_page=1))
+check(sorted(c.id for c in listed) == sorted([cid, sent.conversation_id]), f"conversations.list pager returns every conversation once: {[c.id for c in listed]}")
+check(all(c.conversation_parts is None for c in listed), "list items carry no parts")
+try:
+    client.conversations.find(conversation_id="99999999")
+    check(False, "an unknown conversation is not found")
+except ApiError as e:
+    check(e.status_code == 404, f"an unknown conversation answers 404, got {e.status_code}")
 
 deleted = client.contacts.delete(contact_id=bob.id)
 check(deleted.deleted, "contacts.delete")
