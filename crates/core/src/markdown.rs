@@ -43,7 +43,8 @@ impl Body {
     }
 
     pub fn html_for(&self, contact: &Contact) -> String {
-        self.html.render_html(contact)
+        let html = self.html.render_html(contact);
+        if self.html.is_personalised() { neutralise_links(html) } else { html }
     }
 
     pub fn text_for(&self, contact: &Contact) -> String {
@@ -53,6 +54,36 @@ impl Body {
     pub fn is_personalised(&self) -> bool {
         self.html.is_personalised()
     }
+}
+
+/// Drops the target of every link whose address personalisation turned into anything but
+/// `http`, `https` or `mailto` (an attribute holding `javascript:…`). The renderer checks the
+/// addresses the author wrote; this checks what a contact's attributes put there.
+fn neutralise_links(html: String) -> String {
+    const START: &str = "<a href=\"";
+    if !html.contains(START) {
+        return html;
+    }
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html.as_str();
+    while let Some(at) = rest.find(START) {
+        let (before, after) = rest.split_at(at + START.len());
+        out.push_str(before);
+        let end = after.find('"').unwrap_or(after.len());
+        let url = unescape_html(&after[..end]).trim_start().to_ascii_lowercase();
+        if ["https://", "http://", "mailto:"].iter().any(|s| url.starts_with(s)) {
+            out.push_str(&after[..end]);
+        } else {
+            out.push('#');
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn unescape_html(s: &str) -> String {
+    s.replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 }
 
 const OPEN: char = '\u{E000}';
@@ -279,5 +310,25 @@ mod tests {
         c.name = Some("{{email}}".into());
         c.email = Some("secret@example.test".into());
         assert!(!body.html_for(&c).contains("secret"), "{}", body.html_for(&c));
+    }
+
+    #[test]
+    fn personalised_links_cannot_become_scripts() {
+        let custom = [CustomAttribute::new("site", crate::attribute::DataType::String)];
+        let body = Body::compile(
+            "[Docs](https://x.test/a?b=1&c=2 \"button\") [Mail](mailto:a@x.test) [Site]({{custom_attributes.site}})",
+            &custom,
+            "body",
+        )
+        .unwrap();
+        let mut contact = Contact::new(1, Role::User, 1);
+        contact.custom_attributes.insert("site".into(), serde_json::json!("javascript:alert(1)"));
+        let html = body.html_for(&contact);
+        assert!(html.contains("<a href=\"https://x.test/a?b=1&amp;c=2\" class=\"tidings-button\""), "{html}");
+        assert!(html.contains("<a href=\"mailto:a@x.test\""), "{html}");
+        assert!(html.contains("<a href=\"#\""), "{html}");
+        assert!(!html.contains("javascript"), "a personalised link became a script: {html}");
+        contact.custom_attributes.insert("site".into(), serde_json::json!("https://ann.example.test"));
+        assert!(body.html_for(&contact).contains("<a href=\"https://ann.example.test\""));
     }
 }
