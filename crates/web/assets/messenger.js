@@ -33,7 +33,7 @@
   async function call(method, path, body) {
     const headers = { "Content-Type": "application/json" };
     if (session) headers["X-Messenger-Session"] = session;
-    const r = await fetch(base() + path, { method, headers, body: body ? JSON.stringify(body) : undefined });
+    const r = await fetch(base() + path, { method, headers, body: body ? JSON.stringify(body) : undefined, keepalive: true });
     const json = r.status === 204 ? {} : await r.json().catch(() => ({}));
     if (!r.ok) throw Object.assign(new Error((json.errors && json.errors[0] && json.errors[0].message) || r.statusText), { status: r.status });
     return json;
@@ -216,7 +216,8 @@
         continue;
       }
       const parts = i.conversation ? i.conversation.parts : [{ author: "admin", html: i.html }];
-      for (const p of parts) out.push(bubble(p, i.sender.name, i.delivery_id));
+      // Only the message itself carries its delivery (clicks on its links count for it).
+      parts.forEach((p, n) => out.push(bubble(p, i.sender.name, n === 0 ? i.delivery_id : "")));
     }
     for (const c of conversations.slice().reverse()) for (const p of c.parts) out.push(bubble(p, "", ""));
     return out.join("") || `<p class="empty">No messages yet. Ask us anything.</p>`;
@@ -243,6 +244,14 @@
     if (launcher) launcher.onclick = () => (isOpen ? hide() : show());
     const close = root.querySelector(".close");
     if (close) close.onclick = hide;
+    const list = root.querySelector(".list");
+    if (list) {
+      list.onclick = (ev) => {
+        const link = ev.target.closest("a[href]");
+        const item = link && link.closest("[data-delivery]");
+        if (item && item.dataset.delivery) call("POST", `/deliveries/${item.dataset.delivery}/click`).catch(() => {});
+      };
+    }
     const form = root.querySelector("form");
     if (form) {
       const box = form.querySelector("textarea");

@@ -65,6 +65,18 @@ where
     ApiRoute { method, path, summary, request, response, handler: on(filter, handler) }
 }
 
+/// A documented route whose handler is already a method router (the Messenger's routes).
+pub(crate) fn route_for(
+    method: Method,
+    path: &'static str,
+    summary: &'static str,
+    request: Option<&'static str>,
+    response: &'static str,
+    handler: MethodRouter<AppState>,
+) -> ApiRoute {
+    ApiRoute { method, path, summary, request, response, handler }
+}
+
 /// Every API route, in documentation order.
 pub fn routes() -> Vec<ApiRoute> {
     let mut all = Vec::new();

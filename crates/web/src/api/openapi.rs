@@ -22,7 +22,9 @@ fn schema_ref(name: &str) -> Json {
 /// The whole document.
 pub fn document() -> Json {
     let mut paths: Map<String, Json> = Map::new();
-    for r in all_routes() {
+    let messenger = crate::messenger::routes();
+    let messenger_paths: Vec<&str> = messenger.iter().map(|r| r.path).collect();
+    for r in all_routes().into_iter().chain(messenger) {
         let mut op = json!({
             "summary": r.summary,
             "operationId": format!("{} {}", r.method, r.path),
@@ -31,7 +33,12 @@ pub fn document() -> Json {
                 "default": {"description": "An error", "content": {"application/json": {"schema": schema_ref("error")}}},
             },
         });
-        if r.path != "/openapi.json" {
+        if messenger_paths.contains(&r.path) {
+            op["tags"] = json!(["Messenger"]);
+            if r.path != "/messenger/v1/boot" {
+                op["security"] = json!([{"messengerSession": []}]);
+            }
+        } else if r.path != "/openapi.json" {
             op["security"] = json!([{"bearerAuth": []}]);
         }
         let params: Vec<Json> = r
@@ -58,7 +65,11 @@ pub fn document() -> Json {
         },
         "paths": paths,
         "components": {
-            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer"},
+                "messengerSession": {"type": "apiKey", "in": "header", "name": "X-Messenger-Session",
+                    "description": "The session token POST /messenger/v1/boot returns (the WebSocket takes it as ?session=)"},
+            },
             "schemas": all_schemas(),
         },
     })
@@ -201,6 +212,32 @@ fn schemas() -> Json {
             "html": {"type": "string"}, "text": {"type": "string"},
         }},
         "empty": {"description": "An empty body"},
+        "messenger_boot": {"type": "object", "required": ["app_id"], "properties": {
+            "app_id": {"type": "string"}, "user_id": {"type": "string"}, "email": {"type": "string"},
+            "user_hash": {"type": "string", "description": "hex HMAC-SHA256 of user_id (or email) with the workspace's identity secret"},
+            "name": {"type": "string"}, "created_at": {"type": "integer"},
+            "session": {"type": "string", "description": "a visitor's earlier session, to stay the same lead"},
+        }, "additionalProperties": {"description": "custom attributes"}},
+        "messenger_session": {"type": "object", "properties": {
+            "type": {"const": "messenger_session"}, "session": {"type": "string"}, "app": {"type": "object"},
+            "contact": {"type": "object"}, "unread_count": {"type": "integer"},
+        }},
+        "messenger_update": {"type": "object", "description": "name, phone, language_override, timezone, and custom attributes the Messenger may write"},
+        "messenger_unread": {"type": "object", "properties": {"unread_count": {"type": "integer"}, "marked": {"type": "integer"}}},
+        "messenger_item": {"type": "object", "properties": {
+            "type": {"enum": ["chat", "post"]}, "delivery_id": {"type": "string"}, "message_id": {"type": "string"},
+            "title": {"type": ["string", "null"]}, "html": {"type": "string"}, "sender": {"type": "object"},
+            "sent_at": {"type": ["integer", "null"]}, "seen_at": {"type": ["integer", "null"]}, "conversation": {"type": ["object", "null"]},
+        }},
+        "messenger_messages": {"type": "object", "properties": {
+            "items": {"type": "array", "items": schema_ref("messenger_item")},
+            "conversations": {"type": "array", "items": schema_ref("messenger_conversation")},
+            "unread_count": {"type": "integer"},
+        }},
+        "messenger_seen_request": {"type": "object", "required": ["delivery_ids"], "properties": {"delivery_ids": {"type": "array", "items": {"type": "string"}}}},
+        "messenger_click": {"type": "object", "properties": {"type": {"const": "messenger_click"}, "clicked": {"type": "boolean"}}},
+        "messenger_text": {"type": "object", "required": ["body"], "properties": {"body": {"type": "string", "description": "plain text"}}},
+        "messenger_conversation": {"type": "object", "properties": {"id": {"type": "string"}, "parts": {"type": "array", "items": {"type": "object"}}}},
         "openapi": {"type": "object", "description": "An OpenAPI 3.1 document"},
     })
 }
@@ -219,5 +256,8 @@ mod tests {
             assert!(defined.contains_key(&name), "schema {name} is referenced but not defined");
         }
         assert!(doc["paths"]["/contacts/search"]["post"].is_object());
+        let ws = &doc["paths"]["/messenger/v1/ws"]["get"];
+        assert_eq!(ws["security"], json!([{"messengerSession": []}]), "the Messenger protocol is documented");
+        assert!(doc["paths"]["/messenger/v1/boot"]["post"]["security"].is_null(), "boot needs no session");
     }
 }

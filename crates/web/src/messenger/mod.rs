@@ -25,18 +25,95 @@ use tidings_core::markdown::Body;
 use tidings_store::{ConversationPart, Message};
 
 use crate::AppState;
+use crate::api::ApiRoute;
+
+/// The Messenger's routes, documented: the router and the OpenAPI document are built from this
+/// one list, like the REST API's.
+pub fn routes() -> Vec<ApiRoute> {
+    let r = |method: Method, path: &'static str, summary, request, response, handler| {
+        crate::api::route_for(method, path, summary, request, response, handler)
+    };
+    vec![
+        r(
+            Method::POST,
+            "/messenger/v1/boot",
+            "Start a Messenger session: a user (user_id/email, with user_hash when the workspace verifies identity) or a visitor",
+            Some("messenger_boot"),
+            "messenger_session",
+            post(routes::boot),
+        ),
+        r(
+            Method::POST,
+            "/messenger/v1/update",
+            "Update the contact's attributes (those the Messenger may write)",
+            Some("messenger_update"),
+            "messenger_unread",
+            post(routes::update),
+        ),
+        r(
+            Method::GET,
+            "/messenger/v1/messages",
+            "Deliver every pending in-app message to this contact, then list their messages and conversations",
+            None,
+            "messenger_messages",
+            get(routes::messages),
+        ),
+        r(
+            Method::POST,
+            "/messenger/v1/seen",
+            "Mark deliveries seen",
+            Some("messenger_seen_request"),
+            "messenger_unread",
+            post(routes::seen),
+        ),
+        r(
+            Method::POST,
+            "/messenger/v1/deliveries/{id}/click",
+            "Record a click on a link in a delivered message",
+            None,
+            "messenger_click",
+            post(routes::click),
+        ),
+        r(
+            Method::POST,
+            "/messenger/v1/deliveries/{id}/reply",
+            "Reply to a chat: opens or continues the conversation with its sender",
+            Some("messenger_text"),
+            "messenger_conversation",
+            post(routes::reply_to_delivery),
+        ),
+        r(
+            Method::POST,
+            "/messenger/v1/conversations",
+            "Start a new conversation",
+            Some("messenger_text"),
+            "messenger_conversation",
+            post(routes::start_conversation),
+        ),
+        r(
+            Method::POST,
+            "/messenger/v1/conversations/{id}/reply",
+            "Reply in one of the contact's conversations",
+            Some("messenger_text"),
+            "messenger_conversation",
+            post(routes::reply_to_conversation),
+        ),
+        r(Method::POST, "/messenger/v1/ping", "Keep last_seen_at fresh (204)", None, "empty", post(routes::ping)),
+        r(
+            Method::GET,
+            "/messenger/v1/ws",
+            "WebSocket (?session=…): the server pushes {type: hello|message|conversation_part} frames; see docs/messenger.md",
+            None,
+            "empty",
+            get(routes::websocket),
+        ),
+    ]
+}
 
 pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route("/messenger/v1/boot", post(routes::boot))
-        .route("/messenger/v1/update", post(routes::update))
-        .route("/messenger/v1/messages", get(routes::messages))
-        .route("/messenger/v1/seen", post(routes::seen))
-        .route("/messenger/v1/deliveries/{id}/reply", post(routes::reply_to_delivery))
-        .route("/messenger/v1/conversations", post(routes::start_conversation))
-        .route("/messenger/v1/conversations/{id}/reply", post(routes::reply_to_conversation))
-        .route("/messenger/v1/ping", post(routes::ping))
-        .route("/messenger/v1/ws", get(routes::websocket))
+    routes()
+        .into_iter()
+        .fold(Router::new(), |router, r| router.route(r.path, r.handler))
         .route("/messenger/v1/{*rest}", axum::routing::any(routes::not_found))
         .layer(axum::middleware::from_fn_with_state(state, cors))
 }

@@ -271,6 +271,16 @@ pub async fn seen(State(state): State<AppState>, v: Visitor, Body(b): Body) -> A
     Ok(JsonResponse(json!({"type": "messenger_seen", "marked": marked, "unread_count": unread})))
 }
 
+/// A click on a link in a delivered message. The widget reports it as the link opens; a click
+/// counts once per delivery, and a message clicked was seen.
+pub async fn click(State(state): State<AppState>, v: Visitor, Path(id): Path<String>) -> ApiResult<JsonResponse<Json>> {
+    let id = id.parse::<i64>().map_err(|_| ApiError::not_found())?;
+    let (ws, now) = (v.workspace.id, now());
+    let clicked = state.store.mark_delivery(ws, v.contact.id, id, StatFilter::Clicked, now).await?;
+    state.store.mark_delivery(ws, v.contact.id, id, StatFilter::Seen, now).await?;
+    Ok(JsonResponse(json!({"type": "messenger_click", "clicked": clicked})))
+}
+
 /// A contact's words as HTML: plain text, escaped, paragraphs kept.
 pub(crate) fn contact_html(b: &Map<String, Json>) -> ApiResult<String> {
     let text = b

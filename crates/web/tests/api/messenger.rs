@@ -346,3 +346,36 @@ async fn teammates_replies_reach_the_open_messenger_at_once_and_after_a_refetch(
         s.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_click_counts_once_for_the_contact_whose_message_it_is() {
+    for s in servers().await {
+        let db = s.db;
+        let ann = Widget::boot(&s, verified(&s, "ann", "Ann")).await;
+        let ben = Widget::boot(&s, verified(&s, "ben", "Ben")).await;
+        let (_, m) = s
+            .post("/manual_messages", json!({"title": "Guide", "channel": "chat", "body": "[Read the guide](https://docs.example.test/guide)", "audience": {"everyone": true}, "send": true}))
+            .await;
+        let id: i64 = m["id"].as_str().unwrap().parse().unwrap();
+        let item = ann.messages().await["items"][0].clone();
+        assert!(item["html"].as_str().unwrap().contains("href=\"https://docs.example.test/guide\""), "{db}: {item}");
+        let delivery = item["delivery_id"].as_str().unwrap().to_owned();
+        ben.messages().await;
+
+        // Ben cannot click for Ann.
+        let (status, body) = ben.call(reqwest::Method::POST, &format!("/deliveries/{delivery}/click"), None).await;
+        assert_eq!((status, &body["clicked"]), (StatusCode::OK, &json!(false)), "{db}: {body}");
+        assert_eq!(s.store.message_stats(s.workspace.id, id).await.unwrap().clicked, 0, "{db}: Ben's click counted");
+
+        // Ann's first click counts; the second does not count again.
+        let (_, first) = ann.call(reqwest::Method::POST, &format!("/deliveries/{delivery}/click"), None).await;
+        let (_, again) = ann.call(reqwest::Method::POST, &format!("/deliveries/{delivery}/click"), None).await;
+        assert_eq!((&first["clicked"], &again["clicked"]), (&json!(true), &json!(false)), "{db}");
+        let stats = s.store.message_stats(s.workspace.id, id).await.unwrap();
+        assert_eq!((stats.clicked, stats.seen, stats.sent), (1, 1, 2), "{db}: a click is also a view");
+        let (_, clicked) = s.get(&format!("/manual_messages/{id}/recipients?stat=clicked")).await;
+        assert_eq!(clicked["data"][0]["id"], json!(ann.contact_id), "{db}: {clicked}");
+        assert_eq!(clicked["total_count"], 1, "{db}");
+        s.stop().await;
+    }
+}
