@@ -4,6 +4,8 @@
 //! Pages authenticate with the session cookie; forms carry the session's CSRF token, and the
 //! scripts send it as `X-CSRF-Token` when they call the API with the session.
 
+mod conversations;
+mod messages;
 mod pages;
 mod session;
 
@@ -24,6 +26,13 @@ pub fn router() -> Router<AppState> {
         .route("/app/logout", post(session::logout))
         .route("/app/contacts", get(pages::contacts))
         .route("/app/contacts/{id}", get(pages::profile))
+        .route("/app/activity", get(conversations::activity))
+        .route("/app/messages", get(messages::list))
+        .route("/app/messages/new", get(messages::compose))
+        .route("/app/messages/{id}", get(messages::show))
+        .route("/app/messages/{id}/edit", get(messages::edit))
+        .route("/app/conversations/{id}", get(conversations::show))
+        .route("/app/teammates/{id}", get(conversations::teammate))
         .route("/app/settings", get(pages::settings))
         .route("/app/settings/teammates", post(pages::add_teammate))
         .route("/app/settings/tokens", post(pages::create_token))
@@ -31,12 +40,20 @@ pub fn router() -> Router<AppState> {
         .route("/app/settings/attributes", post(pages::create_attribute))
         .route("/app/settings/messenger", post(pages::messenger_settings))
         .route("/assets/app.css", get(|| asset("text/css; charset=utf-8", include_str!("../../assets/app.css"))))
-        .route("/assets/app.js", get(|| asset("text/javascript; charset=utf-8", include_str!("../../assets/app.js"))))
+        .route("/assets/common.js", get(|| script(include_str!("../../assets/common.js"))))
+        .route("/assets/app.js", get(|| script(include_str!("../../assets/app.js"))))
+        .route("/assets/compose.js", get(|| script(include_str!("../../assets/compose.js"))))
+        .route("/assets/message.js", get(|| script(include_str!("../../assets/message.js"))))
+        .route("/assets/conversation.js", get(|| script(include_str!("../../assets/conversation.js"))))
         // The Messenger widget, loaded by companies' own sites.
         .route(
             "/messenger.js",
             get(|| asset("text/javascript; charset=utf-8", include_str!("../../assets/messenger.js"))),
         )
+}
+
+async fn script(body: &'static str) -> impl IntoResponse {
+    asset("text/javascript; charset=utf-8", body).await
 }
 
 async fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {

@@ -22,7 +22,7 @@ use crate::error::ApiError;
 use crate::provision;
 
 /// Formats UNIX seconds for people, in the workspace's time zone.
-fn when(ts: Option<i64>, tz: &str) -> String {
+pub(super) fn when(ts: Option<i64>, tz: &str) -> String {
     let Some(ts) = ts else { return "—".into() };
     let zone = tidings_core::dates::Clock::zone(tz);
     jiff::Timestamp::from_second(ts)
@@ -31,7 +31,7 @@ fn when(ts: Option<i64>, tz: &str) -> String {
 }
 
 /// The attributes the filter builder offers, with the operators each takes.
-fn builder_schema(custom: &[CustomAttribute], tags: &[tidings_store::Tag], segments: &[Segment]) -> Json {
+pub(super) fn builder_schema(custom: &[CustomAttribute], tags: &[tidings_store::Tag], segments: &[Segment]) -> Json {
     let mut attrs: Vec<Json> = BUILT_INS
         .iter()
         .map(|b| json!({"field": b.name, "label": b.label, "type": b.data_type.as_str(), "operators": operators_for(b.data_type), "custom": false}))
@@ -45,6 +45,11 @@ fn builder_schema(custom: &[CustomAttribute], tags: &[tidings_store::Tag], segme
         "tags": tags.iter().map(|t| json!({"id": t.id, "name": t.name})).collect::<Vec<_>>(),
         "segments": segments.iter().map(|s| json!({"id": s.id, "name": s.name, "builtin": s.builtin})).collect::<Vec<_>>(),
     })
+}
+
+/// How a contact is named on pages: their name, else their email, else their id.
+pub(super) fn contact_label(c: &Contact) -> String {
+    c.name.clone().or_else(|| c.email.clone()).unwrap_or_else(|| format!("Contact {}", c.id))
 }
 
 struct SegmentLink {
@@ -120,6 +125,17 @@ struct ProfilePage {
     custom: Vec<Row>,
     tags: Vec<String>,
     activity: Vec<Row>,
+    conversations: Vec<super::conversations::ConversationRow>,
+    /// Messages the contact has received: a pending delivery is not shown until it is sent.
+    received: Vec<Received>,
+}
+
+struct Received {
+    message_id: i64,
+    title: String,
+    channel: &'static str,
+    at: String,
+    seen: bool,
 }
 
 fn show(v: Option<Value>, tz: &str) -> String {
@@ -165,8 +181,27 @@ pub async fn profile(State(state): State<AppState>, admin: Admin, Path(id): Path
         .filter(|b| b.data_type == DataType::Date)
         .map(|b| Row { label: b.label.into(), value: show(contact.builtin_value(b.name), &tz) })
         .collect();
-    let title =
-        contact.name.clone().or_else(|| contact.email.clone()).unwrap_or_else(|| format!("Contact {}", contact.id));
+    let title = contact_label(&contact);
+    let (conversations, delivered) = match state.store.conversations_of_contact(ws, contact.id).await {
+        Ok(list) => match super::conversations::rows(&state, &admin, list).await {
+            Ok(rows) => (rows, state.store.delivered_in_app(ws, contact.id, 50).await),
+            Err(e) => return e.into_response(),
+        },
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let received = match delivered {
+        Ok(list) => list
+            .into_iter()
+            .map(|(d, m)| Received {
+                message_id: m.id,
+                title: m.title,
+                channel: if m.channel == tidings_core::message::Channel::Post { "announcement" } else { "chat" },
+                at: when(d.sent_at, &tz),
+                seen: d.seen_at.is_some(),
+            })
+            .collect(),
+        Err(e) => return ApiError::from(e).into_response(),
+    };
     render(&ProfilePage {
         admin_name: admin.teammate.name.clone(),
         workspace: admin.workspace.name.clone(),
@@ -178,6 +213,8 @@ pub async fn profile(State(state): State<AppState>, admin: Admin, Path(id): Path
         custom: custom_rows,
         tags: tags.into_iter().map(|t| t.tag.name).collect(),
         activity,
+        conversations,
+        received,
     })
 }
 

@@ -48,6 +48,14 @@ pub fn routes() -> Vec<ApiRoute> {
             "count",
             audience_count,
         ),
+        route(
+            Method::POST,
+            "/manual_messages/preview",
+            "Render a body (and subject) as one contact would see it, before it is saved",
+            Some("preview_request"),
+            "preview",
+            preview_unsaved,
+        ),
         route(Method::GET, "/manual_messages/{id}", "Get a manual message with its stats", None, "manual_message", get),
         route(
             Method::PUT,
@@ -409,9 +417,23 @@ pub(crate) async fn send_message(state: &AppState, caller: &Caller, m: Message) 
     let to = Recipients { pred: pred.as_ref(), contact_ids: ids.as_deref() };
     let sent = state.store.send_message(caller.workspace.id, m.id, to, now()).await?.map_err(refused)?;
     tracing::info!(message = sent.id, targeted = sent.targeted, "manual message sent");
+    if sent.channel == Channel::Chat && sent.targeted == 1 {
+        open_conversation(state, caller.workspace.id, &sent).await?;
+    }
     // Contacts whose Messenger is open get it now; everyone else when they next open it.
     tokio::spawn(crate::messenger::push_message(state.clone(), caller.workspace.id, sent.clone()));
     Ok(sent)
+}
+
+/// A chat to one contact is a conversation from the moment it is sent: it shows on the contact's
+/// profile, the sender's, and the message's page, and the contact's reply continues it.
+async fn open_conversation(state: &AppState, ws: i64, sent: &Message) -> ApiResult<()> {
+    let (contacts, _) = state.store.message_recipients(ws, sent.id, StatFilter::Targeted, 0, 1).await?;
+    let Some(contact) = contacts.first() else { return Ok(()) };
+    let custom = state.store.custom_attributes(ws).await?;
+    let first = MessageBody::compile(&sent.body, &custom, "body")?.html_for(contact);
+    state.store.conversation_for(ws, contact.id, sent, &first, now()).await?;
+    Ok(())
 }
 
 /// Sends a scheduled message on behalf of the teammate who wrote it (the scheduler's path).
@@ -530,14 +552,38 @@ async fn preview(
     Body(b): Body,
 ) -> ApiResult<JsonResponse<Json>> {
     let m = find(&state, &caller, &id).await?;
-    let contact_id = b
+    render_preview(&state, &caller, &b, &m.body, m.subject.as_deref()).await
+}
+
+async fn preview_unsaved(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(b): Body,
+) -> ApiResult<JsonResponse<Json>> {
+    let body = b.get("body").and_then(Json::as_str).unwrap_or_default();
+    if body.trim().is_empty() {
+        return Err(ApiError::bad_request("body", "Body is required"));
+    }
+    let subject = b.get("subject").and_then(Json::as_str);
+    render_preview(&state, &caller, &b, body, subject).await
+}
+
+/// `body` and `subject` personalised for the contact that `request.contact_id` names.
+async fn render_preview(
+    state: &AppState,
+    caller: &Caller,
+    request: &Map<String, Json>,
+    body: &str,
+    subject: Option<&str>,
+) -> ApiResult<JsonResponse<Json>> {
+    let contact_id = request
         .get("contact_id")
         .and_then(parse_id)
         .ok_or_else(|| ApiError::bad_request("contact_id", "contact_id is required"))?;
     let contact = state.store.contact(caller.workspace.id, contact_id).await?.ok_or_else(ApiError::user_not_found)?;
     let custom = state.store.custom_attributes(caller.workspace.id).await?;
-    let body = MessageBody::compile(&m.body, &custom, "body")?;
-    let subject = match &m.subject {
+    let body = MessageBody::compile(body, &custom, "body")?;
+    let subject = match subject {
         Some(s) => Some(Template::parse(s, &custom, "subject")?.render_text(&contact)),
         None => None,
     };

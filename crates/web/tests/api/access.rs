@@ -214,7 +214,7 @@ async fn sessions_need_the_csrf_token_to_change_anything_and_end_at_logout() {
         let page = client.get(format!("{}/app/contacts", s.base)).header("cookie", &cookie).send().await.unwrap();
         assert_eq!(page.status(), StatusCode::OK);
         let html = page.text().await.unwrap();
-        let csrf = html.split("data-csrf=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let csrf = html.split("name=\"csrf-token\" content=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
 
         let read = client.get(format!("{}/me", s.base)).header("cookie", &cookie).send().await.unwrap();
         assert_eq!(read.status(), StatusCode::OK, "{db}: a session may read");

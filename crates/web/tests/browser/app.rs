@@ -43,6 +43,13 @@ pub const OWNER_PASSWORD: &str = "a-long-password";
 pub struct App {
     /// `http://127.0.0.1:PORT`
     pub base: String,
+    pub app_id: String,
+    /// The workspace's Messenger identity secret, for `user_hash`.
+    pub identity_secret: String,
+    pub api: Api,
+    /// The server's state, to ask its hub who has a Messenger open.
+    pub state: AppState,
+    pub workspace_id: i64,
     ids: HashMap<&'static str, i64>,
     dir: PathBuf,
 }
@@ -64,7 +71,7 @@ impl App {
         let addr = listener.local_addr().map_err(|e| fail!("bind: {e}"))?;
         let base = format!("http://{addr}");
         let state = AppState::new(store.clone(), WebConfig::new(base.clone()));
-        tokio::spawn(tidings_web::launch(listener, state, std::future::pending()));
+        tokio::spawn(tidings_web::launch(listener, state.clone(), std::future::pending()));
 
         let api = Api { http: reqwest::Client::new(), base: base.clone(), token: p.token_secret };
         api.post("/data_attributes", json!({"name": "plan", "model": "contact", "data_type": "string"})).await?;
@@ -81,7 +88,16 @@ impl App {
                 .ok_or_else(|| fail!("created contact has no id: {created}"))?;
             ids.insert(person.email, id);
         }
-        Ok(App { base, ids, dir })
+        Ok(App {
+            base,
+            app_id: p.workspace.app_id,
+            identity_secret: p.workspace.identity_secret,
+            api,
+            state,
+            workspace_id: p.workspace.id,
+            ids,
+            dir,
+        })
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -105,26 +121,32 @@ impl Drop for App {
     }
 }
 
-struct Api {
+/// The REST API with the workspace's token: how the tests seed data and read what a page did.
+pub struct Api {
     http: reqwest::Client,
     base: String,
     token: String,
 }
 
 impl Api {
-    async fn post(&self, path: &str, body: Json) -> Result<Json> {
-        let r = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| fail!("POST {path}: {e}"))?;
+    pub async fn post(&self, path: &str, body: Json) -> Result<Json> {
+        self.call(self.http.post(format!("{}{path}", self.base)).json(&body), "POST", path).await
+    }
+
+    pub async fn put(&self, path: &str, body: Json) -> Result<Json> {
+        self.call(self.http.put(format!("{}{path}", self.base)).json(&body), "PUT", path).await
+    }
+
+    pub async fn get(&self, path: &str) -> Result<Json> {
+        self.call(self.http.get(format!("{}{path}", self.base)), "GET", path).await
+    }
+
+    async fn call(&self, request: reqwest::RequestBuilder, method: &str, path: &str) -> Result<Json> {
+        let r = request.bearer_auth(&self.token).send().await.map_err(|e| fail!("{method} {path}: {e}"))?;
         let status = r.status();
-        let answer: Json = r.json().await.map_err(|e| fail!("POST {path}: answer is not JSON: {e}"))?;
+        let answer: Json = r.json().await.map_err(|e| fail!("{method} {path}: answer is not JSON: {e}"))?;
         if !status.is_success() {
-            return Err(fail!("POST {path}: {status} {answer}"));
+            return Err(fail!("{method} {path}: {status} {answer}"));
         }
         Ok(answer)
     }

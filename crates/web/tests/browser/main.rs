@@ -11,6 +11,8 @@
 #[macro_use]
 mod webdriver;
 mod app;
+mod host;
+mod messages;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

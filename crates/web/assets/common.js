@@ -1,0 +1,149 @@
+// Tidings admin app: what every page's script shares. Plain JavaScript, no build step.
+// `TidingsAdmin.api` calls the REST API with the session cookie and the page's CSRF token;
+// `TidingsAdmin.filterBuilder` is the filter builder of the user list and the composer.
+(() => {
+  "use strict";
+  const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
+
+  const el = (tag, props = {}, ...kids) => {
+    const e = document.createElement(tag);
+    Object.assign(e, props);
+    for (const k of kids) if (k !== null && k !== undefined) e.append(k);
+    return e;
+  };
+  const option = (value, label, sel) => el("option", { value, textContent: label, selected: sel });
+
+  /** Calls the API; resolves with the JSON body, rejects with the `error.list` body. */
+  async function api(method, path, body) {
+    const init = { method, credentials: "same-origin", headers: { "X-CSRF-Token": csrf } };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    let r;
+    try {
+      r = await fetch(path, init);
+    } catch (_) {
+      throw { errors: [{ message: "Could not reach Tidings. Check your connection and try again." }] };
+    }
+    const json = await r.json().catch(() => ({}));
+    if (!r.ok) throw json;
+    return json;
+  }
+
+  /** The first message of an `error.list`, with the field it names. */
+  function errorText(e, fallback) {
+    const err = e && e.errors && e.errors[0];
+    if (!err) return fallback || "Something went wrong. Reload the page and try again.";
+    return err.field && !err.message.includes(err.field) ? `${err.message} (${err.field})` : err.message;
+  }
+
+  const OPS = {
+    "=": "is", "!=": "is not", IN: "is any of", NIN: "is none of", "~": "contains", "!~": "does not contain",
+    "^": "starts with", $: "ends with", ">": "greater than", "<": "less than", ">=": "at least", "<=": "at most",
+    more_than_days_ago: "more than … days ago", less_than_days_ago: "less than … days ago",
+    exactly_days_ago: "exactly … days ago", unknown: "is unknown", known: "has any value",
+  };
+  const DATE_OPS = { "=": "on", ">": "after", "<": "before" };
+
+  /**
+   * A list of filter rows (attribute, operator, value) inside `rowsBox`, over the attributes,
+   * tags, segments and messages of `schema`. `onChange` runs after every edit; `query(match)`
+   * returns the rows as a query-language group, or null when no row is complete.
+   */
+  function filterBuilder(rowsBox, schema, onChange) {
+    const attrs = new Map(schema.attributes.map((a) => [a.field, a]));
+    attrs.set("tag_id", { field: "tag_id", label: "Tag", type: "tag", operators: ["=", "!="] });
+    attrs.set("segment_id", { field: "segment_id", label: "Segment", type: "segment", operators: ["=", "!="] });
+    if (schema.messages && schema.messages.length) {
+      attrs.set("received_message", { field: "received_message", label: "Received message", type: "message", operators: ["=", "!="] });
+      attrs.set("seen_message", { field: "seen_message", label: "Seen message", type: "message", operators: ["=", "!="] });
+    }
+    const filters = [];
+
+    const operatorsFor = (a) => {
+      const ops = a.operators.slice();
+      if (!["tag", "segment", "message"].includes(a.type)) ops.push("unknown", "known");
+      return ops;
+    };
+    const opLabel = (a, o) => {
+      if (a.type === "message") return o === "=" ? "has" : "has not";
+      return (a.type === "date" && DATE_OPS[o]) || OPS[o] || o;
+    };
+
+    function valueInput(f, a) {
+      if (f.op === "unknown" || f.op === "known") return el("span");
+      let input;
+      if (f.op.endsWith("days_ago")) input = el("input", { type: "number", min: 0, placeholder: "days" });
+      else if (a.type === "tag" || a.type === "segment" || a.type === "message") {
+        const list = { tag: schema.tags, segment: schema.segments, message: schema.messages }[a.type];
+        input = el("select", {}, option("", "Choose…"), ...list.map((t) => option(String(t.id), t.name, String(t.id) === f.value)));
+      } else if (a.type === "boolean") input = el("select", {}, option("", "Choose…"), option("true", "true"), option("false", "false"));
+      else if (a.type === "date") input = el("input", { type: "date" });
+      else if (a.type === "integer" || a.type === "float") input = el("input", { type: "number", step: a.type === "float" ? "any" : "1" });
+      else if (a.options && a.options.length && (f.op === "=" || f.op === "!=")) {
+        input = el("select", {}, option("", "Choose…"), ...a.options.map((o) => option(o, o)));
+      } else input = el("input", { type: "text", placeholder: f.op === "IN" || f.op === "NIN" ? "a, b, c" : "value" });
+      input.value = f.value;
+      input.className = "value";
+      input.setAttribute("aria-label", "Value");
+      input.addEventListener(input.tagName === "SELECT" ? "change" : "input", (e) => { f.value = e.target.value; onChange(); });
+      return input;
+    }
+
+    function render() {
+      rowsBox.replaceChildren();
+      filters.forEach((f, i) => {
+        const a = attrs.get(f.field);
+        const field = el("select");
+        field.setAttribute("aria-label", "Attribute");
+        for (const x of attrs.values()) field.append(option(x.field, x.custom ? `${x.label} (custom)` : x.label, x.field === f.field));
+        field.addEventListener("change", () => {
+          f.field = field.value;
+          f.op = operatorsFor(attrs.get(f.field))[0];
+          f.value = "";
+          render();
+          onChange();
+        });
+        const op = el("select");
+        op.setAttribute("aria-label", "Operator");
+        for (const o of operatorsFor(a)) op.append(option(o, opLabel(a, o), o === f.op));
+        op.addEventListener("change", () => { f.op = op.value; render(); onChange(); });
+        const remove = el("button", { type: "button", textContent: "✕", title: "Remove this filter" });
+        remove.addEventListener("click", () => { filters.splice(i, 1); render(); onChange(); });
+        rowsBox.append(el("div", { className: "filter-row" }, field, op, valueInput(f, a), remove));
+      });
+    }
+
+    function leaf(f) {
+      const a = attrs.get(f.field);
+      if (f.op === "unknown") return { field: f.field, operator: "=", value: null };
+      if (f.op === "known") return { field: f.field, operator: "!=", value: null };
+      let v = String(f.value).trim();
+      if (f.op === "IN" || f.op === "NIN") {
+        let items = v.split(",").map((s) => s.trim()).filter(Boolean);
+        if (a.type === "integer" || a.type === "float") items = items.map(Number);
+        return { field: f.field, operator: f.op, value: items };
+      }
+      if (f.op.endsWith("days_ago") || a.type === "integer" || a.type === "float") v = Number(v);
+      else if (a.type === "boolean") v = v === "true";
+      else if (a.type === "date") v = Math.floor(Date.parse(v + "T12:00:00Z") / 1000);
+      return { field: f.field, operator: f.op, value: v };
+    }
+
+    return {
+      attrs,
+      add(field = "email", op = "~", value = "") {
+        filters.push({ field, op, value });
+        render();
+      },
+      query(match) {
+        const done = filters.filter((f) => f.op === "unknown" || f.op === "known" || String(f.value).trim() !== "");
+        return done.length ? { operator: match || "AND", value: done.map(leaf) } : null;
+      },
+      render,
+    };
+  }
+
+  window.TidingsAdmin = { csrf, el, option, api, errorText, filterBuilder };
+})();

@@ -1,0 +1,187 @@
+// Tidings admin app: the message composer. The simple composer sends to chosen contacts; the
+// manual message composer to segments and filters. Both show a live count of recipients and a
+// preview as a chosen contact would see it, and save, schedule or send through the API.
+(() => {
+  "use strict";
+  const root = document.getElementById("composer");
+  if (!root) return;
+  const { el, option, api, errorText, filterBuilder } = window.TidingsAdmin;
+  const $ = (id) => document.getElementById(id);
+  const mode = root.dataset.mode;
+  const schema = JSON.parse(root.dataset.schema);
+  const initial = JSON.parse(root.dataset.audience || "{}");
+  let messageId = root.dataset.messageId || null;
+  let countSeq = 0;
+  let previewSeq = 0;
+  let timer = null;
+  let builder = null;
+  let recipients = null;
+
+  function showError(e) {
+    const box = $("compose-error");
+    box.textContent = errorText(e);
+    box.hidden = false;
+  }
+  const clearError = () => { $("compose-error").hidden = true; };
+
+  // The segments chosen, and the filter rows, make the audience; nothing chosen is everyone.
+  function audience() {
+    if (mode === "contacts") return { contact_ids: initial.contact_ids || [] };
+    const segs = [...document.querySelectorAll("#segments input:checked")].map((c) => c.value);
+    const group = builder.query($("match").value);
+    const a = {};
+    if (segs.length) a.segment_ids = segs;
+    if (group) a.query = group;
+    if (!segs.length && !group) a.everyone = true;
+    return a;
+  }
+
+  // The audience as a contact search, to offer contacts to preview as.
+  function audienceQuery(a) {
+    const parts = [];
+    if (a.contact_ids) return { field: "id", operator: "IN", value: a.contact_ids.map(String) };
+    if (a.segment_ids) parts.push({ operator: "OR", value: a.segment_ids.map((id) => ({ field: "segment_id", operator: "=", value: id })) });
+    if (a.query) parts.push(a.query);
+    if (!parts.length) return { operator: "OR", value: [{ field: "role", operator: "=", value: "user" }, { field: "role", operator: "=", value: "lead" }] };
+    return parts.length === 1 ? parts[0] : { operator: "AND", value: parts };
+  }
+
+  async function count() {
+    const mine = ++countSeq;
+    try {
+      const r = await api("POST", "/manual_messages/audience_count", { audience: audience() });
+      if (mine !== countSeq) return;
+      recipients = r.count;
+      $("audience-count").textContent = r.count.toLocaleString();
+      $("audience-count-label").textContent = r.count === 1 ? "recipient" : "recipients";
+      clearError();
+    } catch (e) {
+      if (mine === countSeq) { $("audience-count").textContent = "?"; showError(e); }
+    }
+    candidates();
+  }
+
+  async function candidates() {
+    const a = audience();
+    if (a.query && a.query.value && a.query.value.some((f) => ["received_message", "seen_message", "targeted_by_message"].includes(f.field))) {
+      // Message history is not a contact search field: offer the first chosen segment's people.
+      delete a.query;
+    }
+    try {
+      const list = await api("POST", "/contacts/search", { query: audienceQuery(a), pagination: { per_page: 20 } });
+      const select = $("preview-as");
+      const keep = select.value;
+      select.replaceChildren(...list.data.map((c) => option(c.id, c.name || c.email || `Contact ${c.id}`, c.id === keep)));
+      preview();
+    } catch (_) { /* the count shows the error */ }
+  }
+
+  async function preview() {
+    const mine = ++previewSeq;
+    const contact = $("preview-as").value;
+    const body = $("body").value;
+    const box = $("preview");
+    if (!body.trim()) { box.replaceChildren(el("p", { className: "muted", textContent: "Write a message to see it here." })); return; }
+    if (!contact) { box.replaceChildren(el("p", { className: "muted", textContent: "Nobody in this audience to preview as." })); return; }
+    try {
+      const r = await api("POST", "/manual_messages/preview", { body, contact_id: contact });
+      if (mine !== previewSeq) return;
+      // Rendered by Tidings' Markdown renderer, which escapes raw HTML: safe to insert.
+      box.innerHTML = r.html;
+      clearError();
+    } catch (e) {
+      if (mine === previewSeq) showError(e);
+    }
+  }
+
+  function changed() {
+    clearTimeout(timer);
+    timer = setTimeout(count, 250);
+  }
+
+  function fields() {
+    return {
+      title: $("title").value,
+      sender_id: $("sender").value,
+      channel: document.querySelector('input[name="channel"]:checked').value,
+      body: $("body").value,
+      audience: audience(),
+    };
+  }
+
+  // Creates or saves the message; `then` is send or schedule, done through the API's own routes.
+  async function save(then, scheduledAt) {
+    clearError();
+    const f = fields();
+    let m;
+    if (messageId) m = await api("PUT", `/manual_messages/${messageId}`, f);
+    else {
+      if (then === "send") f.send = true;
+      if (then === "schedule") f.scheduled_at = scheduledAt;
+      m = await api("POST", "/manual_messages", f);
+      messageId = m.id;
+      return m;
+    }
+    if (then === "send") m = await api("POST", `/manual_messages/${messageId}/send`);
+    if (then === "schedule") m = await api("POST", `/manual_messages/${messageId}/schedule`, { scheduled_at: scheduledAt });
+    return m;
+  }
+
+  async function act(then) {
+    let at;
+    if (then === "schedule") {
+      const v = $("schedule-at").value;
+      if (!v) { showError({ errors: [{ message: "Choose when to send it first." }] }); return; }
+      at = Math.floor(new Date(v).getTime() / 1000);
+    }
+    if (then === "send") {
+      const n = recipients === null ? "the chosen" : recipients.toLocaleString();
+      if (!window.confirm(`Send this message to ${n} recipient${recipients === 1 ? "" : "s"} now?`)) return;
+    }
+    for (const b of document.querySelectorAll(".send-actions button")) b.disabled = true;
+    try {
+      const m = await save(then, at);
+      window.location.href = `/app/messages/${m.id}`;
+    } catch (e) {
+      showError(e);
+    } finally {
+      for (const b of document.querySelectorAll(".send-actions button")) b.disabled = false;
+    }
+  }
+
+  // Filter rows from a query group the user list passed on (the leaves it can show).
+  function prefill(group) {
+    const leaves = group && group.operator && Array.isArray(group.value) ? group.value : group ? [group] : [];
+    if (group && group.operator) $("match").value = group.operator === "OR" ? "OR" : "AND";
+    for (const f of leaves) {
+      if (!f || !f.field || !builder.attrs.has(f.field)) continue;
+      const a = builder.attrs.get(f.field);
+      let op = f.operator;
+      let value = f.value;
+      if (value === null) { op = op === "=" ? "unknown" : "known"; value = ""; }
+      else if (a.type === "date" && !op.endsWith("days_ago")) value = new Date(value * 1000).toISOString().slice(0, 10);
+      else if (Array.isArray(value)) value = value.join(", ");
+      builder.add(f.field, op, String(value));
+    }
+  }
+
+  if (mode !== "contacts") {
+    const box = $("segments");
+    const chosen = (initial.segment_ids || []).map(String);
+    for (const s of schema.segments) {
+      const c = el("input", { type: "checkbox", value: String(s.id), checked: chosen.includes(String(s.id)) });
+      c.addEventListener("change", changed);
+      box.append(el("label", {}, c, " " + s.name));
+    }
+    builder = filterBuilder($("rows"), schema, changed);
+    prefill(initial.query);
+    $("add-filter").addEventListener("click", () => builder.add());
+    $("match").addEventListener("change", changed);
+  }
+  $("body").addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(preview, 250); });
+  $("preview-as").addEventListener("change", preview);
+  $("save-draft").addEventListener("click", () => act("draft"));
+  $("schedule").addEventListener("click", () => act("schedule"));
+  $("send").addEventListener("click", () => act("send"));
+  count();
+})();

@@ -1,0 +1,48 @@
+// Tidings admin app: a conversation's reply box, and new parts appearing as they arrive.
+// Replies go through the REST API (`POST /conversations/{id}/reply`) with the session.
+(() => {
+  "use strict";
+  const root = document.getElementById("conversation");
+  if (!root) return;
+  const { api, errorText } = window.TidingsAdmin;
+  const $ = (id) => document.getElementById(id);
+  const id = root.dataset.id;
+  const adminId = root.dataset.adminId;
+
+  // The text a teammate typed, as HTML paragraphs (escaped: the text is never markup).
+  function html(text) {
+    const escape = (s) => s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+    return text.trim().split(/\n{2,}/).map((p) => `<p>${escape(p).replace(/\n/g, "<br>")}</p>`).join("");
+  }
+
+  // New parts: fetch this page again and take its list, which the server rendered and escaped.
+  async function refresh() {
+    try {
+      const r = await fetch(window.location.pathname, { credentials: "same-origin" });
+      if (!r.ok) return;
+      const doc = new DOMParser().parseFromString(await r.text(), "text/html");
+      const fresh = doc.getElementById("parts");
+      if (fresh && fresh.children.length !== $("parts").children.length) $("parts").replaceChildren(...fresh.children);
+      const state = doc.getElementById("conversation-state");
+      if (state) $("conversation-state").textContent = state.textContent;
+    } catch (_) { /* try again next time */ }
+  }
+
+  $("reply-form").addEventListener("submit", async () => {
+    const text = $("reply-body").value;
+    if (!text.trim()) return;
+    $("reply").disabled = true;
+    try {
+      await api("POST", `/conversations/${id}/reply`, { message_type: "comment", type: "admin", admin_id: adminId, body: html(text) });
+      $("reply-body").value = "";
+      $("reply-error").hidden = true;
+      await refresh();
+    } catch (e) {
+      $("reply-error").textContent = errorText(e);
+      $("reply-error").hidden = false;
+    } finally {
+      $("reply").disabled = false;
+    }
+  });
+  setInterval(refresh, 2000);
+})();

@@ -1,0 +1,88 @@
+// Tidings admin app: live figures on the message list and a message's page, and the message's
+// actions (send, unschedule, stop, follow up). Plain JavaScript, no build step.
+(() => {
+  "use strict";
+  const { api, errorText } = window.TidingsAdmin;
+  const $ = (id) => document.getElementById(id);
+  const EVERY_MS = 2000;
+
+  function setFigures(scope, stats) {
+    for (const cell of scope.querySelectorAll("[data-stat]")) {
+      const v = stats[cell.dataset.stat];
+      if (v !== undefined && cell.textContent !== String(v)) cell.textContent = String(v);
+    }
+  }
+
+  // The list: refresh the figures of the rows on screen.
+  const list = $("message-list");
+  if (list) {
+    const tab = list.dataset.tab;
+    const search = list.dataset.search;
+    const refresh = async () => {
+      try {
+        const q = new URLSearchParams({ state: tab, per_page: "150" });
+        if (search) q.set("search", search);
+        const r = await fetch(`/manual_messages?${q}`, { credentials: "same-origin" });
+        if (!r.ok) return;
+        const page = await r.json();
+        for (const m of page.data) {
+          const row = list.querySelector(`tr[data-id="${m.id}"]`);
+          if (row) setFigures(row, m.stats);
+        }
+      } catch (_) { /* try again next time */ }
+    };
+    setInterval(refresh, EVERY_MS);
+  }
+
+  // A message's page.
+  const page = $("message");
+  if (!page) return;
+  const id = page.dataset.id;
+  const showError = (e) => { $("message-error").textContent = errorText(e); $("message-error").hidden = false; };
+
+  const refresh = async () => {
+    try {
+      const m = await api("GET", `/manual_messages/${id}`);
+      setFigures(page, m.stats);
+      if (m.state !== page.dataset.state) window.location.reload();
+    } catch (_) { /* try again next time */ }
+  };
+  setInterval(refresh, EVERY_MS);
+
+  const on = (button, run) => {
+    const b = $(button);
+    if (!b) return;
+    b.addEventListener("click", async () => {
+      b.disabled = true;
+      try {
+        await run();
+      } catch (e) {
+        showError(e);
+      } finally {
+        b.disabled = false;
+      }
+    });
+  };
+  on("send-now", async () => {
+    if (!window.confirm("Send this message to its audience now?")) return;
+    await api("POST", `/manual_messages/${id}/send`);
+    window.location.reload();
+  });
+  on("unschedule", async () => {
+    await api("POST", `/manual_messages/${id}/unschedule`);
+    window.location.reload();
+  });
+  on("stop", async () => {
+    const ok = window.confirm(
+      "Stop this message? Nobody who has not received it yet will receive it.\n\n" +
+      "This cannot be undone: a stopped message can never be resumed. To send it again, create a new message to those who did not receive it.",
+    );
+    if (!ok) return;
+    await api("POST", `/manual_messages/${id}/stop`);
+    window.location.reload();
+  });
+  on("follow-up", async () => {
+    const draft = await api("POST", `/manual_messages/${id}/follow_up`);
+    window.location.href = `/app/messages/${draft.id}/edit`;
+  });
+})();

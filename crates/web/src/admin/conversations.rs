@@ -1,0 +1,228 @@
+//! The admin app's conversation pages: one conversation with its parts and a reply box, a
+//! teammate's own profile with the conversations they started, and the activity feed (recent
+//! sign-ups, replies and sessions) that a teammate on a phone starts from.
+//!
+//! Replies go through the REST API's `POST /conversations/{id}/reply` with the session (see
+//! `assets/conversation.js`), so the API's rules and its real-time push apply to them too.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use tidings_core::attribute::{BUILT_INS, Value};
+use tidings_core::filter::{Pred, Target, Test};
+use tidings_store::{ContactQuery, Conversation, SortOrder};
+
+use super::pages::{contact_label, when};
+use super::session::{Admin, render};
+use crate::AppState;
+use crate::error::ApiError;
+
+pub(super) struct PartRow {
+    author: String,
+    from_team: bool,
+    kind: String,
+    /// HTML that Tidings made safe when the part was written (escaped text, or our Markdown).
+    body: String,
+    at: String,
+}
+
+#[derive(Template)]
+#[template(path = "conversation.html")]
+struct ConversationPage {
+    admin_name: String,
+    workspace: String,
+    csrf: String,
+    id: i64,
+    admin_id: i64,
+    contact_id: i64,
+    contact: String,
+    state: String,
+    message_id: Option<i64>,
+    parts: Vec<PartRow>,
+}
+
+fn fail(e: impl Into<ApiError>) -> Response {
+    e.into().into_response()
+}
+
+pub async fn show(State(state): State<AppState>, admin: Admin, Path(id): Path<i64>) -> Response {
+    conversation_page(&state, &admin, id).await.unwrap_or_else(fail)
+}
+
+async fn conversation_page(state: &AppState, admin: &Admin, id: i64) -> Result<Response, ApiError> {
+    let ws = admin.workspace.id;
+    let tz = &admin.workspace.timezone;
+    let Some(c) = state.store.conversation(ws, id).await? else {
+        return Ok((StatusCode::NOT_FOUND, "No such conversation in this workspace.").into_response());
+    };
+    let contact = state.store.contact(ws, c.contact_id).await?;
+    let contact_name = contact.as_ref().map_or_else(|| format!("Contact {}", c.contact_id), contact_label);
+    let teammates = state.store.teammates(ws).await?;
+    let parts = state
+        .store
+        .parts(ws, id)
+        .await?
+        .into_iter()
+        .map(|p| {
+            let from_team = p.author_type == "admin";
+            let author = if from_team {
+                teammates.iter().find(|t| t.id == p.author_id).map_or_else(|| "A teammate".into(), |t| t.name.clone())
+            } else {
+                contact_name.clone()
+            };
+            PartRow {
+                author,
+                from_team,
+                kind: p.part_type,
+                body: p.body.unwrap_or_default(),
+                at: when(Some(p.created_at), tz),
+            }
+        })
+        .collect();
+    Ok(render(&ConversationPage {
+        admin_name: admin.teammate.name.clone(),
+        workspace: admin.workspace.name.clone(),
+        csrf: admin.session.csrf_token.clone(),
+        id,
+        admin_id: admin.teammate.id,
+        contact_id: c.contact_id,
+        contact: contact_name,
+        state: c.state,
+        message_id: c.message_id,
+        parts,
+    }))
+}
+
+pub(super) struct ConversationRow {
+    pub(super) id: i64,
+    pub(super) contact: String,
+    pub(super) state: String,
+    pub(super) updated: String,
+}
+
+/// Rows for a list of conversations, each named by its contact.
+pub(super) async fn rows(
+    state: &AppState,
+    admin: &Admin,
+    list: Vec<Conversation>,
+) -> Result<Vec<ConversationRow>, ApiError> {
+    let ws = admin.workspace.id;
+    let mut out = Vec::with_capacity(list.len());
+    for c in list {
+        let contact = state.store.contact(ws, c.contact_id).await?;
+        out.push(ConversationRow {
+            id: c.id,
+            contact: contact.as_ref().map_or_else(|| format!("Contact {}", c.contact_id), contact_label),
+            state: c.state,
+            updated: when(Some(c.updated_at), &admin.workspace.timezone),
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Template)]
+#[template(path = "teammate.html")]
+struct TeammatePage {
+    admin_name: String,
+    workspace: String,
+    csrf: String,
+    name: String,
+    email: String,
+    role: String,
+    is_me: bool,
+    conversations: Vec<ConversationRow>,
+}
+
+/// A teammate's profile: who they are and the conversations they started.
+pub async fn teammate(State(state): State<AppState>, admin: Admin, Path(id): Path<i64>) -> Response {
+    async {
+        let ws = admin.workspace.id;
+        let Some(t) = state.store.teammate(ws, id).await? else {
+            return Ok((StatusCode::NOT_FOUND, "No such teammate in this workspace.").into_response());
+        };
+        let conversations = rows(&state, &admin, state.store.conversations_of_teammate(ws, id).await?).await?;
+        Ok::<_, ApiError>(render(&TeammatePage {
+            admin_name: admin.teammate.name.clone(),
+            workspace: admin.workspace.name.clone(),
+            csrf: admin.session.csrf_token.clone(),
+            is_me: t.id == admin.teammate.id,
+            name: t.name,
+            email: t.email,
+            role: t.role.as_str().into(),
+            conversations,
+        }))
+    }
+    .await
+    .unwrap_or_else(fail)
+}
+
+pub(super) struct PersonRow {
+    id: i64,
+    label: String,
+    at: String,
+}
+
+#[derive(Template)]
+#[template(path = "activity.html")]
+struct ActivityPage {
+    admin_name: String,
+    workspace: String,
+    csrf: String,
+    admin_id: i64,
+    signups: Vec<PersonRow>,
+    sessions: Vec<PersonRow>,
+    replies: Vec<ConversationRow>,
+}
+
+/// The activity feed: the newest sign-ups, the latest replies from contacts, and the latest
+/// sessions, each a tap away from the contact's profile and its message button.
+pub async fn activity(State(state): State<AppState>, admin: Admin) -> Response {
+    async {
+        let ws = admin.workspace.id;
+        let tz = &admin.workspace.timezone;
+        let recent = async |column: &str| -> Result<Vec<PersonRow>, ApiError> {
+            let b = BUILT_INS.iter().find(|b| b.name == column).ok_or_else(|| ApiError::internal(column))?;
+            let q = ContactQuery {
+                pred: Some(Pred::Test(Target::Column(b), Test::Known)),
+                sort: Some(Target::Column(b)),
+                order: SortOrder::Descending,
+                offset: 0,
+                limit: 10,
+            };
+            let (list, _) = state.store.search_contacts(ws, &q).await?;
+            Ok(list
+                .iter()
+                .map(|c| PersonRow {
+                    id: c.id,
+                    label: contact_label(c),
+                    at: when(
+                        match c.builtin_value(column) {
+                            Some(Value::Date(d)) => Some(d),
+                            _ => None,
+                        },
+                        tz,
+                    ),
+                })
+                .collect())
+        };
+        let signups = recent("signed_up_at").await?;
+        let sessions = recent("last_seen_at").await?;
+        // Conversations whose last word is the contact's, most recent first.
+        let (recent, _) = state.store.conversations(ws, 0, 50).await?;
+        let waiting =
+            recent.into_iter().map(|s| s.conversation).filter(|c| c.waiting_since.is_some()).take(10).collect();
+        let replies = rows(&state, &admin, waiting).await?;
+        Ok::<_, ApiError>(render(&ActivityPage {
+            admin_name: admin.teammate.name.clone(),
+            workspace: admin.workspace.name.clone(),
+            csrf: admin.session.csrf_token.clone(),
+            admin_id: admin.teammate.id,
+            signups,
+            sessions,
+            replies,
+        }))
+    }
+    .await
+    .unwrap_or_else(fail)
+}

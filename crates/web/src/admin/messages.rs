@@ -1,0 +1,457 @@
+//! The admin app's manual message pages: the list (tabs Sent, Draft, Scheduled and Stopped, and
+//! a search by title or sender name), the composer (the simple one for chosen contacts, and the
+//! manual message one with segments and filters), and a message's page with its live stats, the
+//! contacts behind each figure, its conversations, and the stop.
+//!
+//! The pages are rendered here; what they change goes through the `/manual_messages` API with
+//! the session (see `assets/compose.js` and `assets/message.js`), so the rules live in one place.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value as Json, json};
+use tidings_core::contact::Contact;
+use tidings_core::markdown::Body as MessageBody;
+use tidings_core::message::{Channel, MessageState};
+use tidings_store::{Message, MessageListQuery, MessageStats, Segment, StatFilter};
+
+use super::pages::{builder_schema, contact_label, when};
+use super::session::{Admin, render};
+use crate::AppState;
+use crate::error::ApiError;
+
+const PER_PAGE: i64 = 20;
+
+/// The tabs of the message list, in order: (query value, label, state).
+const TABS: [(&str, &str, MessageState); 4] = [
+    ("sent", "Sent", MessageState::Sending),
+    ("draft", "Draft", MessageState::Draft),
+    ("scheduled", "Scheduled", MessageState::Scheduled),
+    ("stopped", "Stopped", MessageState::Stopped),
+];
+
+pub(super) struct Tab {
+    slug: &'static str,
+    label: &'static str,
+    active: bool,
+}
+
+pub(super) struct ListRow {
+    id: i64,
+    title: String,
+    channel: &'static str,
+    sender: String,
+    when: String,
+    stats: MessageStats,
+}
+
+#[derive(Template)]
+#[template(path = "messages.html")]
+struct ListPage {
+    admin_name: String,
+    workspace: String,
+    csrf: String,
+    tabs: Vec<Tab>,
+    tab: &'static str,
+    search: String,
+    rows: Vec<ListRow>,
+    total: i64,
+    page: i64,
+    total_pages: i64,
+}
+
+fn fail(e: impl Into<ApiError>) -> Response {
+    e.into().into_response()
+}
+
+pub async fn list(State(state): State<AppState>, admin: Admin, Query(q): Query<HashMap<String, String>>) -> Response {
+    let ws = admin.workspace.id;
+    let tab = TABS.iter().find(|t| Some(t.0) == q.get("tab").map(String::as_str)).unwrap_or(&TABS[0]);
+    let search = q.get("q").map(|s| s.trim().to_owned()).unwrap_or_default();
+    let page = q.get("page").and_then(|p| p.parse::<i64>().ok()).unwrap_or(1).max(1);
+    let query = MessageListQuery {
+        states: vec![tab.2],
+        search: Some(search.clone()).filter(|s| !s.is_empty()),
+        offset: (page - 1) * PER_PAGE,
+        limit: PER_PAGE,
+    };
+    let (found, total) = match state.store.messages(ws, &query).await {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let tz = &admin.workspace.timezone;
+    let mut rows = Vec::new();
+    for r in found {
+        let m = r.message;
+        let stats = match state.store.message_stats(ws, m.id).await {
+            Ok(s) => s,
+            Err(e) => return fail(e),
+        };
+        let at = m.stopped_at.or(m.sent_at).or(m.scheduled_at).unwrap_or(m.updated_at);
+        rows.push(ListRow {
+            id: m.id,
+            title: m.title,
+            channel: channel_label(m.channel),
+            sender: r.sender_name,
+            when: when(Some(at), tz),
+            stats,
+        });
+    }
+    render(&ListPage {
+        admin_name: admin.teammate.name.clone(),
+        workspace: admin.workspace.name.clone(),
+        csrf: admin.session.csrf_token.clone(),
+        tabs: TABS.iter().map(|t| Tab { slug: t.0, label: t.1, active: t.0 == tab.0 }).collect(),
+        tab: tab.0,
+        search,
+        rows,
+        total,
+        page,
+        total_pages: (total + PER_PAGE - 1) / PER_PAGE,
+    })
+}
+
+fn channel_label(c: Channel) -> &'static str {
+    match c {
+        Channel::Chat => "Chat",
+        Channel::Post => "Announcement",
+        Channel::Email => "Email",
+        Channel::Push => "Push",
+    }
+}
+
+pub(super) struct Chosen {
+    id: i64,
+    label: String,
+}
+
+pub(super) struct Sender {
+    id: i64,
+    name: String,
+    selected: bool,
+}
+
+#[derive(Template)]
+#[template(path = "compose.html")]
+struct ComposePage {
+    admin_name: String,
+    workspace: String,
+    csrf: String,
+    /// `contacts` (the simple composer for chosen contacts) or `filters`.
+    mode: &'static str,
+    conversation: bool,
+    message_id: String,
+    title: String,
+    body: String,
+    channel: &'static str,
+    senders: Vec<Sender>,
+    chosen: Vec<Chosen>,
+    audience_json: String,
+    schema_json: String,
+}
+
+/// The filter builder's schema, plus the messages a filter on message history can name.
+async fn composer_schema(state: &AppState, ws: i64, segments: &[Segment]) -> Result<Json, ApiError> {
+    let custom = state.store.custom_attributes(ws).await?;
+    let tags = state.store.tags(ws).await?;
+    let mut schema = builder_schema(&custom, &tags, segments);
+    let sent = MessageListQuery {
+        states: vec![MessageState::Sending, MessageState::Stopped],
+        search: None,
+        offset: 0,
+        limit: 100,
+    };
+    let (messages, _) = state.store.messages(ws, &sent).await?;
+    schema["messages"] =
+        messages.iter().map(|r| json!({"id": r.message.id, "name": r.message.title})).collect::<Vec<_>>().into();
+    Ok(schema)
+}
+
+/// `/app/messages/new`: `?contacts=1,2` opens the simple composer for those contacts
+/// (`&conversation=1` when it starts a conversation with one of them); without contacts it opens
+/// the manual message composer, starting from `?audience=` when the user list passes its filters.
+pub async fn compose(
+    State(state): State<AppState>,
+    admin: Admin,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let ids: Vec<i64> =
+        q.get("contacts").map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect()).unwrap_or_default();
+    let audience = if !ids.is_empty() {
+        json!({"contact_ids": ids.iter().map(|i| i.to_string()).collect::<Vec<_>>()})
+    } else {
+        q.get("audience").and_then(|a| serde_json::from_str::<Json>(a).ok()).unwrap_or_else(|| json!({}))
+    };
+    let channel = q.get("channel").and_then(|c| Channel::parse(c)).filter(|c| c.is_in_app()).unwrap_or(Channel::Chat);
+    let draft = Message {
+        id: 0,
+        workspace_id: admin.workspace.id,
+        title: String::new(),
+        sender_id: admin.teammate.id,
+        channel,
+        subject: None,
+        body: String::new(),
+        audience,
+        state: MessageState::Draft,
+        scheduled_at: None,
+        sent_at: None,
+        stopped_at: None,
+        targeted: 0,
+        created_at: 0,
+        updated_at: 0,
+    };
+    composer(&state, &admin, &draft, q.contains_key("conversation")).await.unwrap_or_else(fail)
+}
+
+/// `/app/messages/{id}/edit`: a draft or scheduled message back in the composer.
+pub async fn edit(State(state): State<AppState>, admin: Admin, Path(id): Path<i64>) -> Response {
+    match state.store.message(admin.workspace.id, id).await {
+        Ok(Some(m)) if matches!(m.state, MessageState::Draft | MessageState::Scheduled) => {
+            composer(&state, &admin, &m, false).await.unwrap_or_else(fail)
+        }
+        Ok(Some(m)) => axum::response::Redirect::to(&format!("/app/messages/{}", m.id)).into_response(),
+        Ok(None) => not_found("No such message in this workspace."),
+        Err(e) => fail(e),
+    }
+}
+
+async fn composer(state: &AppState, admin: &Admin, m: &Message, conversation: bool) -> Result<Response, ApiError> {
+    let ws = admin.workspace.id;
+    let segments = state.store.segments(ws).await?;
+    let schema = composer_schema(state, ws, &segments).await?;
+    let ids: Vec<i64> = m
+        .audience
+        .get("contact_ids")
+        .and_then(Json::as_array)
+        .map(|a| a.iter().filter_map(crate::api::parse_id).collect())
+        .unwrap_or_default();
+    let mut chosen = Vec::new();
+    for id in &ids {
+        if let Some(c) = state.store.contact(ws, *id).await? {
+            chosen.push(Chosen { id: c.id, label: contact_label(&c) });
+        }
+    }
+    let teammates = state.store.teammates(ws).await?;
+    let title = if m.title.is_empty() && conversation {
+        chosen.first().map(|c| format!("Conversation with {}", c.label)).unwrap_or_default()
+    } else {
+        m.title.clone()
+    };
+    Ok(render(&ComposePage {
+        admin_name: admin.teammate.name.clone(),
+        workspace: admin.workspace.name.clone(),
+        csrf: admin.session.csrf_token.clone(),
+        mode: if ids.is_empty() { "filters" } else { "contacts" },
+        conversation,
+        message_id: if m.id == 0 { String::new() } else { m.id.to_string() },
+        title,
+        body: m.body.clone(),
+        channel: m.channel.as_str(),
+        senders: teammates
+            .into_iter()
+            .map(|t| Sender { selected: t.id == m.sender_id, id: t.id, name: t.name })
+            .collect(),
+        chosen,
+        audience_json: m.audience.to_string(),
+        schema_json: schema.to_string(),
+    }))
+}
+
+fn not_found(text: &'static str) -> Response {
+    (StatusCode::NOT_FOUND, text).into_response()
+}
+
+pub(super) struct Figure {
+    key: &'static str,
+    label: &'static str,
+    value: i64,
+    active: bool,
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage {
+    admin_name: String,
+    workspace: String,
+    csrf: String,
+    id: i64,
+    title: String,
+    channel: &'static str,
+    state: &'static str,
+    sender: String,
+    sender_id: i64,
+    audience: String,
+    created: String,
+    sent: String,
+    stopped: String,
+    scheduled: String,
+    body_html: String,
+    figures: Vec<Figure>,
+    stat: &'static str,
+    stat_label: &'static str,
+    recipients: Vec<Chosen>,
+    recipients_total: i64,
+    /// More contacts are behind the figure than the page lists.
+    recipients_more: bool,
+    conversations: Vec<super::conversations::ConversationRow>,
+    can_edit: bool,
+    can_stop: bool,
+    can_follow_up: bool,
+    is_draft: bool,
+    is_scheduled: bool,
+}
+
+const FIGURES: [(&str, &str, StatFilter); 7] = [
+    ("targeted", "Targeted", StatFilter::Targeted),
+    ("sent", "Sent", StatFilter::Sent),
+    ("pending", "Pending", StatFilter::Pending),
+    ("seen", "Seen", StatFilter::Seen),
+    ("clicked", "Clicked", StatFilter::Clicked),
+    ("replied", "Replied", StatFilter::Replied),
+    ("cancelled", "Cancelled by the stop", StatFilter::Cancelled),
+];
+
+fn figure(stats: &MessageStats, which: StatFilter) -> i64 {
+    match which {
+        StatFilter::Targeted => stats.targeted,
+        StatFilter::Pending => stats.pending,
+        StatFilter::Sent => stats.sent,
+        StatFilter::Seen => stats.seen,
+        StatFilter::Clicked => stats.clicked,
+        StatFilter::Replied => stats.replied,
+        StatFilter::Cancelled => stats.cancelled,
+        StatFilter::Failed => stats.failed,
+    }
+}
+
+/// `/app/messages/{id}?stat=seen`: the message, its figures, and the contacts behind one.
+pub async fn show(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<i64>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    message_page(&state, &admin, id, &q).await.unwrap_or_else(fail)
+}
+
+async fn message_page(
+    state: &AppState,
+    admin: &Admin,
+    id: i64,
+    q: &HashMap<String, String>,
+) -> Result<Response, ApiError> {
+    let ws = admin.workspace.id;
+    let tz = &admin.workspace.timezone;
+    let Some(m) = state.store.message(ws, id).await? else {
+        return Ok(not_found("No such message in this workspace."));
+    };
+    let stats = state.store.message_stats(ws, id).await?;
+    let figure_of = FIGURES.iter().find(|f| Some(f.0) == q.get("stat").map(String::as_str)).unwrap_or(&FIGURES[0]);
+    let (recipients, recipients_total) = state.store.message_recipients(ws, id, figure_of.2, 0, 100).await?;
+    let sender = state.store.teammate(ws, m.sender_id).await?.map(|t| t.name).unwrap_or_else(|| "—".into());
+    let custom = state.store.custom_attributes(ws).await?;
+    let placeholder = Contact::new(ws, tidings_core::contact::Role::User, 0);
+    // Our Markdown renderer's output: raw HTML in the body is shown as text, links are limited to
+    // safe schemes, so it can be inserted as it is.
+    let body_html =
+        MessageBody::compile(&m.body, &custom, "body").map(|b| b.html_for(&placeholder)).unwrap_or_default();
+    let conversations =
+        super::conversations::rows(state, admin, state.store.conversations_of_message(ws, id).await?).await?;
+    let segments = state.store.segments(ws).await?;
+    Ok(render(&MessagePage {
+        admin_name: admin.teammate.name.clone(),
+        workspace: admin.workspace.name.clone(),
+        csrf: admin.session.csrf_token.clone(),
+        id,
+        title: m.title.clone(),
+        channel: channel_label(m.channel),
+        state: m.state.as_str(),
+        sender,
+        sender_id: m.sender_id,
+        audience: describe_audience(&m.audience, &segments),
+        created: when(Some(m.created_at), tz),
+        sent: when(m.sent_at, tz),
+        stopped: when(m.stopped_at, tz),
+        scheduled: when(m.scheduled_at, tz),
+        body_html,
+        figures: FIGURES
+            .iter()
+            .map(|f| Figure { key: f.0, label: f.1, value: figure(&stats, f.2), active: f.0 == figure_of.0 })
+            .collect(),
+        stat: figure_of.0,
+        stat_label: figure_of.1,
+        recipients: recipients.iter().map(|c| Chosen { id: c.id, label: contact_label(c) }).collect(),
+        recipients_more: recipients_total > recipients.len() as i64,
+        recipients_total,
+        conversations,
+        can_edit: matches!(m.state, MessageState::Draft | MessageState::Scheduled),
+        can_stop: m.state == MessageState::Sending && m.channel.is_in_app(),
+        can_follow_up: m.sent_at.is_some(),
+        is_draft: m.state == MessageState::Draft,
+        is_scheduled: m.state == MessageState::Scheduled,
+    }))
+}
+
+/// An audience in words: "2 chosen contacts", "Segments: Trial users · with filters", "Everyone".
+fn describe_audience(audience: &Json, segments: &[Segment]) -> String {
+    let mut parts = Vec::new();
+    if let Some(ids) = audience.get("contact_ids").and_then(Json::as_array) {
+        parts.push(match ids.len() {
+            1 => "1 chosen contact".to_owned(),
+            n => format!("{n} chosen contacts"),
+        });
+    }
+    if let Some(ids) = audience.get("segment_ids").and_then(Json::as_array) {
+        let names: Vec<String> = ids
+            .iter()
+            .filter_map(crate::api::parse_id)
+            .map(|id| segments.iter().find(|s| s.id == id).map_or_else(|| format!("segment {id}"), |s| s.name.clone()))
+            .collect();
+        parts.push(format!("{}: {}", if names.len() == 1 { "Segment" } else { "Segments" }, names.join(", ")));
+    }
+    if audience.get("query").is_some_and(|q| !q.is_null()) {
+        parts.push(if parts.is_empty() { "Contacts matching filters".into() } else { "with filters".into() });
+    }
+    if audience.get("everyone").and_then(Json::as_bool) == Some(true) || parts.is_empty() {
+        if audience.as_object().is_none_or(|a| a.is_empty()) {
+            return "Not chosen yet".into();
+        }
+        parts.insert(0, "Everyone".into());
+    }
+    parts.join(" · ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segment(id: i64, name: &str) -> Segment {
+        Segment {
+            id,
+            name: name.into(),
+            query: json!({}),
+            builtin: false,
+            person_type: tidings_store::PersonType::User,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn audiences_read_as_words() {
+        let segs = [segment(4, "Trial users"), segment(5, "Churn risk")];
+        assert_eq!(describe_audience(&json!({"contact_ids": ["1", "2"]}), &segs), "2 chosen contacts");
+        assert_eq!(describe_audience(&json!({"contact_ids": [1]}), &segs), "1 chosen contact");
+        assert_eq!(
+            describe_audience(&json!({"segment_ids": ["4"], "query": {"field": "email"}}), &segs),
+            "Segment: Trial users · with filters"
+        );
+        assert_eq!(describe_audience(&json!({"segment_ids": [4, 5]}), &segs), "Segments: Trial users, Churn risk");
+        assert_eq!(describe_audience(&json!({"query": {"field": "email"}}), &segs), "Contacts matching filters");
+        assert_eq!(describe_audience(&json!({"everyone": true}), &segs), "Everyone");
+        assert_eq!(describe_audience(&json!({}), &segs), "Not chosen yet");
+    }
+}
