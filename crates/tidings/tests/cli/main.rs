@@ -1,5 +1,7 @@
 //! The `tidings` binary as a user runs it: `setup`, `import`, `export` on SQLite and PostgreSQL,
-//! and `serve` on a fresh data directory.
+//! `serve` on a fresh data directory, and a server killed in the middle of a send.
+
+mod crash;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
@@ -10,7 +12,7 @@ use serde_json::{Value as Json, json};
 use tidings_core::attribute::{CustomAttribute, DataType};
 use tidings_store::Store;
 
-const BIN: &str = env!("CARGO_BIN_EXE_tidings");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_tidings");
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn unique(prefix: &str) -> String {
@@ -24,16 +26,16 @@ fn postgres_url() -> String {
 }
 
 /// A database the CLI can be pointed at with `--database-url`, and a store on it for checks.
-struct Db {
-    name: &'static str,
-    url: String,
-    store: Arc<dyn Store>,
+pub(crate) struct Db {
+    pub(crate) name: &'static str,
+    pub(crate) url: String,
+    pub(crate) store: Arc<dyn Store>,
     dir: std::path::PathBuf,
     schema: Option<String>,
 }
 
 impl Db {
-    async fn all() -> Vec<Db> {
+    pub(crate) async fn all() -> Vec<Db> {
         let dir = std::env::temp_dir().join(unique("tidings-cli"));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::create_dir_all(dir.join("sqlite")).unwrap();
@@ -57,7 +59,7 @@ impl Db {
         Command::new(BIN).args(args).arg("--database-url").arg(&self.url).env_remove("TIDINGS_CONFIG").output().unwrap()
     }
 
-    async fn cleanup(self) {
+    pub(crate) async fn cleanup(self) {
         if let Some(s) = &self.schema {
             self.store.execute_raw(&format!("DROP SCHEMA IF EXISTS {s} CASCADE")).await.unwrap();
         }
@@ -69,7 +71,7 @@ fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
-fn setup(db: &Db, email: &str) -> Json {
+pub(crate) fn setup(db: &Db, email: &str) -> Json {
     let out = db.run(&["setup", "--workspace", "Acme", "--email", email, "--password", "a-long-password", "--json"]);
     assert!(out.status.success(), "{}: {}", db.name, text(&out));
     serde_json::from_slice(&out.stdout).unwrap()

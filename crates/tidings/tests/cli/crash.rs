@@ -1,0 +1,167 @@
+//! A server killed (SIGKILL, no chance to clean up) in the middle of a large send, then started
+//! again, on SQLite and PostgreSQL: no recipient is lost and none gets the message twice.
+//!
+//! How we know the kill landed mid-send: a first, whole send of the same audience is timed
+//! (calibration), and the kill comes at a fraction of that time after the send request left. A
+//! message found still a draft after the restart, with no deliveries, was killed before its
+//! transaction committed; the test tries shorter delays until it sees that (and fails if it never
+//! does). Whatever the timing, after every restart the message either has no delivery at all or
+//! exactly one per recipient, never a part, and sending it again then reaches everyone once.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use serde_json::{Map, Value as Json, json};
+use tidings_core::contact::ContactInput;
+
+use crate::{BIN, Db, setup};
+
+/// Big enough that writing the snapshot takes a while, small enough to generate quickly.
+const CONTACTS: usize = 60_000;
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(db: &Db) -> Server {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &db.url])
+            .env_remove("TIDINGS_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let url = loop {
+            let line = lines.next().expect("serve exited before printing its URL").unwrap();
+            if let Some(rest) = line.strip_prefix("Tidings is running at ") {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        Server { child, url }
+    }
+
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        self.child.wait().unwrap();
+    }
+}
+
+async fn post(client: &reqwest::Client, url: &str, token: &str, body: Json) -> reqwest::Result<(u16, Json)> {
+    let r = client.post(url).bearer_auth(token).json(&body).send().await?;
+    Ok((r.status().as_u16(), r.json().await.unwrap_or(Json::Null)))
+}
+
+/// `(deliveries, distinct recipients, state)` of a message, read from the database.
+async fn snapshot(db: &Db, ws: i64, id: i64) -> (i64, i64, String) {
+    let n = db.store.scalar_raw(&format!("SELECT COUNT(*) FROM deliveries WHERE message_id = {id}")).await.unwrap();
+    let distinct = db
+        .store
+        .scalar_raw(&format!("SELECT COUNT(DISTINCT contact_id) FROM deliveries WHERE message_id = {id}"))
+        .await
+        .unwrap();
+    let state = tidings_store::MessageStore::message(&*db.store, ws, id).await.unwrap().unwrap().state;
+    (n, distinct, state.as_str().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_killed_midway_loses_no_one_and_duplicates_no_one() {
+    for db in Db::all().await {
+        killed_midway(&db).await;
+        db.cleanup().await;
+    }
+}
+
+async fn killed_midway(db: &Db) {
+    let who = db.name;
+    let created = setup(db, "owner@acme.test");
+    let token = created["token"].as_str().unwrap().to_owned();
+    let ws = created["workspace_id"].as_i64().unwrap();
+    let now = tidings_web::auth::now();
+    for batch in 0..CONTACTS / 5_000 {
+        let inputs: Vec<ContactInput> = (batch * 5_000..(batch + 1) * 5_000)
+            .map(|i| {
+                let mut m = Map::new();
+                m.insert("external_id".into(), json!(format!("u{i}")));
+                m.insert("email".into(), json!(format!("u{i}@example.test")));
+                ContactInput::parse(&m, &[]).unwrap()
+            })
+            .collect();
+        db.store.upsert_contacts(ws, &inputs, now).await.unwrap();
+    }
+    let client = reqwest::Client::new();
+    let draft =
+        |title: &str| json!({"title": title, "channel": "chat", "body": "Hello", "audience": {"everyone": true}});
+
+    // Calibration: how long a whole send of this audience takes here.
+    let server = Server::start(db);
+    let (_, m) = post(&client, &format!("{}/manual_messages", server.url), &token, draft("calibration")).await.unwrap();
+    let id = m["id"].as_str().unwrap().to_owned();
+    let started = Instant::now();
+    let (status, sent) =
+        post(&client, &format!("{}/manual_messages/{id}/send", server.url), &token, json!({})).await.unwrap();
+    let whole = started.elapsed();
+    assert_eq!(status, 200, "{who}: {sent}");
+    assert_eq!(sent["stats"]["targeted"], json!(CONTACTS), "{who}: {sent}");
+    eprintln!("{who}: a send to {CONTACTS} contacts takes {whole:?}");
+
+    let mut server = Some(server);
+    let mut killed_mid_send = false;
+    for attempt in 0..5u32 {
+        let s = server.take().unwrap_or_else(|| Server::start(db));
+        let (_, m) = post(&client, &format!("{}/manual_messages", s.url), &token, draft("crash")).await.unwrap();
+        let id: i64 = m["id"].as_str().unwrap().parse().unwrap();
+        let send_url = format!("{}/manual_messages/{id}/send", s.url);
+        let (c, t) = (client.clone(), token.clone());
+        let request = tokio::spawn(async move { post(&c, &send_url, &t, json!({})).await });
+        // Half the send's time, then a quarter, …: the kill lands ever earlier in it.
+        tokio::time::sleep(whole / 2u32.pow(attempt + 1)).await;
+        s.kill();
+        let answered = request.await.unwrap();
+
+        // After the crash the message has no delivery or all of them, each recipient once.
+        let (n, distinct, state) = snapshot(db, ws, id).await;
+        assert_eq!(n, distinct, "{who}: a recipient has two deliveries of one message");
+        assert!(
+            (state == "draft" && n == 0) || (state == "sent" && n == CONTACTS as i64),
+            "{who}: after a crash the message is {state} with {n} of {CONTACTS} deliveries"
+        );
+        if let Ok((200, _)) = answered {
+            assert_eq!(state, "sent", "{who}: a send that was answered 200 was lost");
+        }
+
+        // Started again, the send completes: everyone once.
+        let before_commit = state == "draft";
+        eprintln!("{who}: attempt {attempt}: killed {} the commit", if before_commit { "before" } else { "after" });
+        let again = Server::start(db);
+        if before_commit {
+            killed_mid_send = true;
+            let (status, body) =
+                post(&client, &format!("{}/manual_messages/{id}/send", again.url), &token, json!({})).await.unwrap();
+            assert_eq!(status, 200, "{who}: {body}");
+        }
+        let (n, distinct, state) = snapshot(db, ws, id).await;
+        assert_eq!((n, distinct, state.as_str()), (CONTACTS as i64, CONTACTS as i64, "sent"), "{who}");
+        // A second send of a sent message is refused and adds nothing.
+        let (status, _) =
+            post(&client, &format!("{}/manual_messages/{id}/send", again.url), &token, json!({})).await.unwrap();
+        assert_eq!(status, 409, "{who}: a sent message was sent again");
+        assert_eq!(snapshot(db, ws, id).await.0, CONTACTS as i64, "{who}");
+        server = Some(again);
+        if killed_mid_send {
+            break;
+        }
+    }
+    if let Some(s) = server {
+        s.stop();
+    }
+    assert!(killed_mid_send, "{who}: no kill landed before the send committed; the test proved nothing");
+}
