@@ -255,6 +255,14 @@ async fn one(args: &SearchArgs, scratch: &Scratch) -> Result<Section, String> {
             median(&t.ours_search),
             median(&t.hand_search)
         );
+        let list = |v: &[f64]| v.iter().map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(" ");
+        eprintln!(
+            "      runs (ms): count {} | hand {}; search {} | hand {}",
+            list(&t.ours_count),
+            list(&t.hand_count),
+            list(&t.ours_search),
+            list(&t.hand_search)
+        );
         results.push(CaseResult { name: case.name, label: case.label, matches: total, t });
     }
 
