@@ -78,11 +78,15 @@ fn expr(pred: &Pred, d: Dialect, alias: &str, out: &mut Sql) -> String {
                 MessageHistory::Received => " AND d.state = 'sent'",
                 MessageHistory::Seen => " AND d.seen_at IS NOT NULL",
             };
-            format!("EXISTS (SELECT 1 FROM deliveries d WHERE d.contact_id = {alias}.id AND d.message_id = {p}{stage})")
+            format!("{alias}.id IN (SELECT d.contact_id FROM deliveries d WHERE d.message_id = {p}{stage})")
         }
+        // `IN (uncorrelated subquery)`, not a correlated `EXISTS`: SQLite then reads the tag's
+        // contacts once (through the index on tag_id) instead of probing once per contact, which
+        // made "email contains … OR has tag" several times slower than the same query by hand.
+        // contact_id is NOT NULL, so the IN is never NULL and NOT keeps its meaning.
         Pred::HasTag(id) => {
             let p = out.bind(SqlParam::Int(*id));
-            format!("EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = {alias}.id AND ct.tag_id = {p})")
+            format!("{alias}.id IN (SELECT ct.contact_id FROM contact_tags ct WHERE ct.tag_id = {p})")
         }
         Pred::Test(target, test) => {
             let value = target_expr(target, d, alias, out);
