@@ -13,6 +13,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql")),
     (2, "contact_email_lookup", include_str!("../migrations/sqlite/0002_contact_email_lookup.sql")),
     (3, "messages", include_str!("../migrations/sqlite/0003_messages.sql")),
+    (
+        4,
+        "deliveries_without_foreign_keys",
+        include_str!("../migrations/sqlite/0004_deliveries_without_foreign_keys.sql"),
+    ),
 ];
 
 include!("imp.rs");

@@ -258,3 +258,23 @@ async fn one_conversation_per_contact_and_message_and_replies_open_it() {
     }
     stores.cleanup().await;
 }
+
+#[tokio::test]
+async fn deleting_a_contact_deletes_their_deliveries_and_nobody_elses() {
+    let stores = Stores::new().await;
+    for (db, store) in &stores.all {
+        let ws = workspace(store).await;
+        let me = owner(store, ws.id).await;
+        let ada = contact(store, ws.id, "Ada", "pro").await;
+        let bob = contact(store, ws.id, "Bob", "free").await;
+        let m = store.create_message(ws.id, draft(me, "Hello", Channel::Post), 10).await.unwrap();
+        store.send_message(ws.id, m.id, Recipients { pred: None, contact_ids: None }, 20).await.unwrap().unwrap();
+        assert_eq!(store.message_stats(ws.id, m.id).await.unwrap().targeted, 2, "{db}");
+
+        assert!(store.delete_contact(ws.id, ada.id).await.unwrap(), "{db}");
+        let left = store.scalar_raw(&format!("SELECT COUNT(*) FROM deliveries WHERE contact_id = {}", ada.id)).await;
+        assert_eq!(left.unwrap(), 0, "{db}: a deleted contact's deliveries stayed behind");
+        assert_eq!(store.deliveries_of_contact(ws.id, bob.id).await.unwrap().len(), 1, "{db}: Bob's delivery went too");
+        assert_eq!(store.message_stats(ws.id, m.id).await.unwrap().targeted, 1, "{db}");
+    }
+}
