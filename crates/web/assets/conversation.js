@@ -1,5 +1,6 @@
 // Tidings admin app: a conversation's reply box, and new parts appearing as they arrive.
-// Replies go through the REST API (`POST /conversations/{id}/reply`) with the session.
+// Replies go through the REST API (`POST /conversations/{id}/reply`) with the session; what the
+// teammate types is Markdown, rendered and escaped by Tidings like every message body.
 (() => {
   "use strict";
   const root = document.getElementById("conversation");
@@ -8,12 +9,6 @@
   const $ = (id) => document.getElementById(id);
   const id = root.dataset.id;
   const adminId = root.dataset.adminId;
-
-  // The text a teammate typed, as HTML paragraphs (escaped: the text is never markup).
-  function html(text) {
-    const escape = (s) => s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
-    return text.trim().split(/\n{2,}/).map((p) => `<p>${escape(p).replace(/\n/g, "<br>")}</p>`).join("");
-  }
 
   // New parts: fetch this page again and take its list, which the server rendered and escaped.
   async function refresh() {
@@ -33,7 +28,7 @@
     if (!text.trim()) return;
     $("reply").disabled = true;
     try {
-      await api("POST", `/conversations/${id}/reply`, { message_type: "comment", type: "admin", admin_id: adminId, body: html(text) });
+      await api("POST", `/conversations/${id}/reply`, { message_type: "comment", type: "admin", admin_id: adminId, body: text });
       $("reply-body").value = "";
       $("reply-error").hidden = true;
       await refresh();

@@ -127,6 +127,8 @@ async fn scenario(app: &App, host: &Host, driver: &std::path::Path, t: &Browser,
     t.find("#reply-body").await?.send_keys("Sure, ask away.").await?;
     t.find("#reply").await?.click().await?;
     wait_contains(t, "#parts", "Sure, ask away.").await?;
+    let shown = t.find("#parts").await?.text().await?;
+    assert!(!shown.contains("<p>"), "the reply's markup shows as text: {shown:?}");
     ada.wait_for("the teammate's answer in Ada's Messenger", WAIT, async || {
         let text = shadow(ada, ".list").await?;
         if text.contains("Sure, ask away.") { Ok(()) } else { Err(fail!("{text:?}")) }
