@@ -9,6 +9,7 @@
 mod data;
 mod import;
 mod search;
+mod send;
 mod server;
 
 use std::path::PathBuf;
@@ -32,6 +33,10 @@ pub enum Bench {
     /// Then serves the same database with `tidings serve` (pinned to CPU 0) and reports HTTP
     /// latency and the server's memory during the searches.
     Search(SearchArgs),
+    /// A manual message to N generated contacts chosen by a filter: time until its audience
+    /// snapshot is durable, beside the same `INSERT … SELECT` written by hand, then over HTTP
+    /// through `tidings serve` with the server's memory.
+    Send(SendArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -118,6 +123,18 @@ pub struct SearchArgs {
     pub keep: bool,
 }
 
+#[derive(Args, Clone, Debug)]
+pub struct SendArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Timed sends of each kind (median reported), alternating ours and hand-written.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Skip the HTTP part (the `tidings serve` child process).
+    #[arg(long)]
+    pub no_server: bool,
+}
+
 /// Runs a benchmark.
 ///
 /// # Errors
@@ -126,6 +143,7 @@ pub async fn run(bench: Bench) -> Result<(), String> {
     match bench {
         Bench::Import(args) => import::run(args).await,
         Bench::Search(args) => search::run(args).await,
+        Bench::Send(args) => send::run(args).await,
     }
 }
 

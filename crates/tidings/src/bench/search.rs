@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{Value as Json, json};
-use tidings_core::contact::ContactInput;
 use tidings_core::dates::{Clock, Day};
 use tidings_core::filter::{Pred, Schema, compile};
 use tidings_store::{ContactQuery, SortOrder, Store, Workspace};
@@ -17,8 +16,6 @@ use tidings_store::{ContactQuery, SortOrder, Store, Workspace};
 use super::server::{self, Memory, Server};
 use super::{Db, Scratch, SearchArgs, data, median, table, thousands};
 
-/// Contacts per upsert while generating (the import's batch).
-const BATCH: u64 = 5_000;
 const PER_PAGE: i64 = 50;
 /// The goals: each search within this many milliseconds, and within this factor of hand-written.
 const GOAL_MS: f64 = 150.0;
@@ -166,26 +163,7 @@ async fn one(args: &SearchArgs, scratch: &Scratch) -> Result<Section, String> {
     let now = tidings_web::auth::now();
     let custom = data::declare_attributes(store, ws.id, now).await?;
 
-    // Contacts arrive over three years: each batch gets its own creation time, as if imported
-    // or signed up then, so "newest first" walks a realistic created_at.
-    let bar = super::progress(n, "generating");
-    let started = Instant::now();
-    let batches = n.div_ceil(BATCH).max(1);
-    let span = 3 * 365 * data::DAY;
-    for b in 0..batches {
-        let inputs: Vec<ContactInput> = (b * BATCH..((b + 1) * BATCH).min(n))
-            .map(|i| ContactInput::parse(&data::contact(i, now), &custom))
-            .collect::<Result<_, _>>()
-            .map_err(|e| e.to_string())?;
-        let at = now - span + span * (b as i64 + 1) / batches as i64;
-        let report = store.upsert_contacts(ws.id, &inputs, at).await.map_err(|e| e.to_string())?;
-        if !report.rejected.is_empty() {
-            return Err(format!("generated contacts were rejected: {:?}", report.rejected.first()));
-        }
-        bar.inc(inputs.len() as u64);
-    }
-    bar.finish_and_clear();
-    let generated_per_sec = n as f64 / started.elapsed().as_secs_f64();
+    let generated_per_sec = data::generate(store, ws.id, n, now, &custom).await?;
     let tags = data::tag_contacts(store, ws.id, now).await?;
     let vip = tags[0].1;
     eprintln!(

@@ -155,6 +155,23 @@ impl Server {
         }
     }
 
+    /// A `POST` with the API token; the answer's JSON when it succeeded.
+    ///
+    /// # Errors
+    /// A failed request or an error answer.
+    pub async fn post(&self, client: &reqwest::Client, path: &str, body: Json) -> Result<Json, String> {
+        let resp = client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| format!("POST {path}: {e}"))?;
+        let status = resp.status();
+        let answer: Json = resp.json().await.map_err(|e| format!("POST {path}: {e}"))?;
+        if status.is_success() { Ok(answer) } else { Err(format!("POST {path} answered {status}: {answer}")) }
+    }
+
     /// Kills the server (by its pid) and reaps it.
     pub async fn stop(mut self) {
         let _ = self.child.start_kill();
