@@ -62,12 +62,29 @@ pub fn compile(pred: &Pred, dialect: Dialect, alias: &str, out: &mut Sql) {
     out.text.push_str(&text);
 }
 
+/// "The contact is among the rows of `from`" (`from` is `table alias WHERE …`, `column` the
+/// contact id in it). SQLite gets an uncorrelated `IN`: it reads those rows once through their
+/// index, where a correlated `EXISTS` probed once per contact and made "email contains … OR has
+/// tag" over a million contacts 7x slower than by hand. PostgreSQL gets `EXISTS`, which it turns
+/// into a semi-join, or an anti-join under NOT ("has not received"), where `NOT IN` over a large
+/// subquery could be re-scanned per contact. The id columns are NOT NULL, so `IN` is never NULL.
+fn member_of(d: Dialect, alias: &str, from: &str, column: &str) -> String {
+    match d {
+        Dialect::Sqlite => format!("{alias}.id IN (SELECT {column} FROM {from})"),
+        Dialect::Postgres => format!("EXISTS (SELECT 1 FROM {from} AND {column} = {alias}.id)"),
+    }
+}
+
 fn expr(pred: &Pred, d: Dialect, alias: &str, out: &mut Sql) -> String {
     match pred {
         Pred::All(ps) | Pred::Any(ps) => {
             let joiner = if matches!(pred, Pred::All(_)) { " AND " } else { " OR " };
             let parts: Vec<String> = ps.iter().map(|p| expr(p, d, alias, out)).collect();
             format!("({})", parts.join(joiner))
+        }
+        // Membership is never NULL: a bare NOT lets PostgreSQL plan an anti-join.
+        Pred::Not(p) if matches!(**p, Pred::Message(..) | Pred::HasTag(..)) => {
+            format!("(NOT {})", expr(p, d, alias, out))
         }
         // A positive test is NULL when the value is missing; COALESCE makes "not" include them.
         Pred::Not(p) => format!("(NOT COALESCE({}, FALSE))", expr(p, d, alias, out)),
@@ -78,15 +95,11 @@ fn expr(pred: &Pred, d: Dialect, alias: &str, out: &mut Sql) -> String {
                 MessageHistory::Received => " AND d.state = 'sent'",
                 MessageHistory::Seen => " AND d.seen_at IS NOT NULL",
             };
-            format!("{alias}.id IN (SELECT d.contact_id FROM deliveries d WHERE d.message_id = {p}{stage})")
+            member_of(d, alias, &format!("deliveries d WHERE d.message_id = {p}{stage}"), "d.contact_id")
         }
-        // `IN (uncorrelated subquery)`, not a correlated `EXISTS`: SQLite then reads the tag's
-        // contacts once (through the index on tag_id) instead of probing once per contact, which
-        // made "email contains … OR has tag" several times slower than the same query by hand.
-        // contact_id is NOT NULL, so the IN is never NULL and NOT keeps its meaning.
         Pred::HasTag(id) => {
             let p = out.bind(SqlParam::Int(*id));
-            format!("{alias}.id IN (SELECT ct.contact_id FROM contact_tags ct WHERE ct.tag_id = {p})")
+            member_of(d, alias, &format!("contact_tags ct WHERE ct.tag_id = {p}"), "ct.contact_id")
         }
         Pred::Test(target, test) => {
             let value = target_expr(target, d, alias, out);
