@@ -56,6 +56,7 @@
     attrs.set("tag_id", { field: "tag_id", label: "Tag", type: "tag", operators: ["=", "!="] });
     attrs.set("segment_id", { field: "segment_id", label: "Segment", type: "segment", operators: ["=", "!="] });
     if (schema.messages && schema.messages.length) {
+      attrs.set("targeted_by_message", { field: "targeted_by_message", label: "Was sent message", type: "message", operators: ["=", "!="] });
       attrs.set("received_message", { field: "received_message", label: "Received message", type: "message", operators: ["=", "!="] });
       attrs.set("seen_message", { field: "seen_message", label: "Seen message", type: "message", operators: ["=", "!="] });
     }

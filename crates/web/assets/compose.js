@@ -13,9 +13,13 @@
   let messageId = root.dataset.messageId || null;
   let countSeq = 0;
   let previewSeq = 0;
-  let timer = null;
+  let countTimer = null;
+  let previewTimer = null;
   let builder = null;
   let recipients = null;
+  // A filter the builder cannot show (a nested group, a message it does not list) is kept as it
+  // was, never silently dropped: the audience would otherwise widen when the draft is saved.
+  let keptQuery = null;
 
   function showError(e) {
     const box = $("compose-error");
@@ -26,9 +30,13 @@
 
   // The segments chosen, and the filter rows, make the audience; nothing chosen is everyone.
   function audience() {
-    if (mode === "contacts") return { contact_ids: initial.contact_ids || [] };
+    if (mode === "contacts") {
+      const ids = initial.contact_ids || [];
+      // A chat to one chosen contact is a conversation with them.
+      return { contact_ids: ids, conversation: ids.length === 1 };
+    }
     const segs = [...document.querySelectorAll("#segments input:checked")].map((c) => c.value);
-    const group = builder.query($("match").value);
+    const group = keptQuery || builder.query($("match").value);
     const a = {};
     if (segs.length) a.segment_ids = segs;
     if (group) a.query = group;
@@ -63,10 +71,6 @@
 
   async function candidates() {
     const a = audience();
-    if (a.query && a.query.value && a.query.value.some((f) => ["received_message", "seen_message", "targeted_by_message"].includes(f.field))) {
-      // Message history is not a contact search field: offer the first chosen segment's people.
-      delete a.query;
-    }
     try {
       const list = await api("POST", "/contacts/search", { query: audienceQuery(a), pagination: { per_page: 20 } });
       const select = $("preview-as");
@@ -95,8 +99,8 @@
   }
 
   function changed() {
-    clearTimeout(timer);
-    timer = setTimeout(count, 250);
+    clearTimeout(countTimer);
+    countTimer = setTimeout(count, 250);
   }
 
   function fields() {
@@ -149,12 +153,20 @@
     }
   }
 
-  // Filter rows from a query group the user list passed on (the leaves it can show).
+  // Filter rows from a saved or passed-on query; false when some part cannot be shown as a row.
+  function showable(f) {
+    if (!f || !f.field || !builder.attrs.has(f.field)) return false;
+    const a = builder.attrs.get(f.field);
+    if (a.type !== "message") return true;
+    return (schema.messages || []).some((m) => String(m.id) === String(f.value));
+  }
+
   function prefill(group) {
-    const leaves = group && group.operator && Array.isArray(group.value) ? group.value : group ? [group] : [];
-    if (group && group.operator) $("match").value = group.operator === "OR" ? "OR" : "AND";
+    if (!group) return true;
+    const leaves = group.operator && Array.isArray(group.value) ? group.value : [group];
+    if (!leaves.every(showable)) return false;
+    if (group.operator) $("match").value = group.operator === "OR" ? "OR" : "AND";
     for (const f of leaves) {
-      if (!f || !f.field || !builder.attrs.has(f.field)) continue;
       const a = builder.attrs.get(f.field);
       let op = f.operator;
       let value = f.value;
@@ -163,6 +175,7 @@
       else if (Array.isArray(value)) value = value.join(", ");
       builder.add(f.field, op, String(value));
     }
+    return true;
   }
 
   if (mode !== "contacts") {
@@ -174,11 +187,17 @@
       box.append(el("label", {}, c, " " + s.name));
     }
     builder = filterBuilder($("rows"), schema, changed);
-    prefill(initial.query);
+    if (!prefill(initial.query)) {
+      keptQuery = initial.query;
+      $("rows").replaceChildren(el("p", { className: "muted", id: "kept-filters",
+        textContent: "This audience's filters cannot be shown here; they are kept as they are. Segments can still be added." }));
+      $("add-filter").hidden = true;
+      $("match").disabled = true;
+    }
     $("add-filter").addEventListener("click", () => builder.add());
     $("match").addEventListener("change", changed);
   }
-  $("body").addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(preview, 250); });
+  $("body").addEventListener("input", () => { clearTimeout(previewTimer); previewTimer = setTimeout(preview, 250); });
   $("preview-as").addEventListener("change", preview);
   $("save-draft").addEventListener("click", () => act("draft"));
   $("schedule").addEventListener("click", () => act("schedule"));

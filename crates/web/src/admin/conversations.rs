@@ -13,7 +13,7 @@ use tidings_core::attribute::{BUILT_INS, Value};
 use tidings_core::filter::{Pred, Target, Test};
 use tidings_store::{ContactQuery, Conversation, SortOrder};
 
-use super::pages::{contact_label, when};
+use super::pages::{contact_label, fail, when};
 use super::session::{Admin, render};
 use crate::AppState;
 use crate::error::ApiError;
@@ -40,10 +40,6 @@ struct ConversationPage {
     state: String,
     message_id: Option<i64>,
     parts: Vec<PartRow>,
-}
-
-fn fail(e: impl Into<ApiError>) -> Response {
-    e.into().into_response()
 }
 
 pub async fn show(State(state): State<AppState>, admin: Admin, Path(id): Path<i64>) -> Response {

@@ -18,7 +18,7 @@ use tidings_core::markdown::Body as MessageBody;
 use tidings_core::message::{Channel, MessageState};
 use tidings_store::{Message, MessageListQuery, MessageStats, Segment, StatFilter};
 
-use super::pages::{builder_schema, contact_label, when};
+use super::pages::{contact_label, fail, filter_schema, when};
 use super::session::{Admin, render};
 use crate::AppState;
 use crate::error::ApiError;
@@ -61,10 +61,6 @@ struct ListPage {
     total: i64,
     page: i64,
     total_pages: i64,
-}
-
-fn fail(e: impl Into<ApiError>) -> Response {
-    e.into().into_response()
 }
 
 pub async fn list(State(state): State<AppState>, admin: Admin, Query(q): Query<HashMap<String, String>>) -> Response {
@@ -153,23 +149,6 @@ struct ComposePage {
     schema_json: String,
 }
 
-/// The filter builder's schema, plus the messages a filter on message history can name.
-async fn composer_schema(state: &AppState, ws: i64, segments: &[Segment]) -> Result<Json, ApiError> {
-    let custom = state.store.custom_attributes(ws).await?;
-    let tags = state.store.tags(ws).await?;
-    let mut schema = builder_schema(&custom, &tags, segments);
-    let sent = MessageListQuery {
-        states: vec![MessageState::Sending, MessageState::Stopped],
-        search: None,
-        offset: 0,
-        limit: 100,
-    };
-    let (messages, _) = state.store.messages(ws, &sent).await?;
-    schema["messages"] =
-        messages.iter().map(|r| json!({"id": r.message.id, "name": r.message.title})).collect::<Vec<_>>().into();
-    Ok(schema)
-}
-
 /// `/app/messages/new`: `?contacts=1,2` opens the simple composer for those contacts
 /// (`&conversation=1` when it starts a conversation with one of them); without contacts it opens
 /// the manual message composer, starting from `?audience=` when the user list passes its filters.
@@ -221,7 +200,7 @@ pub async fn edit(State(state): State<AppState>, admin: Admin, Path(id): Path<i6
 async fn composer(state: &AppState, admin: &Admin, m: &Message, conversation: bool) -> Result<Response, ApiError> {
     let ws = admin.workspace.id;
     let segments = state.store.segments(ws).await?;
-    let schema = composer_schema(state, ws, &segments).await?;
+    let schema = filter_schema(state, ws, &segments).await?;
     let ids: Vec<i64> = m
         .audience
         .get("contact_ids")

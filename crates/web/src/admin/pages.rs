@@ -13,7 +13,8 @@ use serde_json::{Value as Json, json};
 use tidings_core::attribute::{BUILT_INS, CustomAttribute, DataType, Value, validate_custom_name};
 use tidings_core::contact::Contact;
 use tidings_core::filter::operators_for;
-use tidings_store::{ApiToken, AppliedTag, Segment, Teammate};
+use tidings_core::message::MessageState;
+use tidings_store::{ApiToken, AppliedTag, MessageListQuery, Segment, Teammate};
 
 use super::session::{Admin, render};
 use crate::AppState;
@@ -45,6 +46,29 @@ pub(super) fn builder_schema(custom: &[CustomAttribute], tags: &[tidings_store::
         "tags": tags.iter().map(|t| json!({"id": t.id, "name": t.name})).collect::<Vec<_>>(),
         "segments": segments.iter().map(|s| json!({"id": s.id, "name": s.name, "builtin": s.builtin})).collect::<Vec<_>>(),
     })
+}
+
+/// An error as the page's answer.
+pub(super) fn fail(e: impl Into<ApiError>) -> Response {
+    e.into().into_response()
+}
+
+/// The filter builder's schema, plus the messages a filter on message history can name ("has /
+/// has not received message X"), for the user list and the composer.
+pub(super) async fn filter_schema(state: &AppState, ws: i64, segments: &[Segment]) -> Result<Json, ApiError> {
+    let custom = state.store.custom_attributes(ws).await?;
+    let tags = state.store.tags(ws).await?;
+    let mut schema = builder_schema(&custom, &tags, segments);
+    let sent = MessageListQuery {
+        states: vec![MessageState::Sending, MessageState::Stopped],
+        search: None,
+        offset: 0,
+        limit: 100,
+    };
+    let (messages, _) = state.store.messages(ws, &sent).await?;
+    schema["messages"] =
+        messages.iter().map(|r| json!({"id": r.message.id, "name": r.message.title})).collect::<Vec<_>>().into();
+    Ok(schema)
 }
 
 /// How a contact is named on pages: their name, else their email, else their id.
@@ -84,8 +108,6 @@ pub async fn contacts(
 async fn contacts_page(state: &AppState, admin: &Admin, q: &HashMap<String, String>) -> Result<Response, ApiError> {
     let ws = admin.workspace.id;
     let segments = state.store.segments(ws).await?;
-    let custom = state.store.custom_attributes(ws).await?;
-    let tags = state.store.tags(ws).await?;
     let wanted = q.get("segment").and_then(|s| s.parse::<i64>().ok());
     let current = segments
         .iter()
@@ -102,7 +124,7 @@ async fn contacts_page(state: &AppState, admin: &Admin, q: &HashMap<String, Stri
             .collect(),
         segment_id: current.id,
         segment_name: current.name.clone(),
-        schema_json: builder_schema(&custom, &tags, &segments).to_string(),
+        schema_json: filter_schema(state, ws, &segments).await?.to_string(),
     };
     Ok(render(&page))
 }

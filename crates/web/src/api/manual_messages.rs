@@ -3,7 +3,8 @@
 //!
 //! An audience is an object whose parts all apply together:
 //! `{"contact_ids": [...]}` hand-picked contacts, `{"segment_ids": [...]}` members of any of these
-//! segments, `{"query": {...}}` contacts matching a filter, or `{"everyone": true}`.
+//! segments, `{"query": {...}}` contacts matching a filter, or `{"everyone": true}`. With
+//! `"conversation": true`, a chat that reaches exactly one contact opens its conversation when sent.
 
 use std::collections::HashMap;
 
@@ -160,12 +161,15 @@ pub(crate) async fn audience(
             "audience must be an object: contact_ids, segment_ids, query or everyone",
         ));
     };
-    let known = ["contact_ids", "segment_ids", "query", "everyone"];
+    let known = ["contact_ids", "segment_ids", "query", "everyone", "conversation"];
     if let Some(k) = a.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(ApiError::bad_request(
             &format!("audience.{k}"),
             format!("audience.{k} is not an audience part; use {}", known.join(", ")),
         ));
+    }
+    if a.get("conversation").is_some_and(|c| !c.is_boolean()) {
+        return Err(ApiError::bad_request("audience.conversation", "audience.conversation must be true or false"));
     }
     let everyone = a.get("everyone").and_then(Json::as_bool).unwrap_or(false);
     let query = a.get("query").filter(|q| !q.is_null());
@@ -417,16 +421,23 @@ pub(crate) async fn send_message(state: &AppState, caller: &Caller, m: Message) 
     let to = Recipients { pred: pred.as_ref(), contact_ids: ids.as_deref() };
     let sent = state.store.send_message(caller.workspace.id, m.id, to, now()).await?.map_err(refused)?;
     tracing::info!(message = sent.id, targeted = sent.targeted, "manual message sent");
-    if sent.channel == Channel::Chat && sent.targeted == 1 {
-        open_conversation(state, caller.workspace.id, &sent).await?;
+    if sent.channel == Channel::Chat && sent.targeted == 1 && m.audience.get("conversation") == Some(&Json::Bool(true))
+    {
+        // The send has committed: a failure here must not report it as failed. The contact's
+        // first reply opens the conversation anyway.
+        if let Err(e) = open_conversation(state, caller.workspace.id, &sent).await {
+            tracing::warn!(message = sent.id, error = ?e, "could not open the conversation of a one-contact chat");
+        }
     }
     // Contacts whose Messenger is open get it now; everyone else when they next open it.
     tokio::spawn(crate::messenger::push_message(state.clone(), caller.workspace.id, sent.clone()));
     Ok(sent)
 }
 
-/// A chat to one contact is a conversation from the moment it is sent: it shows on the contact's
-/// profile, the sender's, and the message's page, and the contact's reply continues it.
+/// A chat to one chosen contact (`audience.conversation`, set by the admin app's "Start a
+/// conversation" and its composer for one contact) is a conversation from the moment it is sent:
+/// it shows on the contact's profile, the sender's and the message's page, and the contact's
+/// reply continues it.
 async fn open_conversation(state: &AppState, ws: i64, sent: &Message) -> ApiResult<()> {
     let (contacts, _) = state.store.message_recipients(ws, sent.id, StatFilter::Targeted, 0, 1).await?;
     let Some(contact) = contacts.first() else { return Ok(()) };

@@ -7,7 +7,8 @@
 //! profile). Ada replies; the reply appears in the teammate's conversation view, and the
 //! teammate's answer reaches Ada's open Messenger. Grace opens the Messenger later and only then
 //! receives it. A message to a filter reaches only the matching contacts. A stopped message never
-//! reaches a contact who comes online afterwards, and its stats still show who got it.
+//! reaches a contact who comes online afterwards, and its stats still show who got it; the user
+//! list then finds everyone who has not received it.
 
 use std::time::Instant;
 
@@ -184,13 +185,17 @@ async fn scenario(app: &App, host: &Host, driver: &std::path::Path, t: &Browser,
         .await?;
     assert_eq!(ada_posts, json!(0), "an announcement to free users reached Ada");
 
-    // 7. A chat to everyone, stopped: Ada (online) got it before the stop; Katherine, who comes
-    //    online afterwards, never does.
+    // 7. A chat to everyone on the pro plan, stopped: Ada (online) got it before the stop;
+    //    Katherine, who comes online afterwards, never does.
     t.goto(&app.url("/app/messages/new")).await?;
     t.find("#title").await?.send_keys("Outage notice").await?;
     t.find("#body").await?.send_keys("We are looking into an outage.").await?;
-    let everyone = app.ids_where(|_| true).len();
-    wait_text(t, "#audience-count", &everyone.to_string()).await?;
+    t.find("#add-filter").await?.click().await?;
+    t.find("#rows .filter-row select[aria-label=Attribute]").await?.select("custom_attributes.plan").await?;
+    t.find("#rows .filter-row select[aria-label=Operator]").await?.select("=").await?;
+    t.find("#rows .filter-row .value").await?.send_keys("pro").await?;
+    let pro = app.ids_where(|p| p.plan == Some("pro")).len();
+    wait_text(t, "#audience-count", &pro.to_string()).await?;
     accept_confirms(t).await?;
     t.find("#send").await?.click().await?;
     let outage = t.wait_for("the message's page", WAIT, async || page_id(t, "/app/messages/").await).await?;
@@ -205,9 +210,8 @@ async fn scenario(app: &App, host: &Host, driver: &std::path::Path, t: &Browser,
     let katherine = Browser::start(driver, 1000, 800, false).await?;
     let katherine_result = async {
         katherine.goto(&host.page_of("katherine@nasa.test")).await?;
+        // The Messenger fetches before it connects: once she is online, that fetch is done.
         wait_online(app, app.id("katherine@nasa.test")).await?;
-        // Her Messenger has fetched (it does on every connect); give a push time to arrive too.
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         click_shadow(&katherine, ".launcher").await?;
         let text = shadow(&katherine, ".list").await?;
         Ok::<_, crate::webdriver::Error>(text)
@@ -218,7 +222,7 @@ async fn scenario(app: &App, host: &Host, driver: &std::path::Path, t: &Browser,
     assert!(!text.contains("outage"), "a stopped message reached Katherine: {text:?}");
     let figures = stats_of(app, &outage).await?;
     assert_eq!(figures["sent"].as_i64(), Some(1), "the stats still show who received it: {figures}");
-    assert_eq!(figures["cancelled"].as_i64(), Some(everyone as i64 - 1), "{figures}");
+    assert_eq!(figures["cancelled"].as_i64(), Some(pro as i64 - 1), "{figures}");
     assert_eq!(figures["pending"].as_i64(), Some(0), "{figures}");
     // The stop cannot be undone: sending it again is refused.
     let again = t
@@ -236,7 +240,29 @@ async fn scenario(app: &App, host: &Host, driver: &std::path::Path, t: &Browser,
         if url.ends_with("/edit") { Ok(()) } else { Err(fail!("at {url}")) }
     })
     .await?;
-    wait_text(t, "#audience-count", &(everyone - 1).to_string()).await?;
+    // Those the stopped message targeted who did not receive it: not everyone else.
+    wait_text(t, "#audience-count", &(pro - 1).to_string()).await?;
+    t.find("#save-draft").await?.click().await?;
+    let draft = t.wait_for("the draft's page", WAIT, async || page_id(t, "/app/messages/").await).await?;
+    let saved = app.api.get(&format!("/manual_messages/{draft}")).await?;
+    let fields: Vec<&str> = saved["audience"]["query"]["value"]
+        .as_array()
+        .map(|v| v.iter().filter_map(|f| f["field"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        fields,
+        ["targeted_by_message", "received_message"],
+        "saving the follow-up changed its audience: {saved}"
+    );
+
+    // 8. The user list's filter builder offers message history: users who have not received it.
+    t.goto(&app.url("/app/contacts")).await?;
+    t.find("#add-filter").await?.click().await?;
+    t.find("#rows .filter-row select[aria-label=Attribute]").await?.select("received_message").await?;
+    t.find("#rows .filter-row select[aria-label=Operator]").await?.select("!=").await?;
+    t.find("#rows .filter-row .value").await?.select(&outage).await?;
+    let users_but_ada = app.ids_where(|p| p.role == "user" && p.email != "ada@acme.test");
+    crate::expect_list(t, &format!("{} contacts", users_but_ada.len()), &users_but_ada).await?;
     Ok(())
 }
 
