@@ -238,6 +238,35 @@ async fn sessions_need_the_csrf_token_to_change_anything_and_end_at_logout() {
         let (_, tags) = s.get("/tags").await;
         assert_eq!(tags["data"].as_array().unwrap().len(), 1, "{db}: only the request with the CSRF token tagged");
 
+        // A logged-in teammate acts only as themself; a token may act for any teammate.
+        let other =
+            tidings_web::provision::teammate(&s.store, &s.workspace, "Other", "other@example.test", "a-long-password")
+                .await
+                .unwrap();
+        let (_, contact) = s.post("/contacts", json!({"email": "someone@example.test"})).await;
+        let (_, started) =
+            s.post("/conversations", json!({"from": {"type": "user", "id": contact["id"]}, "body": "Hi"})).await;
+        let conversation = started["conversation_id"].as_str().unwrap().to_owned();
+        let reply_as = async |admin: String| {
+            client
+                .post(format!("{}/conversations/{conversation}/reply", s.base))
+                .header("cookie", &cookie)
+                .header("x-csrf-token", &csrf)
+                .json(&json!({"message_type": "comment", "type": "admin", "admin_id": admin, "body": "Hello"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        };
+        assert_eq!(
+            reply_as(other.id.to_string()).await,
+            StatusCode::FORBIDDEN,
+            "{db}: a session replied as another teammate"
+        );
+        assert_eq!(reply_as(me["id"].as_str().unwrap().to_owned()).await, StatusCode::OK, "{db}");
+        let (_, c) = s.get(&format!("/conversations/{conversation}")).await;
+        assert_eq!(c["conversation_parts"]["total_count"], 2, "{db}: only the reply as themself was written: {c}");
+
         let bad_logout = client
             .post(format!("{}/app/logout", s.base))
             .header("cookie", &cookie)

@@ -30,11 +30,17 @@ pub(super) async fn reply(
 }
 
 /// The teammate named by `admin_id` (a JSON number or string), in the caller's workspace.
+/// The teammate an action is done as. An API token may act for any teammate of its workspace
+/// (integrations do); a logged-in teammate acts only as themself.
 async fn admin(state: &AppState, caller: &Caller, b: &Map<String, Json>) -> ApiResult<Teammate> {
     let id = match b.get("admin_id") {
         None | Some(Json::Null) => return Err(ApiError::bad_request("admin_id", "admin_id is required")),
         Some(v) => parse_id(v),
     };
+    if matches!(caller.via, crate::auth::Via::Session(_)) && id != Some(caller.teammate.id) {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "action_forbidden", "A teammate can only act as themself")
+            .with_field("admin_id"));
+    }
     let found = match id {
         Some(id) => state.store.teammate(caller.workspace.id, id).await?,
         None => None,
