@@ -1,7 +1,8 @@
 -- A send writes one delivery per recipient in one INSERT … SELECT; foreign keys made every row
 -- check three other tables. Deliveries are only ever written from contacts and messages read in
 -- the same statement, and deleting a contact deletes its deliveries in the same transaction (see
--- delete_contact). SQLite cannot drop a constraint, so the table is rebuilt without them.
+-- delete_contact); SQLite has one writer, so no send can race that delete. SQLite cannot drop a
+-- constraint, so the table is rebuilt without them.
 CREATE TABLE deliveries_new (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     workspace_id BIGINT NOT NULL,

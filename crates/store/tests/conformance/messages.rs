@@ -277,4 +277,5 @@ async fn deleting_a_contact_deletes_their_deliveries_and_nobody_elses() {
         assert_eq!(store.deliveries_of_contact(ws.id, bob.id).await.unwrap().len(), 1, "{db}: Bob's delivery went too");
         assert_eq!(store.message_stats(ws.id, m.id).await.unwrap().targeted, 1, "{db}");
     }
+    stores.cleanup().await;
 }

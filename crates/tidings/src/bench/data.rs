@@ -235,8 +235,6 @@ const TIMEZONES: &[&str] = &[
     "Australia/Sydney",
 ];
 
-/// Contact number `i` as the JSON an import line (or an API call) carries. `now` anchors the
-/// dates: sign-ups over the last four years, last-seen skewed to recent days.
 /// Contacts per upsert while generating (the import's batch).
 const BATCH: u64 = 5_000;
 
@@ -274,6 +272,8 @@ pub async fn generate(
     Ok(n as f64 / started.elapsed().as_secs_f64())
 }
 
+/// Contact number `i` as the JSON an import line (or an API call) carries. `now` anchors the
+/// dates: sign-ups over the last four years, last-seen skewed to recent days.
 pub fn contact(i: u64, now: i64) -> Map<String, Json> {
     let mut r = Rng::new(i.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ 0x0074_6964_696e_6773);
     let mut c = Map::new();

@@ -1,12 +1,14 @@
 //! A server killed (SIGKILL, no chance to clean up) in the middle of a large send, then started
 //! again, on SQLite and PostgreSQL: no recipient is lost and none gets the message twice.
 //!
-//! How we know the kill landed mid-send: a first, whole send of the same audience is timed
-//! (calibration), and the kill comes at a fraction of that time after the send request left. A
-//! message found still a draft after the restart, with no deliveries, was killed before its
-//! transaction committed; the test tries shorter delays until it sees that (and fails if it never
-//! does). Whatever the timing, after every restart the message either has no delivery at all or
-//! exactly one per recipient, never a part, and sending it again then reaches everyone once.
+//! How we know the kill landed mid-send: on PostgreSQL the server is killed while
+//! `pg_stat_activity` shows the snapshot's `INSERT INTO deliveries` running. On SQLite a first,
+//! whole send of the same audience is timed, and the kill comes at half that time after the send
+//! request left (then a quarter, …); the snapshot's transaction is most of that time. A message
+//! found still a draft after the restart, with no deliveries, was killed before its transaction
+//! committed; the test fails if that never happens. Whatever the timing, after every restart the
+//! message has no delivery at all or exactly one per recipient, never a part, and sending it
+//! again then reaches everyone once.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -72,6 +74,16 @@ async fn snapshot(db: &Db, ws: i64, id: i64) -> (i64, i64, String) {
     (n, distinct, state.as_str().to_owned())
 }
 
+/// Waits until PostgreSQL is running a send's snapshot `INSERT`.
+async fn wait_for_insert(db: &Db, who: &str) {
+    let deadline = Instant::now() + std::time::Duration::from_secs(30);
+    let sql = "SELECT COUNT(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'INSERT INTO deliveries%'";
+    while db.store.scalar_raw(sql).await.unwrap() == 0 {
+        assert!(Instant::now() < deadline, "{who}: the send's INSERT never showed in pg_stat_activity");
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_send_killed_midway_loses_no_one_and_duplicates_no_one() {
     for db in Db::all().await {
@@ -122,8 +134,13 @@ async fn killed_midway(db: &Db) {
         let send_url = format!("{}/manual_messages/{id}/send", s.url);
         let (c, t) = (client.clone(), token.clone());
         let request = tokio::spawn(async move { post(&c, &send_url, &t, json!({})).await });
-        // Half the send's time, then a quarter, …: the kill lands ever earlier in it.
-        tokio::time::sleep(whole / 2u32.pow(attempt + 1)).await;
+        if db.schema.is_some() {
+            // PostgreSQL shows the snapshot's INSERT while it runs: kill the server then.
+            wait_for_insert(db, who).await;
+        } else {
+            // Half the send's time, then a quarter, …: the kill lands ever earlier in it.
+            tokio::time::sleep(whole / 2u32.pow(attempt + 1)).await;
+        }
         s.kill();
         let answered = request.await.unwrap();
 

@@ -31,7 +31,7 @@ pub(crate) struct Db {
     pub(crate) url: String,
     pub(crate) store: Arc<dyn Store>,
     dir: std::path::PathBuf,
-    schema: Option<String>,
+    pub(crate) schema: Option<String>,
 }
 
 impl Db {
