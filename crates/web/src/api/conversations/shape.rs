@@ -133,7 +133,7 @@ pub(crate) fn conversation(s: &ConversationSummary, refs: &Refs, parts: Option<&
     if let Some(parts) = parts {
         v["conversation_parts"] = json!({
             "type": "conversation_part.list",
-            "total_count": parts.len(),
+            "total_count": s.part_count,
             "conversation_parts": parts.iter().map(|p| part(p, refs)).collect::<Vec<_>>(),
         });
     }
