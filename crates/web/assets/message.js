@@ -13,15 +13,15 @@
     }
   }
 
-  // The list: refresh the figures of the rows on screen.
+  // The list: refresh the figures of the rows on screen (the same page of the API's list).
   const list = $("message-list");
   if (list) {
-    const tab = list.dataset.tab;
-    const search = list.dataset.search;
+    const { tab, search, cursor, perPage } = list.dataset;
     const refresh = async () => {
       try {
-        const q = new URLSearchParams({ state: tab, per_page: "150" });
+        const q = new URLSearchParams({ state: tab, per_page: perPage });
         if (search) q.set("search", search);
+        if (cursor) q.set("starting_after", cursor);
         const r = await fetch(`/manual_messages?${q}`, { credentials: "same-origin" });
         if (!r.ok) return;
         const page = await r.json();

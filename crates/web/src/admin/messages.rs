@@ -57,6 +57,9 @@ struct ListPage {
     tabs: Vec<Tab>,
     tab: &'static str,
     search: String,
+    /// The API cursor of this page, so the live refresh asks for exactly these rows.
+    cursor: String,
+    per_page: i64,
     rows: Vec<ListRow>,
     total: i64,
     page: i64,
@@ -103,6 +106,8 @@ pub async fn list(State(state): State<AppState>, admin: Admin, Query(q): Query<H
         tabs: TABS.iter().map(|t| Tab { slug: t.0, label: t.1, active: t.0 == tab.0 }).collect(),
         tab: tab.0,
         search,
+        cursor: if page > 1 { crate::api::encode_cursor((page - 1) * PER_PAGE) } else { String::new() },
+        per_page: PER_PAGE,
         rows,
         total,
         page,
