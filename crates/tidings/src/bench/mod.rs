@@ -8,6 +8,7 @@
 
 mod data;
 mod import;
+mod messenger;
 mod search;
 mod server;
 
@@ -32,6 +33,14 @@ pub enum Bench {
     /// Then serves the same database with `tidings serve` (pinned to CPU 0) and reports HTTP
     /// latency and the server's memory during the searches.
     Search(SearchArgs),
+    /// The Messenger's real time on one `tidings serve` (pinned to CPU 0): concurrent
+    /// authenticated WebSockets and memory per idle connection; one chat to many online
+    /// contacts beside nginx + nchan (latency and sustained deliveries/s); `POST /ping` under wrk
+    /// beside nginx's `return 204`. Needs nginx-light, libnginx-mod-nchan and wrk.
+    Messenger(messenger::MessengerArgs),
+    /// WebSocket clients for `bench messenger`, driven over stdin/stdout (started by it).
+    #[command(hide = true)]
+    WsClients(messenger::ClientArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -126,6 +135,8 @@ pub async fn run(bench: Bench) -> Result<(), String> {
     match bench {
         Bench::Import(args) => import::run(args).await,
         Bench::Search(args) => search::run(args).await,
+        Bench::Messenger(args) => messenger::run(args).await,
+        Bench::WsClients(args) => messenger::client(args).await,
     }
 }
 
