@@ -202,7 +202,7 @@ pub async fn run(args: MessengerArgs) -> Result<(), String> {
     }
     server::pin_self(&server::online_cpus());
     println!(
-        "\n## Messenger: {} connections, one chat to {} online contacts\n\nMachine: {}\n",
+        "\n## Messenger\n\n{} concurrent WebSockets on one server; one chat to {} online contacts.\n\nMachine: {}\n",
         thousands(args.connections),
         thousands(args.fanout),
         super::machine()
