@@ -8,6 +8,7 @@
 
 mod data;
 mod import;
+mod messenger;
 mod search;
 mod send;
 mod server;
@@ -37,6 +38,14 @@ pub enum Bench {
     /// snapshot is durable, beside the same `INSERT … SELECT` written by hand, then over HTTP
     /// through `tidings serve` with the server's memory.
     Send(SendArgs),
+    /// The Messenger's real time on one `tidings serve` (pinned to CPU 0): concurrent
+    /// authenticated WebSockets and memory per idle connection; one chat to many online
+    /// contacts beside nginx + nchan (latency and sustained deliveries/s); `POST /ping` under wrk
+    /// beside nginx's `return 204`. Needs nginx-light, libnginx-mod-nchan and wrk.
+    Messenger(messenger::MessengerArgs),
+    /// WebSocket clients for `bench messenger`, driven over stdin/stdout (started by it).
+    #[command(hide = true)]
+    WsClients(messenger::ClientArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -144,6 +153,8 @@ pub async fn run(bench: Bench) -> Result<(), String> {
         Bench::Import(args) => import::run(args).await,
         Bench::Search(args) => search::run(args).await,
         Bench::Send(args) => send::run(args).await,
+        Bench::Messenger(args) => messenger::run(args).await,
+        Bench::WsClients(args) => messenger::client(args).await,
     }
 }
 

@@ -121,16 +121,12 @@ impl Server {
     /// # Errors
     /// When `/proc/<pid>/status` cannot be read.
     pub fn memory(&self) -> Result<Memory, String> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
-            .map_err(|e| format!("cannot read the server's memory: {e}"))?;
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-                .unwrap_or(0)
-        };
-        Ok(Memory { rss_kib: field("VmRSS:"), hwm_kib: field("VmHWM:") })
+        memory_of(self.pid).map_err(|e| format!("cannot read the server's memory: {e}"))
+    }
+
+    /// Where it listens, e.g. `http://127.0.0.1:41234`.
+    pub fn base(&self) -> &str {
+        &self.base
     }
 
     /// `POST /contacts/search`; returns `total_count` after checking the page came back.
@@ -177,6 +173,22 @@ impl Server {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
     }
+}
+
+/// Resident memory of any process, from `/proc/<pid>/status`.
+///
+/// # Errors
+/// When the file cannot be read (the process is gone, or not ours to read).
+pub fn memory_of(pid: u32) -> Result<Memory, String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| e.to_string())?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    Ok(Memory { rss_kib: field("VmRSS:"), hwm_kib: field("VmHWM:") })
 }
 
 /// Pins every thread of this process to `cpus` (a `taskset` list); false when that failed.

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use tokio::sync::mpsc;
 
 /// Frames for one connection. `Arc<str>` lets one rendered message go to many contacts.
@@ -85,20 +85,24 @@ impl Hub {
 
 /// Upgrades to a WebSocket that carries pushes to this contact. Buffers are kept small: most
 /// Messenger connections sit idle, and tungstenite's default 128 KiB read buffer per connection
-/// would dominate the server's memory.
+/// would dominate the server's memory. The read buffer is allocated and zeroed up front, so it is
+/// resident for every open connection; the Messenger sends the server nothing but control frames
+/// (pongs and a close, at most 131 bytes each), so a few hundred bytes hold any of them, and a
+/// larger frame still fits because tungstenite grows the buffer for it.
 pub fn upgrade(upgrade: WebSocketUpgrade, hub: Arc<Hub>, workspace: i64, contact: i64) -> Response {
     upgrade
-        .read_buffer_size(4096)
+        .read_buffer_size(READ_BUFFER)
         .write_buffer_size(4096)
         .max_message_size(64 * 1024)
         .on_upgrade(move |socket| serve(socket, hub, workspace, contact))
 }
 
-async fn serve(socket: WebSocket, hub: Arc<Hub>, workspace: i64, contact: i64) {
+/// Bytes of each connection's read buffer (see [`upgrade`]).
+const READ_BUFFER: usize = 256;
+
+async fn serve(mut socket: WebSocket, hub: Arc<Hub>, workspace: i64, contact: i64) {
     let (registration, mut outbox) = hub.register(workspace, contact);
-    let (mut sink, mut stream) = socket.split();
-    let hello: Arc<str> = Arc::from(r#"{"type":"hello"}"#);
-    if sink.send(WsMessage::Text(hello.as_ref().into())).await.is_err() {
+    if socket.send(WsMessage::Text(r#"{"type":"hello"}"#.into())).await.is_err() {
         return;
     }
     let mut keepalive = tokio::time::interval(std::time::Duration::from_secs(25));
@@ -106,15 +110,25 @@ async fn serve(socket: WebSocket, hub: Arc<Hub>, workspace: i64, contact: i64) {
     loop {
         tokio::select! {
             frame = outbox.recv() => match frame {
-                Some(text) => if sink.send(WsMessage::Text(text.as_ref().into())).await.is_err() { break },
+                Some(text) => {
+                    // Frames queued behind this one (several sends in a row) go out in one write.
+                    let mut sent = socket.feed(WsMessage::Text(text.as_ref().into())).await;
+                    while sent.is_ok() {
+                        let Ok(more) = outbox.try_recv() else { break };
+                        sent = socket.feed(WsMessage::Text(more.as_ref().into())).await;
+                    }
+                    if sent.is_err() || socket.flush().await.is_err() {
+                        break;
+                    }
+                }
                 None => break,
             },
-            incoming = stream.next() => match incoming {
+            incoming = socket.recv() => match incoming {
                 // The Messenger sends nothing we act on; reading keeps pings answered and notices a close.
                 Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
                 Some(Ok(_)) => {}
             },
-            _ = keepalive.tick() => if sink.send(WsMessage::Ping(Default::default())).await.is_err() { break },
+            _ = keepalive.tick() => if socket.send(WsMessage::Ping(Default::default())).await.is_err() { break },
         }
     }
     drop(registration);
