@@ -676,14 +676,20 @@ impl crate::Store for Store {
         self.one_contact(ws, "c.email = $2 AND c.role = 'user'", SqlParam::Text(email.to_owned())).await
     }
 
-    async fn touch_contact(&self, ws: i64, id: i64, now: i64) -> Result<bool> {
-        let done = sqlx::query("UPDATE contacts SET last_seen_at = $3 WHERE workspace_id = $1 AND id = $2")
-            .bind(ws)
-            .bind(id)
-            .bind(now)
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected() > 0)
+    async fn touch_contacts(&self, ws: i64, ids: &[i64], now: i64) -> Result<u64> {
+        let mut done = 0;
+        for chunk in ids.chunks(IN_CHUNK) {
+            let sql = format!(
+                "UPDATE contacts SET last_seen_at = $2 WHERE workspace_id = $1 AND archived = FALSE AND id IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(ws).bind(now);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            done += q.execute(&self.writer).await?.rows_affected();
+        }
+        Ok(done)
     }
 
     async fn delete_contact(&self, ws: i64, id: i64) -> Result<bool> {

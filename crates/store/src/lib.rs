@@ -114,8 +114,9 @@ pub trait Store: MessageStore + Send + Sync + 'static {
     async fn contact_by_external_id(&self, ws: i64, external_id: &str) -> Result<Option<Contact>>;
     /// The user with this email, if any.
     async fn user_by_email(&self, ws: i64, email: &str) -> Result<Option<Contact>>;
-    /// Records that a contact was seen now (the Messenger's ping).
-    async fn touch_contact(&self, ws: i64, id: i64, now: i64) -> Result<bool>;
+    /// Records that these contacts of a workspace were seen at `now` (the Messenger's pings, in
+    /// batches); archived contacts are left alone. Returns how many were updated.
+    async fn touch_contacts(&self, ws: i64, ids: &[i64], now: i64) -> Result<u64>;
     /// Deletes a contact and everything attached to it.
     async fn delete_contact(&self, ws: i64, id: i64) -> Result<bool>;
     async fn set_contact_archived(&self, ws: i64, id: i64, archived: bool, now: i64) -> Result<bool>;

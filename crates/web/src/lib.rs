@@ -53,6 +53,10 @@ pub struct AppState {
     pub rate_limiter: Arc<ratelimit::RateLimiter>,
     /// Open Messenger connections on this server.
     pub hub: Arc<messenger::hub::Hub>,
+    /// Contacts seen by Messenger pings, written in batches.
+    pub presence: Arc<messenger::presence::Presence>,
+    /// Workspaces for checking Messenger sessions on the hottest route.
+    pub workspaces: Arc<messenger::session::WorkspaceCache>,
 }
 
 impl AppState {
@@ -64,6 +68,8 @@ impl AppState {
             logins: Arc::new(auth::LoginLimiter::new(300, 10)),
             rate_limiter,
             hub: Arc::new(messenger::hub::Hub::default()),
+            presence: Arc::default(),
+            workspaces: Arc::default(),
         }
     }
 }
@@ -79,7 +85,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves (and runs the scheduler) until `shutdown` resolves, then finishes in-flight requests.
+/// Serves (and runs the scheduler and the presence writer) until `shutdown` resolves, then
+/// finishes in-flight requests and writes the last pings.
 ///
 /// # Errors
 /// When the listener fails.
@@ -89,11 +96,15 @@ pub async fn launch(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let scheduler = tokio::spawn(scheduler::run(state.clone()));
-    let app = router(state).layer(axum::middleware::from_fn(trace_requests));
+    let presence = tokio::spawn(messenger::presence::run(state.clone()));
+    let app = router(state.clone()).layer(axum::middleware::from_fn(trace_requests));
     let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await;
     scheduler.abort();
+    presence.abort();
+    // The pings of the last second.
+    state.presence.flush(&state, auth::now()).await;
     served
 }
 

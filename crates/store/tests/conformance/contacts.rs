@@ -166,3 +166,35 @@ async fn archived_contacts_leave_search_and_come_back() {
     }
     stores.cleanup().await;
 }
+
+#[tokio::test]
+async fn touching_contacts_writes_last_seen_for_live_contacts_of_the_workspace_only() {
+    let stores = Stores::new().await;
+    for (db, store) in &stores.all {
+        let a = workspace(store).await;
+        let b = workspace(store).await;
+        let mut ids = Vec::new();
+        // More than one IN chunk.
+        for _ in 0..1_200 {
+            ids.push(store.insert_contact(&Contact::new(a.id, Role::User, 1)).await.unwrap().id);
+        }
+        let archived = ids[7];
+        assert!(store.set_contact_archived(a.id, archived, true, 2).await.unwrap());
+        let other = store.insert_contact(&Contact::new(b.id, Role::User, 1)).await.unwrap().id;
+        let mut all = ids.clone();
+        all.push(other);
+
+        let written = store.touch_contacts(a.id, &all, 5_000).await.unwrap();
+        assert_eq!(written, 1_199, "{db}: every live contact of the workspace, and no one else");
+        let seen = |id: i64| {
+            let store = store.clone();
+            let ws = if id == other { b.id } else { a.id };
+            async move { store.contact(ws, id).await.unwrap().unwrap().last_seen_at }
+        };
+        assert_eq!(seen(ids[0]).await, Some(5_000), "{db}");
+        assert_eq!(seen(ids[1_199]).await, Some(5_000), "{db}");
+        assert_eq!(seen(archived).await, None, "{db}: an archived contact was touched");
+        assert_eq!(seen(other).await, None, "{db}: another workspace's contact was touched");
+    }
+    stores.cleanup().await;
+}

@@ -341,7 +341,7 @@ fn print_section(args: &MessengerArgs, s: &Section) {
         )
     );
     println!(
-        "A Tidings ping checks the session (the workspace and the contact are read) and writes the contact's last_seen_at. Per run: requests/s Tidings {} | nginx {}.\n",
+        "A Tidings ping checks the session's signature against its workspace (cached for a few seconds) and records the contact, whose last_seen_at is written in a batch every second. Per run: requests/s Tidings {} | nginx {}.\n",
         list(&p.ours_rps),
         list(&p.peer_rps)
     );

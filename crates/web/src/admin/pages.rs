@@ -509,6 +509,7 @@ pub async fn messenger_settings(
     if let Err(e) = state.store.update_messenger_settings(admin.workspace.id, required, &origins).await {
         return ApiError::from(e).into_response();
     }
+    state.workspaces.forget(admin.workspace.id);
     admin.workspace.identity_required = required;
     admin.workspace.allowed_origins = origins;
     settings_page(&state, &admin, Notice { message: Some("Messenger settings saved.".into()), ..Notice::default() })

@@ -6,6 +6,7 @@
 //! stop is never returned, because delivering is a conditional update from `pending`.
 
 pub mod hub;
+pub mod presence;
 mod routes;
 pub mod session;
 

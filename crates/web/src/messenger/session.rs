@@ -6,6 +6,8 @@
 //! Session tokens are `v1.<workspace>.<contact>.<expiry>.<signature>`, signed with a key derived
 //! from that secret, so rotating the secret ends every session.
 
+use std::sync::Arc;
+
 use axum::extract::FromRequestParts;
 use axum::http::header::ORIGIN;
 use axum::http::request::Parts;
@@ -13,7 +15,7 @@ use axum::http::{HeaderMap, StatusCode};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tidings_core::contact::Contact;
-use tidings_store::Workspace;
+use tidings_store::{Store, Workspace};
 
 use crate::AppState;
 use crate::auth::{constant_time_eq, now};
@@ -117,6 +119,62 @@ impl FromRequestParts<AppState> for Visitor {
         let contact =
             state.store.contact(workspace.id, contact_id).await?.filter(|c| !c.archived).ok_or_else(refuse)?;
         Ok(Visitor { workspace, contact })
+    }
+}
+
+/// Workspaces as the Messenger's hottest route checks sessions against them, read again from the
+/// database after [`WorkspaceCache::TTL`], and at once on this server when its Messenger settings
+/// change (other servers see a change within the TTL).
+#[derive(Default)]
+pub struct WorkspaceCache {
+    entries: std::sync::Mutex<std::collections::HashMap<i64, (Arc<Workspace>, std::time::Instant)>>,
+}
+
+impl WorkspaceCache {
+    pub const TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+    /// The workspace, from the cache while fresh.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub async fn get(&self, store: &Arc<dyn Store>, id: i64) -> Result<Option<Arc<Workspace>>, ApiError> {
+        let fresh = |(ws, at): &(Arc<Workspace>, std::time::Instant)| (at.elapsed() < Self::TTL).then(|| ws.clone());
+        if let Some(ws) = self.entries.lock().unwrap_or_else(|e| e.into_inner()).get(&id).and_then(fresh) {
+            return Ok(Some(ws));
+        }
+        let Some(ws) = store.workspace(id).await?.map(Arc::new) else { return Ok(None) };
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).insert(id, (ws.clone(), std::time::Instant::now()));
+        Ok(Some(ws))
+    }
+
+    pub fn forget(&self, id: i64) {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+    }
+}
+
+/// A valid Messenger session, checked against its workspace (signature, expiry, origin) without
+/// reading the contact: for the ping, whose only effect is on that contact's `last_seen_at` (an
+/// archived or deleted contact's is never written). The workspace comes from a short-lived cache.
+pub struct SessionClaim {
+    pub workspace: i64,
+    pub contact: i64,
+}
+
+impl FromRequestParts<AppState> for SessionClaim {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let refuse = || {
+            ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "Messenger session invalid or expired: boot again")
+        };
+        let token = token_of(parts).ok_or_else(refuse)?;
+        let ws_id = claimed_workspace(&token).ok_or_else(refuse)?;
+        let workspace = state.workspaces.get(&state.store, ws_id).await?.ok_or_else(refuse)?;
+        let contact = verify_session(&workspace, &token, now()).ok_or_else(refuse)?;
+        if !origin_allowed(&workspace, &parts.headers) {
+            return Err(origin_refused());
+        }
+        Ok(SessionClaim { workspace: ws_id, contact })
     }
 }
 

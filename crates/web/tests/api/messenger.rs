@@ -379,3 +379,40 @@ async fn a_click_counts_once_for_the_contact_whose_message_it_is() {
         s.stop().await;
     }
 }
+
+/// The contact's `last_seen_at`, read from the database.
+async fn last_seen(s: &Server, contact: &str) -> Option<i64> {
+    s.store.contact(s.workspace.id, contact.parse().unwrap()).await.unwrap().unwrap().last_seen_at
+}
+
+#[tokio::test]
+async fn pings_keep_last_seen_fresh_for_a_verified_contact_only() {
+    for s in servers().await {
+        let db = s.db;
+        let ann = Widget::boot(&s, verified(&s, "ann", "Ann")).await;
+        let ben = Widget::boot(&s, verified(&s, "ben", "Ben")).await;
+        // Long ago, so a ping's effect shows.
+        for w in [&ann, &ben] {
+            s.store.touch_contacts(s.workspace.id, &[w.contact_id.parse().unwrap()], 1_000).await.unwrap();
+        }
+        let (_, archived) = s.post(&format!("/contacts/{}/archive", ben.contact_id), json!({})).await;
+        assert_eq!(archived["archived"], json!(true), "{db}: {archived}");
+
+        for w in [&ann, &ben] {
+            let (status, _) = w.call(reqwest::Method::POST, "/ping", None).await;
+            assert_eq!(status, StatusCode::NO_CONTENT, "{db}");
+        }
+        let forged = Widget { session: format!("{}x", ann.session), ..ann };
+        assert_eq!(forged.call(reqwest::Method::POST, "/ping", None).await.0, StatusCode::UNAUTHORIZED, "{db}");
+
+        // Pings are written in batches every second: wait for Ann's (a bound, not a measurement).
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while last_seen(&s, &forged.contact_id).await == Some(1_000) {
+            assert!(tokio::time::Instant::now() < deadline, "{db}: the ping never reached last_seen_at");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(last_seen(&s, &forged.contact_id).await > Some(1_700_000_000), "{db}");
+        assert_eq!(last_seen(&s, &ben.contact_id).await, Some(1_000), "{db}: an archived contact's ping was written");
+        s.stop().await;
+    }
+}
