@@ -102,22 +102,35 @@ pub fn token_of(parts: &Parts) -> Option<String> {
     parts.uri.query()?.split('&').find_map(|kv| kv.strip_prefix("session=")).map(str::to_owned)
 }
 
+fn refused() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "Messenger session invalid or expired: boot again")
+}
+
+/// The request's session token and the workspace it names (not yet verified).
+fn claimed(parts: &Parts) -> Result<(String, i64), ApiError> {
+    let token = token_of(parts).ok_or_else(refused)?;
+    let workspace = claimed_workspace(&token).ok_or_else(refused)?;
+    Ok((token, workspace))
+}
+
+/// Verifies the session against its workspace (signature, expiry) and the request's origin;
+/// returns the contact's id.
+fn verified(parts: &Parts, token: &str, workspace: &Workspace) -> Result<i64, ApiError> {
+    let contact = verify_session(workspace, token, now()).ok_or_else(refused)?;
+    if !origin_allowed(workspace, &parts.headers) {
+        return Err(origin_refused());
+    }
+    Ok(contact)
+}
+
 impl FromRequestParts<AppState> for Visitor {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let refuse = || {
-            ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "Messenger session invalid or expired: boot again")
-        };
-        let token = token_of(parts).ok_or_else(refuse)?;
-        let ws_id = claimed_workspace(&token).ok_or_else(refuse)?;
-        let workspace = state.store.workspace(ws_id).await?.ok_or_else(refuse)?;
-        let contact_id = verify_session(&workspace, &token, now()).ok_or_else(refuse)?;
-        if !origin_allowed(&workspace, &parts.headers) {
-            return Err(origin_refused());
-        }
-        let contact =
-            state.store.contact(workspace.id, contact_id).await?.filter(|c| !c.archived).ok_or_else(refuse)?;
+        let (token, ws_id) = claimed(parts)?;
+        let workspace = state.store.workspace(ws_id).await?.ok_or_else(refused)?;
+        let contact_id = verified(parts, &token, &workspace)?;
+        let contact = state.store.contact(ws_id, contact_id).await?.filter(|c| !c.archived).ok_or_else(refused)?;
         Ok(Visitor { workspace, contact })
     }
 }
@@ -164,16 +177,9 @@ impl FromRequestParts<AppState> for SessionClaim {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let refuse = || {
-            ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "Messenger session invalid or expired: boot again")
-        };
-        let token = token_of(parts).ok_or_else(refuse)?;
-        let ws_id = claimed_workspace(&token).ok_or_else(refuse)?;
-        let workspace = state.workspaces.get(&state.store, ws_id).await?.ok_or_else(refuse)?;
-        let contact = verify_session(&workspace, &token, now()).ok_or_else(refuse)?;
-        if !origin_allowed(&workspace, &parts.headers) {
-            return Err(origin_refused());
-        }
+        let (token, ws_id) = claimed(parts)?;
+        let workspace = state.workspaces.get(&state.store, ws_id).await?.ok_or_else(refused)?;
+        let contact = verified(parts, &token, &workspace)?;
         Ok(SessionClaim { workspace: ws_id, contact })
     }
 }
