@@ -363,12 +363,7 @@ async fn one(args: &MessengerArgs, scratch: &Scratch) -> Result<Section, String>
     let store = &scratch.store;
     let dir = args.common().work_dir();
     eprintln!("{}: setting up (load average {})", scratch.db.name(), super::load_average());
-    let (ws_id, token) = server::setup(&scratch.url, &dir).await?;
-    let ws = store
-        .workspace(ws_id)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("the workspace `tidings setup` created is missing")?;
+    let (ws, token) = scratch.workspace(&dir).await?;
     let now = tidings_web::auth::now();
 
     // Contacts 0..fanout are the chat's audience ("Fan-out"); the others only connect.

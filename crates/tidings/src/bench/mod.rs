@@ -219,6 +219,22 @@ impl Scratch {
         }
     }
 
+    /// Creates the benchmark's workspace with `tidings setup` (as an operator would) and reads it
+    /// back; returns it with its API token.
+    ///
+    /// # Errors
+    /// When setup fails or the workspace cannot be read.
+    pub async fn workspace(&self, dir: &std::path::Path) -> Result<(tidings_store::Workspace, String), String> {
+        let (id, token) = server::setup(&self.url, dir).await?;
+        let ws = self
+            .store
+            .workspace(id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("the workspace `tidings setup` created is missing")?;
+        Ok((ws, token))
+    }
+
     /// Drops the schema or deletes the files.
     ///
     /// # Errors

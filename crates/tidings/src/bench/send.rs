@@ -127,8 +127,8 @@ async fn one(args: &SendArgs, scratch: &Scratch) -> Result<Section, String> {
     let e = |e: tidings_store::StoreError| e.to_string();
     let dir = args.common.work_dir();
     eprintln!("{}: setting up (load average {})", scratch.db.name(), super::load_average());
-    let (ws_id, token) = server::setup(&scratch.url, &dir).await?;
-    let ws = store.workspace(ws_id).await.map_err(e)?.ok_or("the workspace `tidings setup` created is missing")?;
+    let (ws, token) = scratch.workspace(&dir).await?;
+    let ws_id = ws.id;
     let sender = store.teammates(ws_id).await.map_err(e)?.first().map(|t| t.id).ok_or("no teammate")?;
     let now = tidings_web::auth::now();
     let custom = data::declare_attributes(store, ws_id, now).await?;
