@@ -87,6 +87,29 @@ fn contains_ci(column: &str, placeholder: &str) -> String {
     }
 }
 
+/// Writes a part into a conversation of the workspace; `None` when there is no such conversation.
+async fn insert_part(
+    tx: &mut sqlx::Transaction<'_, Db>,
+    ws: i64,
+    conversation_id: i64,
+    part: &ConversationPart,
+) -> Result<Option<ConversationPart>> {
+    let row = sqlx::query(
+        "INSERT INTO conversation_parts (workspace_id, conversation_id, part_type, author_type, author_id, body, created_at) \
+         SELECT $1, c.id, $3, $4, $5, $6, $7 FROM conversations c WHERE c.workspace_id = $1 AND c.id = $2 RETURNING *",
+    )
+    .bind(ws)
+    .bind(conversation_id)
+    .bind(&part.part_type)
+    .bind(&part.author_type)
+    .bind(part.author_id)
+    .bind(&part.body)
+    .bind(part.created_at)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.as_ref().map(part_from_row).transpose()
+}
+
 impl Store {
     /// Conversations of a workspace whose `column` (a constant of this file) equals `id`.
     async fn conversations_where(&self, ws: i64, column: &str, id: i64) -> Result<Vec<Conversation>> {
@@ -573,19 +596,7 @@ impl MessageStore for Store {
 
     async fn add_part(&self, ws: i64, conversation_id: i64, part: ConversationPart) -> Result<ConversationPart> {
         let mut tx = self.writer.begin().await?;
-        let row = sqlx::query(
-            "INSERT INTO conversation_parts (workspace_id, conversation_id, part_type, author_type, author_id, body, created_at) \
-             SELECT $1, c.id, $3, $4, $5, $6, $7 FROM conversations c WHERE c.workspace_id = $1 AND c.id = $2 RETURNING *",
-        )
-        .bind(ws)
-        .bind(conversation_id)
-        .bind(&part.part_type)
-        .bind(&part.author_type)
-        .bind(part.author_id)
-        .bind(&part.body)
-        .bind(part.created_at)
-        .fetch_one(&mut *tx)
-        .await?;
+        let written = insert_part(&mut tx, ws, conversation_id, &part).await?.ok_or(sqlx::Error::RowNotFound)?;
         // A contact's words reopen the conversation and make the team owe a reply; a teammate's
         // comment pays that debt. A note is internal and changes neither.
         let from_contact = part.author_type != "admin";
@@ -606,7 +617,7 @@ impl MessageStore for Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        part_from_row(&row)
+        Ok(written)
     }
 
     async fn set_conversation_state(
@@ -638,21 +649,9 @@ impl MessageStore for Store {
         if moved == 0 {
             return Ok(None);
         }
-        let row = sqlx::query(
-            "INSERT INTO conversation_parts (workspace_id, conversation_id, part_type, author_type, author_id, body, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
-        )
-        .bind(ws)
-        .bind(conversation_id)
-        .bind(&part.part_type)
-        .bind(&part.author_type)
-        .bind(part.author_id)
-        .bind(&part.body)
-        .bind(part.created_at)
-        .fetch_one(&mut *tx)
-        .await?;
+        let written = insert_part(&mut tx, ws, conversation_id, &part).await?;
         tx.commit().await?;
-        part_from_row(&row).map(Some)
+        Ok(written)
     }
 
     async fn recent_parts(&self, ws: i64, conversation_id: i64, limit: i64) -> Result<Vec<ConversationPart>> {
