@@ -26,6 +26,7 @@
   let pinger = null;
   let root = null;
   let lastActive = null; // the conversation the team last wrote in: replies go there
+  let rebooting = false;
 
   const base = () => ((settings && settings.api_base) || origin) + "/messenger/v1";
   const storeKey = () => `tidings-session-${settings.app_id}`;
@@ -35,6 +36,13 @@
     if (session) headers["X-Messenger-Session"] = session;
     const r = await fetch(base() + path, { method, headers, body: body ? JSON.stringify(body) : undefined, keepalive: true });
     const json = r.status === 204 ? {} : await r.json().catch(() => ({}));
+    // A session that has ended (expired, the identity secret rotated, a visitor who became a
+    // user): boot again, once at a time, with the same settings.
+    if (r.status === 401 && path !== "/boot" && session && !rebooting) {
+      rebooting = true;
+      session = null;
+      boot(settings).finally(() => { rebooting = false; });
+    }
     if (!r.ok) throw Object.assign(new Error((json.errors && json.errors[0] && json.errors[0].message) || r.statusText), { status: r.status });
     return json;
   }
@@ -82,7 +90,8 @@
     const url = base().replace(/^http/, "ws") + "/ws?session=" + encodeURIComponent(session);
     const ws = new WebSocket(url);
     socket = ws;
-    ws.onopen = () => { retry = 0; sync().catch(() => {}); };
+    let opened = false;
+    ws.onopen = () => { opened = true; retry = 0; sync().catch(() => {}); };
     ws.onmessage = (ev) => {
       const frame = JSON.parse(ev.data);
       if (frame.type === "conversation_part") return addPart(frame.conversation_id, frame.part);
@@ -94,6 +103,9 @@
     };
     ws.onclose = () => {
       if (socket !== ws || !session) return;
+      // Refused before it opened: a fetch tells an ended session (and boots again) from a
+      // server that is away.
+      if (!opened) sync().catch(() => {});
       // Reconnect with backoff; the resync on open catches up on anything missed.
       const delay = Math.min(30000, 1000 * 2 ** retry++) * (0.5 + Math.random() / 2);
       setTimeout(connect, delay);

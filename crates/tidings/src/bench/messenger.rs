@@ -26,6 +26,7 @@ use clap::{Args, ValueEnum};
 use futures_util::StreamExt;
 use serde_json::{Map, Value as Json, json};
 use tidings_core::contact::ContactInput;
+use tidings_web::messenger::session::{SessionKind, sign_session};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
@@ -408,8 +409,7 @@ async fn one(args: &MessengerArgs, scratch: &Scratch) -> Result<Section, String>
         return Err(format!("generated {n} contacts but found {}", ids.len()));
     }
     let expires = now + 86_400;
-    let sessions: Vec<String> =
-        ids.iter().map(|(_, id)| tidings_web::messenger::session::sign_session(&ws, *id, expires)).collect();
+    let sessions: Vec<String> = ids.iter().map(|(_, id)| sign_session(&ws, *id, SessionKind::User, expires)).collect();
 
     let srv = Server::start(&scratch.url, &dir, &token).await?;
     let nginx_dir = dir.join(format!("tidings-bench_{}_nginx", std::process::id()));

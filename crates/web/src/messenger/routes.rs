@@ -11,7 +11,9 @@ use tidings_core::message::Channel;
 use tidings_core::personalise::escape_html;
 use tidings_store::{ConversationPart, StatFilter, Workspace};
 
-use super::session::{Visitor, origin_allowed, origin_refused, sign_session, verify_session, verify_user_hash};
+use super::session::{
+    SessionKind, Visitor, origin_allowed, origin_refused, sign_session, verify_session, verify_user_hash,
+};
 use super::{hub, item, part_item, visible_to_contact};
 use crate::AppState;
 use crate::api::{Body, parse_id};
@@ -103,9 +105,10 @@ async fn unread(state: &AppState, ws: i64, contact: i64) -> ApiResult<usize> {
 }
 
 fn session_json(ws: &Workspace, c: &Contact, unread: usize) -> Json {
+    let kind = if c.role == Role::Lead { SessionKind::Lead } else { SessionKind::User };
     json!({
         "type": "messenger_session",
-        "session": sign_session(ws, c.id, now() + super::session::SESSION_SECONDS),
+        "session": sign_session(ws, c.id, kind, now() + super::session::SESSION_SECONDS),
         "app": {"id": ws.app_id, "name": ws.name},
         "contact": {"id": c.id.to_string(), "role": c.role.as_str(), "name": c.name, "email": c.email, "user_id": c.external_id},
         "unread_count": unread,
@@ -169,9 +172,17 @@ pub async fn boot(State(state): State<AppState>, headers: HeaderMap, Body(b): Bo
         }
         None => {
             // A returning visitor presents their earlier session; anyone else becomes a new lead.
-            let earlier = b.get("session").and_then(Json::as_str).and_then(|t| verify_session(&ws, t, now));
+            let earlier = b
+                .get("session")
+                .and_then(Json::as_str)
+                .and_then(|t| verify_session(&ws, t, now))
+                .filter(|s| s.kind == SessionKind::Lead);
             let found = match earlier {
-                Some(id) => state.store.contact(ws.id, id).await?.filter(|c| c.role == Role::Lead && !c.archived),
+                Some(s) => state
+                    .store
+                    .contact(ws.id, s.contact)
+                    .await?
+                    .filter(|c| c.role == Role::Lead && c.external_id.is_none() && !c.archived),
                 None => None,
             };
             match found {

@@ -3,8 +3,14 @@
 //!
 //! Identity verification follows Intercom: `user_hash` is the lowercase hex HMAC-SHA256 of the
 //! user's `user_id` (or, without one, their email) keyed with the workspace's identity secret.
-//! Session tokens are `v1.<workspace>.<contact>.<expiry>.<signature>`, signed with a key derived
-//! from that secret, so rotating the secret ends every session.
+//! Session tokens are `v2.<workspace>.<contact>.<expiry>.<kind>.<signature>`, signed with a key
+//! derived from that secret, so rotating the secret ends every session.
+//!
+//! The session key must never be a value a customer's server hands out. Every `user_hash` is an
+//! HMAC *keyed with* the identity secret, so the session key is an HMAC keyed with a fixed label
+//! *over* the secret: no user id, whatever its text, makes a `user_hash` equal to it. (The first
+//! token format keyed its key with the secret over a fixed text, which is exactly the
+//! `user_hash` of a user whose id is that text; such tokens are refused.)
 
 use std::sync::Arc;
 
@@ -14,7 +20,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use tidings_core::contact::Contact;
+use tidings_core::contact::{Contact, Role};
 use tidings_store::{Store, Workspace};
 
 use crate::AppState;
@@ -41,37 +47,86 @@ pub fn verify_user_hash(ws: &Workspace, identity: &str, hash: &str) -> bool {
     constant_time_eq(user_hash(&ws.identity_secret, identity).as_bytes(), hash.trim().to_ascii_lowercase().as_bytes())
 }
 
-fn session_key(ws: &Workspace) -> String {
-    hmac_hex(ws.identity_secret.as_bytes(), "tidings messenger session key")
+/// The label that keys the session key's derivation (see the module's header).
+const SESSION_KEY_LABEL: &[u8] = b"tidings/messenger-session-key/v2";
+const VERSION: &str = "v2";
+
+fn session_key(ws: &Workspace) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(SESSION_KEY_LABEL).expect("HMAC takes keys of any length");
+    mac.update(ws.identity_secret.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// Who a session was given to: a verified (or unverified) user, or an anonymous visitor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionKind {
+    User,
+    Lead,
+}
+
+impl SessionKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            SessionKind::User => "u",
+            SessionKind::Lead => "l",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "u" => Some(SessionKind::User),
+            "l" => Some(SessionKind::Lead),
+            _ => None,
+        }
+    }
+}
+
+/// What a verified session token says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionToken {
+    pub contact: i64,
+    pub kind: SessionKind,
 }
 
 /// Signs a session for a contact.
-pub fn sign_session(ws: &Workspace, contact_id: i64, expires_at: i64) -> String {
-    let payload = format!("v1.{}.{contact_id}.{expires_at}", ws.id);
-    let sig = hmac_hex(session_key(ws).as_bytes(), &payload);
+pub fn sign_session(ws: &Workspace, contact_id: i64, kind: SessionKind, expires_at: i64) -> String {
+    let payload = format!("{VERSION}.{}.{contact_id}.{expires_at}.{}", ws.id, kind.as_str());
+    let sig = hmac_hex(&session_key(ws), &payload);
     format!("{payload}.{sig}")
 }
 
 /// The workspace id a token claims, before it is verified.
 pub fn claimed_workspace(token: &str) -> Option<i64> {
     let mut parts = token.split('.');
-    (parts.next()? == "v1").then_some(())?;
+    (parts.next()? == VERSION).then_some(())?;
     parts.next()?.parse().ok()
 }
 
-/// Checks a session token against its workspace; returns the contact id.
-pub fn verify_session(ws: &Workspace, token: &str, now: i64) -> Option<i64> {
+/// Checks a session token against its workspace (signature, format, expiry).
+pub fn verify_session(ws: &Workspace, token: &str, now: i64) -> Option<SessionToken> {
     let (payload, sig) = token.rsplit_once('.')?;
     let mut parts = payload.split('.');
-    let (version, ws_id, contact, expires) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    if version != "v1" || parts.next().is_some() || ws_id.parse::<i64>().ok()? != ws.id {
+    let (version, ws_id, contact, expires, kind) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if version != VERSION || parts.next().is_some() || ws_id.parse::<i64>().ok()? != ws.id {
         return None;
     }
     if expires.parse::<i64>().ok()? <= now {
         return None;
     }
-    let expected = hmac_hex(session_key(ws).as_bytes(), payload);
-    constant_time_eq(expected.as_bytes(), sig.as_bytes()).then(|| contact.parse().ok())?
+    let expected = hmac_hex(&session_key(ws), payload);
+    if !constant_time_eq(expected.as_bytes(), sig.as_bytes()) {
+        return None;
+    }
+    Some(SessionToken { contact: contact.parse().ok()?, kind: SessionKind::parse(kind)? })
+}
+
+/// Whether a session still speaks for its contact. A visitor's session must not go on reading a
+/// contact that has since become a known user (converted, or given an `external_id`) when the
+/// workspace requires identity verification: that user proves who they are with a `user_hash`.
+pub fn session_still_valid(ws: &Workspace, token: SessionToken, contact: &Contact) -> bool {
+    let became_user = contact.role != Role::Lead || contact.external_id.is_some();
+    !(token.kind == SessionKind::Lead && ws.identity_required && became_user)
 }
 
 /// Whether a browser origin may use this workspace's Messenger. No list means any origin.
@@ -113,14 +168,13 @@ fn claimed(parts: &Parts) -> Result<(String, i64), ApiError> {
     Ok((token, workspace))
 }
 
-/// Verifies the session against its workspace (signature, expiry) and the request's origin;
-/// returns the contact's id.
-fn verified(parts: &Parts, token: &str, workspace: &Workspace) -> Result<i64, ApiError> {
-    let contact = verify_session(workspace, token, now()).ok_or_else(refused)?;
+/// Verifies the session against its workspace (signature, expiry) and the request's origin.
+fn verified(parts: &Parts, token: &str, workspace: &Workspace) -> Result<SessionToken, ApiError> {
+    let session = verify_session(workspace, token, now()).ok_or_else(refused)?;
     if !origin_allowed(workspace, &parts.headers) {
         return Err(origin_refused());
     }
-    Ok(contact)
+    Ok(session)
 }
 
 impl FromRequestParts<AppState> for Visitor {
@@ -129,8 +183,13 @@ impl FromRequestParts<AppState> for Visitor {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let (token, ws_id) = claimed(parts)?;
         let workspace = state.store.workspace(ws_id).await?.ok_or_else(refused)?;
-        let contact_id = verified(parts, &token, &workspace)?;
-        let contact = state.store.contact(ws_id, contact_id).await?.filter(|c| !c.archived).ok_or_else(refused)?;
+        let session = verified(parts, &token, &workspace)?;
+        let contact = state
+            .store
+            .contact(ws_id, session.contact)
+            .await?
+            .filter(|c| !c.archived && session_still_valid(&workspace, session, c))
+            .ok_or_else(refused)?;
         Ok(Visitor { workspace, contact })
     }
 }
@@ -179,7 +238,7 @@ impl FromRequestParts<AppState> for SessionClaim {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let (token, ws_id) = claimed(parts)?;
         let workspace = state.workspaces.get(&state.store, ws_id).await?.ok_or_else(refused)?;
-        let contact = verified(parts, &token, &workspace)?;
+        let contact = verified(parts, &token, &workspace)?.contact;
         Ok(SessionClaim { workspace: ws_id, contact })
     }
 }
@@ -214,14 +273,54 @@ mod tests {
     #[test]
     fn sessions_are_bound_to_workspace_contact_expiry_and_secret() {
         let w = ws("secret");
-        let t = sign_session(&w, 42, 1000);
-        assert_eq!(verify_session(&w, &t, 999), Some(42));
+        let t = sign_session(&w, 42, SessionKind::User, 1000);
+        assert_eq!(verify_session(&w, &t, 999), Some(SessionToken { contact: 42, kind: SessionKind::User }));
         assert_eq!(verify_session(&w, &t, 1000), None, "expired");
         assert_eq!(verify_session(&ws("rotated"), &t, 1), None, "secret rotated");
         let forged = t.replace(".42.", ".43.");
         assert_eq!(verify_session(&w, &forged, 1), None, "contact changed");
+        let promoted = t.replace(".u.", ".l.");
+        assert_eq!(verify_session(&w, &promoted, 1), None, "kind changed");
         let mut other = ws("secret");
         other.id = 8;
         assert_eq!(verify_session(&other, &t, 1), None, "another workspace");
+    }
+
+    /// Signs a token the way the first format did: the key was the `user_hash` of the user
+    /// whose id is "tidings messenger session key".
+    fn forge_v1(ws: &Workspace, contact: i64, expires: i64) -> String {
+        let key = user_hash(&ws.identity_secret, "tidings messenger session key");
+        let payload = format!("v1.{}.{contact}.{expires}", ws.id);
+        format!("{payload}.{}", hmac_hex(key.as_bytes(), &payload))
+    }
+
+    #[test]
+    fn no_user_hash_signs_a_session() {
+        let w = ws("secret");
+        assert_eq!(verify_session(&w, &forge_v1(&w, 42, 1000), 1), None, "the first format is refused");
+        // The same forgery in today's format, keyed with that user_hash (or any other), fails.
+        for user_id in ["tidings messenger session key", "tidings/messenger-session-key/v2", ""] {
+            let key = user_hash(&w.identity_secret, user_id);
+            let payload = "v2.7.42.1000.u";
+            let token = format!("{payload}.{}", hmac_hex(key.as_bytes(), payload));
+            assert_eq!(verify_session(&w, &token, 1), None, "{user_id:?}");
+        }
+        assert_ne!(hex::encode(session_key(&w)), user_hash(&w.identity_secret, "tidings/messenger-session-key/v2"));
+    }
+
+    #[test]
+    fn a_visitors_session_ends_when_its_contact_becomes_a_verified_user() {
+        let w = ws("secret");
+        let lead = SessionToken { contact: 1, kind: SessionKind::Lead };
+        let mut c = Contact::new(7, Role::Lead, 0);
+        assert!(session_still_valid(&w, lead, &c));
+        c.external_id = Some("u-1".into());
+        assert!(!session_still_valid(&w, lead, &c), "given an external_id");
+        c.external_id = None;
+        c.role = Role::User;
+        assert!(!session_still_valid(&w, lead, &c), "converted to a user");
+        assert!(session_still_valid(&w, SessionToken { kind: SessionKind::User, ..lead }, &c));
+        let open = Workspace { identity_required: false, ..w };
+        assert!(session_still_valid(&open, lead, &c), "without identity verification anyone may be that user");
     }
 }

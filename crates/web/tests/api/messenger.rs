@@ -416,3 +416,74 @@ async fn pings_keep_last_seen_fresh_for_a_verified_contact_only() {
         s.stop().await;
     }
 }
+
+/// HMAC-SHA256 as hex, for forging tokens the way an attacker would.
+fn hmac_hex(key: &[u8], data: &str) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+    mac.update(data.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+#[tokio::test]
+async fn no_user_hash_a_company_hands_out_can_sign_a_session() {
+    for s in servers().await {
+        let db = s.db;
+        let victim = Widget::boot(&s, verified(&s, "victim", "Vera")).await;
+        let (_, m) = s
+            .post("/manual_messages", json!({"title": "Private", "channel": "chat", "body": "Your reset code is Quokka-Umbra", "audience": {"contact_ids": [victim.contact_id]}, "send": true}))
+            .await;
+        assert_eq!(m["state"], "sent", "{db}: {m}");
+        assert!(
+            victim.messages().await.to_string().contains("Quokka-Umbra"),
+            "{db}: the victim reads their own message"
+        );
+
+        // The attacker signs up with a user id of their choosing and gets its user_hash, as any
+        // user does; that hash must not be able to sign a session for anyone.
+        let mut tokens = Vec::new();
+        for chosen in ["tidings messenger session key", "tidings/messenger-session-key/v2"] {
+            let key = user_hash(&s.workspace.identity_secret, chosen);
+            let attacker = Widget::boot(&s, json!({"user_id": chosen, "user_hash": key})).await;
+            assert_ne!(attacker.contact_id, victim.contact_id);
+            let expires = tidings_web::auth::now() + 3600;
+            let (ws, contact) = (s.workspace.id, &victim.contact_id);
+            for payload in [format!("v1.{ws}.{contact}.{expires}"), format!("v2.{ws}.{contact}.{expires}.u")] {
+                tokens.push(format!("{payload}.{}", hmac_hex(key.as_bytes(), &payload)));
+            }
+        }
+        for token in tokens {
+            let forged = Widget { session: token.clone(), ..Widget::boot(&s, json!({})).await };
+            let got = forged.call(reqwest::Method::GET, "/messages", None).await;
+            assert_error(db, &got, StatusCode::UNAUTHORIZED, "unauthorized");
+            assert!(!got.1.to_string().contains("Quokka-Umbra"), "{db}: {token} read the victim's messages");
+            let url = format!("{}/messenger/v1/ws?session={token}", s.base.replace("http://", "ws://"));
+            assert!(tokio_tungstenite::connect_async(url).await.is_err(), "{db}: {token} opened a socket");
+        }
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_visitors_session_ends_when_its_contact_becomes_a_verified_user() {
+    for s in servers().await {
+        let db = s.db;
+        let visitor = Widget::boot(&s, json!({"name": "Guest"})).await;
+        assert_eq!(visitor.call(reqwest::Method::GET, "/messages", None).await.0, StatusCode::OK, "{db}");
+
+        // The company's server turns the lead into a known user.
+        let (status, c) =
+            s.put(&format!("/contacts/{}", visitor.contact_id), json!({"role": "user", "external_id": "acct-9"})).await;
+        assert_eq!((status, c["role"].as_str()), (StatusCode::OK, Some("user")), "{db}: {c}");
+        let got = visitor.call(reqwest::Method::GET, "/messages", None).await;
+        assert_error(db, &got, StatusCode::UNAUTHORIZED, "unauthorized");
+        // Nor does the old session bring the visitor back as that user at boot.
+        let again = Widget::boot(&s, json!({"session": visitor.session})).await;
+        assert_ne!(again.contact_id, visitor.contact_id, "{db}: a new lead, not the user");
+        // The user signs in with a user_hash as any user does.
+        let user = Widget::boot(&s, verified(&s, "acct-9", "Guest")).await;
+        assert_eq!(user.contact_id, visitor.contact_id, "{db}");
+        assert_eq!(user.call(reqwest::Method::GET, "/messages", None).await.0, StatusCode::OK, "{db}");
+        s.stop().await;
+    }
+}
