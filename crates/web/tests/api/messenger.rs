@@ -487,3 +487,42 @@ async fn a_visitors_session_ends_when_its_contact_becomes_a_verified_user() {
         s.stop().await;
     }
 }
+
+#[tokio::test]
+async fn the_renderers_own_markers_in_a_body_never_make_a_script_link() {
+    // U+E000 is the character the renderer's placeholders start with.
+    let bodies = ["[x](\u{E000}javascript:alert(1))", "![y](\u{E000}javascript:alert(1)) {{name}}"];
+    let unsafe_html = |html: &str| html.to_ascii_lowercase().replace(['\t', '\n'], "").contains("javascript:");
+    for s in servers().await {
+        let db = s.db;
+        let w = Widget::boot(&s, verified(&s, "pua", "Pia")).await;
+        for body in bodies {
+            let (status, preview) =
+                s.post("/manual_messages/preview", json!({"body": body, "contact_id": w.contact_id})).await;
+            assert_eq!(status, StatusCode::OK, "{db}: {preview}");
+            assert!(!unsafe_html(preview["html"].as_str().unwrap()), "{db}: preview {preview}");
+
+            let (_, m) = s
+                .post(
+                    "/manual_messages",
+                    json!({"channel": "chat", "body": body, "audience": {"contact_ids": [w.contact_id]}, "send": true}),
+                )
+                .await;
+            assert!(!unsafe_html(m["body_html"].as_str().unwrap()), "{db}: body_html {m}");
+        }
+        let messages = w.messages().await;
+        assert_eq!(messages["items"].as_array().unwrap().len(), 2, "{db}: {messages}");
+        assert!(!unsafe_html(&messages.to_string()), "{db}: the Messenger's html {messages}");
+
+        let (_, c) =
+            s.post("/conversations", json!({"from": {"type": "user", "id": w.contact_id}, "body": "Help"})).await;
+        let path = format!("/conversations/{}/reply", c["conversation_id"].as_str().unwrap());
+        for message_type in ["comment", "note"] {
+            let reply = json!({"message_type": message_type, "type": "admin", "admin_id": s.admin_id.to_string(), "body": bodies[0]});
+            let (status, c) = s.post(&path, reply).await;
+            assert_eq!(status, StatusCode::OK, "{db}: {c}");
+            assert!(!unsafe_html(&c.to_string()), "{db}: a teammate's {message_type}: {c}");
+        }
+        s.stop().await;
+    }
+}
