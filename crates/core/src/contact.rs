@@ -10,6 +10,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::attribute::{CustomAttribute, DataType, Value, builtin};
 use crate::error::{FieldError, FieldErrors};
+use crate::text;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Role {
@@ -235,11 +236,21 @@ impl ContactInput {
     /// The field and what is wrong with its value.
     pub fn set(&mut self, key: &str, value: &Json, custom: &[CustomAttribute]) -> Result<(), FieldError> {
         let bad = |message: String| FieldError::invalid(key, message);
+        let max = match key {
+            "external_id" => text::EXTERNAL_ID,
+            "email" => text::EMAIL,
+            "name" => text::NAME,
+            "avatar" => text::URL,
+            _ => text::SHORT,
+        };
         let text = |v: &Json| -> Result<Option<String>, FieldError> {
             match v {
                 Json::Null => Ok(None),
                 Json::String(s) if s.trim().is_empty() => Ok(None),
-                Json::String(s) => Ok(Some(s.trim().to_owned())),
+                Json::String(s) => {
+                    text::check(key, s.trim(), max)?;
+                    Ok(Some(s.trim().to_owned()))
+                }
                 _ => Err(bad(format!("{key} must be a string"))),
             }
         };
@@ -321,6 +332,9 @@ impl ContactInput {
             ));
         };
         let typed = attr.data_type.coerce(value).map_err(|m| FieldError::invalid(&path, format!("{path} {m}")))?;
+        if let Some(Value::Str(s)) = &typed {
+            text::check(&path, s, text::VALUE)?;
+        }
         if let (Some(Value::Str(s)), false) = (&typed, attr.options.is_empty())
             && !attr.options.contains(s)
         {

@@ -12,5 +12,6 @@ pub mod filter;
 pub mod markdown;
 pub mod message;
 pub mod personalise;
+pub mod text;
 
 pub use error::{FieldError, FieldErrors};

@@ -12,6 +12,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod messenger;
+mod nul;
 pub mod provision;
 pub mod ratelimit;
 pub mod scheduler;
@@ -82,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(messenger::router(state.clone()))
         .fallback(api::not_found)
+        .layer(axum::middleware::from_fn(nul::refuse))
         .with_state(state)
 }
 

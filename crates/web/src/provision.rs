@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use tidings_store::{ApiToken, NewApiToken, NewTeammate, NewWorkspace, Store, Teammate, TeammateRole, Workspace};
 
+use tidings_core::text;
+
 use crate::auth::{hash_password_async, hash_secret, now, random_secret};
 use crate::error::{ApiError, ApiResult};
 
@@ -34,6 +36,7 @@ pub async fn workspace(
     if name.trim().is_empty() {
         return Err(ApiError::bad_request("workspace", "The workspace needs a name"));
     }
+    text::check("workspace", name.trim(), text::NAME)?;
     check_email(email)?;
     check_password(password)?;
     if jiff::tz::TimeZone::get(timezone).is_err() {
@@ -75,6 +78,7 @@ pub async fn api_token(
     teammate: &Teammate,
     name: &str,
 ) -> ApiResult<(ApiToken, String)> {
+    text::check("name", name, text::NAME)?;
     let secret = format!("{TOKEN_PREFIX}{}", random_secret(32));
     let token = store
         .create_api_token(
@@ -107,6 +111,7 @@ pub async fn teammate(
     if name.trim().is_empty() {
         return Err(ApiError::bad_request("name", "The teammate needs a name"));
     }
+    text::check("name", name.trim(), text::NAME)?;
     let password_hash = hash_password_async(password.to_owned()).await?;
     Ok(store
         .create_teammate(
@@ -127,14 +132,14 @@ fn check_email(email: &str) -> ApiResult<()> {
     if e.len() < 3 || !e.contains('@') || e.contains(char::is_whitespace) {
         return Err(ApiError::bad_request("email", format!("{e} is not a valid email address")));
     }
-    Ok(())
+    Ok(text::check("email", e, text::EMAIL)?)
 }
 
 fn check_password(password: &str) -> ApiResult<()> {
     if password.chars().count() < 8 {
         return Err(ApiError::bad_request("password", "Passwords need at least 8 characters"));
     }
-    Ok(())
+    Ok(text::check("password", password, text::PASSWORD)?)
 }
 
 /// A short public workspace code, like Intercom's `app_id` (8 lowercase letters and digits).

@@ -22,6 +22,34 @@ pub const MAX_DEPTH: usize = 2;
 pub const MAX_GROUP: usize = 15;
 /// Segments may refer to segments, but not deeper than this.
 const MAX_SEGMENT_NESTING: usize = 4;
+/// A query may list at most this many values in all (`IN` and `NIN` lists together).
+pub const MAX_VALUES: usize = 10_000;
+/// At most this many values may be bound in one statement: SQLite takes 32,766 and PostgreSQL
+/// 65,535, and the statements around a filter bind a few of their own.
+pub const MAX_PARAMS: usize = 30_000;
+
+/// Checks that a lowered predicate, with `extra` values bound beside it (a list of contact ids),
+/// fits in one statement on both databases.
+///
+/// # Errors
+/// On `field`, when it does not.
+pub fn check_size(pred: Option<&Pred>, extra: usize, field: &str) -> Result<(), FieldError> {
+    let mut sql = sql::Sql::new(0);
+    if let Some(p) = pred {
+        sql::compile(p, sql::Dialect::Postgres, "c", &mut sql);
+    }
+    let needed = sql.params.len() + extra;
+    if needed > MAX_PARAMS {
+        return Err(FieldError::invalid(
+            field,
+            format!(
+                "{field} needs {needed} values in all (saved segments included); at most {MAX_PARAMS} fit in one \
+                 search: use fewer or shorter lists, or a segment built on tags"
+            ),
+        ));
+    }
+    Ok(())
+}
 
 /// What a filter can refer to besides built-in attributes.
 #[derive(Clone, Copy, Default)]
@@ -174,7 +202,7 @@ const TAG_OPERATORS: &[&str] = &["=", "!="];
 /// The first problem found, with the path of the offending node, e.g.
 /// `query.value[1].operator`.
 pub fn compile(query: &Json, schema: &Schema<'_>, clock: &Clock, path: &str) -> Result<Pred, FieldError> {
-    Lowering { schema, clock, segments: Vec::new() }.node(query, path, 1)
+    Lowering { schema, clock, segments: Vec::new(), values: 0 }.node(query, path, 1)
 }
 
 struct Lowering<'a, 'b> {
@@ -182,6 +210,8 @@ struct Lowering<'a, 'b> {
     clock: &'a Clock,
     /// Segments being inlined, to refuse cycles.
     segments: Vec<i64>,
+    /// Values listed so far, against [`MAX_VALUES`].
+    values: usize,
 }
 
 impl Lowering<'_, '_> {
@@ -295,6 +325,9 @@ impl Lowering<'_, '_> {
         let scalar = |v: &Json, p: &str| -> Result<Value, FieldError> {
             let typed = data_type.coerce(v).map_err(|m| FieldError::invalid(p, format!("{p} {m}")))?;
             let typed = typed.ok_or_else(|| FieldError::invalid(p, format!("{p} must not be null")))?;
+            if let Value::Str(s) = &typed {
+                crate::text::check(p, s, crate::text::VALUE)?;
+            }
             if field == "role"
                 && let Value::Str(r) = &typed
                 && r != "user"
@@ -336,6 +369,13 @@ impl Lowering<'_, '_> {
                 };
                 if items.is_empty() {
                     return Err(FieldError::invalid(&vpath, format!("{vpath} must not be empty")));
+                }
+                self.values += items.len();
+                if self.values > MAX_VALUES {
+                    return Err(FieldError::invalid(
+                        &vpath,
+                        format!("{vpath}: a query may list at most {MAX_VALUES} values in all"),
+                    ));
                 }
                 let values = items
                     .iter()
@@ -392,8 +432,11 @@ impl Lowering<'_, '_> {
             ));
         }
         self.segments.push(id);
-        // A saved segment is a whole query of its own: its depth counts from 1 again.
+        // A saved segment is a whole query of its own: its depth and its values count from
+        // nothing again (what they add up to with the rest is `check_size`'s to judge).
+        let outer_values = std::mem::take(&mut self.values);
         let pred = self.node(query, &format!("segment {id}"), 1);
+        self.values = outer_values;
         self.segments.pop();
         pred
     }

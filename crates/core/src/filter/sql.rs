@@ -77,6 +77,10 @@ fn member_of(d: Dialect, alias: &str, from: &str, column: &str) -> String {
 
 fn expr(pred: &Pred, d: Dialect, alias: &str, out: &mut Sql) -> String {
     match pred {
+        // Empty groups and lists mean what the in-memory evaluator says: all of nothing holds,
+        // any of nothing does not (and `IN ()` is not SQL on PostgreSQL).
+        Pred::All(ps) if ps.is_empty() => "TRUE".to_owned(),
+        Pred::Any(ps) if ps.is_empty() => "FALSE".to_owned(),
         Pred::All(ps) | Pred::Any(ps) => {
             let joiner = if matches!(pred, Pred::All(_)) { " AND " } else { " OR " };
             let parts: Vec<String> = ps.iter().map(|p| expr(p, d, alias, out)).collect();
@@ -142,6 +146,7 @@ fn test_expr(v: &str, test: &Test, d: Dialect, out: &mut Sql) -> String {
     match test {
         Test::Known => format!("({v} IS NOT NULL)"),
         Test::Eq(x) => format!("({v} = {})", out.bind(x.into())),
+        Test::In(xs) if xs.is_empty() => "FALSE".to_owned(),
         Test::In(xs) => {
             let ps: Vec<String> = xs.iter().map(|x| out.bind(x.into())).collect();
             format!("({v} IN ({}))", ps.join(", "))

@@ -96,6 +96,38 @@ async fn setup_prints_the_workspace_and_a_working_token() {
 }
 
 #[tokio::test]
+async fn import_reports_nul_and_overlong_values_by_line_and_writes_the_rest() {
+    for db in Db::all().await {
+        let name = db.name;
+        let p = setup(&db, &format!("{}@acme.test", unique("o")));
+        let ws = db.store.workspace_by_app_id(p["app_id"].as_str().unwrap()).await.unwrap().unwrap();
+        let csv = db.dir.join(format!("{name}-hostile.csv"));
+        // PostgreSQL refuses both (a NUL, and an index entry past ~2,700 bytes); SQLite took them.
+        let long = "x".repeat(3_000);
+        let content = format!(
+            "external_id,email,name\n\
+             1,ada@example.test,Ada\n\
+             2,bob@example.test,Bo\u{0}b\n\
+             {long},cy@example.test,Cy\n\
+             4,{long}@example.test,Dee\n\
+             5,eve@example.test,Eve\n"
+        );
+        std::fs::write(&csv, content).unwrap();
+        let out = db.run(&["import", "contacts", csv.to_str().unwrap()]);
+        let report = text(&out);
+        assert!(out.status.success(), "{name}: {report}");
+        assert!(report.contains("line 3: ") && report.contains("NUL"), "{name}: {report}");
+        assert!(report.contains("line 4: ") && report.contains("external_id is too long"), "{name}: {report}");
+        assert!(report.contains("line 5: ") && report.contains("email is too long"), "{name}: {report}");
+        assert!(report.contains("2 created, 0 updated, 0 unchanged, 3 rejected"), "{name}: {report}");
+        for written in ["1", "5"] {
+            assert!(db.store.contact_by_external_id(ws.id, written).await.unwrap().is_some(), "{name}: {written}");
+        }
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
 async fn import_reports_bad_lines_is_idempotent_and_round_trips_through_export() {
     for db in Db::all().await {
         let name = db.name;

@@ -14,6 +14,7 @@ use tidings_core::attribute::{BUILT_INS, CustomAttribute, DataType, Value, valid
 use tidings_core::contact::Contact;
 use tidings_core::filter::operators_for;
 use tidings_core::message::MessageState;
+use tidings_core::text;
 use tidings_store::{ApiToken, AppliedTag, MessageListQuery, Segment, Teammate};
 
 use super::session::{Admin, render};
@@ -433,9 +434,12 @@ pub async fn create_attribute(State(state): State<AppState>, admin: Admin, Form(
         return csrf_refused();
     }
     let name = f.name.trim();
-    let check = validate_custom_name(name).and_then(|()| {
-        DataType::parse(&f.data_type).ok_or_else(|| "Choose a type: string, integer, float, boolean or date".to_owned())
-    });
+    let check = validate_custom_name(name)
+        .and_then(|()| text::check("description", &f.description, text::VALUE).map_err(|e| e.message))
+        .and_then(|()| {
+            DataType::parse(&f.data_type)
+                .ok_or_else(|| "Choose a type: string, integer, float, boolean or date".to_owned())
+        });
     let notice = match check {
         Err(m) => Notice { error: Some(m), ..Notice::default() },
         Ok(data_type) => {
@@ -499,7 +503,7 @@ pub async fn messenger_settings(
     }
     let mut origins = Vec::new();
     for line in f.allowed_origins.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let Some(o) = origin(line) else {
+        let Some(o) = origin(line).filter(|o| o.len() <= text::URL) else {
             let error = format!("{line} is not an origin: write it as https://example.com (scheme and host, no path).");
             return settings_page(&state, &admin, Notice { error: Some(error), ..Notice::default() }).await;
         };

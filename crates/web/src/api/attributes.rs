@@ -7,6 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{Method, StatusCode};
 use serde_json::{Value as Json, json};
 use tidings_core::attribute::{BUILT_INS, CustomAttribute, DataType, validate_custom_name};
+use tidings_core::text;
 
 use super::{ApiRoute, Body, path_id, route, shapes};
 use crate::AppState;
@@ -65,17 +66,38 @@ fn options(v: Option<&Json>) -> ApiResult<Option<Vec<String>>> {
     let Json::Array(items) = v else {
         return Err(ApiError::bad_request("options", "Options isn't an array"));
     };
+    if items.len() > MAX_OPTIONS {
+        return Err(ApiError::bad_request("options", format!("At most {MAX_OPTIONS} options")));
+    }
     items
         .iter()
-        .map(|o| match o {
-            Json::String(s) => Ok(s.clone()),
-            Json::Object(m) => m.get("value").and_then(Json::as_str).map(str::to_owned).ok_or_else(|| {
+        .enumerate()
+        .map(|(i, o)| {
+            let option = match o {
+                Json::String(s) => Some(s.clone()),
+                Json::Object(m) => m.get("value").and_then(Json::as_str).map(str::to_owned),
+                _ => None,
+            }
+            .ok_or_else(|| {
                 ApiError::bad_request("options", "Each option must be a string or an object with a string value")
-            }),
-            _ => Err(ApiError::bad_request("options", "Each option must be a string or an object with a string value")),
+            })?;
+            text::check(&format!("options[{i}]"), &option, text::VALUE)?;
+            Ok(option)
         })
         .collect::<ApiResult<Vec<_>>>()
         .map(Some)
+}
+
+/// The most options a list attribute may offer.
+const MAX_OPTIONS: usize = 1_000;
+
+/// A description, checked.
+fn description(v: Option<&Json>) -> ApiResult<Option<String>> {
+    let d = v.and_then(Json::as_str);
+    if let Some(d) = d {
+        text::check("description", d, text::VALUE)?;
+    }
+    Ok(d.map(str::to_owned))
 }
 
 async fn create(State(state): State<AppState>, caller: Caller, Body(body): Body) -> ApiResult<JsonResponse<Json>> {
@@ -111,7 +133,7 @@ async fn create(State(state): State<AppState>, caller: Caller, Body(body): Body)
         name: name.to_owned(),
         data_type,
         label: name.to_owned(),
-        description: body.get("description").and_then(Json::as_str).map(str::to_owned),
+        description: description(body.get("description"))?,
         options,
         messenger_writable: body.get("messenger_writable").and_then(Json::as_bool).unwrap_or(false),
         archived: false,
@@ -150,8 +172,8 @@ async fn update(
     if let Some(a) = body.get("archived").and_then(Json::as_bool) {
         attr.archived = a;
     }
-    if let Some(d) = body.get("description") {
-        attr.description = d.as_str().map(str::to_owned);
+    if body.contains_key("description") {
+        attr.description = description(body.get("description"))?;
     }
     if let Some(m) = body.get("messenger_writable").and_then(Json::as_bool) {
         attr.messenger_writable = m;

@@ -8,7 +8,7 @@ use axum::http::Method;
 use serde_json::{Map, Value as Json, json};
 use tidings_core::attribute::builtin;
 use tidings_core::contact::{Contact, ContactInput, Role};
-use tidings_core::filter::{Target, compile};
+use tidings_core::filter::{Target, check_size, compile};
 use tidings_core::{FieldError, FieldErrors};
 use tidings_store::{ContactQuery, SortOrder};
 
@@ -195,7 +195,11 @@ pub(crate) fn lower_query(
     match body.get("query") {
         None | Some(Json::Null) => Ok(None),
         Some(Json::Object(q)) if q.is_empty() => Ok(None),
-        Some(q) => Ok(Some(compile(q, &data.schema(), &clock(caller), "query")?)),
+        Some(q) => {
+            let pred = compile(q, &data.schema(), &clock(caller), "query")?;
+            check_size(Some(&pred), 0, "query")?;
+            Ok(Some(pred))
+        }
     }
 }
 

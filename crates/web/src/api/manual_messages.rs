@@ -12,10 +12,11 @@ use axum::Json as JsonResponse;
 use axum::extract::{Path, Query, State};
 use axum::http::{Method, StatusCode};
 use serde_json::{Map, Value as Json, json};
-use tidings_core::filter::{Pred, compile};
+use tidings_core::filter::{Pred, check_size, compile};
 use tidings_core::markdown::Body as MessageBody;
 use tidings_core::message::{Channel, MessageAction, MessageState, TransitionError, transition};
 use tidings_core::personalise::Template;
+use tidings_core::text;
 use tidings_store::{Message, MessageListQuery, NewMessage, Recipients, Refused, StatFilter};
 
 use super::{ApiRoute, Body, SchemaData, clock, list_page, pages, parse_id, path_id, route, shapes};
@@ -149,6 +150,11 @@ fn transition_error(e: TransitionError) -> ApiError {
     ApiError::new(StatusCode::CONFLICT, code, e.to_string())
 }
 
+/// The most contacts an audience may pick by hand.
+const MAX_CONTACTS: usize = 10_000;
+/// The most segments an audience may name.
+const MAX_SEGMENTS: usize = 100;
+
 /// Resolves an audience object into a filter and an optional list of contacts.
 pub(crate) async fn audience(
     state: &AppState,
@@ -190,12 +196,28 @@ pub(crate) async fn audience(
         }
     };
     let contact_ids = ids("contact_ids")?;
-    let segment_ids = ids("segment_ids")?;
-    if contact_ids.as_ref().is_some_and(|c| c.len() > 10_000) {
+    let mut segment_ids = ids("segment_ids")?;
+    if contact_ids.as_ref().is_some_and(|c| c.len() > MAX_CONTACTS) {
         return Err(ApiError::bad_request(
             "audience.contact_ids",
             "Pick at most 10,000 contacts; use a filter or a segment for more",
         ));
+    }
+    // An empty list reaches nobody: almost certainly not what was meant, so it is refused.
+    for (key, list, what) in [("contact_ids", &contact_ids, "contact"), ("segment_ids", &segment_ids, "segment")] {
+        if list.as_ref().is_some_and(Vec::is_empty) {
+            return Err(ApiError::bad_request(
+                &format!("audience.{key}"),
+                format!("audience.{key} is empty: pick at least one {what}, or leave it out"),
+            ));
+        }
+    }
+    if let Some(s) = segment_ids.as_mut() {
+        s.sort_unstable();
+        s.dedup();
+        if s.len() > MAX_SEGMENTS {
+            return Err(ApiError::bad_request("audience.segment_ids", format!("Pick at most {MAX_SEGMENTS} segments")));
+        }
     }
     if !everyone && query.is_none() && contact_ids.is_none() && segment_ids.is_none() {
         return Err(ApiError::bad_request("audience", "Choose an audience: contacts, segments, a filter, or everyone"));
@@ -219,6 +241,7 @@ pub(crate) async fn audience(
         1 => parts.pop(),
         _ => Some(Pred::All(parts)),
     };
+    check_size(pred.as_ref(), contact_ids.as_ref().map_or(0, Vec::len), "audience")?;
     Ok((pred, contact_ids))
 }
 
@@ -254,11 +277,13 @@ async fn parse_draft(
     if body.trim().is_empty() {
         return Err(ApiError::bad_request("body", "Body is required"));
     }
+    text::check("body", &body, text::BODY)?;
     let custom = state.store.custom_attributes(caller.workspace.id).await?;
     MessageBody::compile(&body, &custom, "body")?;
     let subject =
         b.get("subject").map(|v| v.as_str().map(str::to_owned)).unwrap_or_else(|| base.and_then(|m| m.subject.clone()));
     if let Some(s) = &subject {
+        text::check("subject", s, text::SUBJECT)?;
         Template::parse(s, &custom, "subject")?;
     }
     let audience = b.get("audience").cloned().or_else(|| base.map(|m| m.audience.clone())).unwrap_or(Json::Null);
@@ -278,6 +303,7 @@ async fn parse_draft(
         .or_else(|| base.map(|m| m.title.clone()))
         .filter(|t| !t.trim().is_empty())
         .unwrap_or_else(|| body.lines().next().unwrap_or("Untitled").chars().take(60).collect());
+    text::check("title", &title, text::NAME)?;
     Ok(Draft { title, channel, subject, body, audience, sender_id })
 }
 

@@ -44,7 +44,11 @@ async fn create(State(state): State<AppState>, caller: Caller, Body(b): Body) ->
         _ => return Err(ApiError::bad_request("message_type", "message_type must be inapp or email")),
     };
     let body = text(&b, "body").ok_or_else(|| ApiError::bad_request("body", "Body is required"))?;
+    tidings_core::text::check("body", body, tidings_core::text::BODY)?;
     let subject = text(&b, "subject");
+    if let Some(s) = subject {
+        tidings_core::text::check("subject", s, tidings_core::text::SUBJECT)?;
+    }
     if email {
         if subject.is_none() {
             return Err(ApiError::new(

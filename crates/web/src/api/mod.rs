@@ -119,11 +119,16 @@ impl<S: Send + Sync> FromRequest<S> for Body {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(req, state)
             .await
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "parameter_invalid", e.body_text()))?;
+            .map_err(|e| ApiError::new(e.status(), "parameter_invalid", e.body_text()))?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Body(Map::new()));
         }
         match serde_json::from_slice::<Json>(&bytes) {
+            // PostgreSQL refuses NUL in text where SQLite stores it: refused here, for both alike,
+            // wherever in the body it stands.
+            Ok(body) if let Some(path) = tidings_core::text::find_nul(&body, "") => {
+                Err(ApiError::bad_request(&path, format!("{path} must not contain a NUL character (\\u0000)")))
+            }
             Ok(Json::Object(map)) => Ok(Body(map)),
             Ok(_) => Err(ApiError::new(
                 StatusCode::BAD_REQUEST,

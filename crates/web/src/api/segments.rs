@@ -7,7 +7,8 @@ use axum::Json as JsonResponse;
 use axum::extract::{Path, Query, State};
 use axum::http::Method;
 use serde_json::{Map, Value as Json, json};
-use tidings_core::filter::compile;
+use tidings_core::filter::{check_size, compile};
+use tidings_core::text;
 use tidings_store::{NewSegment, PersonType, Segment};
 
 use super::{ApiRoute, Body, SchemaData, clock, path_id, route, shapes};
@@ -103,13 +104,15 @@ async fn parse(
     if name.is_empty() {
         return Err(ApiError::bad_request("name", "A segment needs a name"));
     }
+    text::check("name", name, text::NAME)?;
     let query = body.get("query").cloned().ok_or_else(|| ApiError::bad_request("query", "A segment needs a query"))?;
     let mut data = SchemaData::load(state, caller, &[&query]).await?;
     // A segment may not refer to itself, directly or through others.
     if let Some(id) = existing {
         data.segments.retain(|(sid, _)| *sid != id);
     }
-    compile(&query, &data.schema(), &clock(caller), "query")?;
+    let pred = compile(&query, &data.schema(), &clock(caller), "query")?;
+    check_size(Some(&pred), 0, "query")?;
     let person_type = match body.get("person_type").and_then(Json::as_str) {
         None => PersonType::User,
         Some(p) => PersonType::parse(p)

@@ -35,6 +35,7 @@ fn invalid() -> ApiError {
 async fn create(State(state): State<AppState>, caller: Caller, Body(body): Body) -> ApiResult<JsonResponse<Json>> {
     let ws = caller.workspace.id;
     let name = body.get("name").and_then(Json::as_str).map(str::trim).filter(|n| !n.is_empty()).ok_or_else(invalid)?;
+    tidings_core::text::check("name", name, tidings_core::text::NAME)?;
     let tag = match body.get("id").and_then(parse_id) {
         Some(id) => state.store.rename_tag(ws, id, name).await?.ok_or_else(ApiError::not_found)?,
         None => state.store.create_tag(ws, name, now()).await?,

@@ -300,9 +300,7 @@ pub(crate) fn contact_html(b: &Map<String, Json>) -> ApiResult<String> {
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::bad_request("body", "Body is required"))?;
-    if text.len() > 20_000 {
-        return Err(ApiError::bad_request("body", "A reply can be at most 20,000 characters"));
-    }
+    tidings_core::text::check("body", text, tidings_core::text::BODY)?;
     Ok(text.split("\n\n").map(|p| format!("<p>{}</p>", escape_html(p).replace('\n', "<br>"))).collect())
 }
 

@@ -57,9 +57,7 @@ fn body_text(b: &Map<String, Json>) -> Option<&str> {
 /// A teammate's words as the contact will see them: Markdown, personalised for the contact, with
 /// any raw HTML escaped.
 async fn admin_html(state: &AppState, caller: &Caller, text: &str, contact: &Contact) -> ApiResult<String> {
-    if text.len() > 20_000 {
-        return Err(ApiError::bad_request("body", "A reply can be at most 20,000 characters"));
-    }
+    tidings_core::text::check("body", text, tidings_core::text::BODY)?;
     let custom = state.store.custom_attributes(caller.workspace.id).await?;
     Ok(MessageBody::compile(text, &custom, "body")?.html_for(contact))
 }
