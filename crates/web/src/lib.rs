@@ -82,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::router())
         .merge(api)
         .merge(messenger::router(state.clone()))
+        .method_not_allowed_fallback(api::method_not_allowed)
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn(nul::refuse))
         .with_state(state)

@@ -245,6 +245,18 @@ pub(crate) async fn audience(
     Ok((pred, contact_ids))
 }
 
+/// An audience as it is stored: parts set to `null` left out, and no parts at all is no audience.
+fn without_nulls(audience: &Json) -> Json {
+    match audience {
+        Json::Object(parts) => {
+            let kept: Map<String, Json> =
+                parts.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect();
+            if kept.is_empty() { Json::Null } else { Json::Object(kept) }
+        }
+        other => other.clone(),
+    }
+}
+
 /// A message's fields from a create or update body, checked.
 struct Draft {
     title: String,
@@ -286,7 +298,10 @@ async fn parse_draft(
         text::check("subject", s, text::SUBJECT)?;
         Template::parse(s, &custom, "subject")?;
     }
-    let audience = b.get("audience").cloned().or_else(|| base.map(|m| m.audience.clone())).unwrap_or(Json::Null);
+    let audience = match b.get("audience") {
+        Some(a) => without_nulls(a),
+        None => base.map_or(Json::Null, |m| m.audience.clone()),
+    };
     if !audience.is_null() {
         self::audience(state, caller, &audience).await?;
     }

@@ -109,6 +109,16 @@ pub async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "Resource Not Found: check the path and the HTTP method")
 }
 
+/// A known path called with a method it does not take: 405, with the methods it does take in
+/// the `Allow` header (which the router adds).
+pub async fn method_not_allowed(method: Method) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "unsupported",
+        format!("This path does not take {method}: the Allow header lists the methods it does"),
+    )
+}
+
 /// A JSON object request body. An empty body reads as `{}`; anything that is not a JSON object is
 /// refused with a 400 that says why.
 pub struct Body(pub Map<String, Json>);

@@ -25,11 +25,19 @@ pub fn document() -> Json {
     let messenger = crate::messenger::routes();
     let messenger_paths: Vec<&str> = messenger.iter().map(|r| r.path).collect();
     for r in all_routes().into_iter().chain(messenger) {
+        let success = match r.response {
+            "empty" => ("204", json!({"description": "Done; no content"})),
+            "websocket" => ("101", json!({"description": "Switching to the WebSocket protocol"})),
+            schema => (
+                "200",
+                json!({"description": "Success", "content": {"application/json": {"schema": schema_ref(schema)}}}),
+            ),
+        };
         let mut op = json!({
             "summary": r.summary,
             "operationId": format!("{} {}", r.method, r.path),
             "responses": {
-                "200": {"description": "Success", "content": {"application/json": {"schema": schema_ref(r.response)}}},
+                success.0: success.1,
                 "default": {"description": "An error", "content": {"application/json": {"schema": schema_ref("error")}}},
             },
         });
@@ -174,6 +182,7 @@ fn schemas() -> Json {
             "name": {"type": "string"}, "query": schema_ref("filter"), "person_type": {"enum": ["user", "contact"]},
         }},
         "deleted_segment": {"type": "object", "properties": {"type": {"const": "segment"}, "id": {"type": "string"}, "deleted": {"const": true}}},
+        "deleted_tag": {"type": "object", "properties": {"type": {"const": "tag"}, "id": {"type": "string"}, "name": {"type": "string"}, "deleted": {"const": true}}},
         "tag": {"type": "object", "properties": {"type": {"const": "tag"}, "id": {"type": "string"}, "name": {"type": "string"}}},
         "tag_list": list_of("tag"),
         "tag_input": {"type": "object", "required": ["name"], "properties": {
@@ -192,7 +201,9 @@ fn schemas() -> Json {
             "type": {"const": "manual_message"}, "id": {"type": "string"}, "title": {"type": "string"},
             "channel": {"enum": ["chat", "post", "email", "push"]}, "state": {"enum": ["draft", "scheduled", "sent", "stopped"]},
             "subject": {"type": ["string", "null"]}, "body": {"type": "string", "description": "Markdown with {{attribute | fallback: \"text\"}} tags"},
-            "body_html": {"type": ["string", "null"]}, "audience": schema_ref("audience"), "sender": schema_ref("admin"),
+            "body_html": {"type": ["string", "null"]},
+            "audience": {"anyOf": [schema_ref("audience"), {"type": "null"}], "description": "null while a draft has none"},
+            "sender": schema_ref("admin"),
             "scheduled_at": {"type": ["integer", "null"]}, "sent_at": {"type": ["integer", "null"]}, "stopped_at": {"type": ["integer", "null"]},
             "stats": {"type": "object", "properties": {
                 "targeted": {"type": "integer"}, "sent": {"type": "integer"}, "pending": {"type": "integer"}, "seen": {"type": "integer"},
@@ -211,7 +222,6 @@ fn schemas() -> Json {
             "type": {"const": "preview"}, "contact_id": {"type": "string"}, "subject": {"type": ["string", "null"]},
             "html": {"type": "string"}, "text": {"type": "string"},
         }},
-        "empty": {"description": "An empty body"},
         "messenger_boot": {"type": "object", "required": ["app_id"], "properties": {
             "app_id": {"type": "string"}, "user_id": {"type": "string"}, "email": {"type": "string"},
             "user_hash": {"type": "string", "description": "hex HMAC-SHA256 of user_id (or email) with the workspace's identity secret"},

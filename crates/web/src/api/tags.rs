@@ -3,7 +3,6 @@
 use axum::Json as JsonResponse;
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
-use axum::response::{IntoResponse, Response};
 use serde_json::{Value as Json, json};
 
 use super::{ApiRoute, Body, contacts::find as find_contact, parse_id, path_id, route, segments::refers_to, shapes};
@@ -16,7 +15,7 @@ pub fn routes() -> Vec<ApiRoute> {
         route(Method::GET, "/tags", "List tags", None, "tag_list", list),
         route(Method::POST, "/tags", "Create or rename a tag, or tag contacts", Some("tag_input"), "tag", create),
         route(Method::GET, "/tags/{id}", "Get a tag", None, "tag", get),
-        route(Method::DELETE, "/tags/{id}", "Delete a tag", None, "empty", delete),
+        route(Method::DELETE, "/tags/{id}", "Delete a tag", None, "deleted_tag", delete),
         route(Method::GET, "/contacts/{id}/tags", "List a contact's tags", None, "tag_list", contact_tags),
         route(Method::POST, "/contacts/{id}/tags", "Tag a contact", Some("tag_ref"), "tag", tag_contact),
         route(Method::DELETE, "/contacts/{id}/tags/{tag_id}", "Untag a contact", None, "tag", untag_contact),
@@ -64,7 +63,13 @@ async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<Strin
     Ok(JsonResponse(shapes::tag(&find(&state, &caller, &id).await?)))
 }
 
-async fn delete(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+/// Intercom answers a delete with an empty 200; Tidings answers with what was deleted, which the
+/// SDKs ignore and other clients can read.
+async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<JsonResponse<Json>> {
     let tag = find(&state, &caller, &id).await?;
     let segments = state.store.segments(caller.workspace.id).await?;
     if let Some(s) = segments.iter().find(|s| refers_to(&s.query, "tag_id", tag.id)) {
@@ -75,7 +80,7 @@ async fn delete(State(state): State<AppState>, caller: Caller, Path(id): Path<St
         ));
     }
     state.store.delete_tag(caller.workspace.id, tag.id).await?;
-    Ok(StatusCode::OK.into_response())
+    Ok(JsonResponse(json!({"type": "tag", "id": tag.id.to_string(), "name": tag.name, "deleted": true})))
 }
 
 async fn contact_tags(

@@ -105,7 +105,7 @@ pub fn routes() -> Vec<ApiRoute> {
             "/messenger/v1/ws",
             "WebSocket (?session=…): the server pushes {type: hello|message|conversation_part} frames; see docs/messenger.md",
             None,
-            "empty",
+            "websocket",
             get(routes::websocket),
         ),
     ]
@@ -114,7 +114,8 @@ pub fn routes() -> Vec<ApiRoute> {
 pub fn router(state: AppState) -> Router<AppState> {
     routes()
         .into_iter()
-        .fold(Router::new(), |router, r| router.route(r.path, r.handler))
+        // Preflights reach every route (the middleware below answers them), whatever its method.
+        .fold(Router::new(), |router, r| router.route(r.path, r.handler.options(|| async { StatusCode::NO_CONTENT })))
         .route("/messenger/v1/{*rest}", axum::routing::any(routes::not_found))
         .layer(axum::middleware::from_fn_with_state(state, cors))
 }

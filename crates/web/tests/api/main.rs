@@ -10,4 +10,5 @@ mod messages;
 mod messenger;
 mod sdk;
 mod search;
+mod shapes;
 mod support;
