@@ -45,7 +45,10 @@ impl DataType {
     /// Checks a JSON value against this type and converts it. `null` means "no value".
     ///
     /// Integers and dates also accept strings of digits (the official examples send dates as
-    /// strings), dates accept RFC 3339 text, and floats accept integers.
+    /// strings), dates accept RFC 3339 text, and floats accept integers and decimal text. The
+    /// text forms are exact, with no padding: `/openapi.json` describes them with the patterns
+    /// [`INTEGER_TEXT`] and [`DECIMAL_TEXT`], and accepting more than it says would make the
+    /// document wrong.
     ///
     /// # Errors
     /// A message saying what was expected, for the caller to attach to the field name.
@@ -60,7 +63,7 @@ impl DataType {
             DataType::Float => {
                 let f = match json {
                     Json::Number(n) => n.as_f64(),
-                    Json::String(s) => s.trim().parse::<f64>().ok(),
+                    Json::String(s) if is_decimal_text(s) => s.parse::<f64>().ok(),
                     _ => None,
                 }
                 .filter(|f| f.is_finite())
@@ -89,10 +92,56 @@ impl DataType {
     }
 }
 
+/// A whole number written as text: an optional `-` and 1 to 18 digits (so it always fits).
+pub const INTEGER_TEXT: &str = "^-?[0-9]{1,18}$";
+/// A decimal number written as text: up to 15 digits before and after the point, and an
+/// exponent of up to two digits (so it is always finite).
+pub const DECIMAL_TEXT: &str = r"^-?([0-9]{1,15}(\.[0-9]{0,15})?|\.[0-9]{1,15})([eE][+-]?[0-9]{1,2})?$";
+
+fn digits(s: &str, min: usize, max: usize) -> (usize, &str) {
+    let n = s.bytes().take(max + 1).take_while(u8::is_ascii_digit).count();
+    if n < min || n > max { (usize::MAX, s) } else { (n, &s[n..]) }
+}
+
+fn is_integer_text(s: &str) -> bool {
+    let s = s.strip_prefix('-').unwrap_or(s);
+    matches!(digits(s, 1, 18), (n, "") if n != usize::MAX)
+}
+
+fn is_decimal_text(s: &str) -> bool {
+    let s = s.strip_prefix('-').unwrap_or(s);
+    let (whole, rest) = digits(s, 0, 15);
+    if whole == usize::MAX {
+        return false;
+    }
+    let (fraction, rest) = match rest.strip_prefix('.') {
+        Some(r) => match digits(r, if whole == 0 { 1 } else { 0 }, 15) {
+            (usize::MAX, _) => return false,
+            (n, r) => (n, r),
+        },
+        None => (0, rest),
+    };
+    if whole == 0 && fraction == 0 {
+        return false;
+    }
+    match rest.strip_prefix(['e', 'E']) {
+        None => rest.is_empty(),
+        Some(exp) => matches!(digits(exp.strip_prefix(['+', '-']).unwrap_or(exp), 1, 2), (n, "") if n != usize::MAX),
+    }
+}
+
+/// A JSON number that is whole (`3`, or `3.0` as JSON Schema counts it) and fits an `i64`.
+/// Written with a fraction, it must be below 2^53 in size, where every whole number is exact: a
+/// larger one may stand for a number past the `i64` range, rounded.
+pub fn whole_number(n: &serde_json::Number) -> Option<i64> {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < EXACT).map(|f| f as i64))
+}
+
 fn integer(json: &Json) -> Option<i64> {
     match json {
-        Json::Number(n) => n.as_i64(),
-        Json::String(s) => s.trim().parse().ok(),
+        Json::Number(n) => whole_number(n),
+        Json::String(s) if is_integer_text(s) => s.parse().ok(),
         _ => None,
     }
 }
@@ -236,11 +285,9 @@ impl CustomAttribute {
 /// # Errors
 /// The message Intercom gives for a bad name.
 pub fn validate_custom_name(name: &str) -> Result<(), String> {
-    let ok = !name.trim().is_empty()
+    let ok = name.chars().any(|c| c != ' ')
         && name.chars().count() <= 190
-        && name.chars().all(|c| {
-            c.is_alphanumeric() || matches!(c, ' ' | '_' | '-') || matches!(c, '$' | '£' | '€' | '¥' | '₹' | '¢')
-        });
+        && name.chars().all(|c| CUSTOM_NAME_CHARS.iter().any(|(from, to)| (*from..=*to).contains(&c)));
     if ok {
         Ok(())
     } else {
@@ -248,6 +295,25 @@ pub fn validate_custom_name(name: &str) -> Result<(), String> {
             .into())
     }
 }
+
+/// The characters a custom attribute's name may use, as ranges: letters and digits (ASCII and
+/// Latin-1), space, `_`, `-` and currency symbols. `/openapi.json` turns this into its pattern.
+pub const CUSTOM_NAME_CHARS: &[(char, char)] = &[
+    ('A', 'Z'),
+    ('a', 'z'),
+    ('0', '9'),
+    ('À', 'Ö'),
+    ('Ø', 'ö'),
+    ('ø', 'ÿ'),
+    (' ', ' '),
+    ('_', '_'),
+    ('-', '-'),
+    ('$', '$'),
+    ('¢', '£'),
+    ('¥', '¥'),
+    ('€', '€'),
+    ('₹', '₹'),
+];
 
 #[cfg(test)]
 mod tests {
@@ -268,9 +334,26 @@ mod tests {
     }
 
     #[test]
+    fn number_text_is_exactly_what_the_patterns_say() {
+        for ok in ["0", "-7", "123456789012345678"] {
+            assert!(is_integer_text(ok), "{ok}");
+        }
+        for bad in ["", "-", " 1", "1 ", "+1", "1234567890123456789", "1.0", "٣"] {
+            assert!(!is_integer_text(bad), "{bad}");
+        }
+        for ok in ["1", "-1.5", ".5", "5.", "1e9", "2.5E-3", "-0.0e+12", "123456789012345.123456789012345"] {
+            assert!(is_decimal_text(ok), "{ok}");
+        }
+        for bad in ["", ".", "-", "e5", "1e", "1e123", " 1", "inf", "NaN", "1,5", "0x1", "1234567890123456"] {
+            assert!(!is_decimal_text(bad), "{bad}");
+        }
+    }
+
+    #[test]
     fn custom_names_cannot_break_json_paths() {
         assert!(validate_custom_name("Mithril Shirt").is_ok());
         assert!(validate_custom_name("plan-tier_2").is_ok());
+        assert!(validate_custom_name("Prix en € ÉTÉ").is_ok());
         for bad in ["", "  ", "a.b", "a\"b", "a[0]", "a'b"] {
             assert!(validate_custom_name(bad).is_err(), "{bad:?} was accepted");
         }

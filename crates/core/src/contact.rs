@@ -248,7 +248,8 @@ impl ContactInput {
                 Json::Null => Ok(None),
                 Json::String(s) if s.trim().is_empty() => Ok(None),
                 Json::String(s) => {
-                    text::check(key, s.trim(), max)?;
+                    // The limit holds for the text as sent, padding included, as documented.
+                    text::check(key, s, max)?;
                     Ok(Some(s.trim().to_owned()))
                 }
                 _ => Err(bad(format!("{key} must be a string"))),

@@ -352,9 +352,13 @@ impl Lowering<'_, '_> {
                 Test::Range { from: None, until: Some(Day::of(ts, self.clock).start) }
             }
             Op::MoreThanDaysAgo | Op::LessThanDaysAgo | Op::ExactlyDaysAgo => {
-                let days = value.as_i64().filter(|d| (0..=36_500).contains(d)).ok_or_else(|| {
-                    FieldError::invalid(&vpath, format!("{vpath} must be a whole number of days (0 to 36500)"))
-                })?;
+                let days = value
+                    .as_number()
+                    .and_then(crate::attribute::whole_number)
+                    .filter(|d| (0..=36_500).contains(d))
+                    .ok_or_else(|| {
+                        FieldError::invalid(&vpath, format!("{vpath} must be a whole number of days (0 to 36500)"))
+                    })?;
                 let day = Day::days_ago(days, self.clock);
                 match op {
                     Op::MoreThanDaysAgo => Test::Range { from: None, until: Some(day.start) },
@@ -452,10 +456,11 @@ fn check_op(op: &str, allowed: &[&str], field: &str, opath: &str) -> Result<Op, 
     }
 }
 
+/// An id: a whole number, or its digits as text.
 fn as_id(v: &Json) -> Option<i64> {
     match v {
-        Json::Number(n) => n.as_i64(),
-        Json::String(s) => s.trim().parse().ok(),
+        Json::Number(n) => crate::attribute::whole_number(n),
+        Json::String(s) if !s.is_empty() && s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
         _ => None,
     }
 }

@@ -92,8 +92,8 @@ fn options(v: Option<&Json>) -> ApiResult<Option<Vec<String>>> {
 const MAX_OPTIONS: usize = 1_000;
 
 /// A description, checked.
-fn description(v: Option<&Json>) -> ApiResult<Option<String>> {
-    let d = v.and_then(Json::as_str);
+fn description(body: &serde_json::Map<String, Json>) -> ApiResult<Option<String>> {
+    let d = super::fields::text(body, "description", "description")?;
     if let Some(d) = d {
         text::check("description", d, text::VALUE)?;
     }
@@ -133,9 +133,9 @@ async fn create(State(state): State<AppState>, caller: Caller, Body(body): Body)
         name: name.to_owned(),
         data_type,
         label: name.to_owned(),
-        description: description(body.get("description"))?,
+        description: description(&body)?,
         options,
-        messenger_writable: body.get("messenger_writable").and_then(Json::as_bool).unwrap_or(false),
+        messenger_writable: super::fields::boolean(&body, "messenger_writable", "messenger_writable")?.unwrap_or(false),
         archived: false,
         created_at: now,
         updated_at: now,
@@ -169,13 +169,13 @@ async fn update(
     if body.contains_key("data_type") {
         return Err(ApiError::bad_request("data_type", "Updating the data type is not possible"));
     }
-    if let Some(a) = body.get("archived").and_then(Json::as_bool) {
+    if let Some(a) = super::fields::boolean(&body, "archived", "archived")? {
         attr.archived = a;
     }
     if body.contains_key("description") {
-        attr.description = description(body.get("description"))?;
+        attr.description = description(&body)?;
     }
-    if let Some(m) = body.get("messenger_writable").and_then(Json::as_bool) {
+    if let Some(m) = super::fields::boolean(&body, "messenger_writable", "messenger_writable")? {
         attr.messenger_writable = m;
     }
     if let Some(o) = options(body.get("options"))? {

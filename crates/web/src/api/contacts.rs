@@ -12,7 +12,7 @@ use tidings_core::filter::{Target, check_size, compile};
 use tidings_core::{FieldError, FieldErrors};
 use tidings_store::{ContactQuery, SortOrder};
 
-use super::{ApiRoute, Body, SchemaData, clock, decode_cursor, pages, path_id, per_page, route, shapes};
+use super::{ApiRoute, Body, SchemaData, clock, decode_cursor, fields, pages, path_id, per_page, route, shapes};
 use crate::AppState;
 use crate::auth::{Caller, now};
 use crate::error::{ApiError, ApiResult};
@@ -20,7 +20,7 @@ use crate::error::{ApiError, ApiResult};
 pub fn routes() -> Vec<ApiRoute> {
     vec![
         route(Method::GET, "/contacts", "List contacts", None, "contact_list", list),
-        route(Method::POST, "/contacts", "Create a contact", Some("contact_input"), "contact", create),
+        route(Method::POST, "/contacts", "Create a contact", Some("contact_create"), "contact", create),
         route(
             Method::POST,
             "/contacts/search",
@@ -204,11 +204,11 @@ pub(crate) fn lower_query(
 }
 
 fn parse_sort(body: &Map<String, Json>) -> ApiResult<(Option<Target>, SortOrder)> {
-    let Some(sort) = body.get("sort").filter(|s| !s.is_null()) else {
+    let Some(sort) = fields::object(body, "sort", "sort")? else {
         return Ok((None, SortOrder::Descending));
     };
-    let field = sort.get("field").and_then(Json::as_str).unwrap_or("created_at");
-    let order = match sort.get("order").and_then(Json::as_str).unwrap_or("descending") {
+    let field = fields::text(sort, "field", "sort.field")?.unwrap_or("created_at");
+    let order = match fields::text(sort, "order", "sort.order")?.unwrap_or("descending") {
         "ascending" => SortOrder::Ascending,
         "descending" => SortOrder::Descending,
         other => {
@@ -239,9 +239,9 @@ async fn search(State(state): State<AppState>, caller: Caller, Body(body): Body)
     }
     let data = SchemaData::load(&state, &caller, &[body.get("query").unwrap_or(&Json::Null)]).await?;
     let pred = lower_query(&body, &data, &caller)?;
-    let pagination = body.get("pagination").cloned().unwrap_or(Json::Null);
+    let pagination = fields::object(&body, "pagination", "pagination")?.cloned().unwrap_or_default();
     let per_page = per_page(pagination.get("per_page"), 50, "pagination.per_page")?;
-    let offset = match pagination.get("starting_after").and_then(Json::as_str) {
+    let offset = match fields::text(&pagination, "starting_after", "pagination.starting_after")? {
         Some(c) if !c.is_empty() => decode_cursor(c, "pagination.starting_after")?,
         _ => 0,
     };

@@ -19,7 +19,7 @@ use tidings_core::personalise::Template;
 use tidings_core::text;
 use tidings_store::{Message, MessageListQuery, NewMessage, Recipients, Refused, StatFilter};
 
-use super::{ApiRoute, Body, SchemaData, clock, list_page, pages, parse_id, path_id, route, shapes};
+use super::{ApiRoute, Body, SchemaData, clock, fields, list_page, pages, parse_id, path_id, route, shapes};
 use crate::AppState;
 use crate::auth::{Caller, now};
 use crate::error::{ApiError, ApiResult};
@@ -54,7 +54,7 @@ pub fn routes() -> Vec<ApiRoute> {
             Method::POST,
             "/manual_messages/preview",
             "Render a body (and subject) as one contact would see it, before it is saved",
-            Some("preview_request"),
+            Some("preview_unsaved_request"),
             "preview",
             preview_unsaved,
         ),
@@ -63,7 +63,7 @@ pub fn routes() -> Vec<ApiRoute> {
             Method::PUT,
             "/manual_messages/{id}",
             "Edit a draft or scheduled message",
-            Some("manual_message_input"),
+            Some("manual_message_update"),
             "manual_message",
             update,
         ),
@@ -140,6 +140,17 @@ fn refused(r: Refused) -> ApiError {
     }
 }
 
+/// A saved message with no audience yet cannot be sent or scheduled: its state, not the request,
+/// is what is missing.
+fn no_audience(doing: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "audience_missing",
+        format!("Choose an audience before {doing}: edit the message"),
+    )
+    .with_field("audience")
+}
+
 fn transition_error(e: TransitionError) -> ApiError {
     let code = match e {
         TransitionError::Stopped => "message_stopped",
@@ -177,7 +188,7 @@ pub(crate) async fn audience(
     if a.get("conversation").is_some_and(|c| !c.is_boolean()) {
         return Err(ApiError::bad_request("audience.conversation", "audience.conversation must be true or false"));
     }
-    let everyone = a.get("everyone").and_then(Json::as_bool).unwrap_or(false);
+    let everyone = fields::boolean(a, "everyone", "audience.everyone")?.unwrap_or(false);
     let query = a.get("query").filter(|q| !q.is_null());
     let ids = |key: &str| -> ApiResult<Option<Vec<i64>>> {
         match a.get(key) {
@@ -273,8 +284,8 @@ async fn parse_draft(
     b: &Map<String, Json>,
     base: Option<&Message>,
 ) -> ApiResult<Draft> {
-    let text = |k: &str| b.get(k).and_then(Json::as_str).map(str::to_owned);
-    let channel = match text("channel") {
+    let text = |k: &str| fields::text(b, k, k).map(|t| t.map(str::to_owned));
+    let channel = match text("channel")? {
         Some(c) => Channel::parse(&c)
             .ok_or_else(|| ApiError::bad_request("channel", "channel must be chat, post, email or push"))?,
         None => base.map_or(Channel::Chat, |m| m.channel),
@@ -285,15 +296,17 @@ async fn parse_draft(
             "Email and push manual messages are not available yet; use chat or post",
         ));
     }
-    let body = text("body").or_else(|| base.map(|m| m.body.clone())).unwrap_or_default();
+    let body = text("body")?.or_else(|| base.map(|m| m.body.clone())).unwrap_or_default();
     if body.trim().is_empty() {
         return Err(ApiError::bad_request("body", "Body is required"));
     }
     text::check("body", &body, text::BODY)?;
     let custom = state.store.custom_attributes(caller.workspace.id).await?;
     MessageBody::compile(&body, &custom, "body")?;
-    let subject =
-        b.get("subject").map(|v| v.as_str().map(str::to_owned)).unwrap_or_else(|| base.and_then(|m| m.subject.clone()));
+    let subject = match b.get("subject") {
+        Some(_) => text("subject")?,
+        None => base.and_then(|m| m.subject.clone()),
+    };
     if let Some(s) = &subject {
         text::check("subject", s, text::SUBJECT)?;
         Template::parse(s, &custom, "subject")?;
@@ -305,7 +318,7 @@ async fn parse_draft(
     if !audience.is_null() {
         self::audience(state, caller, &audience).await?;
     }
-    let sender_id = match b.get("sender_id").and_then(parse_id) {
+    let sender_id = match fields::id(b, "sender_id", "sender_id")? {
         Some(id) => {
             state.store.teammate(caller.workspace.id, id).await?.ok_or_else(|| {
                 ApiError::new(StatusCode::NOT_FOUND, "admin_not_found", "Admin not found").with_field("sender_id")
@@ -314,7 +327,7 @@ async fn parse_draft(
         }
         None => base.map_or(caller.teammate.id, |m| m.sender_id),
     };
-    let title = text("title")
+    let title = text("title")?
         .or_else(|| base.map(|m| m.title.clone()))
         .filter(|t| !t.trim().is_empty())
         .unwrap_or_else(|| body.lines().next().unwrap_or("Untitled").chars().take(60).collect());
@@ -387,8 +400,15 @@ async fn list(
 
 async fn create(State(state): State<AppState>, caller: Caller, Body(b): Body) -> ApiResult<JsonResponse<Json>> {
     let d = parse_draft(&state, &caller, &b, None).await?;
-    let scheduled_at = b.get("scheduled_at").and_then(Json::as_i64);
-    let send_now = b.get("send").and_then(Json::as_bool).unwrap_or(false);
+    let scheduled_at = match fields::present(&b, "scheduled_at") {
+        None => None,
+        Some(v) => Some(
+            v.as_number()
+                .and_then(tidings_core::attribute::whole_number)
+                .ok_or_else(|| ApiError::bad_request("scheduled_at", "scheduled_at must be a time in UNIX seconds"))?,
+        ),
+    };
+    let send_now = fields::boolean(&b, "send", "send")?.unwrap_or(false);
     if (send_now || scheduled_at.is_some()) && d.audience.is_null() {
         return Err(ApiError::bad_request("audience", "Choose an audience before sending or scheduling"));
     }
@@ -456,7 +476,7 @@ async fn update(
 pub(crate) async fn send_message(state: &AppState, caller: &Caller, m: Message) -> ApiResult<Message> {
     transition(m.state, m.channel, MessageAction::Send).map_err(transition_error)?;
     if m.audience.is_null() {
-        return Err(ApiError::bad_request("audience", "Choose an audience before sending"));
+        return Err(no_audience("sending"));
     }
     let (pred, ids) = audience(state, caller, &m.audience).await?;
     let to = Recipients { pred: pred.as_ref(), contact_ids: ids.as_deref() };
@@ -522,7 +542,7 @@ async fn schedule(
             ApiError::bad_request("scheduled_at", "scheduled_at must be a time (UNIX seconds or RFC 3339)")
         })?;
     if m.audience.is_null() {
-        return Err(ApiError::bad_request("audience", "Choose an audience before scheduling"));
+        return Err(no_audience("scheduling"));
     }
     m.scheduled_at = Some(at);
     state.store.update_message(caller.workspace.id, &m, now()).await?;
@@ -556,7 +576,11 @@ async fn follow_up(
 ) -> ApiResult<JsonResponse<Json>> {
     let m = find(&state, &caller, &id).await?;
     if m.sent_at.is_none() {
-        return Err(ApiError::bad_request("id", "Only a message that was sent has people who did not receive it"));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "message_not_sent",
+            "Only a message that was sent has people who did not receive it",
+        ));
     }
     let audience = json!({"query": {"operator": "AND", "value": [
         {"field": "targeted_by_message", "operator": "=", "value": m.id},

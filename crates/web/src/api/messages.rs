@@ -15,7 +15,7 @@ use tidings_store::NewMessage;
 
 use super::conversations::contact_ref;
 use super::manual_messages::send_message;
-use super::{ApiRoute, Body, parse_id, route, shapes};
+use super::{ApiRoute, Body, route, shapes};
 use crate::AppState;
 use crate::auth::{Caller, now};
 use crate::error::{ApiError, ApiResult};
@@ -44,8 +44,12 @@ async fn create(State(state): State<AppState>, caller: Caller, Body(b): Body) ->
         _ => return Err(ApiError::bad_request("message_type", "message_type must be inapp or email")),
     };
     let body = text(&b, "body").ok_or_else(|| ApiError::bad_request("body", "Body is required"))?;
-    tidings_core::text::check("body", body, tidings_core::text::BODY)?;
-    let subject = text(&b, "subject");
+    tidings_core::text::check(
+        "body",
+        b.get("body").and_then(Json::as_str).unwrap_or_default(),
+        tidings_core::text::BODY,
+    )?;
+    let subject = super::fields::text(&b, "subject", "subject")?.map(str::trim).filter(|t| !t.is_empty());
     if let Some(s) = subject {
         tidings_core::text::check("subject", s, tidings_core::text::SUBJECT)?;
     }
@@ -74,7 +78,7 @@ async fn create(State(state): State<AppState>, caller: Caller, Body(b): Body) ->
             ));
         }
     };
-    let sender = match from.get("id").and_then(parse_id) {
+    let sender = match super::fields::id(from, "id", "from.id")? {
         Some(id) => state.store.teammate(ws, id).await?,
         None => None,
     }
@@ -98,7 +102,12 @@ async fn create(State(state): State<AppState>, caller: Caller, Body(b): Body) ->
     };
     let draft = state.store.create_message(ws, new, now()).await?;
     let sent = send_message(&state, &caller, draft).await?;
-    let conversation_id = if b.get("create_conversation_without_contact_reply").and_then(Json::as_bool) == Some(true) {
+    let opens = super::fields::boolean(
+        &b,
+        "create_conversation_without_contact_reply",
+        "create_conversation_without_contact_reply",
+    )?;
+    let conversation_id = if opens == Some(true) {
         let first = compiled.html_for(&contact);
         Some(state.store.conversation_for(ws, contact.id, &sent, &first, now()).await?.id.to_string())
     } else {

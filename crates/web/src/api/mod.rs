@@ -9,6 +9,7 @@ mod admins;
 mod attributes;
 mod contacts;
 mod conversations;
+mod fields;
 mod manual_messages;
 mod messages;
 mod openapi;
@@ -24,7 +25,6 @@ use axum::extract::{FromRequest, Request};
 use axum::handler::Handler;
 use axum::http::{Method, StatusCode};
 use axum::routing::{MethodFilter, MethodRouter, on};
-use base64::Engine;
 use serde_json::{Map, Value as Json, json};
 use tidings_core::attribute::CustomAttribute;
 use tidings_core::dates::Clock;
@@ -154,17 +154,19 @@ impl<S: Send + Sync> FromRequest<S> for Body {
     }
 }
 
-/// Parses an id from a path segment or a JSON value (numbers and strings both accepted).
+/// Parses an id from a JSON value: a whole number, or its digits as text (`"42"`), as
+/// `/openapi.json` describes ids.
 pub(crate) fn parse_id(v: &Json) -> Option<i64> {
     match v {
-        Json::Number(n) => n.as_i64(),
-        Json::String(s) => s.trim().parse().ok(),
+        Json::Number(n) => tidings_core::attribute::whole_number(n),
+        Json::String(s) => path_id(s),
         _ => None,
     }
 }
 
+/// Parses an id from a path segment: 1 to 18 digits, nothing else.
 pub(crate) fn path_id(raw: &str) -> Option<i64> {
-    raw.trim().parse().ok()
+    (!raw.is_empty() && raw.len() <= 18 && raw.bytes().all(|b| b.is_ascii_digit())).then(|| raw.parse().ok())?
 }
 
 /// What the filter language can refer to in a workspace, loaded once per request.
@@ -232,18 +234,21 @@ pub(crate) fn clock(caller: &Caller) -> Clock {
     Clock::new(now(), Clock::zone(&caller.workspace.timezone))
 }
 
-/// The opaque pagination cursor: the offset of the next page. Stateless, as Intercom's is.
+/// The pagination cursor: `o` and the offset of the next page. Stateless, as Intercom's is;
+/// clients pass it back as it came. [`CURSOR_PATTERN`] says exactly which texts are cursors, so
+/// the document can too, while a mistyped one is still refused.
 pub(crate) fn encode_cursor(offset: i64) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("offset:{offset}"))
+    format!("o{}", offset.max(0))
 }
 
+/// What a cursor looks like: `o` and up to 18 digits, which always fit an offset.
+pub(crate) const CURSOR_PATTERN: &str = "^o[0-9]{1,18}$";
+
 pub(crate) fn decode_cursor(cursor: &str, field: &str) -> ApiResult<i64> {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor.trim())
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.strip_prefix("offset:").and_then(|n| n.parse::<i64>().ok()))
-        .filter(|n| *n >= 0)
+    cursor
+        .strip_prefix('o')
+        .filter(|n| !n.is_empty() && n.len() <= 18 && n.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|n| n.parse().ok())
         .ok_or_else(|| ApiError::bad_request(field, format!("{field} is not a cursor this server gave out")))
 }
 

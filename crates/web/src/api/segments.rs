@@ -100,11 +100,12 @@ async fn parse(
     body: &Map<String, Json>,
     existing: Option<i64>,
 ) -> ApiResult<NewSegment> {
-    let name = body.get("name").and_then(Json::as_str).map(str::trim).unwrap_or_default();
+    let raw = body.get("name").and_then(Json::as_str).unwrap_or_default();
+    text::check("name", raw, text::NAME)?;
+    let name = raw.trim();
     if name.is_empty() {
         return Err(ApiError::bad_request("name", "A segment needs a name"));
     }
-    text::check("name", name, text::NAME)?;
     let query = body.get("query").cloned().ok_or_else(|| ApiError::bad_request("query", "A segment needs a query"))?;
     let mut data = SchemaData::load(state, caller, &[&query]).await?;
     // A segment may not refer to itself, directly or through others.
@@ -113,7 +114,7 @@ async fn parse(
     }
     let pred = compile(&query, &data.schema(), &clock(caller), "query")?;
     check_size(Some(&pred), 0, "query")?;
-    let person_type = match body.get("person_type").and_then(Json::as_str) {
+    let person_type = match super::fields::text(body, "person_type", "person_type")? {
         None => PersonType::User,
         Some(p) => PersonType::parse(p)
             .ok_or_else(|| ApiError::bad_request("person_type", "person_type must be user or contact"))?,

@@ -5,7 +5,9 @@ use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use serde_json::{Value as Json, json};
 
-use super::{ApiRoute, Body, contacts::find as find_contact, parse_id, path_id, route, segments::refers_to, shapes};
+use super::{
+    ApiRoute, Body, contacts::find as find_contact, fields, parse_id, path_id, route, segments::refers_to, shapes,
+};
 use crate::AppState;
 use crate::auth::{Caller, now};
 use crate::error::{ApiError, ApiResult};
@@ -33,22 +35,37 @@ fn invalid() -> ApiError {
 
 async fn create(State(state): State<AppState>, caller: Caller, Body(body): Body) -> ApiResult<JsonResponse<Json>> {
     let ws = caller.workspace.id;
-    let name = body.get("name").and_then(Json::as_str).map(str::trim).filter(|n| !n.is_empty()).ok_or_else(invalid)?;
-    tidings_core::text::check("name", name, tidings_core::text::NAME)?;
-    let tag = match body.get("id").and_then(parse_id) {
+    let raw = body.get("name").and_then(Json::as_str).ok_or_else(invalid)?;
+    tidings_core::text::check("name", raw, tidings_core::text::NAME)?;
+    let name = Some(raw.trim()).filter(|n| !n.is_empty()).ok_or_else(invalid)?;
+    // `{"name", "users": [{"id"}]}` tags (or, with "untag": true, untags) those contacts.
+    let users = match body.get("users") {
+        None => &[][..],
+        Some(Json::Array(users)) => users.as_slice(),
+        Some(_) => return Err(ApiError::bad_request("users", "users must be a list of {\"id\": …}")),
+    };
+    let mut chosen = Vec::new();
+    for (i, u) in users.iter().enumerate() {
+        let Json::Object(u) = u else { return Err(invalid()) };
+        let id = fields::id(u, "id", &format!("users[{i}].id"))?.ok_or_else(invalid)?;
+        let untag = fields::boolean(u, "untag", &format!("users[{i}].untag"))? == Some(true);
+        // Every contact must exist before anything is written.
+        state
+            .store
+            .contact(ws, id)
+            .await?
+            .ok_or_else(|| ApiError::user_not_found().with_field(&format!("users[{i}].id")))?;
+        chosen.push((id, untag));
+    }
+    let tag = match fields::id(&body, "id", "id")? {
         Some(id) => state.store.rename_tag(ws, id, name).await?.ok_or_else(ApiError::not_found)?,
         None => state.store.create_tag(ws, name, now()).await?,
     };
-    // `{"name", "users": [{"id"}]}` tags (or, with "untag": true, untags) those contacts.
-    if let Some(Json::Array(users)) = body.get("users") {
-        for u in users {
-            let id = u.get("id").and_then(parse_id).ok_or_else(invalid)?;
-            state.store.contact(ws, id).await?.ok_or_else(ApiError::user_not_found)?;
-            if u.get("untag").and_then(Json::as_bool) == Some(true) {
-                state.store.untag_contact(ws, id, tag.id).await?;
-            } else {
-                state.store.tag_contact(ws, id, tag.id, Some(caller.teammate.id), now()).await?;
-            }
+    for (id, untag) in chosen {
+        if untag {
+            state.store.untag_contact(ws, id, tag.id).await?;
+        } else {
+            state.store.tag_contact(ws, id, tag.id, Some(caller.teammate.id), now()).await?;
         }
     }
     Ok(JsonResponse(shapes::tag(&tag)))

@@ -294,13 +294,10 @@ pub async fn click(State(state): State<AppState>, v: Visitor, Path(id): Path<Str
 
 /// A contact's words as HTML: plain text, escaped, paragraphs kept.
 pub(crate) fn contact_html(b: &Map<String, Json>) -> ApiResult<String> {
-    let text = b
-        .get("body")
-        .and_then(Json::as_str)
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| ApiError::bad_request("body", "Body is required"))?;
-    tidings_core::text::check("body", text, tidings_core::text::BODY)?;
+    let raw = b.get("body").and_then(Json::as_str).unwrap_or_default();
+    tidings_core::text::check("body", raw, tidings_core::text::BODY)?;
+    let text =
+        Some(raw.trim()).filter(|t| !t.is_empty()).ok_or_else(|| ApiError::bad_request("body", "Body is required"))?;
     Ok(text.split("\n\n").map(|p| format!("<p>{}</p>", escape_html(p).replace('\n', "<br>"))).collect())
 }
 

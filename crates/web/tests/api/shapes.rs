@@ -69,3 +69,58 @@ async fn a_draft_without_an_audience_says_null_and_null_parts_are_not_kept() {
         s.stop().await;
     }
 }
+
+#[tokio::test]
+async fn the_document_read_with_a_token_lists_that_workspaces_attributes_tags_and_segments() {
+    for s in servers().await {
+        let db = s.db;
+        s.attribute("plan", "string").await;
+        let tag = s.post("/tags", json!({"name": "vip"})).await.1;
+        let tag_id = tag["id"].as_str().unwrap().to_owned();
+        let (status, mine) = s.get("/openapi.json").await;
+        assert_eq!(status, StatusCode::OK, "{db}");
+        let schemas = &mine["components"]["schemas"];
+        let custom = &schemas["contact_input"]["properties"]["custom_attributes"];
+        assert!(custom["properties"]["plan"].is_object(), "{db}: {custom}");
+        assert_eq!(custom["additionalProperties"], false, "{db}: only declared attributes are taken");
+        let leaves = schemas["filter_leaf"].to_string();
+        assert!(leaves.contains("custom_attributes.plan") && leaves.contains(&tag_id), "{db}: {leaves}");
+
+        let anonymous =
+            reqwest::get(format!("{}/openapi.json", s.base)).await.unwrap().json::<serde_json::Value>().await.unwrap();
+        let leaves = anonymous["components"]["schemas"]["filter_leaf"].to_string();
+        assert!(!leaves.contains("custom_attributes.plan") && !leaves.contains("tag_id"), "{db}: {leaves}");
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_message_not_ready_for_what_is_asked_answers_409() {
+    for s in servers().await {
+        let db = s.db;
+        let (_, draft) = s.post("/manual_messages", json!({"body": "Hi"})).await;
+        let id = draft["id"].as_str().unwrap();
+        let e = assert_error(
+            db,
+            &s.post(&format!("/manual_messages/{id}/send"), json!({})).await,
+            StatusCode::CONFLICT,
+            "audience_missing",
+        );
+        assert_eq!(e["field"], "audience", "{db}");
+        assert_error(
+            db,
+            &s.post(&format!("/manual_messages/{id}/schedule"), json!({"scheduled_at": 4_102_444_800_i64})).await,
+            StatusCode::CONFLICT,
+            "audience_missing",
+        );
+        assert_error(
+            db,
+            &s.post(&format!("/manual_messages/{id}/follow_up"), json!({})).await,
+            StatusCode::CONFLICT,
+            "message_not_sent",
+        );
+        let (_, m) = s.get(&format!("/manual_messages/{id}")).await;
+        assert_eq!(m["state"], "draft", "{db}: {m}");
+        s.stop().await;
+    }
+}

@@ -50,14 +50,16 @@ async fn admin(state: &AppState, caller: &Caller, b: &Map<String, Json>) -> ApiR
     })
 }
 
-fn body_text(b: &Map<String, Json>) -> Option<&str> {
-    b.get("body").and_then(Json::as_str).map(str::trim).filter(|t| !t.is_empty())
+/// The body's text, trimmed, if there is any; its limit holds for the text as sent.
+fn body_text(b: &Map<String, Json>) -> ApiResult<Option<&str>> {
+    let raw = b.get("body").and_then(Json::as_str).unwrap_or_default();
+    tidings_core::text::check("body", raw, tidings_core::text::BODY)?;
+    Ok(Some(raw.trim()).filter(|t| !t.is_empty()))
 }
 
 /// A teammate's words as the contact will see them: Markdown, personalised for the contact, with
 /// any raw HTML escaped.
 async fn admin_html(state: &AppState, caller: &Caller, text: &str, contact: &Contact) -> ApiResult<String> {
-    tidings_core::text::check("body", text, tidings_core::text::BODY)?;
     let custom = state.store.custom_attributes(caller.workspace.id).await?;
     Ok(MessageBody::compile(text, &custom, "body")?.html_for(contact))
 }
@@ -89,7 +91,7 @@ async fn admin_reply(
         return Err(ApiError::bad_request("message_type", "message_type must be comment or note"));
     }
     let teammate = admin(&state, &caller, &b).await?;
-    let text = body_text(&b).ok_or_else(|| ApiError::bad_request("body", "Body is required"))?;
+    let text = body_text(&b)?.ok_or_else(|| ApiError::bad_request("body", "Body is required"))?;
     if id == "last" {
         return Err(ApiError::bad_request(
             "id",
@@ -146,7 +148,7 @@ async fn contact_reply(
     b: Map<String, Json>,
 ) -> ApiResult<JsonResponse<Json>> {
     let ws = caller.workspace.id;
-    if b.get("message_type").and_then(Json::as_str).is_some_and(|t| t != "comment") {
+    if crate::api::fields::text(&b, "message_type", "message_type")?.is_some_and(|t| t != "comment") {
         return Err(ApiError::bad_request("message_type", "A contact's reply has message_type comment"));
     }
     let html = crate::messenger::contact_html(&b)?;
@@ -217,7 +219,7 @@ pub(super) async fn manage(
     let teammate = admin(&state, &caller, &b).await?;
     let c = find(&state, &caller, &id).await?;
     // Only a close carries words, and they go to the contact like a reply.
-    let html = match body_text(&b) {
+    let html = match body_text(&b)? {
         Some(text) if to == ConversationState::Closed => {
             Some(admin_html(&state, &caller, text, &contact_of(&state, &caller, &c).await?).await?)
         }

@@ -69,26 +69,47 @@ pub fn routes() -> Vec<ApiRoute> {
 
 /// The OpenAPI schemas of this module and of `POST /messages`.
 pub(crate) fn schemas() -> Json {
-    let id = json!({"type": ["string", "integer"]});
-    let contact_ref = json!({"type": "object", "required": ["type"], "properties": {
-        "type": {"enum": ["user", "lead", "contact"]}, "id": {"type": "string"}, "user_id": {"type": "string", "description": "the external id"},
-    }});
+    use super::openapi::kinds::{WS, id, non_blank, or_null, schema_ref, text, without_tags};
+    use tidings_core::text::{BODY, SUBJECT};
+    let contact_ref = |types: &[&str]| {
+        json!({
+            "type": "object", "required": ["type"],
+            "properties": {"type": {"enum": types}, "id": or_null(id()), "user_id": or_null(json!({"type": ["string", "number"]}))},
+            "anyOf": [
+                {"required": ["id"], "properties": {"id": id()}},
+                {"required": ["user_id"], "properties": {"user_id": {"type": ["string", "number"]}}},
+            ],
+            "description": "A contact by its Tidings id, or by your user_id (external id)",
+        })
+    };
+    let markdown = || {
+        without_tags(
+            non_blank(BODY),
+            "Markdown with {{attribute}} tags naming attributes that exist; raw HTML is shown as text",
+        )
+    };
+    let plain = || non_blank(BODY);
+    let someone = json!({"anyOf": [
+        {"type": "string", "pattern": format!("[^{WS}]")},
+        {"type": "number"},
+    ]});
     json!({
         "create_message_request": {"type": "object", "required": ["message_type", "body", "from", "to"], "properties": {
-            "message_type": {"enum": ["inapp", "in_app", "email"], "description": "email is not available yet"},
-            "subject": {"type": "string"}, "body": {"type": "string", "description": "Markdown with {{attribute}} tags; raw HTML is shown as text"},
-            "from": {"type": "object", "properties": {"type": {"const": "admin"}, "id": id}},
-            "to": contact_ref,
-            "create_conversation_without_contact_reply": {"type": "boolean"},
+            "message_type": {"enum": ["inapp", "in_app"], "description": "email is not available yet"},
+            "subject": or_null(without_tags(text(SUBJECT), "Text with {{attribute}} tags naming attributes that exist")),
+            "body": markdown(),
+            "from": {"type": "object", "required": ["type", "id"], "properties": {"type": {"const": "admin"}, "id": id()}},
+            "to": contact_ref(&["user", "lead"]),
+            "create_conversation_without_contact_reply": or_null(json!({"type": "boolean"})),
         }},
         "message": {"type": "object", "properties": {
             "type": {"enum": ["admin_message", "user_message"]}, "id": {"type": "string"}, "created_at": {"type": "integer"},
             "subject": {"type": ["string", "null"]}, "body": {"type": "string"}, "message_type": {"const": "inapp"},
-            "owner": {"$ref": "#/components/schemas/admin"}, "conversation_id": {"type": ["string", "null"]},
+            "owner": schema_ref("admin"), "conversation_id": {"type": ["string", "null"]},
         }},
         "create_conversation_request": {"type": "object", "required": ["from", "body"], "properties": {
-            "from": contact_ref, "body": {"type": "string", "description": "plain text"},
-        }},
+            "from": contact_ref(&["user", "lead", "contact"]), "body": plain(),
+        }, "description": "body is plain text"},
         "conversation_part": {"type": "object", "properties": {
             "type": {"const": "conversation_part"}, "id": {"type": "string"},
             "part_type": {"enum": ["comment", "note", "open", "close", "snoozed"]}, "body": {"type": ["string", "null"]},
@@ -101,21 +122,33 @@ pub(crate) fn schemas() -> Json {
             "open": {"type": "boolean"}, "state": {"enum": ["open", "closed", "snoozed"]}, "read": {"type": "boolean"},
             "conversation_parts": {"type": "object", "properties": {
                 "type": {"const": "conversation_part.list"}, "total_count": {"type": "integer"},
-                "conversation_parts": {"type": "array", "items": {"$ref": "#/components/schemas/conversation_part"}},
+                "conversation_parts": {"type": "array", "items": schema_ref("conversation_part")},
             }},
         }},
         "conversation_list": {"type": "object", "properties": {
-            "type": {"const": "conversation.list"}, "total_count": {"type": "integer"}, "pages": {"$ref": "#/components/schemas/pages"},
-            "conversations": {"type": "array", "items": {"$ref": "#/components/schemas/conversation"}},
+            "type": {"const": "conversation.list"}, "total_count": {"type": "integer"}, "pages": schema_ref("pages"),
+            "conversations": {"type": "array", "items": schema_ref("conversation")},
         }},
-        "reply_conversation_request": {"type": "object", "required": ["message_type", "type"], "properties": {
-            "message_type": {"enum": ["comment", "note"]}, "type": {"enum": ["admin", "user"]}, "admin_id": id,
-            "body": {"type": "string"}, "intercom_user_id": {"type": "string"}, "email": {"type": "string"}, "user_id": {"type": "string"},
-        }},
+        "reply_conversation_request": {"anyOf": [
+            {"type": "object", "required": ["type", "message_type", "admin_id", "body"], "properties": {
+                "type": {"const": "admin"}, "message_type": {"enum": ["comment", "note"]}, "admin_id": id(), "body": markdown(),
+            }},
+            {"type": "object", "required": ["type", "body"], "properties": {
+                "type": {"enum": ["user", "lead", "contact"]}, "message_type": or_null(json!({"const": "comment"})), "body": plain(),
+            }, "anyOf": [
+                {"required": ["intercom_user_id"], "properties": {"intercom_user_id": someone}},
+                {"required": ["email"], "properties": {"email": someone}},
+                {"required": ["user_id"], "properties": {"user_id": someone}},
+            ]},
+        ], "description": "A teammate's comment or note (Markdown), or the contact's reply (plain text) naming the contact by intercom_user_id, email or user_id"},
         "manage_conversation_request": {"type": "object", "required": ["message_type", "admin_id"], "properties": {
-            "message_type": {"enum": ["close", "open", "snoozed"]}, "admin_id": id, "body": {"type": "string"},
-            "snoozed_until": {"type": "integer"},
-        }},
+            "message_type": {"enum": ["close", "open", "snoozed"]}, "admin_id": id(),
+            "body": or_null(without_tags(text(BODY), "Words sent to the contact with a close (Markdown)")),
+            "snoozed_until": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": i64::MAX}, {"type": "string", "pattern": "^[0-9]{1,18}$", "not": {"pattern": "^0+$"}}]},
+        }, "anyOf": [
+            {"properties": {"message_type": {"enum": ["close", "open"]}}},
+            {"required": ["snoozed_until"]},
+        ], "description": "snoozed needs snoozed_until, in UNIX seconds"},
     })
 }
 
