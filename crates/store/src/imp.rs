@@ -16,7 +16,7 @@ use tidings_core::filter::{Pred, Target};
 use crate::model::parse_role;
 use crate::{
     ApiToken, AppliedTag, ContactQuery, NewApiToken, NewSegment, NewTeammate, NewWorkspace, PersonType, Result,
-    Segment, Session, SortOrder, StoreError, Tag, Teammate, UpsertReport, Workspace,
+    Segment, Session, SortOrder, StoreError, Tag, Teammate, TeammateRole, UpsertReport, Workspace,
 };
 
 type DbRow = <Db as sqlx::Database>::Row;
@@ -233,7 +233,7 @@ fn teammate_from_row(row: &DbRow) -> Result<Teammate> {
         email: row.try_get("email")?,
         name: row.try_get("name")?,
         password_hash: row.try_get("password_hash")?,
-        role: parse_role(&role),
+        role: parse_role(&role)?,
         job_title: row.try_get("job_title")?,
         away_mode_enabled: row.try_get("away_mode_enabled")?,
         created_at: row.try_get("created_at")?,
@@ -459,6 +459,22 @@ impl crate::Store for Store {
         .await
         .map_err(|e| conflict(e, "a teammate with this email"))?;
         teammate_from_row(&row)
+    }
+
+    async fn set_teammate_role(&self, ws: i64, id: i64, from: TeammateRole, to: TeammateRole) -> Result<bool> {
+        // The owner's row is never moved, and nobody is made owner: a workspace keeps exactly the
+        // one owner it was created with.
+        if from == TeammateRole::Owner || to == TeammateRole::Owner {
+            return Ok(false);
+        }
+        let done = sqlx::query("UPDATE teammates SET role = $4 WHERE workspace_id = $1 AND id = $2 AND role = $3")
+            .bind(ws)
+            .bind(id)
+            .bind(from.as_str())
+            .bind(to.as_str())
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn teammate(&self, ws: i64, id: i64) -> Result<Option<Teammate>> {

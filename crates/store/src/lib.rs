@@ -85,6 +85,10 @@ pub trait Store: MessageStore + Send + Sync + 'static {
         allowed_origins: &[String],
     ) -> Result<bool>;
     async fn create_teammate(&self, ws: i64, teammate: NewTeammate) -> Result<Teammate>;
+    /// Moves a teammate from role `from` to role `to`, only if they still hold `from` (so a
+    /// decision taken on what the caller saw is not applied to a role changed since). The owner
+    /// is never moved and nobody is made owner. Returns whether the teammate was changed.
+    async fn set_teammate_role(&self, ws: i64, id: i64, from: TeammateRole, to: TeammateRole) -> Result<bool>;
     async fn teammate(&self, ws: i64, id: i64) -> Result<Option<Teammate>>;
     /// Teammate emails are unique across the server; login looks them up here.
     async fn teammate_by_email(&self, email: &str) -> Result<Option<Teammate>>;

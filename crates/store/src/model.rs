@@ -30,10 +30,16 @@ pub struct NewWorkspace {
     pub created_at: i64,
 }
 
+/// What a teammate may do in their workspace. Stored as text in `teammates.role`.
+///
+/// A workspace has exactly one owner, who created it. Admins manage the team, API tokens and
+/// the Messenger's settings; members do the daily work. The web layer's `roles` module says
+/// precisely who may do what.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TeammateRole {
     Owner,
     Admin,
+    Member,
 }
 
 impl TeammateRole {
@@ -41,11 +47,18 @@ impl TeammateRole {
         match self {
             TeammateRole::Owner => "owner",
             TeammateRole::Admin => "admin",
+            TeammateRole::Member => "member",
         }
     }
 
-    fn parse(s: &str) -> Self {
-        if s == "owner" { TeammateRole::Owner } else { TeammateRole::Admin }
+    /// The role named `s` (as [`TeammateRole::as_str`] writes it), if any.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "owner" => Some(TeammateRole::Owner),
+            "admin" => Some(TeammateRole::Admin),
+            "member" => Some(TeammateRole::Member),
+            _ => None,
+        }
     }
 }
 
@@ -203,6 +216,8 @@ pub struct UpsertReport {
     pub rejected: Vec<(usize, String)>,
 }
 
-pub(crate) fn parse_role(s: &str) -> TeammateRole {
-    TeammateRole::parse(s)
+/// A stored role. Text that names no role is refused rather than read as some role: guessing
+/// could grant a teammate more than they were given.
+pub(crate) fn parse_role(s: &str) -> crate::Result<TeammateRole> {
+    TeammateRole::parse(s).ok_or_else(|| crate::StoreError::Corrupt(format!("unknown teammate role {s:?}")))
 }

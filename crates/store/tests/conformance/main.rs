@@ -8,3 +8,4 @@ mod messages;
 mod schema;
 mod support;
 mod tags_segments;
+mod teammates;
