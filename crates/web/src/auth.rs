@@ -3,7 +3,9 @@
 //! [`Caller`] is a teammate acting through an API token (`Authorization: Bearer …`) or through an
 //! admin app session cookie. Every handler reaches workspace data only through the workspace it
 //! carries, so a handler cannot read another workspace's data by mistake. Session callers must
-//! also present the session's CSRF token on every state-changing request.
+//! also present the session's CSRF token on every state-changing request. A handler that needs
+//! more than the daily work says so with [`Caller::require`], which reads the one permission
+//! table in [`crate::roles`].
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -19,6 +21,7 @@ use tidings_store::{Session, Teammate, Workspace};
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::roles::{self, Permission};
 
 pub const SESSION_COOKIE: &str = "tidings_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
@@ -80,6 +83,17 @@ pub struct Caller {
     pub workspace: Workspace,
     pub teammate: Teammate,
     pub via: Via,
+}
+
+impl Caller {
+    /// Refuses the request unless the calling teammate (the token's, or the session's) holds
+    /// `permission`.
+    ///
+    /// # Errors
+    /// 403 `action_forbidden`, saying who may.
+    pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
+        Ok(roles::check(&self.teammate, permission)?)
+    }
 }
 
 fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {

@@ -15,6 +15,7 @@ pub mod messenger;
 mod nul;
 pub mod provision;
 pub mod ratelimit;
+pub mod roles;
 pub mod scheduler;
 
 use std::net::SocketAddr;

@@ -95,17 +95,23 @@ pub async fn api_token(
     Ok((token, secret))
 }
 
-/// Adds a teammate to a workspace.
+/// Adds a teammate to a workspace, as an admin or a member (whoever asks must be allowed to give
+/// that role: see `roles::assignable`).
 ///
 /// # Errors
-/// When the email is taken or invalid, the password too short, or storage fails.
+/// When the email is taken or invalid, the password too short, the role is owner (a workspace
+/// has the one it was created with), or storage fails.
 pub async fn teammate(
     store: &Arc<dyn Store>,
     workspace: &Workspace,
     name: &str,
     email: &str,
     password: &str,
+    role: TeammateRole,
 ) -> ApiResult<Teammate> {
+    if role == TeammateRole::Owner {
+        return Err(ApiError::bad_request("role", "A workspace has one owner: add teammates as admins or members"));
+    }
     check_email(email)?;
     check_password(password)?;
     if name.trim().is_empty() {
@@ -120,7 +126,7 @@ pub async fn teammate(
                 email: email.trim().to_owned(),
                 name: name.trim().to_owned(),
                 password_hash: Some(password_hash),
-                role: TeammateRole::Admin,
+                role,
                 created_at: now(),
             },
         )

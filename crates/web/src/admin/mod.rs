@@ -8,6 +8,7 @@ mod conversations;
 mod messages;
 mod pages;
 mod session;
+mod settings;
 
 use axum::Router;
 use axum::http::header;
@@ -33,12 +34,13 @@ pub fn router() -> Router<AppState> {
         .route("/app/messages/{id}/edit", get(messages::edit))
         .route("/app/conversations/{id}", get(conversations::show))
         .route("/app/teammates/{id}", get(conversations::teammate))
-        .route("/app/settings", get(pages::settings))
-        .route("/app/settings/teammates", post(pages::add_teammate))
-        .route("/app/settings/tokens", post(pages::create_token))
-        .route("/app/settings/tokens/{id}/revoke", post(pages::revoke_token))
-        .route("/app/settings/attributes", post(pages::create_attribute))
-        .route("/app/settings/messenger", post(pages::messenger_settings))
+        .route("/app/settings", get(settings::settings))
+        .route("/app/settings/teammates", post(settings::add_teammate))
+        .route("/app/settings/teammates/{id}/role", post(settings::set_role))
+        .route("/app/settings/tokens", post(settings::create_token))
+        .route("/app/settings/tokens/{id}/revoke", post(settings::revoke_token))
+        .route("/app/settings/attributes", post(settings::create_attribute))
+        .route("/app/settings/messenger", post(settings::messenger_settings))
         .route("/assets/app.css", get(|| asset("text/css; charset=utf-8", include_str!("../../assets/app.css"))))
         .route("/assets/common.js", get(|| script(include_str!("../../assets/common.js"))))
         .route("/assets/app.js", get(|| script(include_str!("../../assets/app.js"))))

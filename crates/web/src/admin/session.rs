@@ -1,5 +1,5 @@
 //! Logging in and out of the admin app, and the extractor that proves a page request comes from
-//! a logged-in teammate.
+//! a logged-in teammate (and, with [`Admin::require`], that they may do what the page asks).
 
 use std::net::SocketAddr;
 
@@ -16,6 +16,7 @@ use crate::AppState;
 use crate::auth::{
     SESSION_COOKIE, SESSION_SECONDS, constant_time_eq, hash_secret, now, random_secret, session_of, verify_password,
 };
+use crate::roles::{self, Forbidden, Permission};
 
 /// A logged-in teammate on an admin page.
 pub struct Admin {
@@ -28,6 +29,19 @@ impl Admin {
     /// Whether a submitted form carries this session's CSRF token.
     pub fn csrf_ok(&self, sent: &str) -> bool {
         constant_time_eq(sent.as_bytes(), self.session.csrf_token.as_bytes())
+    }
+
+    /// Whether the logged-in teammate holds `permission` (the table in [`crate::roles`]).
+    ///
+    /// # Errors
+    /// [`Forbidden`], with the reason a page shows.
+    pub fn require(&self, permission: Permission) -> Result<(), Forbidden> {
+        roles::check(&self.teammate, permission)
+    }
+
+    /// Whether the logged-in teammate holds `permission`, for showing only what they may use.
+    pub fn can(&self, permission: Permission) -> bool {
+        permission.allows(self.teammate.role)
     }
 }
 

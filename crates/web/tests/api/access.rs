@@ -239,10 +239,16 @@ async fn sessions_need_the_csrf_token_to_change_anything_and_end_at_logout() {
         assert_eq!(tags["data"].as_array().unwrap().len(), 1, "{db}: only the request with the CSRF token tagged");
 
         // A logged-in teammate acts only as themself; a token may act for any teammate.
-        let other =
-            tidings_web::provision::teammate(&s.store, &s.workspace, "Other", "other@example.test", "a-long-password")
-                .await
-                .unwrap();
+        let other = tidings_web::provision::teammate(
+            &s.store,
+            &s.workspace,
+            "Other",
+            "other@example.test",
+            "a-long-password",
+            tidings_store::TeammateRole::Admin,
+        )
+        .await
+        .unwrap();
         let (_, contact) = s.post("/contacts", json!({"email": "someone@example.test"})).await;
         let (_, started) =
             s.post("/conversations", json!({"from": {"type": "user", "id": contact["id"]}, "body": "Hi"})).await;

@@ -8,6 +8,7 @@ mod conversations;
 mod input;
 mod messages;
 mod messenger;
+mod roles;
 mod sdk;
 mod search;
 mod shapes;

@@ -1,0 +1,428 @@
+//! The settings page: the Messenger snippet and settings, teammates and their roles, API tokens,
+//! and data attributes.
+//!
+//! What a teammate may change is decided by [`crate::roles`] through [`Admin::require`] and the
+//! rules about acting on others; the page shows only what the viewer may use, and every handler
+//! checks again, answering a refused change with 403 and the settings page saying why.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use tidings_core::attribute::{CustomAttribute, DataType, validate_custom_name};
+use tidings_core::text;
+use tidings_store::{ApiToken, TeammateRole};
+
+use super::pages::when;
+use super::session::{Admin, render};
+use crate::AppState;
+use crate::auth::now;
+use crate::error::ApiError;
+use crate::provision;
+use crate::roles::{self, Forbidden, Permission};
+
+struct TeammateRow {
+    id: i64,
+    name: String,
+    email: String,
+    role: &'static str,
+    /// The other roles the viewer may move this teammate to (none: no form).
+    roles: Vec<&'static str>,
+}
+
+struct TokenRow {
+    id: i64,
+    name: String,
+    prefix: String,
+    holder: String,
+    created: String,
+    revoked: bool,
+    revocable: bool,
+}
+
+struct AttributeRow {
+    name: String,
+    data_type: String,
+    description: String,
+    archived: bool,
+}
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    admin_name: String,
+    workspace: String,
+    app_id: String,
+    csrf: String,
+    /// Roles the viewer may give a new teammate (none: no form).
+    new_roles: Vec<&'static str>,
+    /// Whether the token list shows every teammate's tokens or only the viewer's.
+    all_tokens: bool,
+    can_messenger: bool,
+    teammates: Vec<TeammateRow>,
+    tokens: Vec<TokenRow>,
+    attributes: Vec<AttributeRow>,
+    message: Option<String>,
+    error: Option<String>,
+    new_token: Option<String>,
+    /// Only for those allowed to see it.
+    identity_secret: Option<String>,
+    identity_required: bool,
+    allowed_origins: String,
+    public_url: String,
+}
+
+/// What the page says above its sections, and the status it answers with.
+#[derive(Default)]
+struct Notice {
+    status: StatusCode,
+    message: Option<String>,
+    error: Option<String>,
+    new_token: Option<String>,
+}
+
+impl Notice {
+    fn done(message: impl Into<String>) -> Self {
+        Notice { message: Some(message.into()), ..Notice::default() }
+    }
+
+    fn error(message: impl Into<String>) -> Self {
+        Notice { status: StatusCode::BAD_REQUEST, error: Some(message.into()), ..Notice::default() }
+    }
+
+    fn forbidden(f: Forbidden) -> Self {
+        Notice { status: StatusCode::FORBIDDEN, error: Some(format!("{}.", f.0)), ..Notice::default() }
+    }
+}
+
+async fn settings_page(state: &AppState, admin: &Admin, notice: Notice) -> Response {
+    let ws = admin.workspace.id;
+    let tz = &admin.workspace.timezone;
+    let (teammates, tokens, attributes) = match (
+        state.store.teammates(ws).await,
+        state.store.api_tokens(ws).await,
+        state.store.custom_attributes(ws).await,
+    ) {
+        (Ok(t), Ok(k), Ok(a)) => (t, k, a),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            return ApiError::from(e).into_response();
+        }
+    };
+    let me = &admin.teammate;
+    let by_id: HashMap<i64, &tidings_store::Teammate> = teammates.iter().map(|t| (t.id, t)).collect();
+    let mut response = render(&SettingsPage {
+        admin_name: me.name.clone(),
+        workspace: admin.workspace.name.clone(),
+        app_id: admin.workspace.app_id.clone(),
+        csrf: admin.session.csrf_token.clone(),
+        new_roles: roles::assignable(me.role).into_iter().map(TeammateRole::as_str).collect(),
+        all_tokens: admin.can(Permission::ManageTokens),
+        can_messenger: admin.can(Permission::MessengerSettings),
+        teammates: teammates
+            .iter()
+            .map(|t| TeammateRow {
+                id: t.id,
+                name: t.name.clone(),
+                email: t.email.clone(),
+                role: t.role.as_str(),
+                roles: roles::assignable(me.role)
+                    .into_iter()
+                    .filter(|to| *to != t.role && roles::may_set_role(me, t, *to).is_ok())
+                    .map(TeammateRole::as_str)
+                    .collect(),
+            })
+            .collect(),
+        tokens: tokens
+            .iter()
+            .filter(|t| roles::sees_tokens_of(me, t.teammate_id))
+            .map(|t: &ApiToken| TokenRow {
+                id: t.id,
+                name: t.name.clone(),
+                prefix: t.prefix.clone(),
+                holder: by_id.get(&t.teammate_id).map(|h| h.name.clone()).unwrap_or_default(),
+                created: when(Some(t.created_at), tz),
+                revoked: t.revoked_at.is_some(),
+                revocable: by_id.get(&t.teammate_id).is_some_and(|h| roles::may_revoke_token_of(me, h).is_ok()),
+            })
+            .collect(),
+        attributes: attributes
+            .iter()
+            .map(|a| AttributeRow {
+                name: a.name.clone(),
+                data_type: a.data_type.as_str().into(),
+                description: a.description.clone().unwrap_or_default(),
+                archived: a.archived,
+            })
+            .collect(),
+        message: notice.message,
+        error: notice.error,
+        new_token: notice.new_token,
+        identity_secret: admin.can(Permission::IdentitySecret).then(|| admin.workspace.identity_secret.clone()),
+        identity_required: admin.workspace.identity_required,
+        allowed_origins: admin.workspace.allowed_origins.join("\n"),
+        public_url: state.config.public_url.clone(),
+    });
+    *response.status_mut() = notice.status;
+    response
+}
+
+pub async fn settings(State(state): State<AppState>, admin: Admin) -> Response {
+    settings_page(&state, &admin, Notice::default()).await
+}
+
+fn csrf_refused() -> Response {
+    (StatusCode::FORBIDDEN, "Missing or wrong CSRF token: reload the page and try again").into_response()
+}
+
+fn error_text(e: &ApiError) -> String {
+    e.errors.first().map(|e| e.message.clone()).unwrap_or_else(|| "Something went wrong".into())
+}
+
+/// The page refusing a change the teammate's role does not allow.
+async fn forbidden(state: &AppState, admin: &Admin, f: Forbidden) -> Response {
+    settings_page(state, admin, Notice::forbidden(f)).await
+}
+
+#[derive(Deserialize)]
+pub struct TeammateForm {
+    csrf: String,
+    name: String,
+    email: String,
+    password: String,
+    role: String,
+}
+
+pub async fn add_teammate(State(state): State<AppState>, admin: Admin, Form(f): Form<TeammateForm>) -> Response {
+    if !admin.csrf_ok(&f.csrf) {
+        return csrf_refused();
+    }
+    if let Err(f) = admin.require(Permission::ManageTeammates) {
+        return forbidden(&state, &admin, f).await;
+    }
+    let Some(role) = TeammateRole::parse(&f.role).filter(|r| roles::assignable(admin.teammate.role).contains(r)) else {
+        return settings_page(&state, &admin, Notice::error("Choose a role for the teammate: admin or member.")).await;
+    };
+    let notice = match provision::teammate(&state.store, &admin.workspace, &f.name, &f.email, &f.password, role).await {
+        Ok(t) => Notice::done(format!("{} can now log in as {} ({}).", t.name, t.email, t.role.as_str())),
+        Err(e) => Notice::error(error_text(&e)),
+    };
+    settings_page(&state, &admin, notice).await
+}
+
+#[derive(Deserialize)]
+pub struct RoleForm {
+    csrf: String,
+    role: String,
+}
+
+/// Moves a teammate to another role, within what [`roles::may_set_role`] allows the caller.
+pub async fn set_role(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<i64>,
+    Form(f): Form<RoleForm>,
+) -> Response {
+    if !admin.csrf_ok(&f.csrf) {
+        return csrf_refused();
+    }
+    if let Err(f) = admin.require(Permission::ManageTeammates) {
+        return forbidden(&state, &admin, f).await;
+    }
+    let Some(to) = TeammateRole::parse(&f.role) else {
+        return settings_page(&state, &admin, Notice::error("Choose a role: admin or member.")).await;
+    };
+    let target = match state.store.teammate(admin.workspace.id, id).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return settings_page(&state, &admin, Notice::error("No such teammate.")).await,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    if let Err(f) = roles::may_set_role(&admin.teammate, &target, to) {
+        return forbidden(&state, &admin, f).await;
+    }
+    if target.role == to {
+        return settings_page(&state, &admin, Notice::done(format!("{} already is {}.", target.name, to.as_str())))
+            .await;
+    }
+    let notice = match state.store.set_teammate_role(admin.workspace.id, id, target.role, to).await {
+        Ok(true) => Notice::done(format!("{} is now {}.", target.name, to.as_str())),
+        Ok(false) => Notice::error(format!("{}'s role changed meanwhile: look again and retry.", target.name)),
+        Err(e) => Notice::error(error_text(&ApiError::from(e))),
+    };
+    settings_page(&state, &admin, notice).await
+}
+
+#[derive(Deserialize)]
+pub struct TokenForm {
+    csrf: String,
+    name: String,
+}
+
+/// Creates a token acting as the logged-in teammate, with their role: anyone may.
+pub async fn create_token(State(state): State<AppState>, admin: Admin, Form(f): Form<TokenForm>) -> Response {
+    if !admin.csrf_ok(&f.csrf) {
+        return csrf_refused();
+    }
+    let name = if f.name.trim().is_empty() { "API token".to_owned() } else { f.name.trim().to_owned() };
+    let notice = match provision::api_token(&state.store, &admin.workspace, &admin.teammate, &name).await {
+        Ok((_, secret)) => Notice {
+            new_token: Some(secret),
+            ..Notice::done("Copy this token now: it is shown only once. It acts with your role.")
+        },
+        Err(e) => Notice::error(error_text(&e)),
+    };
+    settings_page(&state, &admin, notice).await
+}
+
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    csrf: String,
+}
+
+/// Revokes a token: one's own, or, for the owner and admins, one held by a teammate below them.
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfOnly>,
+) -> Response {
+    if !admin.csrf_ok(&f.csrf) {
+        return csrf_refused();
+    }
+    let ws = admin.workspace.id;
+    let token = match state.store.api_tokens(ws).await {
+        Ok(tokens) => tokens.into_iter().find(|t| t.id == id && t.revoked_at.is_none()),
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let holder = match token {
+        Some(t) => state.store.teammate(ws, t.teammate_id).await,
+        None => Ok(None),
+    };
+    let holder = match holder {
+        Ok(Some(h)) => h,
+        Ok(None) => return settings_page(&state, &admin, Notice::error("No such live token.")).await,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    if let Err(f) = roles::may_revoke_token_of(&admin.teammate, &holder) {
+        return forbidden(&state, &admin, f).await;
+    }
+    let notice = match state.store.revoke_api_token(ws, id, now()).await {
+        Ok(true) => Notice::done("The token was revoked: calls with it now fail."),
+        Ok(false) => Notice::error("No such live token."),
+        Err(e) => Notice::error(error_text(&ApiError::from(e))),
+    };
+    settings_page(&state, &admin, notice).await
+}
+
+#[derive(Deserialize)]
+pub struct AttributeForm {
+    csrf: String,
+    name: String,
+    data_type: String,
+    #[serde(default)]
+    description: String,
+}
+
+pub async fn create_attribute(State(state): State<AppState>, admin: Admin, Form(f): Form<AttributeForm>) -> Response {
+    if !admin.csrf_ok(&f.csrf) {
+        return csrf_refused();
+    }
+    let name = f.name.trim();
+    let check = validate_custom_name(name)
+        .and_then(|()| text::check("description", &f.description, text::VALUE).map_err(|e| e.message))
+        .and_then(|()| {
+            DataType::parse(&f.data_type)
+                .ok_or_else(|| "Choose a type: string, integer, float, boolean or date".to_owned())
+        });
+    let notice = match check {
+        Err(m) => Notice::error(m),
+        Ok(data_type) => {
+            let now = now();
+            let attr = CustomAttribute {
+                id: 0,
+                name: name.to_owned(),
+                data_type,
+                label: name.to_owned(),
+                description: Some(f.description.trim().to_owned()).filter(|d| !d.is_empty()),
+                options: vec![],
+                messenger_writable: false,
+                archived: false,
+                created_at: now,
+                updated_at: now,
+                admin_id: Some(admin.teammate.id),
+            };
+            match state.store.create_custom_attribute(admin.workspace.id, &attr).await {
+                Ok(a) => Notice::done(format!("Attribute {} ({}) created.", a.name, a.data_type.as_str())),
+                Err(tidings_store::StoreError::Conflict { .. }) => {
+                    Notice::error(format!("There is already an attribute called {name}."))
+                }
+                Err(e) => Notice::error(error_text(&ApiError::from(e))),
+            }
+        }
+    };
+    settings_page(&state, &admin, notice).await
+}
+
+#[derive(Deserialize)]
+pub struct MessengerForm {
+    csrf: String,
+    #[serde(default)]
+    identity_required: Option<String>,
+    #[serde(default)]
+    allowed_origins: String,
+}
+
+/// Saves the Messenger settings: identity verification and allowed origins.
+pub async fn messenger_settings(
+    State(state): State<AppState>,
+    mut admin: Admin,
+    Form(f): Form<MessengerForm>,
+) -> Response {
+    if !admin.csrf_ok(&f.csrf) {
+        return csrf_refused();
+    }
+    if let Err(f) = admin.require(Permission::MessengerSettings) {
+        return forbidden(&state, &admin, f).await;
+    }
+    let mut origins = Vec::new();
+    for line in f.allowed_origins.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let Some(o) = origin(line).filter(|o| o.len() <= text::URL) else {
+            let error = format!("{line} is not an origin: write it as https://example.com (scheme and host, no path).");
+            return settings_page(&state, &admin, Notice::error(error)).await;
+        };
+        origins.push(o);
+    }
+    let required = f.identity_required.is_some();
+    if let Err(e) = state.store.update_messenger_settings(admin.workspace.id, required, &origins).await {
+        return ApiError::from(e).into_response();
+    }
+    state.workspaces.forget(admin.workspace.id);
+    admin.workspace.identity_required = required;
+    admin.workspace.allowed_origins = origins;
+    settings_page(&state, &admin, Notice::done("Messenger settings saved.")).await
+}
+
+/// `https://host[:port]` with nothing after it, as browsers send in `Origin`.
+fn origin(line: &str) -> Option<String> {
+    let line = line.trim_end_matches('/');
+    let (scheme, rest) = line.split_once("://")?;
+    let ok = matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.contains(['/', ' ', '?', '#']);
+    ok.then(|| line.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin;
+
+    #[test]
+    fn origins_are_scheme_and_host_only() {
+        assert_eq!(origin("https://app.example.com/").as_deref(), Some("https://app.example.com"));
+        assert_eq!(origin("http://localhost:3000").as_deref(), Some("http://localhost:3000"));
+        for bad in ["app.example.com", "ftp://x", "https://x/path", "https://", "https://a b"] {
+            assert!(origin(bad).is_none(), "{bad}");
+        }
+    }
+}
