@@ -219,6 +219,7 @@ fn workspace_from_row(row: &DbRow) -> Result<Workspace> {
         name: row.try_get("name")?,
         timezone: row.try_get("timezone")?,
         identity_secret: row.try_get("identity_secret")?,
+        identity_secret_rotated_at: row.try_get("identity_secret_rotated_at")?,
         identity_required: row.try_get("identity_required")?,
         allowed_origins: serde_json::from_str(&origins).unwrap_or_default(),
         created_at: row.try_get("created_at")?,
@@ -443,6 +444,18 @@ impl crate::Store for Store {
             .execute(&self.writer)
             .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn rotate_identity_secret(&self, id: i64, secret: &str, now: i64) -> Result<Option<Workspace>> {
+        let row = sqlx::query(
+            "UPDATE workspaces SET identity_secret = $2, identity_secret_rotated_at = $3 WHERE id = $1 RETURNING *",
+        )
+        .bind(id)
+        .bind(secret)
+        .bind(now)
+        .fetch_optional(&self.writer)
+        .await?;
+        row.as_ref().map(workspace_from_row).transpose()
     }
 
     async fn create_teammate(&self, ws: i64, t: NewTeammate) -> Result<Teammate> {

@@ -84,6 +84,9 @@ pub trait Store: MessageStore + Send + Sync + 'static {
         identity_required: bool,
         allowed_origins: &[String],
     ) -> Result<bool>;
+    /// Replaces a workspace's identity secret with `secret`, recording `now` as when; returns the
+    /// workspace as it now is, or `None` when there is no such workspace.
+    async fn rotate_identity_secret(&self, id: i64, secret: &str, now: i64) -> Result<Option<Workspace>>;
     async fn create_teammate(&self, ws: i64, teammate: NewTeammate) -> Result<Teammate>;
     /// Moves a teammate from role `from` to role `to`, only if they still hold `from` (so a
     /// decision taken on what the caller saw is not applied to a role changed since). The owner

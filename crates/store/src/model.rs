@@ -14,6 +14,8 @@ pub struct Workspace {
     pub timezone: String,
     /// Secret for identity verification (HMAC of user ids) in the Messenger.
     pub identity_secret: String,
+    /// When the identity secret was last replaced; `None` if never.
+    pub identity_secret_rotated_at: Option<i64>,
     pub identity_required: bool,
     pub allowed_origins: Vec<String>,
     pub created_at: i64,

@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "deliveries_without_foreign_keys",
         include_str!("../migrations/sqlite/0004_deliveries_without_foreign_keys.sql"),
     ),
+    (5, "identity_secret_rotation", include_str!("../migrations/sqlite/0005_identity_secret_rotation.sql")),
 ];
 
 include!("imp.rs");

@@ -9,3 +9,4 @@ mod schema;
 mod support;
 mod tags_segments;
 mod teammates;
+mod workspaces;

@@ -254,6 +254,7 @@ mod tests {
             name: "W".into(),
             timezone: "UTC".into(),
             identity_secret: secret.into(),
+            identity_secret_rotated_at: None,
             identity_required: true,
             allowed_origins: vec![],
             created_at: 0,
