@@ -30,7 +30,7 @@ enum Command {
     /// creates a workspace and prints how to log in.
     Serve,
     /// Create a workspace with its owner and an API token, without prompts (for scripts and
-    /// containers). Prints the workspace id, its app_id and the token.
+    /// containers). Prints the workspace id, its app_id, the token and the identity secret.
     Setup {
         /// Name of the workspace.
         #[arg(long)]
@@ -174,12 +174,14 @@ async fn run(command: Command, settings: Settings) -> Result<(), String> {
                     "admin_id": p.owner.id,
                     "email": p.owner.email,
                     "token": p.token_secret,
+                    "identity_secret": p.workspace.identity_secret,
                 });
                 println!("{out}");
             } else {
                 println!("Created workspace {} (app_id {}).", p.workspace.name, p.workspace.app_id);
                 println!("Owner login: {}", p.owner.email);
                 println!("API token (shown once): {}", p.token_secret);
+                println!("Identity secret (keys user_hash; also in Settings): {}", p.workspace.identity_secret);
             }
             Ok(())
         }

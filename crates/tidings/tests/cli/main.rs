@@ -78,13 +78,14 @@ pub(crate) fn setup(db: &Db, email: &str) -> Json {
 }
 
 #[tokio::test]
-async fn setup_prints_the_workspace_and_a_working_token() {
+async fn setup_prints_the_workspace_a_working_token_and_the_identity_secret() {
     for db in Db::all().await {
         let p = setup(&db, "owner@acme.test");
         assert!(p["app_id"].as_str().is_some_and(|a| a.len() == 8), "{}: {p}", db.name);
         assert!(p["token"].as_str().is_some_and(|t| t.starts_with("tid_")));
         let ws = db.store.workspace_by_app_id(p["app_id"].as_str().unwrap()).await.unwrap().unwrap();
         assert_eq!(ws.id, p["workspace_id"].as_i64().unwrap());
+        assert_eq!(p["identity_secret"].as_str(), Some(ws.identity_secret.as_str()), "{}: {p}", db.name);
         let again =
             db.run(&["setup", "--workspace", "Other", "--email", "owner@acme.test", "--password", "a-long-password"]);
         assert!(!again.status.success(), "{}: a taken email must fail", db.name);
