@@ -1,5 +1,5 @@
-//! Creating workspaces, teammates and API tokens: shared by `tidings setup`, the first start of
-//! `tidings serve`, and the settings pages.
+//! Creating workspaces, teammates and API tokens, and replacing a workspace's identity secret:
+//! shared by `tidings setup`, the first start of `tidings serve`, the settings pages and the API.
 
 use std::sync::Arc;
 
@@ -7,6 +7,7 @@ use tidings_store::{ApiToken, NewApiToken, NewTeammate, NewWorkspace, Store, Tea
 
 use tidings_core::text;
 
+use crate::AppState;
 use crate::auth::{hash_password_async, hash_secret, now, random_secret};
 use crate::error::{ApiError, ApiResult};
 
@@ -50,7 +51,7 @@ pub async fn workspace(
                 app_id: app_id(),
                 name: name.trim().to_owned(),
                 timezone: timezone.to_owned(),
-                identity_secret: random_secret(32),
+                identity_secret: identity_secret(),
                 // Secure by default: users must prove who they are to read their messages.
                 identity_required: true,
                 created_at,
@@ -66,6 +67,33 @@ pub async fn workspace(
         .await?;
     let (token, token_secret) = api_token(store, &workspace, &owner, "First token").await?;
     Ok(Provisioned { workspace, owner, token, token_secret })
+}
+
+/// A new identity secret: 32 random bytes as URL-safe text.
+fn identity_secret() -> String {
+    random_secret(32)
+}
+
+/// Gives a workspace a new identity secret and returns the workspace with it.
+///
+/// Every `user_hash` computed with the old secret stops verifying at once, and so does every
+/// Messenger session: their signing key derives from the secret, and each Messenger request reads
+/// the workspace from the database. This server also drops its cached copy of the workspace
+/// (other servers' copies, which only the ping reads, expire within `WorkspaceCache::TTL`) and
+/// closes the workspace's open Messenger sockets, which reconnect, get 401 and boot again.
+///
+/// # Errors
+/// When the workspace does not exist, or storage fails.
+pub async fn rotate_identity_secret(state: &AppState, workspace: i64) -> ApiResult<Workspace> {
+    let ws = state
+        .store
+        .rotate_identity_secret(workspace, &identity_secret(), now())
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    state.workspaces.forget(workspace);
+    let closed = state.hub.end_workspace(workspace);
+    tracing::info!(workspace, closed, "identity secret rotated");
+    Ok(ws)
 }
 
 /// Creates an API token acting as `teammate`; returns it and its secret (shown once).

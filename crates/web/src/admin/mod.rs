@@ -41,6 +41,7 @@ pub fn router() -> Router<AppState> {
         .route("/app/settings/tokens/{id}/revoke", post(settings::revoke_token))
         .route("/app/settings/attributes", post(settings::create_attribute))
         .route("/app/settings/messenger", post(settings::messenger_settings))
+        .route("/app/settings/identity_secret/rotate", post(settings::rotate_identity_secret))
         .route("/assets/app.css", get(|| asset("text/css; charset=utf-8", include_str!("../../assets/app.css"))))
         .route("/assets/common.js", get(|| script(include_str!("../../assets/common.js"))))
         .route("/assets/app.js", get(|| script(include_str!("../../assets/app.js"))))

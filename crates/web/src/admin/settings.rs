@@ -71,6 +71,8 @@ struct SettingsPage {
     new_token: Option<String>,
     /// Only for those allowed to see it.
     identity_secret: Option<String>,
+    /// When the secret was last rotated, if ever.
+    secret_rotated: Option<String>,
     identity_required: bool,
     allowed_origins: String,
     public_url: String,
@@ -162,6 +164,7 @@ async fn settings_page(state: &AppState, admin: &Admin, notice: Notice) -> Respo
         error: notice.error,
         new_token: notice.new_token,
         identity_secret: admin.can(Permission::IdentitySecret).then(|| admin.workspace.identity_secret.clone()),
+        secret_rotated: admin.workspace.identity_secret_rotated_at.map(|at| when(Some(at), tz)),
         identity_required: admin.workspace.identity_required,
         allowed_origins: admin.workspace.allowed_origins.join("\n"),
         public_url: state.config.public_url.clone(),
@@ -403,6 +406,40 @@ pub async fn messenger_settings(
     admin.workspace.identity_required = required;
     admin.workspace.allowed_origins = origins;
     settings_page(&state, &admin, Notice::done("Messenger settings saved.")).await
+}
+
+#[derive(Deserialize)]
+pub struct RotateForm {
+    csrf: String,
+    /// The box that says every `user_hash` will be recomputed.
+    #[serde(default)]
+    confirm: Option<String>,
+}
+
+/// Replaces the identity secret, once the teammate has ticked the box acknowledging what that
+/// breaks.
+pub async fn rotate_identity_secret(
+    State(state): State<AppState>,
+    mut admin: Admin,
+    Form(f): Form<RotateForm>,
+) -> Response {
+    if !admin.csrf_ok(&f.csrf) {
+        return csrf_refused();
+    }
+    if let Err(f) = admin.require(Permission::IdentitySecret) {
+        return forbidden(&state, &admin, f).await;
+    }
+    if f.confirm.is_none() {
+        let error = "Tick the box to confirm: every user_hash must be recomputed with the new secret.";
+        return settings_page(&state, &admin, Notice::error(error)).await;
+    }
+    match provision::rotate_identity_secret(&state, admin.workspace.id).await {
+        Ok(ws) => admin.workspace = ws,
+        Err(e) => return e.into_response(),
+    }
+    let done = "The identity secret was rotated. Compute every user_hash with the new secret below; \
+                every Messenger session has ended, and users get back in once their user_hash is new.";
+    settings_page(&state, &admin, Notice::done(done)).await
 }
 
 /// `https://host[:port]` with nothing after it, as browsers send in `Origin`.

@@ -10,6 +10,7 @@ mod attributes;
 mod contacts;
 mod conversations;
 mod fields;
+mod identity;
 mod manual_messages;
 mod messages;
 mod openapi;
@@ -88,6 +89,7 @@ pub fn routes() -> Vec<ApiRoute> {
     all.extend(manual_messages::routes());
     all.extend(messages::routes());
     all.extend(conversations::routes());
+    all.extend(identity::routes());
     all.extend(openapi::routes());
     all
 }

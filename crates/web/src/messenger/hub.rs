@@ -78,6 +78,15 @@ impl Hub {
             .map_or(0, |list| list.iter().filter(|(_, tx)| tx.send(frame.clone()).is_ok()).count())
     }
 
+    /// Ends every open Messenger of a workspace on this server (its sessions were revoked):
+    /// dropping their outboxes ends their loops, which close the sockets. Returns how many.
+    pub fn end_workspace(&self, workspace: i64) -> usize {
+        let mut conns = self.connections.lock().unwrap_or_else(|e| e.into_inner());
+        let before: usize = conns.values().map(Vec::len).sum();
+        conns.retain(|(w, _), _| *w != workspace);
+        before - conns.values().map(Vec::len).sum::<usize>()
+    }
+
     pub fn connection_count(&self) -> usize {
         self.connections.lock().unwrap_or_else(|e| e.into_inner()).values().map(Vec::len).sum()
     }
@@ -121,7 +130,11 @@ async fn serve(mut socket: WebSocket, hub: Arc<Hub>, workspace: i64, contact: i6
                         break;
                     }
                 }
-                None => break,
+                // The hub let go of this connection: its session has ended.
+                None => {
+                    let _ = socket.send(WsMessage::Close(None)).await;
+                    break;
+                }
             },
             incoming = socket.recv() => match incoming {
                 // The Messenger sends nothing we act on; reading keeps pings answered and notices a close.
@@ -154,5 +167,21 @@ mod tests {
         assert!(hub.is_online(2, 10), "another workspace's contact is separate");
         drop(c);
         assert_eq!(hub.connection_count(), 0);
+    }
+
+    #[test]
+    fn ending_a_workspace_closes_its_connections_only() {
+        let hub = Arc::new(Hub::default());
+        let (_a, mut rx_a) = hub.register(1, 10);
+        let (_b, mut rx_b) = hub.register(1, 11);
+        let (_c, mut rx_c) = hub.register(2, 10);
+        assert_eq!(hub.end_workspace(1), 2);
+        for rx in [&mut rx_a, &mut rx_b] {
+            assert!(matches!(rx.try_recv(), Err(mpsc::error::TryRecvError::Disconnected)), "the loop sees the end");
+        }
+        assert!(!hub.is_online(1, 10) && !hub.is_online(1, 11));
+        assert_eq!(hub.send(2, 10, Arc::from("x")), 1, "another workspace's Messenger stays open");
+        assert_eq!(rx_c.try_recv().unwrap().as_ref(), "x");
+        assert_eq!(hub.connection_count(), 1);
     }
 }

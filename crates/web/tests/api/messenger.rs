@@ -526,3 +526,45 @@ async fn the_renderers_own_markers_in_a_body_never_make_a_script_link() {
         s.stop().await;
     }
 }
+
+#[tokio::test]
+async fn rotating_the_identity_secret_refuses_old_hashes_and_ends_every_session() {
+    for s in servers().await {
+        let db = s.db;
+        let old = s.workspace.identity_secret.clone();
+        let ann = Widget::boot(&s, verified(&s, "ann", "Ann")).await;
+        let visitor = Widget::boot(&s, json!({})).await;
+        let mut socket = ann.socket().await;
+        // The ping reads the workspace through this server's cache: fill it with the old secret.
+        assert_eq!(ann.call(reqwest::Method::POST, "/ping", None).await.0, StatusCode::NO_CONTENT, "{db}");
+
+        let (status, rotated) = s.post("/identity_secret/rotate", json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{db}: {rotated}");
+        assert_eq!(rotated["type"], "identity_secret", "{db}");
+        let new = rotated["identity_secret"].as_str().unwrap().to_owned();
+        assert!(new.len() >= 40 && new != old, "{db}: {rotated}");
+        assert!(rotated["rotated_at"].as_i64().is_some_and(|t| t > 1_700_000_000), "{db}: {rotated}");
+        assert_eq!(s.get("/identity_secret").await, (StatusCode::OK, rotated.clone()), "{db}");
+
+        let stale = boot(&s, json!({"user_id": "ann", "user_hash": user_hash(&old, "ann")})).await;
+        assert_error(db, &stale, StatusCode::UNAUTHORIZED, "identity_verification_failed");
+        for (who, w) in [("a user", &ann), ("a visitor", &visitor)] {
+            let (status, _) = w.call(reqwest::Method::GET, "/messages", None).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{db}: {who}'s session outlived the secret");
+        }
+        let (status, _) = ann.call(reqwest::Method::POST, "/ping", None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{db}: the cached workspace kept the old secret");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match tokio::time::timeout_at(deadline, socket.next()).await.expect("the socket stayed open") {
+                None | Some(Err(_)) | Some(Ok(Ws::Close(_))) => break,
+                Some(Ok(_)) => {}
+            }
+        }
+
+        let again = Widget::boot(&s, json!({"user_id": "ann", "user_hash": user_hash(&new, "ann")})).await;
+        assert_eq!(again.contact_id, ann.contact_id, "{db}: the same user, with the new hash");
+        assert_eq!(again.call(reqwest::Method::GET, "/messages", None).await.0, StatusCode::OK, "{db}");
+        s.stop().await;
+    }
+}

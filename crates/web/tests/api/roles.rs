@@ -6,7 +6,7 @@ use serde_json::{Value as Json, json};
 use tidings_store::TeammateRole;
 use tidings_web::provision;
 
-use super::support::Server;
+use super::support::{Server, assert_error};
 
 /// A teammate of the server's workspace, with an API token and a logged-in session.
 pub struct Mate {
@@ -255,6 +255,90 @@ async fn the_owner_manages_everyone_and_stays_the_owner() {
         assert!(!live(&s, &admin.token).await, "{db}");
         let (status, _) = owner.form(&s, "/app/settings/messenger", &[("allowed_origins", "https://a.example")]).await;
         assert_eq!(status, StatusCode::OK, "{db}");
+        s.stop().await;
+    }
+}
+
+/// The API routes only the owner and admins may call; every other route is the daily work.
+const MANAGING: [&str; 2] = ["/identity_secret", "/identity_secret/rotate"];
+
+async fn secret(s: &Server) -> String {
+    s.store.workspace(s.workspace.id).await.unwrap().unwrap().identity_secret
+}
+
+#[tokio::test]
+async fn a_member_reaches_every_api_route_but_the_identity_secret() {
+    for s in super::support::servers().await {
+        let db = s.db;
+        let member = Mate::new(&s, "member", TeammateRole::Member).await;
+        let mut refused = 0;
+        for route in tidings_web::api::routes() {
+            let path = route.path.replace("{id}", "999999999").replace("{tag_id}", "999999999");
+            let path = path.replace("{external_id}", "nobody");
+            let body = matches!(route.method, Method::POST | Method::PUT).then(|| json!({}));
+            let by_token = member.call(&s, route.method.clone(), &path, body.clone()).await;
+            let by_session = member.session_call(&s, route.method.clone(), &path, body).await;
+            for (via, got) in [("token", by_token), ("session", by_session)] {
+                if MANAGING.contains(&route.path) {
+                    assert_error(db, &got, StatusCode::FORBIDDEN, "action_forbidden");
+                    refused += 1;
+                } else {
+                    assert_ne!(
+                        got.0,
+                        StatusCode::FORBIDDEN,
+                        "{db}: {} {path} by a member's {via}: {}",
+                        route.method,
+                        got.1
+                    );
+                }
+            }
+        }
+        assert_eq!(refused, 2 * MANAGING.len(), "{db}");
+        assert_eq!(secret(&s).await, s.workspace.identity_secret, "{db}: a member rotated the secret");
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn the_owner_and_admins_read_and_rotate_the_identity_secret_members_do_not() {
+    for s in super::support::servers().await {
+        let db = s.db;
+        let owner = Mate::owner(&s).await;
+        let admin = Mate::new(&s, "admin", TeammateRole::Admin).await;
+        let member = Mate::new(&s, "member", TeammateRole::Member).await;
+
+        let got = member.call(&s, Method::GET, "/identity_secret", None).await;
+        let e = assert_error(db, &got, StatusCode::FORBIDDEN, "action_forbidden");
+        assert!(!got.1.to_string().contains(&s.workspace.identity_secret), "{db}: {e}");
+        let (status, page) = member.form(&s, "/app/settings/identity_secret/rotate", &[("confirm", "yes")]).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{db}");
+        assert!(page.contains("can see or rotate the identity secret"), "{db}: {page}");
+        assert_eq!(secret(&s).await, s.workspace.identity_secret, "{db}");
+
+        let (status, read) = admin.call(&s, Method::GET, "/identity_secret", None).await;
+        assert_eq!(status, StatusCode::OK, "{db}: {read}");
+        assert_eq!(
+            read,
+            json!({"type": "identity_secret", "identity_secret": s.workspace.identity_secret, "rotated_at": null})
+        );
+        let (status, by_admin) = admin.session_call(&s, Method::POST, "/identity_secret/rotate", None).await;
+        assert_eq!(status, StatusCode::OK, "{db}: {by_admin}");
+        assert_eq!(by_admin["identity_secret"].as_str().unwrap(), secret(&s).await, "{db}");
+        let (status, by_owner) = owner.call(&s, Method::POST, "/identity_secret/rotate", None).await;
+        assert_eq!(status, StatusCode::OK, "{db}: {by_owner}");
+        assert_ne!(by_owner["identity_secret"], by_admin["identity_secret"], "{db}");
+
+        // The settings page asks for the box to be ticked, then rotates and shows the new secret.
+        let before = secret(&s).await;
+        let (status, page) = owner.form(&s, "/app/settings/identity_secret/rotate", &[]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{db}: {page}");
+        assert_eq!(secret(&s).await, before, "{db}: rotated without the box ticked");
+        let (status, page) = owner.form(&s, "/app/settings/identity_secret/rotate", &[("confirm", "yes")]).await;
+        assert_eq!(status, StatusCode::OK, "{db}: {page}");
+        let after = secret(&s).await;
+        assert_ne!(after, before, "{db}");
+        assert!(page.contains(&after) && !page.contains(&before), "{db}: the page shows the new secret only");
+        assert!(page.contains("every user_hash"), "{db}: the page warns what rotating breaks");
         s.stop().await;
     }
 }
