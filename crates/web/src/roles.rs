@@ -6,11 +6,11 @@
 //! the teammate it belongs to, read again on every request, so a change of role applies at once.
 //!
 //! - **Every teammate** does the daily work: contacts, data attributes, segments, tags, messages
-//!   and conversations; and creates, sees and revokes their own API tokens. Nothing is needed for
-//!   that beyond being a teammate of the workspace, which the extractors already prove.
-//! - **The owner and admins** also manage the team (add teammates, change roles), everyone's API
-//!   tokens, the identity secret, and the Messenger settings (identity verification, allowed
-//!   origins).
+//!   and conversations; and sees and revokes their own API tokens. Nothing is needed for that
+//!   beyond being a teammate of the workspace, which the extractors already prove.
+//! - **The owner and admins** also manage the team (add teammates, change roles), API tokens
+//!   (creating them, and seeing and revoking everyone's), the identity secret, and the Messenger
+//!   settings (identity verification, allowed origins).
 //! - **Over other people**, a teammate acts only on those below them: the owner on admins and
 //!   members, an admin on members. So an admin can neither demote nor revoke the tokens of another
 //!   admin, and nobody but the owner touches anything of the owner's. The owner is the one who
@@ -26,8 +26,8 @@ use crate::error::ApiError;
 pub enum Permission {
     /// Adding teammates and changing roles (of those below the caller: [`may_set_role`]).
     ManageTeammates,
-    /// Seeing every teammate's API tokens and revoking them (of those below the caller:
-    /// [`may_revoke_token_of`]).
+    /// Creating API tokens, and seeing every teammate's and revoking them (of those below the
+    /// caller: [`may_revoke_token_of`]).
     ManageTokens,
     /// Reading and rotating the identity secret.
     IdentitySecret,

@@ -264,10 +264,15 @@ pub struct TokenForm {
     name: String,
 }
 
-/// Creates a token acting as the logged-in teammate, with their role: anyone may.
+/// Creates a token acting as the logged-in teammate, with their role: the owner and admins
+/// manage tokens; a member works in the app (and may still revoke a token of their own, say one
+/// made while they were an admin).
 pub async fn create_token(State(state): State<AppState>, admin: Admin, Form(f): Form<TokenForm>) -> Response {
     if !admin.csrf_ok(&f.csrf) {
         return csrf_refused();
+    }
+    if let Err(f) = admin.require(Permission::ManageTokens) {
+        return forbidden(&state, &admin, f).await;
     }
     let name = if f.name.trim().is_empty() { "API token".to_owned() } else { f.name.trim().to_owned() };
     let notice = match provision::api_token(&state.store, &admin.workspace, &admin.teammate, &name).await {
