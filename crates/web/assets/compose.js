@@ -197,6 +197,9 @@
     $("add-filter").addEventListener("click", () => builder.add());
     $("match").addEventListener("change", changed);
   }
+  // The form only groups the fields, and the buttons act through the API: Enter in the title
+  // must not submit it.
+  $("compose-form").addEventListener("submit", (ev) => ev.preventDefault());
   $("body").addEventListener("input", () => { clearTimeout(previewTimer); previewTimer = setTimeout(preview, 250); });
   $("preview-as").addEventListener("change", preview);
   $("save-draft").addEventListener("click", () => act("draft"));

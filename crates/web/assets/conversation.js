@@ -23,7 +23,8 @@
     } catch (_) { /* try again next time */ }
   }
 
-  $("reply-form").addEventListener("submit", async () => {
+  $("reply-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
     const text = $("reply-body").value;
     if (!text.trim()) return;
     $("reply").disabled = true;

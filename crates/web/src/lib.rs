@@ -11,6 +11,7 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod headers;
 pub mod messenger;
 mod nul;
 pub mod provision;
@@ -40,9 +41,14 @@ impl WebConfig {
         WebConfig { public_url: public_url.into(), rate_limit_per_minute: 1000 }
     }
 
+    /// Whether people reach the server over HTTPS.
+    pub fn https(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
     /// Cookies are marked `Secure` when the server is reached over HTTPS.
     pub fn secure_cookies(&self) -> bool {
-        self.public_url.starts_with("https://")
+        self.https()
     }
 }
 
@@ -76,7 +82,7 @@ impl AppState {
     }
 }
 
-/// The whole HTTP surface.
+/// The whole HTTP surface. Every answer, errors included, carries the security headers.
 pub fn router(state: AppState) -> Router {
     let api = api::router().route_layer(axum::middleware::from_fn_with_state(state.clone(), ratelimit::limit));
     Router::new()
@@ -86,6 +92,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(api::method_not_allowed)
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn(nul::refuse))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), headers::add))
         .with_state(state)
 }
 

@@ -84,9 +84,15 @@ impl Server {
 
     /// Starts another server on the same database, as a second node (or a restart) would.
     pub async fn another_instance(&self) -> String {
+        self.another_instance_at(None).await
+    }
+
+    /// Starts another server on the same database whose public URL (what people type, e.g. an
+    /// `https://` address behind a proxy) is `public_url`; returns the address it listens on.
+    pub async fn another_instance_at(&self, public_url: Option<&str>) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let state = AppState::new(self.store.clone(), WebConfig::new(base.clone()));
+        let state = AppState::new(self.store.clone(), WebConfig::new(public_url.unwrap_or(&base)));
         tokio::spawn(tidings_web::launch(listener, state, std::future::pending()));
         base
     }

@@ -11,6 +11,7 @@
 #[macro_use]
 mod webdriver;
 mod app;
+mod csp;
 mod host;
 mod messages;
 

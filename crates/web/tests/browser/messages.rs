@@ -266,7 +266,7 @@ async fn scenario(app: &App, host: &Host, driver: &std::path::Path, t: &Browser,
     Ok(())
 }
 
-async fn log_in(app: &App, b: &Browser) -> Result<()> {
+pub(crate) async fn log_in(app: &App, b: &Browser) -> Result<()> {
     b.goto(&app.url("/app/login")).await?;
     b.find("input[name=email]").await?.send_keys(OWNER_EMAIL).await?;
     b.find("input[name=password]").await?.send_keys(OWNER_PASSWORD).await?;
@@ -287,7 +287,7 @@ async fn wait_online(app: &App, contact: i64) -> Result<()> {
 }
 
 /// Makes the page's confirmation dialogs answer "OK", as a teammate would click.
-async fn accept_confirms(b: &Browser) -> Result<()> {
+pub(crate) async fn accept_confirms(b: &Browser) -> Result<()> {
     b.execute("window.confirm = () => true;", json!([])).await.map(drop)
 }
 
@@ -310,7 +310,7 @@ async fn wait_text(b: &Browser, css: &str, want: &str) -> Result<()> {
     .await
 }
 
-async fn wait_contains(b: &Browser, css: &str, want: &str) -> Result<()> {
+pub(crate) async fn wait_contains(b: &Browser, css: &str, want: &str) -> Result<()> {
     b.wait_for(&format!("{css} to contain {want:?}"), WAIT, async || {
         let text = b.find(css).await?.text().await?;
         if text.contains(want) { Ok(()) } else { Err(fail!("{text:?}")) }

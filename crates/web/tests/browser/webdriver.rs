@@ -1,8 +1,9 @@
 //! A small W3C WebDriver client over reqwest, and the ChromeDriver process it talks to.
 //!
 //! Only what the browser tests need: one headless Chromium session per [`Browser`], navigation,
-//! CSS lookups, clicks, typing, text and attributes, synchronous scripts, screenshots, and a
-//! bounded [`Browser::wait_for`] so tests wait for a condition instead of sleeping.
+//! CSS lookups, clicks, typing, text and attributes, synchronous scripts, screenshots, the
+//! console's messages, and a bounded [`Browser::wait_for`] so tests wait for a condition instead
+//! of sleeping.
 //!
 //! A `Browser` owns the ChromeDriver child process and a temporary profile folder. Dropping it
 //! (also while a failed assertion unwinds) ends the WebDriver session, which makes ChromeDriver
@@ -114,6 +115,9 @@ impl Browser {
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": CHROMIUM, "args": args, "mobileEmulation": {"deviceMetrics": metrics}},
+            // Keeps the console (where Chromium reports Content Security Policy violations) for
+            // `console_log`.
+            "goog:loggingPrefs": {"browser": "ALL"},
         }}});
         let created = browser
             .raw(Method::POST, "/session".to_owned(), Some(caps))
@@ -201,6 +205,17 @@ impl Browser {
     /// returns.
     pub async fn execute(&self, script: &str, args: Json) -> Result<Json> {
         self.cmd(Method::POST, "/execute/sync", Some(json!({"script": script, "args": args}))).await
+    }
+
+    /// The console messages the pages printed since the last call (ChromeDriver hands each one
+    /// out once), as `LEVEL message`.
+    pub async fn console_log(&self) -> Result<Vec<String>> {
+        let v = self.cmd(Method::POST, "/se/log", Some(json!({"type": "browser"}))).await?;
+        let entries = v.as_array().ok_or_else(|| fail!("the browser log is not a list: {v}"))?;
+        Ok(entries
+            .iter()
+            .map(|e| format!("{} {}", e["level"].as_str().unwrap_or("?"), e["message"].as_str().unwrap_or_default()))
+            .collect())
     }
 
     /// Saves a PNG of the viewport to `path`.
