@@ -8,7 +8,7 @@
 //! table in [`crate::roles`].
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -17,7 +17,7 @@ use axum::http::request::Parts;
 use axum::http::{Method, header};
 use base64::Engine;
 use sha2::{Digest, Sha256};
-use tidings_store::{Session, Teammate, Workspace};
+use tidings_store::{Session, Store, Teammate, Workspace};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -51,6 +51,56 @@ pub fn hash_password(password: &str) -> Result<String, String> {
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// The hash of a password nobody has, made with the same parameters as teammates' hashes. Made
+/// once, on the first login that needs it.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| hash_password(&random_secret(32)).expect("hashing a random password"))
+}
+
+/// What one login attempt is checked against: the teammate's own hash, or, when the email is
+/// unknown or its teammate has no password, a dummy one. Either way the attempt costs one Argon2
+/// verification, so how long the answer takes does not tell who has an account.
+pub struct PasswordCheck {
+    teammate: Option<Teammate>,
+    hash: String,
+}
+
+impl PasswordCheck {
+    /// Decides what to verify against for `teammate`, the one the email named, if any.
+    pub fn for_teammate(teammate: Option<Teammate>) -> Self {
+        match teammate.and_then(|t| Some((t.password_hash.clone()?, t))) {
+            Some((hash, t)) => PasswordCheck { teammate: Some(t), hash },
+            None => PasswordCheck { teammate: None, hash: dummy_hash().to_owned() },
+        }
+    }
+
+    /// Looks the email up and decides what to verify against.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub async fn for_email(store: &dyn Store, email: &str) -> Result<Self, ApiError> {
+        Ok(Self::for_teammate(store.teammate_by_email(email).await?))
+    }
+
+    /// The Argon2 hash the password will be verified against.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// Whether no teammate can pass this check (the hash is the dummy one).
+    pub fn is_dummy(&self) -> bool {
+        self.teammate.is_none()
+    }
+
+    /// Verifies `password` (slow on purpose: call from a blocking thread); the teammate it logs
+    /// in, if it matches.
+    pub fn verify(self, password: &str) -> Option<Teammate> {
+        let matches = verify_password(password, &self.hash);
+        self.teammate.filter(|_| matches)
+    }
 }
 
 /// Runs the password hash on a blocking thread.
@@ -198,6 +248,22 @@ mod tests {
         assert!(h.starts_with("$argon2id$"));
         assert!(verify_password("correct horse", &h));
         assert!(!verify_password("wrong", &h));
+    }
+
+    /// The parameters part of a PHC string (`$argon2id$v=19$m=…,t=…,p=…`), without salt and hash.
+    fn parameters(hash: &str) -> String {
+        hash.split('$').take(4).collect::<Vec<_>>().join("$")
+    }
+
+    #[test]
+    fn without_a_teammate_the_password_is_verified_against_a_dummy_hash_made_like_real_ones() {
+        let real = hash_password("correct horse").unwrap();
+        let check = PasswordCheck::for_teammate(None);
+        assert!(check.is_dummy());
+        assert!(PasswordHash::new(check.hash()).is_ok(), "{}", check.hash());
+        assert_eq!(parameters(check.hash()), parameters(&real), "the same Argon2 work as a real hash");
+        assert_eq!(check.hash(), dummy_hash(), "made once");
+        assert!(check.verify("correct horse").is_none());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use tidings_store::{Session, Teammate, Workspace};
 
 use crate::AppState;
 use crate::auth::{
-    SESSION_COOKIE, SESSION_SECONDS, constant_time_eq, hash_secret, now, random_secret, session_of, verify_password,
+    PasswordCheck, SESSION_COOKIE, SESSION_SECONDS, constant_time_eq, hash_secret, now, random_secret, session_of,
 };
 use crate::roles::{self, Forbidden, Permission};
 
@@ -120,16 +120,13 @@ pub async fn login(
     if !state.logins.allowed(&ip_key, now) || !state.logins.allowed(&email_key, now) {
         return again("Too many failed attempts. Wait five minutes, then try again.", StatusCode::TOO_MANY_REQUESTS);
     }
-    let teammate = match state.store.teammate_by_email(&email).await {
-        Ok(t) => t,
-        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    let check = match PasswordCheck::for_email(state.store.as_ref(), &email).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
     };
-    let hash = teammate.as_ref().and_then(|t| t.password_hash.clone());
     let password = form.password.clone();
-    let ok = tokio::task::spawn_blocking(move || hash.is_some_and(|h| verify_password(&password, &h)))
-        .await
-        .unwrap_or(false);
-    let Some(teammate) = teammate.filter(|_| ok) else {
+    let teammate = tokio::task::spawn_blocking(move || check.verify(&password)).await.ok().flatten();
+    let Some(teammate) = teammate else {
         state.logins.failed(&ip_key, now);
         state.logins.failed(&email_key, now);
         return again("That email and password do not match. Check both and try again.", StatusCode::UNAUTHORIZED);

@@ -7,6 +7,7 @@ mod contacts;
 mod conversations;
 mod headers;
 mod input;
+mod login;
 mod messages;
 mod messenger;
 mod roles;
