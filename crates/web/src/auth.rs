@@ -7,8 +7,7 @@
 //! more than the daily work says so with [`Caller::require`], which reads the one permission
 //! table in [`crate::roles`].
 
-use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -203,41 +202,6 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Counts failed logins per key (an email or a client address) in fixed windows.
-pub struct LoginLimiter {
-    window_seconds: i64,
-    max_failures: u32,
-    seen: Mutex<HashMap<String, (i64, u32)>>,
-}
-
-impl LoginLimiter {
-    pub fn new(window_seconds: i64, max_failures: u32) -> Self {
-        LoginLimiter { window_seconds, max_failures, seen: Mutex::new(HashMap::new()) }
-    }
-
-    /// Whether `key` may try again now.
-    pub fn allowed(&self, key: &str, now: i64) -> bool {
-        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        seen.get(key).is_none_or(|(start, n)| now - start >= self.window_seconds || *n < self.max_failures)
-    }
-
-    pub fn failed(&self, key: &str, now: i64) {
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.len() > 100_000 {
-            seen.retain(|_, (start, _)| now - *start < self.window_seconds);
-        }
-        let entry = seen.entry(key.to_owned()).or_insert((now, 0));
-        if now - entry.0 >= self.window_seconds {
-            *entry = (now, 0);
-        }
-        entry.1 += 1;
-    }
-
-    pub fn succeeded(&self, key: &str) {
-        self.seen.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,16 +228,5 @@ mod tests {
         assert_eq!(parameters(check.hash()), parameters(&real), "the same Argon2 work as a real hash");
         assert_eq!(check.hash(), dummy_hash(), "made once");
         assert!(check.verify("correct horse").is_none());
-    }
-
-    #[test]
-    fn limiter_blocks_after_max_failures_until_the_window_ends() {
-        let l = LoginLimiter::new(60, 2);
-        l.failed("a", 0);
-        assert!(l.allowed("a", 1));
-        l.failed("a", 1);
-        assert!(!l.allowed("a", 2));
-        assert!(l.allowed("b", 2));
-        assert!(l.allowed("a", 61));
     }
 }

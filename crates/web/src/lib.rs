@@ -12,6 +12,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod headers;
+pub mod logins;
 pub mod messenger;
 mod nul;
 pub mod provision;
@@ -57,7 +58,7 @@ impl WebConfig {
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub config: Arc<WebConfig>,
-    pub logins: Arc<auth::LoginLimiter>,
+    pub logins: Arc<logins::LoginLimiter>,
     pub rate_limiter: Arc<ratelimit::RateLimiter>,
     /// Open Messenger connections on this server.
     pub hub: Arc<messenger::hub::Hub>,
@@ -73,7 +74,7 @@ impl AppState {
         AppState {
             store,
             config: Arc::new(config),
-            logins: Arc::new(auth::LoginLimiter::new(300, 10)),
+            logins: Arc::new(logins::LoginLimiter::new(logins::LoginPolicy::default())),
             rate_limiter,
             hub: Arc::new(messenger::hub::Hub::default()),
             presence: Arc::default(),

@@ -7,7 +7,7 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tidings_store::{Session, Teammate, Workspace};
@@ -115,10 +115,13 @@ pub async fn login(
         );
     }
     let now = now();
-    let ip_key = format!("ip:{}", addr.ip());
-    let email_key = format!("email:{email}");
-    if !state.logins.allowed(&ip_key, now) || !state.logins.allowed(&email_key, now) {
-        return again("Too many failed attempts. Wait five minutes, then try again.", StatusCode::TOO_MANY_REQUESTS);
+    if let Some(wait) = state.logins.wait(&email, addr.ip(), now) {
+        let mut r = again(
+            &format!("Too many failed attempts. Wait {}, then try again.", for_people(wait)),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+        return r;
     }
     let check = match PasswordCheck::for_email(state.store.as_ref(), &email).await {
         Ok(c) => c,
@@ -127,11 +130,10 @@ pub async fn login(
     let password = form.password.clone();
     let teammate = tokio::task::spawn_blocking(move || check.verify(&password)).await.ok().flatten();
     let Some(teammate) = teammate else {
-        state.logins.failed(&ip_key, now);
-        state.logins.failed(&email_key, now);
+        state.logins.failed(&email, addr.ip(), now);
         return again("That email and password do not match. Check both and try again.", StatusCode::UNAUTHORIZED);
     };
-    state.logins.succeeded(&email_key);
+    state.logins.succeeded(&email);
     let secret = random_secret(32);
     let session = Session {
         token_hash: hash_secret(&secret),
@@ -150,6 +152,12 @@ pub async fn login(
     ([(header::SET_COOKIE, cookie)], Redirect::to("/app/contacts")).into_response()
 }
 
+/// A wait in words, rounded up: "1 second", "40 seconds", "15 minutes".
+fn for_people(seconds: i64) -> String {
+    let (n, unit) = if seconds < 60 { (seconds, "second") } else { ((seconds + 59) / 60, "minute") };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
 #[derive(Deserialize)]
 pub struct CsrfForm {
     csrf: String,
@@ -164,4 +172,18 @@ pub async fn logout(State(state): State<AppState>, admin: Admin, Form(form): For
     }
     let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
     ([(header::SET_COOKIE, cookie)], Redirect::to("/app/login")).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_read_as_words() {
+        assert_eq!(for_people(1), "1 second");
+        assert_eq!(for_people(59), "59 seconds");
+        assert_eq!(for_people(60), "1 minute");
+        assert_eq!(for_people(61), "2 minutes");
+        assert_eq!(for_people(15 * 60), "15 minutes");
+    }
 }

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value as Json, json};
 use tidings_store::{Store, Workspace};
+use tidings_web::logins::{LoginLimiter, LoginPolicy};
 use tidings_web::{AppState, WebConfig, provision};
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -38,7 +39,7 @@ pub fn postgres_url() -> String {
 }
 
 impl Server {
-    async fn start(db: &'static str, timezone: &str, rate_limit_per_minute: u32) -> Server {
+    async fn start(db: &'static str, timezone: &str, rate_limit_per_minute: u32, logins: LoginPolicy) -> Server {
         let (store, cleanup) = match db {
             "sqlite" => {
                 let dir = std::env::temp_dir().join(unique("tidings-api"));
@@ -68,7 +69,9 @@ impl Server {
         .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let state = AppState::new(store.clone(), WebConfig { rate_limit_per_minute, ..WebConfig::new(base.clone()) });
+        let mut state =
+            AppState::new(store.clone(), WebConfig { rate_limit_per_minute, ..WebConfig::new(base.clone()) });
+        state.logins = Arc::new(LoginLimiter::new(logins));
         tokio::spawn(tidings_web::launch(listener, state, std::future::pending()));
         Server {
             db,
@@ -170,12 +173,26 @@ impl Server {
 
 /// One server per database, each with a fresh workspace in `timezone`.
 pub async fn servers_in(timezone: &str) -> Vec<Server> {
-    vec![Server::start("sqlite", timezone, 1000).await, Server::start("postgres", timezone, 1000).await]
+    vec![
+        Server::start("sqlite", timezone, 1000, LoginPolicy::default()).await,
+        Server::start("postgres", timezone, 1000, LoginPolicy::default()).await,
+    ]
 }
 
 /// One server per database, allowing `per_minute` API requests per token.
 pub async fn servers_with_rate_limit(per_minute: u32) -> Vec<Server> {
-    vec![Server::start("sqlite", "UTC", per_minute).await, Server::start("postgres", "UTC", per_minute).await]
+    vec![
+        Server::start("sqlite", "UTC", per_minute, LoginPolicy::default()).await,
+        Server::start("postgres", "UTC", per_minute, LoginPolicy::default()).await,
+    ]
+}
+
+/// One server per database, limiting failed logins by `policy`.
+pub async fn servers_with_login_policy(policy: LoginPolicy) -> Vec<Server> {
+    vec![
+        Server::start("sqlite", "UTC", 1000, policy.clone()).await,
+        Server::start("postgres", "UTC", 1000, policy).await,
+    ]
 }
 
 pub async fn servers() -> Vec<Server> {
