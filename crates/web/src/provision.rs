@@ -39,7 +39,7 @@ pub async fn workspace(
     }
     text::check("workspace", name.trim(), text::NAME)?;
     check_email(email)?;
-    check_password(password)?;
+    check_password(password, email, name)?;
     if jiff::tz::TimeZone::get(timezone).is_err() {
         return Err(ApiError::bad_request("timezone", format!("{timezone} is not a known time zone")));
     }
@@ -127,8 +127,8 @@ pub async fn api_token(
 /// that role: see `roles::assignable`).
 ///
 /// # Errors
-/// When the email is taken or invalid, the password too short, the role is owner (a workspace
-/// has the one it was created with), or storage fails.
+/// When the email is taken or invalid, the password too short or too easy to guess, the role is
+/// owner (a workspace has the one it was created with), or storage fails.
 pub async fn teammate(
     store: &Arc<dyn Store>,
     workspace: &Workspace,
@@ -141,7 +141,7 @@ pub async fn teammate(
         return Err(ApiError::bad_request("role", "A workspace has one owner: add teammates as admins or members"));
     }
     check_email(email)?;
-    check_password(password)?;
+    check_password(password, email, &workspace.name)?;
     if name.trim().is_empty() {
         return Err(ApiError::bad_request("name", "The teammate needs a name"));
     }
@@ -169,11 +169,42 @@ fn check_email(email: &str) -> ApiResult<()> {
     Ok(text::check("email", e, text::EMAIL)?)
 }
 
-fn check_password(password: &str) -> ApiResult<()> {
+/// The most common passwords of 8 characters or more, in lowercase, one a line: taken from
+/// public lists of leaked passwords (the top of the "10k most common" list and recent yearly
+/// lists), leaving out the offensive ones. Attackers try these first, on every account.
+const COMMON_PASSWORDS: &str = include_str!("common_passwords.txt");
+
+/// Whether `password`, in any case, is one of [`COMMON_PASSWORDS`].
+fn is_common(password: &str) -> bool {
+    let lower = password.to_lowercase();
+    COMMON_PASSWORDS.lines().any(|common| common == lower)
+}
+
+/// A password people may set: long enough, not one attackers try first, and not the email or
+/// the workspace's name, which they know.
+fn check_password(password: &str, email: &str, workspace: &str) -> ApiResult<()> {
     if password.chars().count() < 8 {
         return Err(ApiError::bad_request("password", "Passwords need at least 8 characters"));
     }
-    Ok(text::check("password", password, text::PASSWORD)?)
+    text::check("password", password, text::PASSWORD)?;
+    let choose = "choose another one, e.g. a few unrelated words";
+    if is_common(password) {
+        return Err(ApiError::bad_request(
+            "password",
+            format!("This password is one of the most common ones, which attackers try first: {choose}"),
+        ));
+    }
+    let lower = password.to_lowercase();
+    if lower == email.trim().to_lowercase() {
+        return Err(ApiError::bad_request("password", format!("The password cannot be the email address: {choose}")));
+    }
+    if lower == workspace.trim().to_lowercase() {
+        return Err(ApiError::bad_request(
+            "password",
+            format!("The password cannot be the workspace's name: {choose}"),
+        ));
+    }
+    Ok(())
 }
 
 /// A short public workspace code, like Intercom's `app_id` (8 lowercase letters and digits).
@@ -182,4 +213,45 @@ fn app_id() -> String {
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes).expect("the operating system's random source failed");
     bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(password: &str) -> Option<String> {
+        let e = check_password(password, "Ada.Lovelace@acme.test", "Acme Analytics").err()?;
+        assert_eq!(e.errors[0].field.as_deref(), Some("password"), "{e:?}");
+        Some(e.errors[0].message.clone())
+    }
+
+    #[test]
+    fn common_passwords_are_refused_in_any_case() {
+        for p in ["password", "Password1", "12345678", "123456789", "QWERTY123", "iloveyou", "P@ssw0rd", "trustno1"] {
+            let message = refusal(p).unwrap_or_else(|| panic!("{p} was accepted"));
+            assert!(message.contains("most common"), "{p}: {message}");
+        }
+    }
+
+    #[test]
+    fn the_list_holds_lowercase_passwords_of_eight_characters_or_more_once_each() {
+        let all: Vec<&str> = COMMON_PASSWORDS.lines().collect();
+        assert!(all.len() >= 500, "{} passwords", all.len());
+        assert!(all.iter().all(|p| p.chars().count() >= 8 && *p == p.to_lowercase()));
+        assert_eq!(all.iter().collect::<std::collections::HashSet<_>>().len(), all.len(), "duplicates");
+    }
+
+    #[test]
+    fn the_email_and_the_workspace_name_are_refused() {
+        assert!(refusal("ada.lovelace@ACME.test").is_some_and(|m| m.contains("email")));
+        assert!(refusal("acme analytics").is_some_and(|m| m.contains("workspace")));
+    }
+
+    #[test]
+    fn other_passwords_pass() {
+        for p in ["a-long-password", "correct horse battery staple", "Acme Analytics 2024", "password-for-ada"] {
+            assert_eq!(refusal(p), None, "{p}");
+        }
+        assert!(refusal("short").is_some_and(|m| m.contains("at least 8")));
+    }
 }

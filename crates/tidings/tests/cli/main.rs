@@ -92,6 +92,8 @@ async fn setup_prints_the_workspace_a_working_token_and_the_identity_secret() {
         assert!(text(&again).contains("already exists"), "{}: {}", db.name, text(&again));
         let short = db.run(&["setup", "--workspace", "X", "--email", "x@acme.test", "--password", "short"]);
         assert!(!short.status.success() && text(&short).contains("at least 8"), "{}", text(&short));
+        let common = db.run(&["setup", "--workspace", "X", "--email", "x@acme.test", "--password", "Password1"]);
+        assert!(!common.status.success() && text(&common).contains("most common"), "{}", text(&common));
         db.cleanup().await;
     }
 }

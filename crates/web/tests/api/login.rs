@@ -1,6 +1,6 @@
 //! Logging in to the admin app: every attempt costs the same Argon2 work whether the email has an
 //! account or not, and failures make one account wait without locking out the others behind the
-//! same address.
+//! same address. Passwords attackers try first cannot be set.
 
 use reqwest::StatusCode;
 use tidings_store::{NewTeammate, TeammateRole};
@@ -101,6 +101,62 @@ async fn failures_make_one_account_wait_while_teammates_behind_the_same_address_
         let nobody = log_in("nobody@example.test", "not-it-at-all").await;
         assert_eq!(nobody.status(), StatusCode::TOO_MANY_REQUESTS, "{db}");
         assert!(nobody.headers().contains_key("retry-after"), "{db}");
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn common_passwords_are_refused_when_a_workspace_or_a_teammate_is_created() {
+    for s in servers().await {
+        let db = s.db;
+        // What `tidings setup` and the first start call.
+        for (password, says) in
+            [("Password1", "most common"), ("qwerty123", "most common"), ("acme analytics", "workspace")]
+        {
+            let refused =
+                tidings_web::provision::workspace(&s.store, "Acme Analytics", "new@example.test", password, "UTC")
+                    .await
+                    .expect_err(password);
+            assert_eq!(refused.errors[0].field.as_deref(), Some("password"), "{db}: {password}");
+            assert!(refused.errors[0].message.contains(says), "{db}: {password}: {:?}", refused.errors[0].message);
+        }
+        assert!(s.store.teammate_by_email("new@example.test").await.unwrap().is_none(), "{db}");
+
+        // Adding a teammate in the settings.
+        let (_, me) = s.get("/me").await;
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let login = client
+            .post(format!("{}/app/login", s.base))
+            .form(&[("email", me["email"].as_str().unwrap()), ("password", "a-long-password")])
+            .send()
+            .await
+            .unwrap();
+        let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+        let page = client.get(format!("{}/app/settings", s.base)).header("cookie", &cookie).send().await.unwrap();
+        let page = page.text().await.unwrap();
+        let csrf = page.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let add = async |password: &str| {
+            let form = [
+                ("csrf", csrf.as_str()),
+                ("name", "Grace"),
+                ("email", "grace@example.test"),
+                ("password", password),
+                ("role", "member"),
+            ];
+            let r = client
+                .post(format!("{}/app/settings/teammates", s.base))
+                .header("cookie", &cookie)
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            r.text().await.unwrap()
+        };
+        let refused = add("ILoveYou").await;
+        assert!(refused.contains("This password is one of the most common ones"), "{db}: {refused}");
+        assert!(s.store.teammate_by_email("grace@example.test").await.unwrap().is_none(), "{db}: added anyway");
+        let added = add("grace-picks-a-long-one").await;
+        assert!(added.contains("Grace can now log in as grace@example.test (member)."), "{db}: {added}");
         s.stop().await;
     }
 }
