@@ -4,7 +4,7 @@ use serde_json::Value as Json;
 use tidings_core::filter::{Pred, Target};
 
 /// One company's account: a tenant.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Workspace {
     pub id: i64,
     /// The public id the Messenger snippet carries (`app_id`).
@@ -21,7 +21,21 @@ pub struct Workspace {
     pub created_at: i64,
 }
 
-#[derive(Clone, Debug)]
+/// Written without the identity secret, so that no log line ever holds it.
+impl std::fmt::Debug for Workspace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Workspace")
+            .field("id", &self.id)
+            .field("app_id", &self.app_id)
+            .field("name", &self.name)
+            .field("timezone", &self.timezone)
+            .field("identity_secret", &"[redacted]")
+            .field("identity_required", &self.identity_required)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone)]
 pub struct NewWorkspace {
     pub app_id: String,
     pub name: String,
@@ -222,4 +236,26 @@ pub struct UpsertReport {
 /// could grant a teammate more than they were given.
 pub(crate) fn parse_role(s: &str) -> crate::Result<TeammateRole> {
     TeammateRole::parse(s).ok_or_else(|| crate::StoreError::Corrupt(format!("unknown teammate role {s:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_workspace_is_logged_without_its_identity_secret() {
+        let ws = Workspace {
+            id: 1,
+            app_id: "abc".into(),
+            name: "Acme".into(),
+            timezone: "UTC".into(),
+            identity_secret: "s3cr3t-value".into(),
+            identity_secret_rotated_at: None,
+            identity_required: true,
+            allowed_origins: vec![],
+            created_at: 0,
+        };
+        let logged = format!("{ws:?}");
+        assert!(logged.contains("abc") && !logged.contains("s3cr3t-value"), "{logged}");
+    }
 }
