@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value as Json, json};
 
-use super::support::{Server, assert_error, servers, servers_with_rate_limit};
+use super::support::{Mate, Server, assert_error, servers, servers_with_rate_limit};
 
 /// A snapshot of everything workspace A owns, read with A's own token.
 async fn snapshot(s: &Server) -> Vec<Json> {
@@ -348,38 +348,16 @@ async fn tokens_are_rate_limited_with_intercoms_headers() {
 async fn the_owner_saves_messenger_settings_and_bad_origins_change_nothing() {
     for s in servers().await {
         let db = s.db;
-        let (_, me) = s.get("/me").await;
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let login = client
-            .post(format!("{}/app/login", s.base))
-            .form(&[("email", me["email"].as_str().unwrap()), ("password", "a-long-password")])
-            .send()
-            .await
-            .unwrap();
-        let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
-        let page = client
-            .get(format!("{}/app/settings", s.base))
-            .header("cookie", &cookie)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let owner = Mate::owner(&s).await;
+        let page = owner.settings(&s).await;
         assert!(page.contains(&s.workspace.identity_secret), "{db}: the owner sees the identity secret");
-        let csrf = page.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
-        let save = |origins: &'static str| {
-            client
-                .post(format!("{}/app/settings/messenger", s.base))
-                .header("cookie", &cookie)
-                .form(&[("csrf", csrf.as_str()), ("allowed_origins", origins)])
-                .send()
-        };
-        assert_eq!(save("https://shop.example/\nhttp://localhost:3000").await.unwrap().status(), StatusCode::OK);
+        let save =
+            async |origins: &str| owner.form(&s, "/app/settings/messenger", &[("allowed_origins", origins)]).await.0;
+        assert_eq!(save("https://shop.example/\nhttp://localhost:3000").await, StatusCode::OK);
         let ws = s.store.workspace(s.workspace.id).await.unwrap().unwrap();
         assert_eq!(ws.allowed_origins, ["https://shop.example", "http://localhost:3000"], "{db}");
         assert!(!ws.identity_required, "{db}: an unticked box turns verification off");
-        assert_eq!(save("shop.example/path").await.unwrap().status(), StatusCode::BAD_REQUEST);
+        assert_eq!(save("shop.example/path").await, StatusCode::BAD_REQUEST);
         let after = s.store.workspace(s.workspace.id).await.unwrap().unwrap();
         assert_eq!(after.allowed_origins, ws.allowed_origins, "{db}: a bad origin changed the settings");
         s.stop().await;

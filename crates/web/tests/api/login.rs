@@ -7,7 +7,7 @@ use tidings_store::{NewTeammate, TeammateRole};
 use tidings_web::auth::{PasswordCheck, hash_password};
 use tidings_web::logins::LoginPolicy;
 
-use super::support::{servers, servers_with_login_policy};
+use super::support::{Mate, servers, servers_with_login_policy};
 
 /// The parameters part of a PHC string (`$argon2id$v=19$m=…,t=…,p=…`), without salt and hash.
 fn parameters(hash: &str) -> String {
@@ -123,34 +123,10 @@ async fn common_passwords_are_refused_when_a_workspace_or_a_teammate_is_created(
         assert!(s.store.teammate_by_email("new@example.test").await.unwrap().is_none(), "{db}");
 
         // Adding a teammate in the settings.
-        let (_, me) = s.get("/me").await;
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let login = client
-            .post(format!("{}/app/login", s.base))
-            .form(&[("email", me["email"].as_str().unwrap()), ("password", "a-long-password")])
-            .send()
-            .await
-            .unwrap();
-        let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
-        let page = client.get(format!("{}/app/settings", s.base)).header("cookie", &cookie).send().await.unwrap();
-        let page = page.text().await.unwrap();
-        let csrf = page.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let owner = Mate::owner(&s).await;
         let add = async |password: &str| {
-            let form = [
-                ("csrf", csrf.as_str()),
-                ("name", "Grace"),
-                ("email", "grace@example.test"),
-                ("password", password),
-                ("role", "member"),
-            ];
-            let r = client
-                .post(format!("{}/app/settings/teammates", s.base))
-                .header("cookie", &cookie)
-                .form(&form)
-                .send()
-                .await
-                .unwrap();
-            r.text().await.unwrap()
+            let form = [("name", "Grace"), ("email", "grace@example.test"), ("password", password), ("role", "member")];
+            owner.form(&s, "/app/settings/teammates", &form).await.1
         };
         let refused = add("ILoveYou").await;
         assert!(refused.contains("This password is one of the most common ones"), "{db}: {refused}");

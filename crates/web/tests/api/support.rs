@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value as Json, json};
-use tidings_store::{Store, Workspace};
+use tidings_store::{Store, TeammateRole, Workspace};
 use tidings_web::logins::{LoginLimiter, LoginPolicy};
 use tidings_web::{AppState, WebConfig, provision};
 
@@ -207,4 +207,90 @@ pub fn assert_error(db: &str, got: &(StatusCode, Json), status: StatusCode, code
     assert!(body["request_id"].as_str().is_some_and(|r| r.len() == 36), "{db}: {body}");
     assert_eq!(body["errors"][0]["code"], code, "{db}: {body}");
     body["errors"][0].clone()
+}
+
+/// A teammate of the server's workspace, with an API token and a logged-in session.
+pub struct Mate {
+    pub id: i64,
+    pub token: String,
+    pub token_id: i64,
+    cookie: String,
+    csrf: String,
+    client: reqwest::Client,
+}
+
+impl Mate {
+    /// Adds a teammate with `role` and logs them in.
+    pub async fn new(s: &Server, name: &str, role: TeammateRole) -> Mate {
+        let email = format!("{name}@example.test");
+        let t = provision::teammate(&s.store, &s.workspace, name, &email, "a-long-password", role).await.unwrap();
+        let (token, secret) = provision::api_token(&s.store, &s.workspace, &t, "Token").await.unwrap();
+        Mate::login(s, t.id, &email, secret, token.id).await
+    }
+
+    /// The workspace's owner, with the server's first token.
+    pub async fn owner(s: &Server) -> Mate {
+        let (_, me) = s.get("/me").await;
+        let token_id = s.store.api_tokens(s.workspace.id).await.unwrap()[0].id;
+        Mate::login(s, s.admin_id, me["email"].as_str().unwrap(), s.token.clone(), token_id).await
+    }
+
+    async fn login(s: &Server, id: i64, email: &str, token: String, token_id: i64) -> Mate {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let login = client
+            .post(format!("{}/app/login", s.base))
+            .form(&[("email", email), ("password", "a-long-password")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(login.status(), StatusCode::SEE_OTHER, "{}: {email} logs in", s.db);
+        let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+        let page = client.get(format!("{}/app/contacts", s.base)).header("cookie", &cookie).send().await.unwrap();
+        let html = page.text().await.unwrap();
+        let csrf = html.split("name=\"csrf-token\" content=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        Mate { id, token, token_id, cookie, csrf, client }
+    }
+
+    /// The settings page as this teammate sees it.
+    pub async fn settings(&self, s: &Server) -> String {
+        let resp =
+            self.client.get(format!("{}/app/settings", s.base)).header("cookie", &self.cookie).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{}", s.db);
+        resp.text().await.unwrap()
+    }
+
+    /// Posts a settings form with the session's CSRF token; the status and the page.
+    pub async fn form(&self, s: &Server, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+        let mut all = vec![("csrf", self.csrf.as_str())];
+        all.extend_from_slice(fields);
+        let resp = self
+            .client
+            .post(format!("{}{path}", s.base))
+            .header("cookie", &self.cookie)
+            .form(&all)
+            .send()
+            .await
+            .unwrap();
+        (resp.status(), resp.text().await.unwrap())
+    }
+
+    /// Calls the API with the session (and its CSRF token), as the admin app's scripts do.
+    pub async fn session_call(&self, s: &Server, method: Method, path: &str, body: Option<Json>) -> (StatusCode, Json) {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", s.base))
+            .header("cookie", &self.cookie)
+            .header("x-csrf-token", &self.csrf);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (status, if text.is_empty() { Json::Null } else { serde_json::from_str(&text).unwrap() })
+    }
+
+    pub async fn call(&self, s: &Server, method: Method, path: &str, body: Option<Json>) -> (StatusCode, Json) {
+        s.call_as(&self.token, method, path, body).await
+    }
 }
