@@ -286,7 +286,11 @@ fn requests(vocab: &Vocabulary) -> Json {
         "search_request": {"type": "object", "required": ["query"], "properties": {
             "query": query.clone(),
             "pagination": or_null(json!({"type": "object", "properties": {
-                "per_page": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 150}, {"type": "string", "pattern": "^(150|1[0-4][0-9]|[1-9][0-9]?)$"}]},
+                "per_page": {"anyOf": [
+                    {"type": "integer", "minimum": 1, "maximum": 150},
+                    {"type": "string", "pattern": "^(150|1[0-4][0-9]|[1-9][0-9]?)$"},
+                    {"type": "null"},
+                ], "description": "1 to 150; 50 when left out"},
                 "starting_after": {"anyOf": [{"type": "string", "pattern": CURSOR_PATTERN}, {"enum": ["", null]}],
                     "description": "pages.next.starting_after of the page before; empty for the first"},
             }})),
