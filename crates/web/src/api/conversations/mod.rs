@@ -144,7 +144,7 @@ pub(crate) fn schemas() -> Json {
         "manage_conversation_request": {"type": "object", "required": ["message_type", "admin_id"], "properties": {
             "message_type": {"enum": ["close", "open", "snoozed"]}, "admin_id": id(),
             "body": or_null(without_tags(text(BODY), "Words sent to the contact with a close (Markdown)")),
-            "snoozed_until": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": i64::MAX}, {"type": "string", "pattern": "^[0-9]{1,18}$", "not": {"pattern": "^0+$"}}]},
+            "snoozed_until": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": i64::MAX}, {"type": "string", "maxLength": 18, "pattern": "^0*[1-9][0-9]*$"}]},
         }, "anyOf": [
             {"properties": {"message_type": {"enum": ["close", "open"]}}},
             {"required": ["snoozed_until"]},

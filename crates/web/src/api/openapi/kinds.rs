@@ -31,7 +31,16 @@ pub fn non_blank(max: usize) -> Json {
 /// Text with no `{{`: personalisation tags must name an attribute that exists, which a schema
 /// cannot say, so the document leaves them out (they are described in the field's text).
 pub fn without_tags(schema: Json, description: &str) -> Json {
-    json!({"allOf": [schema, {"pattern": "^([^{]|\\{[^{])*\\{?$"}], "description": description})
+    const NO_TAG: &str = "^([^{]|\\{[^{])*\\{?$";
+    match schema {
+        // One pattern per schema: merged where the text has none, beside it where it has one.
+        Json::Object(mut s) if !s.contains_key("pattern") => {
+            s.insert("pattern".into(), NO_TAG.into());
+            s.insert("description".into(), description.into());
+            Json::Object(s)
+        }
+        other => json!({"allOf": [other, {"pattern": NO_TAG}], "description": description}),
+    }
 }
 
 /// A whole number: a JSON integer or its digits as text.
