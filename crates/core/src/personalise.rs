@@ -8,6 +8,13 @@ use crate::attribute::{CustomAttribute, Value, builtin};
 use crate::contact::Contact;
 use crate::error::FieldError;
 
+/// Literal text, or a personalisation tag as the author wrote it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Piece {
+    Text(String),
+    Tag(String),
+}
+
 /// A parsed template: literal text and attribute references, in order.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Template {
@@ -52,6 +59,29 @@ impl Template {
         }
         if !rest.is_empty() {
             parts.push(Part::Text(rest.to_owned()));
+        }
+        Ok(Template { parts })
+    }
+
+    /// Builds a template from literal text and tags already told apart (`{{ … }}` as the author
+    /// wrote it): the literal text is never read for tags, whatever braces it holds.
+    ///
+    /// # Errors
+    /// As [`Template::parse`], for a tag.
+    pub fn from_pieces(pieces: Vec<Piece>, custom: &[CustomAttribute], field: &str) -> Result<Template, FieldError> {
+        let mut parts: Vec<Part> = Vec::new();
+        for piece in pieces {
+            match piece {
+                Piece::Text(t) if t.is_empty() => {}
+                Piece::Text(t) => match parts.last_mut() {
+                    Some(Part::Text(last)) => last.push_str(&t),
+                    _ => parts.push(Part::Text(t)),
+                },
+                Piece::Tag(tag) => {
+                    let inner = tag.strip_prefix("{{").and_then(|t| t.strip_suffix("}}")).unwrap_or(&tag);
+                    parts.push(parse_tag(inner.trim(), custom, field)?);
+                }
+            }
         }
         Ok(Template { parts })
     }

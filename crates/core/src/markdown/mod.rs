@@ -23,7 +23,7 @@ use pulldown_cmark::{Event, HeadingLevel, LinkType, Options, Parser, Tag, TagEnd
 use crate::attribute::CustomAttribute;
 use crate::contact::Contact;
 use crate::error::FieldError;
-use crate::personalise::{Template, escape_html};
+use crate::personalise::{Piece, Template, escape_html};
 
 /// Everything a rendered body may hold. The renderer writes only these, and the sanitiser
 /// behind it lets nothing else through.
@@ -87,15 +87,13 @@ impl Body {
         // Validate the tags against the Markdown source, where the author wrote them.
         Template::parse(markdown, custom, field)?;
         let (protected, held) = protect(markdown);
-        // Every `{` left after sanitising is the author's text: escaped, so that only the tags
-        // put back below are read as personalisation.
-        let html = sanitise(&render_html(&protected, &held)).replace('{', "&#123;");
-        let html = restore(&html, &held, Out::Html);
-        let text = restore(&render_text(&protected), &held, Out::Text);
+        let html = sanitise(&render_html(&protected, &held));
+        // The templates are built from the placeholders, never by reading the rendered text for
+        // `{{`: braces the author wrote (`{\{`, or in code) stay text.
         Ok(Body {
             markdown: markdown.to_owned(),
-            html: Template::parse(&html, custom, field)?,
-            text: Template::parse(&text, custom, field)?,
+            html: Template::from_pieces(pieces(&html, &held, Out::Html), custom, field)?,
+            text: Template::from_pieces(pieces(&render_text(&protected), &held, Out::Text), custom, field)?,
         })
     }
 
@@ -216,40 +214,51 @@ fn placeholder(s: &str, held: &[Held]) -> Option<(usize, usize)> {
     Some((n, OPEN.len_utf8() + close + CLOSE.len_utf8()))
 }
 
-fn restore(rendered: &str, held: &[Held], out_kind: Out) -> String {
-    let mut out = String::with_capacity(rendered.len());
+/// The rendered text with its placeholders put back: the author's tags as tags (as they wrote
+/// them; `&quot;` would break a fallback), their placeholder characters as text.
+fn pieces(rendered: &str, held: &[Held], out_kind: Out) -> Vec<Piece> {
+    let char_text = |c: char| match out_kind {
+        Out::Text => c.to_string(),
+        Out::Html => format!("&#x{:X};", u32::from(c)),
+    };
+    let mut out = Vec::new();
+    let mut text = String::with_capacity(rendered.len());
     let mut rest = rendered;
     while let Some(open) = rest.find(OPEN) {
-        out.push_str(&rest[..open]);
+        text.push_str(&rest[..open]);
         rest = &rest[open..];
         match placeholder(rest, held) {
             Some((n, len)) => {
-                match (&held[n], out_kind) {
-                    // The tag goes back as the author wrote it; `&quot;` would break its fallback.
-                    (Held::Tag(t), _) => out.push_str(t),
-                    (Held::Char(c), Out::Text) => out.push(*c),
-                    (Held::Char(c), Out::Html) => out.push_str(&format!("&#x{:X};", u32::from(*c))),
+                match &held[n] {
+                    Held::Tag(t) => {
+                        out.push(Piece::Text(std::mem::take(&mut text)));
+                        out.push(Piece::Tag(t.clone()));
+                    }
+                    Held::Char(c) => text.push_str(&char_text(*c)),
                 }
                 rest = &rest[len..];
             }
             // Not one of ours (it cannot be: `protect` held every such character). Kept as a
             // character, never dropped, so nothing around it changes meaning.
             None => {
-                match out_kind {
-                    Out::Text => out.push(OPEN),
-                    Out::Html => out.push_str(&format!("&#x{:X};", u32::from(OPEN))),
-                }
+                text.push_str(&char_text(OPEN));
                 rest = &rest[OPEN.len_utf8()..];
             }
         }
     }
-    out.push_str(rest);
+    text.push_str(rest);
+    out.push(Piece::Text(text));
     out
 }
 
-/// Escapes `{{` in literal text so only the author's tags are personalised.
-fn text_escape(s: &str) -> String {
-    escape_html(s).replace("{{", "&#123;&#123;")
+/// The rendered text with its placeholders put back, as one string.
+fn restore(rendered: &str, held: &[Held], out_kind: Out) -> String {
+    pieces(rendered, held, out_kind)
+        .into_iter()
+        .map(|p| match p {
+            Piece::Text(t) | Piece::Tag(t) => t,
+        })
+        .collect()
 }
 
 /// The address as HTML, if it may be used: an allowed one, or one that starts with a
@@ -361,10 +370,10 @@ fn render_html(markdown: &str, held: &[Held]) -> String {
                 TagEnd::Link if open_links.pop() == Some(true) => out.push_str("</a>"),
                 _ => {}
             },
-            Event::Text(t) => out.push_str(&text_escape(&t)),
-            Event::Code(t) => out.push_str(&format!("<code>{}</code>", text_escape(&t))),
+            Event::Text(t) => out.push_str(&escape_html(&t)),
+            Event::Code(t) => out.push_str(&format!("<code>{}</code>", escape_html(&t))),
             // Raw HTML is shown, not obeyed.
-            Event::Html(t) | Event::InlineHtml(t) => out.push_str(&text_escape(&t)),
+            Event::Html(t) | Event::InlineHtml(t) => out.push_str(&escape_html(&t)),
             Event::SoftBreak => out.push('\n'),
             Event::HardBreak => out.push_str("<br>"),
             Event::Rule => out.push_str("<hr>"),
