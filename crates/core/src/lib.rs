@@ -5,7 +5,9 @@
 //! everything here is tested directly.
 
 pub mod attribute;
+pub mod audience;
 pub mod contact;
+pub mod conversation;
 pub mod dates;
 pub mod error;
 pub mod filter;

@@ -183,9 +183,36 @@ pub fn delivery_transition(state: DeliveryState, event: DeliveryEvent) -> Option
     }
 }
 
+impl DeliveryState {
+    pub const ALL: [DeliveryState; 4] =
+        [DeliveryState::Pending, DeliveryState::Sent, DeliveryState::Cancelled, DeliveryState::Failed];
+}
+
+/// The states from which `event` moves a delivery to another state: what storage's conditional
+/// update must require, so that it follows [`delivery_transition`] exactly (an event that would
+/// leave the state as it is writes nothing).
+pub fn moves_from(event: DeliveryEvent) -> Vec<DeliveryState> {
+    DeliveryState::ALL.into_iter().filter(|s| delivery_transition(*s, event).is_some_and(|to| to != *s)).collect()
+}
+
+/// What `event` records on a sent delivery without moving it, and from which state: seen,
+/// clicked and replied are marks on a delivery that reached the contact.
+pub fn marks_from(event: DeliveryEvent) -> Vec<DeliveryState> {
+    DeliveryState::ALL.into_iter().filter(|s| delivery_transition(*s, event).is_some_and(|to| to == *s)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn storage_moves_deliveries_only_from_the_states_the_machine_allows() {
+        assert_eq!(moves_from(DeliveryEvent::Deliver), [DeliveryState::Pending]);
+        assert_eq!(moves_from(DeliveryEvent::Cancel), [DeliveryState::Pending]);
+        assert_eq!(moves_from(DeliveryEvent::Fail), [DeliveryState::Pending]);
+        assert_eq!(marks_from(DeliveryEvent::Seen), [DeliveryState::Sent]);
+        assert_eq!(marks_from(DeliveryEvent::Click), [DeliveryState::Sent]);
+    }
 
     #[test]
     fn a_stopped_message_can_never_move_again() {
