@@ -1,12 +1,27 @@
 // Messages, deliveries and conversations, shared by both dialects. Included after `imp.rs`,
 // whose imports and helpers it uses.
 
-use tidings_core::message::{Channel, DeliveryState, MessageState};
+use tidings_core::conversation::{Author, Change, PartType, State};
+use tidings_core::message::{Channel, DeliveryEvent, DeliveryState, MessageState, delivery_transition, marks_from, moves_from};
 
 use crate::messages::{
-    Conversation, ConversationPart, ConversationState, ConversationSummary, Delivery, Message, MessageListQuery, MessageRow, MessageStats, MessageStore,
+    Conversation, ConversationPart, ConversationSummary, Delivery, Message, MessageListQuery, MessageRow, MessageStats, MessageStore,
     NewMessage, Recipients, Refused, StatFilter,
 };
+
+/// `state = '<to>'` and `state IN ('<from>', …)` for moving a delivery by `event`, as core's
+/// delivery machine says: storage's conditional updates follow it and nothing else.
+fn delivery_move(event: DeliveryEvent) -> (String, String) {
+    let from = moves_from(event);
+    let to = from.first().and_then(|s| delivery_transition(*s, event)).expect("an event that moves a delivery");
+    (format!("state = '{}'", to.as_str()), state_in(&from))
+}
+
+/// `state IN ('<state>', …)` for constant states.
+fn state_in(states: &[DeliveryState]) -> String {
+    let list: Vec<String> = states.iter().map(|s| format!("'{}'", s.as_str())).collect();
+    format!("state IN ({})", list.join(", "))
+}
 
 fn message_from_row(row: &DbRow) -> Result<Message> {
     let channel: String = row.try_get("channel")?;
@@ -58,7 +73,10 @@ fn conversation_from_row(row: &DbRow) -> Result<Conversation> {
         contact_id: row.try_get("contact_id")?,
         teammate_id: row.try_get("teammate_id")?,
         message_id: row.try_get("message_id")?,
-        state: row.try_get("state")?,
+        state: {
+            let s: String = row.try_get("state")?;
+            State::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("conversation state {s}")))?
+        },
         read: row.try_get("read")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
@@ -71,8 +89,14 @@ fn part_from_row(row: &DbRow) -> Result<ConversationPart> {
     Ok(ConversationPart {
         id: row.try_get("id")?,
         conversation_id: row.try_get("conversation_id")?,
-        part_type: row.try_get("part_type")?,
-        author_type: row.try_get("author_type")?,
+        part_type: {
+            let s: String = row.try_get("part_type")?;
+            PartType::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("part type {s}")))?
+        },
+        author_type: {
+            let s: String = row.try_get("author_type")?;
+            Author::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("part author {s}")))?
+        },
         author_id: row.try_get("author_id")?,
         body: row.try_get("body")?,
         created_at: row.try_get("created_at")?,
@@ -100,8 +124,8 @@ async fn insert_part(
     )
     .bind(ws)
     .bind(conversation_id)
-    .bind(&part.part_type)
-    .bind(&part.author_type)
+    .bind(part.part_type.as_str())
+    .bind(part.author_type.as_str())
     .bind(part.author_id)
     .bind(&part.body)
     .bind(part.created_at)
@@ -333,9 +357,9 @@ impl MessageStore for Store {
             drop(tx);
             return Ok(Err(self.message_state(ws, id).await?));
         };
-        let cancelled = sqlx::query(
-            "UPDATE deliveries SET state = 'cancelled', cancelled_at = $3 WHERE workspace_id = $1 AND message_id = $2 AND state = 'pending'",
-        )
+        let (to, from) = delivery_move(DeliveryEvent::Cancel);
+        let cancel = format!("UPDATE deliveries SET {to}, cancelled_at = $3 WHERE workspace_id = $1 AND message_id = $2 AND {from}");
+        let cancelled = sqlx::query(&cancel)
         .bind(ws)
         .bind(id)
         .bind(now)
@@ -425,9 +449,10 @@ impl MessageStore for Store {
         let mut tx = self.writer.begin().await?;
         let mut delivered = Vec::new();
         for chunk in delivery_ids.chunks(IN_CHUNK) {
+            let (to, from) = delivery_move(DeliveryEvent::Deliver);
             let sql = format!(
-                "UPDATE deliveries SET state = 'sent', sent_at = $3 \
-                 WHERE workspace_id = $1 AND contact_id = $2 AND state = 'pending' AND id IN ({}) RETURNING id",
+                "UPDATE deliveries SET {to}, sent_at = $3 \
+                 WHERE workspace_id = $1 AND contact_id = $2 AND {from} AND id IN ({}) RETURNING id",
                 placeholders(3, chunk.len())
             );
             let mut q = sqlx::query(&sql).bind(ws).bind(contact_id).bind(now);
@@ -457,9 +482,10 @@ impl MessageStore for Store {
         }
         let mut tx = self.writer.begin().await?;
         for chunk in contact_ids.chunks(IN_CHUNK) {
+            let (to, from) = delivery_move(DeliveryEvent::Deliver);
             let sql = format!(
-                "UPDATE deliveries SET state = 'sent', sent_at = $3 \
-                 WHERE workspace_id = $1 AND message_id = $2 AND state = 'pending' AND contact_id IN ({}) RETURNING id, contact_id",
+                "UPDATE deliveries SET {to}, sent_at = $3 \
+                 WHERE workspace_id = $1 AND message_id = $2 AND {from} AND contact_id IN ({}) RETURNING id, contact_id",
                 placeholders(3, chunk.len())
             );
             let mut q = sqlx::query(&sql).bind(ws).bind(message_id).bind(now);
@@ -486,15 +512,16 @@ impl MessageStore for Store {
     }
 
     async fn mark_delivery(&self, ws: i64, contact_id: i64, delivery_id: i64, what: StatFilter, now: i64) -> Result<bool> {
-        let column = match what {
-            StatFilter::Seen => "seen_at",
-            StatFilter::Clicked => "clicked_at",
-            StatFilter::Replied => "replied_at",
+        let (column, event) = match what {
+            StatFilter::Seen => ("seen_at", DeliveryEvent::Seen),
+            StatFilter::Clicked => ("clicked_at", DeliveryEvent::Click),
+            StatFilter::Replied => ("replied_at", DeliveryEvent::Reply),
             _ => return Ok(false),
         };
         let sql = format!(
             "UPDATE deliveries SET {column} = $4 WHERE workspace_id = $1 AND contact_id = $2 AND id = $3 \
-             AND state = 'sent' AND {column} IS NULL"
+             AND {} AND {column} IS NULL",
+            state_in(&marks_from(event))
         );
         let done = sqlx::query(&sql).bind(ws).bind(contact_id).bind(delivery_id).bind(now).execute(&self.writer).await?;
         Ok(done.rows_affected() > 0)
@@ -557,7 +584,7 @@ impl MessageStore for Store {
         Ok(conversation)
     }
 
-    async fn start_conversation(&self, ws: i64, contact_id: i64, author_type: &str, body: &str, now: i64) -> Result<Conversation> {
+    async fn start_conversation(&self, ws: i64, contact_id: i64, author_type: Author, body: &str, now: i64) -> Result<Conversation> {
         let mut tx = self.writer.begin().await?;
         let row = sqlx::query(
             "INSERT INTO conversations (workspace_id, contact_id, state, read, created_at, updated_at, waiting_since) \
@@ -575,7 +602,7 @@ impl MessageStore for Store {
         )
         .bind(ws)
         .bind(c.id)
-        .bind(author_type)
+        .bind(author_type.as_str())
         .bind(contact_id)
         .bind(body)
         .bind(now)
@@ -599,8 +626,8 @@ impl MessageStore for Store {
         let written = insert_part(&mut tx, ws, conversation_id, &part).await?.ok_or(sqlx::Error::RowNotFound)?;
         // A contact's words reopen the conversation and make the team owe a reply; a teammate's
         // comment pays that debt. A note is internal and changes neither.
-        let from_contact = part.author_type != "admin";
-        let admin_comment = !from_contact && part.part_type == "comment";
+        let from_contact = part.author_type.is_contact();
+        let admin_comment = !from_contact && part.part_type == PartType::Comment;
         sqlx::query(
             "UPDATE conversations SET updated_at = $3, \
              state = CASE WHEN $4 THEN 'open' ELSE state END, \
@@ -624,11 +651,11 @@ impl MessageStore for Store {
         &self,
         ws: i64,
         conversation_id: i64,
-        to: ConversationState,
+        to: Change,
         part: ConversationPart,
     ) -> Result<Option<ConversationPart>> {
         let snoozed_until = match to {
-            ConversationState::Snoozed { until } => Some(until),
+            Change::Snooze { until } => Some(until),
             _ => None,
         };
         let mut tx = self.writer.begin().await?;
@@ -639,10 +666,10 @@ impl MessageStore for Store {
         )
         .bind(ws)
         .bind(conversation_id)
-        .bind(to.as_str())
+        .bind(to.state().as_str())
         .bind(snoozed_until)
         .bind(part.created_at)
-        .bind(to == ConversationState::Closed)
+        .bind(to == Change::Close)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -694,6 +721,15 @@ impl MessageStore for Store {
             .fetch_all(&self.reader)
             .await?;
         rows.iter().map(part_from_row).collect()
+    }
+
+    async fn conversation_part(&self, ws: i64, id: i64) -> Result<Option<ConversationPart>> {
+        let row = sqlx::query("SELECT * FROM conversation_parts WHERE workspace_id = $1 AND id = $2")
+            .bind(ws)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(part_from_row).transpose()
     }
 
     async fn conversations_of_contact(&self, ws: i64, contact_id: i64) -> Result<Vec<Conversation>> {

@@ -9,6 +9,7 @@
 use async_trait::async_trait;
 use serde_json::Value as Json;
 use tidings_core::contact::Contact;
+use tidings_core::conversation::{Author, Change, PartType, State};
 use tidings_core::filter::Pred;
 use tidings_core::message::{Channel, DeliveryState, MessageState};
 
@@ -161,7 +162,7 @@ pub struct Conversation {
     pub contact_id: i64,
     pub teammate_id: Option<i64>,
     pub message_id: Option<i64>,
-    pub state: String,
+    pub state: State,
     pub read: bool,
     pub created_at: i64,
     pub updated_at: i64,
@@ -182,31 +183,13 @@ pub struct ConversationSummary {
     pub part_count: i64,
 }
 
-/// Where a teammate moves a conversation (Intercom's open, closed and snoozed states).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConversationState {
-    Open,
-    Closed,
-    Snoozed { until: i64 },
-}
-
-impl ConversationState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConversationState::Open => "open",
-            ConversationState::Closed => "closed",
-            ConversationState::Snoozed { .. } => "snoozed",
-        }
-    }
-}
-
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConversationPart {
     pub id: i64,
     pub conversation_id: i64,
-    pub part_type: String,
-    /// `admin`, `user` or `lead`.
-    pub author_type: String,
+    pub part_type: PartType,
+    /// A teammate, or the contact (as a user or a lead).
+    pub author_type: Author,
     pub author_id: i64,
     /// HTML.
     pub body: Option<String>,
@@ -287,7 +270,7 @@ pub trait MessageStore: Send + Sync {
         &self,
         ws: i64,
         contact_id: i64,
-        author_type: &str,
+        author_type: Author,
         body: &str,
         now: i64,
     ) -> Result<Conversation>;
@@ -302,10 +285,12 @@ pub trait MessageStore: Send + Sync {
         &self,
         ws: i64,
         conversation_id: i64,
-        to: ConversationState,
+        to: Change,
         part: ConversationPart,
     ) -> Result<Option<ConversationPart>>;
     async fn parts(&self, ws: i64, conversation_id: i64) -> Result<Vec<ConversationPart>>;
+    /// One part of a conversation of the workspace.
+    async fn conversation_part(&self, ws: i64, id: i64) -> Result<Option<ConversationPart>>;
     /// The `limit` most recent parts, oldest first.
     async fn recent_parts(&self, ws: i64, conversation_id: i64, limit: i64) -> Result<Vec<ConversationPart>>;
     /// One page of a workspace's conversations, most recently updated first, and how many there are.

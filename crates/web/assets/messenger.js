@@ -94,6 +94,7 @@
     ws.onopen = () => { opened = true; retry = 0; sync().catch(() => {}); };
     ws.onmessage = (ev) => {
       const frame = JSON.parse(ev.data);
+      if (frame.type === "resync") return sync().catch(() => {});
       if (frame.type === "conversation_part") return addPart(frame.conversation_id, frame.part);
       if (frame.type !== "message") return;
       if (!items.some((i) => i.delivery_id === frame.item.delivery_id)) items.unshift(frame.item);

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tidings_core::{FieldError, FieldErrors};
+use tidings_engine::{EngineError, Missing};
 use tidings_store::StoreError;
 
 /// One entry of an `error.list`.
@@ -105,6 +106,37 @@ impl From<StoreError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "conflict", format!("{what} already exists"))
             }
             other => ApiError::internal(other),
+        }
+    }
+}
+
+/// The one table from the engine's refusals to Intercom's codes and statuses.
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Invalid(errors) => errors.into(),
+            EngineError::NotFound { what, field } => {
+                let e = match what {
+                    Missing::Contact => ApiError::user_not_found(),
+                    Missing::Teammate => ApiError::new(StatusCode::NOT_FOUND, "admin_not_found", "Admin not found"),
+                    Missing::Message | Missing::Conversation | Missing::Delivery => ApiError::not_found(),
+                };
+                match field {
+                    Some(f) => e.with_field(&f),
+                    None => e,
+                }
+            }
+            EngineError::Conflict { code, message, field } => {
+                let e = ApiError::new(StatusCode::CONFLICT, code, message);
+                match field {
+                    Some(f) => e.with_field(f),
+                    None => e,
+                }
+            }
+            EngineError::Unsupported { message, field } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unsupported", message).with_field(field)
+            }
+            EngineError::Store(e) => e.into(),
         }
     }
 }

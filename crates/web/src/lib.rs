@@ -12,18 +12,20 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod headers;
+mod input;
 pub mod logins;
 pub mod messenger;
 mod nul;
 pub mod provision;
 pub mod ratelimit;
 pub mod roles;
-pub mod scheduler;
+mod routes;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use tidings_engine::Engine;
 use tidings_store::Store;
 use tokio::net::TcpListener;
 
@@ -57,27 +59,33 @@ impl WebConfig {
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    /// Every write and side effect goes through the engine.
+    pub engine: Arc<Engine>,
     pub config: Arc<WebConfig>,
     pub logins: Arc<logins::LoginLimiter>,
     pub rate_limiter: Arc<ratelimit::RateLimiter>,
     /// Open Messenger connections on this server.
     pub hub: Arc<messenger::hub::Hub>,
-    /// Contacts seen by Messenger pings, written in batches.
-    pub presence: Arc<messenger::presence::Presence>,
     /// Workspaces for checking Messenger sessions on the hottest route.
     pub workspaces: Arc<messenger::session::WorkspaceCache>,
 }
 
 impl AppState {
+    /// A server with its own engine on the system's clock and an in-process bus.
     pub fn new(store: Arc<dyn Store>, config: WebConfig) -> Self {
+        AppState::with_engine(Engine::local(store), config)
+    }
+
+    /// A server on an engine built by the caller (another bus, or a test's clock).
+    pub fn with_engine(engine: Arc<Engine>, config: WebConfig) -> Self {
         let rate_limiter = Arc::new(ratelimit::RateLimiter::new(config.rate_limit_per_minute));
         AppState {
-            store,
+            store: engine.store().clone(),
+            engine,
             config: Arc::new(config),
             logins: Arc::new(logins::LoginLimiter::new(logins::LoginPolicy::default())),
             rate_limiter,
             hub: Arc::new(messenger::hub::Hub::default()),
-            presence: Arc::default(),
             workspaces: Arc::default(),
         }
     }
@@ -97,8 +105,9 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves (and runs the scheduler and the presence writer) until `shutdown` resolves, then
-/// finishes in-flight requests and writes the last pings.
+/// Serves until `shutdown` resolves, with the engine's background work and the relay of the
+/// bus to this server's Messengers; then finishes in-flight requests and stops the background
+/// work gracefully (the last second of pings is written).
 ///
 /// # Errors
 /// When the listener fails.
@@ -107,16 +116,14 @@ pub async fn launch(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let scheduler = tokio::spawn(scheduler::run(state.clone()));
-    let presence = tokio::spawn(messenger::presence::run(state.clone()));
+    let background = state.engine.start_background();
+    let relay = tokio::spawn(messenger::relay::run(state.clone()));
     let app = router(state.clone()).layer(axum::middleware::from_fn(trace_requests));
     let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await;
-    scheduler.abort();
-    presence.abort();
-    // The pings of the last second.
-    state.presence.flush(&state, auth::now()).await;
+    relay.abort();
+    background.shutdown().await;
     served
 }
 

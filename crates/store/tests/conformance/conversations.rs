@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use tidings_core::contact::{Contact, Role};
-use tidings_store::{ConversationPart, ConversationState, Store};
+use tidings_core::conversation::{Author, Change, PartType, State};
+use tidings_store::{ConversationPart, Store};
 
 use super::support::{Stores, workspace};
 
@@ -12,8 +13,8 @@ fn part(part_type: &str, author_type: &str, author_id: i64, body: Option<&str>, 
     ConversationPart {
         id: 0,
         conversation_id: 0,
-        part_type: part_type.into(),
-        author_type: author_type.into(),
+        part_type: PartType::parse(part_type).unwrap(),
+        author_type: Author::parse(author_type).unwrap(),
         author_id,
         body: body.map(str::to_owned),
         created_at: at,
@@ -31,7 +32,7 @@ async fn replies_move_waiting_since_and_state_changes_record_a_part() {
         let ws = workspace(store).await;
         let me = store.teammates(ws.id).await.unwrap()[0].id;
         let lee = lead(store, ws.id).await;
-        let c = store.start_conversation(ws.id, lee.id, "lead", "<p>Help</p>", 10).await.unwrap();
+        let c = store.start_conversation(ws.id, lee.id, Author::Lead, "<p>Help</p>", 10).await.unwrap();
         assert_eq!((c.state.as_str(), c.waiting_since, c.snoozed_until), ("open", Some(10), None), "{db}");
 
         // A note is internal: the contact is still waiting.
@@ -43,12 +44,7 @@ async fn replies_move_waiting_since_and_state_changes_record_a_part() {
         assert_eq!((now.waiting_since, now.read), (None, true), "{db}: a teammate's comment answers the contact");
 
         let snoozed = store
-            .set_conversation_state(
-                ws.id,
-                c.id,
-                ConversationState::Snoozed { until: 99 },
-                part("snoozed", "admin", me, None, 13),
-            )
+            .set_conversation_state(ws.id, c.id, Change::Snooze { until: 99 }, part("snoozed", "admin", me, None, 13))
             .await
             .unwrap()
             .unwrap();
@@ -61,12 +57,7 @@ async fn replies_move_waiting_since_and_state_changes_record_a_part() {
         assert_eq!((now.state.as_str(), now.snoozed_until, now.waiting_since), ("open", None, Some(14)), "{db}");
 
         store
-            .set_conversation_state(
-                ws.id,
-                c.id,
-                ConversationState::Closed,
-                part("close", "admin", me, Some("<p>Bye</p>"), 15),
-            )
+            .set_conversation_state(ws.id, c.id, Change::Close, part("close", "admin", me, Some("<p>Bye</p>"), 15))
             .await
             .unwrap()
             .unwrap();
@@ -79,18 +70,19 @@ async fn replies_move_waiting_since_and_state_changes_record_a_part() {
         store.add_part(ws.id, c.id, part("open", "lead", lee.id, Some("<p>One more thing</p>"), 16)).await.unwrap();
         let now = store.conversation(ws.id, c.id).await.unwrap().unwrap();
         assert_eq!((now.state.as_str(), now.waiting_since), ("open", Some(16)), "{db}: a contact's reply reopens it");
-        let types: Vec<String> = store.parts(ws.id, c.id).await.unwrap().into_iter().map(|p| p.part_type).collect();
+        let types: Vec<&str> =
+            store.parts(ws.id, c.id).await.unwrap().into_iter().map(|p| p.part_type.as_str()).collect();
         assert_eq!(types, ["comment", "note", "comment", "snoozed", "comment", "close", "open"], "{db}");
 
         // Another workspace can change nothing, and nothing is written for it.
         let other = workspace(store).await;
         let refused = store
-            .set_conversation_state(other.id, c.id, ConversationState::Closed, part("close", "admin", me, None, 17))
+            .set_conversation_state(other.id, c.id, Change::Close, part("close", "admin", me, None, 17))
             .await
             .unwrap();
         assert!(refused.is_none(), "{db}");
         assert_eq!(store.parts(ws.id, c.id).await.unwrap().len(), 7, "{db}: the refused change wrote a part");
-        assert_eq!(store.conversation(ws.id, c.id).await.unwrap().unwrap().state, "open", "{db}");
+        assert_eq!(store.conversation(ws.id, c.id).await.unwrap().unwrap().state, State::Open, "{db}");
     }
     stores.cleanup().await;
 }
@@ -104,7 +96,9 @@ async fn the_list_pages_newest_first_with_each_conversations_source() {
         let mut ids = Vec::new();
         for i in 0..3 {
             let c = lead(store, ws.id).await;
-            ids.push(store.start_conversation(ws.id, c.id, "lead", &format!("<p>#{i}</p>"), 10 + i).await.unwrap().id);
+            ids.push(
+                store.start_conversation(ws.id, c.id, Author::Lead, &format!("<p>#{i}</p>"), 10 + i).await.unwrap().id,
+            );
         }
         // Activity moves the first conversation to the top.
         store.add_part(ws.id, ids[0], part("comment", "admin", me, Some("<p>Hi</p>"), 50)).await.unwrap();

@@ -236,8 +236,8 @@ async fn one_conversation_per_contact_and_message_and_replies_open_it() {
                 ConversationPart {
                     id: 0,
                     conversation_id: first.id,
-                    part_type: "comment".into(),
-                    author_type: "user".into(),
+                    part_type: tidings_core::conversation::PartType::Comment,
+                    author_type: tidings_core::conversation::Author::User,
                     author_id: ada.id,
                     body: Some("<p>Thanks!</p>".into()),
                     created_at: 5,

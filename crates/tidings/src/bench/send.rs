@@ -1,7 +1,7 @@
 //! `tidings bench send`: a manual message to an audience of N generated contacts chosen by a
 //! filter. Times the send until its audience snapshot is durable (the transaction that writes one
-//! delivery per recipient has committed), the way the API runs it — the filter lowered against
-//! the workspace's schema, then `send_message` — beside the same `INSERT … SELECT` written by hand
+//! delivery per recipient has committed), the way the API runs it — the engine's send, which
+//! lowers the filter against the workspace's schema and writes the snapshot — beside the same `INSERT … SELECT` written by hand
 //! on the same engine, alternating. Then the same send over HTTP through `tidings serve`, with the
 //! server's memory.
 
@@ -9,10 +9,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{Value as Json, json};
-use tidings_core::dates::Clock;
-use tidings_core::filter::{Schema, compile};
-use tidings_core::message::{Channel, MessageState};
-use tidings_store::{NewMessage, Recipients, Store};
+use tidings_engine::Engine;
+use tidings_engine::messages::{MessageInput, Then};
+use tidings_store::Store;
 
 use super::server::{self, Memory, Server};
 use super::{Scratch, SendArgs, data, median, table, thousands};
@@ -93,7 +92,7 @@ pub async fn run(args: SendArgs) -> Result<(), String> {
         )
     );
     println!(
-        "Medians of {} runs, alternating ours and hand-written, each on an empty deliveries table. \"Snapshot durable\" is the filter lowered against the workspace's schema and `send_message` (one transaction: the message marked sent, one delivery per recipient, committed). \"HTTP send\" is `POST /manual_messages/{{id}}/send` to `tidings serve`, answer (with the message's figures) included.\n",
+        "Medians of {} runs, alternating ours and hand-written, each on an empty deliveries table. \"Snapshot durable\" is the engine's send: the audience resolved against the workspace's schema and the snapshot written (one transaction: the message marked sent, one delivery per recipient, committed). \"HTTP send\" is `POST /manual_messages/{{id}}/send` to `tidings serve`, answer (with the message's figures) included.\n",
         args.runs
     );
     for s in &sections {
@@ -138,35 +137,26 @@ async fn one(args: &SendArgs, scratch: &Scratch) -> Result<Section, String> {
         store.execute_raw("VACUUM ANALYZE contacts").await.map_err(e)?;
     }
     let hand_where = format!("workspace_id = {ws_id} AND archived = FALSE AND email IS NOT NULL");
-    let clock = Clock::new(now, Clock::zone(&ws.timezone));
-    let draft = |title: &str| NewMessage {
-        title: title.to_owned(),
-        sender_id: sender,
-        channel: Channel::Chat,
-        subject: None,
-        body: "Hello".into(),
-        audience: json!({"query": audience_query()}),
-        state: MessageState::Draft,
-        scheduled_at: None,
+    let engine = Engine::local(store.clone());
+    let draft = || MessageInput {
+        title: Some("bench".into()),
+        body: Some("Hello".into()),
+        audience: Some(json!({"query": audience_query()})),
+        ..MessageInput::default()
     };
 
     let mut t = Timings::default();
     let mut audience = 0;
     for r in 0..args.runs.max(1) {
         for step in 0..2 {
-            let m = store.create_message(ws_id, draft("bench"), now).await.map_err(e)?;
+            let m = engine.create_message(&ws, sender, draft(), Then::Keep).await.map_err(|e| e.to_string())?;
             let ours_turn = (step == 0) == (r % 2 == 0);
             let started = Instant::now();
             let (targeted, secs) = if ours_turn {
-                // What the API does: load what the filter may name, lower it, send.
-                let custom = store.custom_attributes(ws_id).await.map_err(e)?;
-                let schema = Schema { custom: &custom, tag_ids: &[], segments: &[], message_ids: &[] };
-                let pred = compile(&audience_query(), &schema, &clock, "audience.query").map_err(|e| e.message)?;
-                let sent = store
-                    .send_message(ws_id, m.id, Recipients { pred: Some(&pred), contact_ids: None }, now)
-                    .await
-                    .map_err(e)?
-                    .map_err(|r| format!("the send was refused: {r:?}"))?;
+                // What every send does: the engine resolves the audience there and then and
+                // writes the snapshot.
+                let sent =
+                    engine.send_message(&ws, m.clone()).await.map_err(|e| format!("the send was refused: {e}"))?;
                 let secs = started.elapsed().as_secs_f64();
                 t.ours.push(secs);
                 (sent.targeted, secs)

@@ -21,7 +21,7 @@ use crate::error::ApiError;
 pub(super) struct PartRow {
     author: String,
     from_team: bool,
-    kind: String,
+    kind: &'static str,
     /// HTML that Tidings made safe when the part was written (escaped text, or our Markdown).
     body: String,
     at: String,
@@ -37,7 +37,7 @@ struct ConversationPage {
     admin_id: i64,
     contact_id: i64,
     contact: String,
-    state: String,
+    state: &'static str,
     message_id: Option<i64>,
     parts: Vec<PartRow>,
 }
@@ -61,7 +61,7 @@ async fn conversation_page(state: &AppState, admin: &Admin, id: i64) -> Result<R
         .await?
         .into_iter()
         .map(|p| {
-            let from_team = p.author_type == "admin";
+            let from_team = p.author_type == tidings_core::conversation::Author::Admin;
             let author = if from_team {
                 teammates.iter().find(|t| t.id == p.author_id).map_or_else(|| "A teammate".into(), |t| t.name.clone())
             } else {
@@ -70,7 +70,7 @@ async fn conversation_page(state: &AppState, admin: &Admin, id: i64) -> Result<R
             PartRow {
                 author,
                 from_team,
-                kind: p.part_type,
+                kind: p.part_type.as_str(),
                 body: p.body.unwrap_or_default(),
                 at: when(Some(p.created_at), tz),
             }
@@ -84,7 +84,7 @@ async fn conversation_page(state: &AppState, admin: &Admin, id: i64) -> Result<R
         admin_id: admin.teammate.id,
         contact_id: c.contact_id,
         contact: contact_name,
-        state: c.state,
+        state: c.state.as_str(),
         message_id: c.message_id,
         parts,
     }))
@@ -93,7 +93,7 @@ async fn conversation_page(state: &AppState, admin: &Admin, id: i64) -> Result<R
 pub(super) struct ConversationRow {
     pub(super) id: i64,
     pub(super) contact: String,
-    pub(super) state: String,
+    pub(super) state: &'static str,
     pub(super) updated: String,
 }
 
@@ -110,7 +110,7 @@ pub(super) async fn rows(
         out.push(ConversationRow {
             id: c.id,
             contact: contact.as_ref().map_or_else(|| format!("Contact {}", c.contact_id), contact_label),
-            state: c.state,
+            state: c.state.as_str(),
             updated: when(Some(c.updated_at), &admin.workspace.timezone),
         });
     }

@@ -12,10 +12,11 @@ use tidings_core::filter::{Target, check_size, compile};
 use tidings_core::{FieldError, FieldErrors};
 use tidings_store::{ContactQuery, SortOrder};
 
-use super::{ApiRoute, Body, SchemaData, clock, decode_cursor, fields, pages, path_id, per_page, route, shapes};
+use super::{ApiRoute, Body, clock, decode_cursor, fields, pages, path_id, per_page, route, shapes};
 use crate::AppState;
 use crate::auth::{Caller, now};
 use crate::error::{ApiError, ApiResult};
+use tidings_engine::filters::SchemaData;
 
 pub fn routes() -> Vec<ApiRoute> {
     vec![
@@ -190,13 +191,13 @@ async fn unarchive(
 pub(crate) fn lower_query(
     body: &Map<String, Json>,
     data: &SchemaData,
-    caller: &Caller,
+    calendar: &tidings_core::dates::Clock,
 ) -> ApiResult<Option<tidings_core::filter::Pred>> {
     match body.get("query") {
         None | Some(Json::Null) => Ok(None),
         Some(Json::Object(q)) if q.is_empty() => Ok(None),
         Some(q) => {
-            let pred = compile(q, &data.schema(), &clock(caller), "query")?;
+            let pred = compile(q, &data.schema(), calendar, "query")?;
             check_size(Some(&pred), 0, "query")?;
             Ok(Some(pred))
         }
@@ -237,8 +238,9 @@ async fn search(State(state): State<AppState>, caller: Caller, Body(body): Body)
     if !body.contains_key("query") {
         return Err(FieldError::missing("query", "query is required").into());
     }
-    let data = SchemaData::load(&state, &caller, &[body.get("query").unwrap_or(&Json::Null)]).await?;
-    let pred = lower_query(&body, &data, &caller)?;
+    let data =
+        SchemaData::load(&*state.store, caller.workspace.id, &[body.get("query").unwrap_or(&Json::Null)]).await?;
+    let pred = lower_query(&body, &data, &clock(&state.engine, &caller))?;
     let pagination = fields::object(&body, "pagination", "pagination")?.cloned().unwrap_or_default();
     let per_page = per_page(pagination.get("per_page"), 50, "pagination.per_page")?;
     let offset = match fields::text(&pagination, "starting_after", "pagination.starting_after")? {
@@ -255,8 +257,9 @@ async fn search(State(state): State<AppState>, caller: Caller, Body(body): Body)
 }
 
 async fn count(State(state): State<AppState>, caller: Caller, Body(body): Body) -> ApiResult<JsonResponse<Json>> {
-    let data = SchemaData::load(&state, &caller, &[body.get("query").unwrap_or(&Json::Null)]).await?;
-    let pred = lower_query(&body, &data, &caller)?;
+    let data =
+        SchemaData::load(&*state.store, caller.workspace.id, &[body.get("query").unwrap_or(&Json::Null)]).await?;
+    let pred = lower_query(&body, &data, &clock(&state.engine, &caller))?;
     let count = state.store.count_contacts(caller.workspace.id, pred.as_ref()).await?;
     Ok(JsonResponse(json!({"type": "count", "count": count})))
 }

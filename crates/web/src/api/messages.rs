@@ -8,16 +8,11 @@ use axum::Json as JsonResponse;
 use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use serde_json::{Map, Value as Json, json};
-use tidings_core::markdown::Body as MessageBody;
-use tidings_core::message::{Channel, MessageState};
-use tidings_core::personalise::Template;
-use tidings_store::NewMessage;
 
 use super::conversations::contact_ref;
-use super::manual_messages::send_message;
 use super::{ApiRoute, Body, route, shapes};
 use crate::AppState;
-use crate::auth::{Caller, now};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 
 pub fn routes() -> Vec<ApiRoute> {
@@ -50,9 +45,6 @@ async fn create(State(state): State<AppState>, caller: Caller, Body(b): Body) ->
         tidings_core::text::BODY,
     )?;
     let subject = super::fields::text(&b, "subject", "subject")?.map(str::trim).filter(|t| !t.is_empty());
-    if let Some(s) = subject {
-        tidings_core::text::check("subject", s, tidings_core::text::SUBJECT)?;
-    }
     if email {
         if subject.is_none() {
             return Err(ApiError::new(
@@ -84,35 +76,16 @@ async fn create(State(state): State<AppState>, caller: Caller, Body(b): Body) ->
     }
     .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "admin_not_found", "Admin not found").with_field("from.id"))?;
     let contact = contact_ref(&state, &caller, b.get("to"), "to", &["user", "lead"]).await?;
-    let custom = state.store.custom_attributes(ws).await?;
-    let compiled = MessageBody::compile(body, &custom, "body")?;
-    if let Some(s) = subject {
-        Template::parse(s, &custom, "subject")?;
-    }
-
-    let new = NewMessage {
-        title: body.lines().next().unwrap_or("Message").chars().take(60).collect(),
-        sender_id: sender.id,
-        channel: Channel::Chat,
-        subject: subject.map(str::to_owned),
-        body: body.to_owned(),
-        audience: json!({"contact_ids": [contact.id]}),
-        state: MessageState::Draft,
-        scheduled_at: None,
-    };
-    let draft = state.store.create_message(ws, new, now()).await?;
-    let sent = send_message(&state, &caller, draft).await?;
     let opens = super::fields::boolean(
         &b,
         "create_conversation_without_contact_reply",
         "create_conversation_without_contact_reply",
     )?;
-    let conversation_id = if opens == Some(true) {
-        let first = compiled.html_for(&contact);
-        Some(state.store.conversation_for(ws, contact.id, &sent, &first, now()).await?.id.to_string())
-    } else {
-        None
-    };
+    let (sent, conversation) = state
+        .engine
+        .message_contact(&caller.workspace, sender.id, &contact, body, subject, opens == Some(true))
+        .await?;
+    let conversation_id = conversation.map(|c| c.id.to_string());
     Ok(JsonResponse(json!({
         "type": "admin_message",
         "id": sent.id.to_string(),

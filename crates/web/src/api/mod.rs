@@ -9,7 +9,6 @@ mod admins;
 mod attributes;
 mod contacts;
 mod conversations;
-mod fields;
 mod identity;
 mod manual_messages;
 mod messages;
@@ -21,61 +20,21 @@ mod tags;
 use std::collections::BTreeMap;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
-use axum::handler::Handler;
 use axum::http::{Method, StatusCode};
-use axum::routing::{MethodFilter, MethodRouter, on};
-use serde_json::{Map, Value as Json, json};
-use tidings_core::attribute::CustomAttribute;
-use tidings_core::dates::Clock;
-use tidings_core::filter::{MessageHistory, Schema};
+use axum::routing::MethodRouter;
+use serde_json::{Value as Json, json};
 
 use crate::AppState;
-use crate::auth::{Caller, now};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+pub(crate) use crate::input::{Body, fields, parse_id, path_id};
+pub(crate) use crate::routes::{ApiRoute, route};
 
-pub use manual_messages::send_scheduled;
 pub use openapi::document as openapi_document;
 
-/// One API operation: its documentation and its handler.
-pub struct ApiRoute {
-    pub method: Method,
-    pub path: &'static str,
-    pub summary: &'static str,
-    /// A schema name in the OpenAPI components, for the request body.
-    pub request: Option<&'static str>,
-    /// A schema name in the OpenAPI components, for the 200 response.
-    pub response: &'static str,
-    pub handler: MethodRouter<AppState>,
-}
-
-pub(crate) fn route<H, T>(
-    method: Method,
-    path: &'static str,
-    summary: &'static str,
-    request: Option<&'static str>,
-    response: &'static str,
-    handler: H,
-) -> ApiRoute
-where
-    H: Handler<T, AppState>,
-    T: 'static,
-{
-    let filter = MethodFilter::try_from(method.clone()).expect("a standard HTTP method");
-    ApiRoute { method, path, summary, request, response, handler: on(filter, handler) }
-}
-
-/// A documented route whose handler is already a method router (the Messenger's routes).
-pub(crate) fn route_for(
-    method: Method,
-    path: &'static str,
-    summary: &'static str,
-    request: Option<&'static str>,
-    response: &'static str,
-    handler: MethodRouter<AppState>,
-) -> ApiRoute {
-    ApiRoute { method, path, summary, request, response, handler }
+/// The calendar filters count days in: now, in the caller's workspace's time zone.
+pub(crate) fn clock(engine: &tidings_engine::Engine, caller: &Caller) -> tidings_core::dates::Clock {
+    tidings_engine::filters::calendar(&caller.workspace, engine.now())
 }
 
 /// Every API route, in documentation order.
@@ -119,121 +78,6 @@ pub async fn method_not_allowed(method: Method) -> ApiError {
         "unsupported",
         format!("This path does not take {method}: the Allow header lists the methods it does"),
     )
-}
-
-/// A JSON object request body. An empty body reads as `{}`; anything that is not a JSON object is
-/// refused with a 400 that says why.
-pub struct Body(pub Map<String, Json>);
-
-impl<S: Send + Sync> FromRequest<S> for Body {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::new(e.status(), "parameter_invalid", e.body_text()))?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Body(Map::new()));
-        }
-        match serde_json::from_slice::<Json>(&bytes) {
-            // PostgreSQL refuses NUL in text where SQLite stores it: refused here, for both alike,
-            // wherever in the body it stands.
-            Ok(body) if let Some(path) = tidings_core::text::find_nul(&body, "") => {
-                Err(ApiError::bad_request(&path, format!("{path} must not contain a NUL character (\\u0000)")))
-            }
-            Ok(Json::Object(map)) => Ok(Body(map)),
-            Ok(_) => Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "parameter_invalid",
-                "The request body must be a JSON object",
-            )),
-            Err(e) => Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "parameter_invalid",
-                format!("Invalid JSON in the request body: {e}"),
-            )),
-        }
-    }
-}
-
-/// Parses an id from a JSON value: a whole number, or its digits as text (`"42"`), as
-/// `/openapi.json` describes ids.
-pub(crate) fn parse_id(v: &Json) -> Option<i64> {
-    match v {
-        Json::Number(n) => tidings_core::attribute::whole_number(n),
-        Json::String(s) => path_id(s),
-        _ => None,
-    }
-}
-
-/// Parses an id from a path segment: 1 to 18 digits, nothing else.
-pub(crate) fn path_id(raw: &str) -> Option<i64> {
-    (!raw.is_empty() && raw.len() <= 18 && raw.bytes().all(|b| b.is_ascii_digit())).then(|| raw.parse().ok())?
-}
-
-/// What the filter language can refer to in a workspace, loaded once per request.
-pub(crate) struct SchemaData {
-    pub custom: Vec<CustomAttribute>,
-    pub tag_ids: Vec<i64>,
-    pub segments: Vec<(i64, Json)>,
-    pub message_ids: Vec<i64>,
-}
-
-impl SchemaData {
-    /// Loads what `queries` can refer to. Saved segments' queries are scanned too, so that a
-    /// segment naming a message can be used.
-    pub async fn load(state: &AppState, caller: &Caller, queries: &[&Json]) -> ApiResult<Self> {
-        let ws = caller.workspace.id;
-        let custom = state.store.custom_attributes(ws).await?;
-        let tag_ids = state.store.tags(ws).await?.into_iter().map(|t| t.id).collect();
-        let segments: Vec<(i64, Json)> = state.store.segments(ws).await?.into_iter().map(|s| (s.id, s.query)).collect();
-        let mut wanted = Vec::new();
-        for q in queries.iter().copied().chain(segments.iter().map(|(_, q)| q)) {
-            message_refs(q, &mut wanted);
-        }
-        wanted.sort_unstable();
-        wanted.dedup();
-        let mut message_ids = Vec::new();
-        for id in wanted {
-            if state.store.message(ws, id).await?.is_some() {
-                message_ids.push(id);
-            }
-        }
-        Ok(SchemaData { custom, tag_ids, segments, message_ids })
-    }
-
-    pub fn schema(&self) -> Schema<'_> {
-        Schema {
-            custom: &self.custom,
-            tag_ids: &self.tag_ids,
-            segments: &self.segments,
-            message_ids: &self.message_ids,
-        }
-    }
-}
-
-/// The message ids named by message-history filters anywhere in a query.
-fn message_refs(query: &Json, out: &mut Vec<i64>) {
-    match query {
-        Json::Object(o) => {
-            let history = o.get("field").and_then(Json::as_str).is_some_and(|f| {
-                [MessageHistory::Targeted, MessageHistory::Received, MessageHistory::Seen]
-                    .iter()
-                    .any(|h| h.field() == f)
-            });
-            if history {
-                out.extend(o.get("value").and_then(parse_id));
-            }
-            o.values().for_each(|v| message_refs(v, out));
-        }
-        Json::Array(a) => a.iter().for_each(|v| message_refs(v, out)),
-        _ => {}
-    }
-}
-
-/// The clock filters use: now, in the workspace's time zone.
-pub(crate) fn clock(caller: &Caller) -> Clock {
-    Clock::new(now(), Clock::zone(&caller.workspace.timezone))
 }
 
 /// The pagination cursor: `o` and the offset of the next page. Stateless, as Intercom's is;

@@ -11,10 +11,11 @@ use tidings_core::filter::{check_size, compile};
 use tidings_core::text;
 use tidings_store::{NewSegment, PersonType, Segment};
 
-use super::{ApiRoute, Body, SchemaData, clock, path_id, route, shapes};
+use super::{ApiRoute, Body, clock, path_id, route, shapes};
 use crate::AppState;
 use crate::auth::{Caller, now};
 use crate::error::{ApiError, ApiResult};
+use tidings_engine::filters::SchemaData;
 
 pub fn routes() -> Vec<ApiRoute> {
     vec![
@@ -49,7 +50,7 @@ pub fn routes() -> Vec<ApiRoute> {
 
 /// Counts the contacts of a segment.
 async fn count(state: &AppState, caller: &Caller, data: &SchemaData, s: &Segment) -> ApiResult<i64> {
-    let pred = compile(&s.query, &data.schema(), &clock(caller), "query")?;
+    let pred = compile(&s.query, &data.schema(), &clock(&state.engine, caller), "query")?;
     Ok(state.store.count_contacts(caller.workspace.id, Some(&pred)).await?)
 }
 
@@ -60,7 +61,7 @@ async fn list(
 ) -> ApiResult<JsonResponse<Json>> {
     let segments = state.store.segments(caller.workspace.id).await?;
     let with_count = q.get("include_count").is_some_and(|v| v == "true");
-    let data = if with_count { Some(SchemaData::load(&state, &caller, &[]).await?) } else { None };
+    let data = if with_count { Some(SchemaData::load(&*state.store, caller.workspace.id, &[]).await?) } else { None };
     let mut out = Vec::new();
     for s in &segments {
         let n = match &data {
@@ -85,7 +86,7 @@ async fn get(
 ) -> ApiResult<JsonResponse<Json>> {
     let s = find(&state, &caller, &id).await?;
     let n = if q.get("include_count").is_some_and(|v| v == "true") {
-        let data = SchemaData::load(&state, &caller, &[]).await?;
+        let data = SchemaData::load(&*state.store, caller.workspace.id, &[]).await?;
         Some(count(&state, &caller, &data, &s).await?)
     } else {
         None
@@ -107,12 +108,12 @@ async fn parse(
         return Err(ApiError::bad_request("name", "A segment needs a name"));
     }
     let query = body.get("query").cloned().ok_or_else(|| ApiError::bad_request("query", "A segment needs a query"))?;
-    let mut data = SchemaData::load(state, caller, &[&query]).await?;
+    let mut data = SchemaData::load(&*state.store, caller.workspace.id, &[&query]).await?;
     // A segment may not refer to itself, directly or through others.
     if let Some(id) = existing {
         data.segments.retain(|(sid, _)| *sid != id);
     }
-    let pred = compile(&query, &data.schema(), &clock(caller), "query")?;
+    let pred = compile(&query, &data.schema(), &clock(&state.engine, caller), "query")?;
     check_size(Some(&pred), 0, "query")?;
     let person_type = match super::fields::text(body, "person_type", "person_type")? {
         None => PersonType::User,

@@ -87,6 +87,12 @@ impl Hub {
         before - conns.values().map(Vec::len).sum::<usize>()
     }
 
+    /// Queues a frame for every open Messenger on this server; returns how many got it.
+    pub fn send_to_all(&self, frame: Arc<str>) -> usize {
+        let conns = self.connections.lock().unwrap_or_else(|e| e.into_inner());
+        conns.values().flatten().filter(|(_, tx)| tx.send(frame.clone()).is_ok()).count()
+    }
+
     pub fn connection_count(&self) -> usize {
         self.connections.lock().unwrap_or_else(|e| e.into_inner()).values().map(Vec::len).sum()
     }

@@ -2,17 +2,16 @@
 //! (documented in `docs/messenger.md`), under `/messenger/v1`.
 //!
 //! Fetching is what delivers: a pending in-app delivery becomes `sent` when the contact's
-//! Messenger fetches it, or when it is pushed to an open Messenger. A delivery cancelled by a
-//! stop is never returned, because delivering is a conditional update from `pending`.
+//! Messenger fetches it, or when it is pushed to a Messenger open on this node ([`relay`], which
+//! hears every send on the engine's bus). A delivery cancelled by a stop is never returned,
+//! because delivering is a conditional update from `pending`. Everything the Messenger writes
+//! goes through the engine.
 
 pub mod hub;
-pub mod presence;
+mod items;
+pub mod relay;
 mod routes;
 pub mod session;
-
-pub(crate) use routes::contact_html;
-
-use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -20,19 +19,15 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde_json::json;
-use tidings_core::contact::Contact;
-use tidings_core::markdown::Body;
-use tidings_store::{ConversationPart, Message};
 
 use crate::AppState;
-use crate::api::ApiRoute;
+use crate::routes::ApiRoute;
 
 /// The Messenger's routes, documented: the router and the OpenAPI document are built from this
 /// one list, like the REST API's.
 pub fn routes() -> Vec<ApiRoute> {
     let r = |method: Method, path: &'static str, summary, request, response, handler| {
-        crate::api::route_for(method, path, summary, request, response, handler)
+        crate::routes::route_for(method, path, summary, request, response, handler)
     };
     vec![
         r(
@@ -136,110 +131,4 @@ async fn cors(State(_state): State<AppState>, req: Request, next: Next) -> Respo
         h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
     }
     response
-}
-
-/// One in-app message as a contact sees it.
-pub(crate) fn item(
-    delivery_id: i64,
-    m: &Message,
-    contact: &Contact,
-    body: &Body,
-    sender: &str,
-    seen_at: Option<i64>,
-    sent_at: Option<i64>,
-) -> serde_json::Value {
-    json!({
-        "type": m.channel.as_str(),
-        "delivery_id": delivery_id.to_string(),
-        "message_id": m.id.to_string(),
-        "title": m.subject.as_deref().map(|s| tidings_core::personalise::Template::parse(s, &[], "subject").map(|t| t.render_text(contact)).unwrap_or_else(|_| s.to_owned())),
-        "html": body.html_for(contact),
-        "sender": {"name": sender},
-        "sent_at": sent_at,
-        "seen_at": seen_at,
-    })
-}
-
-/// Pushes a freshly sent in-app message to every recipient whose Messenger is open on this
-/// server, delivering it to them in bulk. Runs after the send has committed.
-pub async fn push_message(state: AppState, workspace: i64, message: Message) {
-    let online = state.hub.online(workspace);
-    if online.is_empty() || !message.channel.is_in_app() {
-        return;
-    }
-    let now = crate::auth::now();
-    let delivered = match state.store.deliver_message_to(workspace, message.id, &online, now).await {
-        Ok(d) => d,
-        Err(e) => {
-            tracing::warn!(message = message.id, error = %e, "real-time push failed; recipients will fetch it");
-            return;
-        }
-    };
-    if delivered.is_empty() {
-        return;
-    }
-    let custom = state.store.custom_attributes(workspace).await.unwrap_or_default();
-    let Ok(body) = Body::compile(&message.body, &custom, "body") else { return };
-    let sender =
-        state.store.teammate(workspace, message.sender_id).await.ok().flatten().map(|t| t.name).unwrap_or_default();
-    // Without personalisation every recipient gets the same frame: render it once.
-    let shared: Option<Arc<str>> = (!body.is_personalised() && message.subject.is_none()).then(|| {
-        let anyone = Contact::new(workspace, tidings_core::contact::Role::User, 0);
-        frame(&item(0, &message, &anyone, &body, &sender, None, Some(now)))
-    });
-    let mut pushed = 0usize;
-    for (delivery_id, contact_id) in &delivered {
-        let text = match &shared {
-            Some(f) => Arc::from(f.replacen("\"delivery_id\":\"0\"", &format!("\"delivery_id\":\"{delivery_id}\""), 1)),
-            None => match state.store.contact(workspace, *contact_id).await {
-                Ok(Some(c)) => frame(&item(*delivery_id, &message, &c, &body, &sender, None, Some(now))),
-                _ => continue,
-            },
-        };
-        pushed += state.hub.send(workspace, *contact_id, text);
-    }
-    tracing::info!(message = message.id, delivered = delivered.len(), pushed, "pushed to open Messengers");
-}
-
-fn frame(item: &serde_json::Value) -> Arc<str> {
-    Arc::from(json!({"type": "message", "item": item}).to_string())
-}
-
-/// Whether the contact sees a part: the team's notes, and state changes without words, are not
-/// shown in the Messenger.
-pub(crate) fn visible_to_contact(p: &ConversationPart) -> bool {
-    p.part_type != "note" && p.body.is_some()
-}
-
-/// One part of a conversation as the Messenger shows it; `html` is already safe to insert
-/// (teammates' Markdown is rendered with raw HTML escaped, contacts' text is escaped).
-pub(crate) fn part_item(p: &ConversationPart, sender: &str) -> serde_json::Value {
-    json!({
-        "id": p.id.to_string(),
-        "author": p.author_type,
-        "sender": {"name": sender},
-        "html": p.body,
-        "created_at": p.created_at,
-    })
-}
-
-/// Pushes a teammate's new part to every open Messenger of the conversation's contact. Best
-/// effort: a contact who is not connected sees it in the conversation on their next
-/// `GET /messages`. Returns how many Messengers got it.
-pub(crate) fn push_part(
-    state: &AppState,
-    workspace: i64,
-    contact_id: i64,
-    part: &ConversationPart,
-    sender: &str,
-) -> usize {
-    if !visible_to_contact(part) {
-        return 0;
-    }
-    let text = json!({
-        "type": "conversation_part",
-        "conversation_id": part.conversation_id.to_string(),
-        "part": part_item(part, sender),
-    });
-    state.hub.send(workspace, contact_id, Arc::from(text.to_string()))
 }

@@ -6,19 +6,19 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value as Json, json};
 use tidings_core::contact::{Contact, ContactInput, Role};
-use tidings_core::markdown::Body as MessageBody;
-use tidings_core::message::Channel;
-use tidings_core::personalise::escape_html;
-use tidings_store::{ConversationPart, StatFilter, Workspace};
+use tidings_core::conversation::Author;
+use tidings_engine::conversations::ReplyTo;
+use tidings_engine::render::Composed;
+use tidings_store::Workspace;
 
 use super::session::{
     SessionKind, Visitor, origin_allowed, origin_refused, sign_session, verify_session, verify_user_hash,
 };
-use super::{hub, item, part_item, visible_to_contact};
+use super::{hub, items};
 use crate::AppState;
-use crate::api::{Body, parse_id};
 use crate::auth::now;
 use crate::error::{ApiError, ApiResult};
+use crate::input::{Body, parse_id};
 
 /// Boot settings that are not contact attributes.
 const SETTINGS: &[&str] = &[
@@ -221,21 +221,18 @@ pub async fn update(State(state): State<AppState>, v: Visitor, Body(b): Body) ->
 /// Delivers what is pending and returns the contact's in-app messages and conversations.
 pub async fn messages(State(state): State<AppState>, v: Visitor) -> ApiResult<JsonResponse<Json>> {
     let ws = v.workspace.id;
-    let now = now();
-    let pending = state.store.pending_in_app(ws, v.contact.id).await?;
-    let ids: Vec<i64> = pending.iter().map(|(d, _)| d.id).collect();
-    state.store.deliver(ws, v.contact.id, &ids, now).await?;
+    state.engine.deliver_pending(ws, v.contact.id).await?;
     let delivered = state.store.delivered_in_app(ws, v.contact.id, 100).await?;
     let custom = state.store.custom_attributes(ws).await?;
     let mut names = std::collections::HashMap::new();
     let mut items = Vec::new();
     let conversations = state.store.conversations_of_contact(ws, v.contact.id).await?;
     for (d, m) in &delivered {
-        let Ok(body) = MessageBody::compile(&m.body, &custom, "body") else { continue };
+        let Ok(composed) = Composed::of(m, &custom) else { continue };
         if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(m.sender_id) {
             slot.insert(state.store.teammate(ws, m.sender_id).await?.map(|t| t.name).unwrap_or_default());
         }
-        let mut it = item(d.id, m, &v.contact, &body, &names[&m.sender_id], d.seen_at, d.sent_at);
+        let mut it = items::item(d.id, m, &v.contact, &composed, &names[&m.sender_id], d.seen_at, d.sent_at);
         if let Some(c) = conversations.iter().find(|c| c.message_id == Some(m.id)) {
             it["conversation"] = conversation_json(&state, ws, c.id).await?;
         }
@@ -254,15 +251,20 @@ pub async fn messages(State(state): State<AppState>, v: Visitor) -> ApiResult<Js
 /// A conversation as the contact sees it: every part with words in it except the team's notes.
 async fn conversation_json(state: &AppState, ws: i64, id: i64) -> ApiResult<Json> {
     let parts = state.store.parts(ws, id).await?;
-    let names: std::collections::HashMap<i64, String> = if parts.iter().any(|p| p.author_type == "admin") {
+    let names: std::collections::HashMap<i64, String> = if parts.iter().any(|p| p.author_type == Author::Admin) {
         state.store.teammates(ws).await?.into_iter().map(|t| (t.id, t.name)).collect()
     } else {
         Default::default()
     };
     let parts: Vec<Json> = parts
         .iter()
-        .filter(|p| visible_to_contact(p))
-        .map(|p| part_item(p, names.get(&p.author_id).filter(|_| p.author_type == "admin").map_or("", String::as_str)))
+        .filter(|p| items::visible(p))
+        .map(|p| {
+            items::part(
+                p,
+                names.get(&p.author_id).filter(|_| p.author_type == Author::Admin).map_or("", String::as_str),
+            )
+        })
         .collect();
     Ok(json!({"id": id.to_string(), "parts": parts}))
 }
@@ -271,13 +273,8 @@ pub async fn seen(State(state): State<AppState>, v: Visitor, Body(b): Body) -> A
     let Some(Json::Array(ids)) = b.get("delivery_ids") else {
         return Err(ApiError::bad_request("delivery_ids", "delivery_ids must be a list"));
     };
-    let now = now();
-    let mut marked = 0;
-    for id in ids.iter().filter_map(parse_id) {
-        if state.store.mark_delivery(v.workspace.id, v.contact.id, id, StatFilter::Seen, now).await? {
-            marked += 1;
-        }
-    }
+    let ids: Vec<i64> = ids.iter().filter_map(parse_id).collect();
+    let marked = state.engine.seen(v.workspace.id, v.contact.id, &ids).await?;
     let unread = unread(&state, v.workspace.id, v.contact.id).await?;
     Ok(JsonResponse(json!({"type": "messenger_seen", "marked": marked, "unread_count": unread})))
 }
@@ -285,32 +282,13 @@ pub async fn seen(State(state): State<AppState>, v: Visitor, Body(b): Body) -> A
 /// A click on a link in a delivered message. The widget reports it as the link opens; a click
 /// counts once per delivery, and a message clicked was seen.
 pub async fn click(State(state): State<AppState>, v: Visitor, Path(id): Path<String>) -> ApiResult<JsonResponse<Json>> {
-    let id = id.parse::<i64>().map_err(|_| ApiError::not_found())?;
-    let (ws, now) = (v.workspace.id, now());
-    let clicked = state.store.mark_delivery(ws, v.contact.id, id, StatFilter::Clicked, now).await?;
-    state.store.mark_delivery(ws, v.contact.id, id, StatFilter::Seen, now).await?;
+    let id = crate::input::path_id(&id).ok_or_else(ApiError::not_found)?;
+    let clicked = state.engine.clicked(v.workspace.id, v.contact.id, id).await?;
     Ok(JsonResponse(json!({"type": "messenger_click", "clicked": clicked})))
 }
 
-/// A contact's words as HTML: plain text, escaped, paragraphs kept.
-pub(crate) fn contact_html(b: &Map<String, Json>) -> ApiResult<String> {
-    let raw = b.get("body").and_then(Json::as_str).unwrap_or_default();
-    tidings_core::text::check("body", raw, tidings_core::text::BODY)?;
-    let text =
-        Some(raw.trim()).filter(|t| !t.is_empty()).ok_or_else(|| ApiError::bad_request("body", "Body is required"))?;
-    Ok(text.split("\n\n").map(|p| format!("<p>{}</p>", escape_html(p).replace('\n', "<br>"))).collect())
-}
-
-fn part(author: &Contact, body: String) -> ConversationPart {
-    ConversationPart {
-        id: 0,
-        conversation_id: 0,
-        part_type: "comment".into(),
-        author_type: author.role.as_str().into(),
-        author_id: author.id,
-        body: Some(body),
-        created_at: now(),
-    }
+fn words(b: &Map<String, Json>) -> &str {
+    b.get("body").and_then(Json::as_str).unwrap_or_default()
 }
 
 pub async fn reply_to_delivery(
@@ -319,26 +297,9 @@ pub async fn reply_to_delivery(
     Path(id): Path<String>,
     Body(b): Body,
 ) -> ApiResult<JsonResponse<Json>> {
-    let ws = v.workspace.id;
-    let html = contact_html(&b)?;
-    let id = id.parse::<i64>().map_err(|_| ApiError::not_found())?;
-    let (d, m) = state
-        .store
-        .delivered_in_app(ws, v.contact.id, 500)
-        .await?
-        .into_iter()
-        .find(|(d, _)| d.id == id)
-        .ok_or_else(ApiError::not_found)?;
-    if m.channel != Channel::Chat {
-        return Err(ApiError::bad_request("id", "Announcements cannot be replied to; start a conversation instead"));
-    }
-    let custom = state.store.custom_attributes(ws).await?;
-    let first = MessageBody::compile(&m.body, &custom, "body").map(|b| b.html_for(&v.contact)).unwrap_or_default();
-    let conversation = state.store.conversation_for(ws, v.contact.id, &m, &first, now()).await?;
-    state.store.add_part(ws, conversation.id, part(&v.contact, html)).await?;
-    state.store.mark_delivery(ws, v.contact.id, d.id, StatFilter::Replied, now()).await?;
-    state.store.mark_delivery(ws, v.contact.id, d.id, StatFilter::Seen, now()).await?;
-    Ok(JsonResponse(conversation_json(&state, ws, conversation.id).await?))
+    let id = crate::input::path_id(&id).ok_or_else(ApiError::not_found)?;
+    let c = state.engine.contact_replies(&v.workspace, &v.contact, ReplyTo::Delivery(id), words(&b)).await?;
+    Ok(JsonResponse(conversation_json(&state, v.workspace.id, c.id).await?))
 }
 
 pub async fn start_conversation(
@@ -346,8 +307,7 @@ pub async fn start_conversation(
     v: Visitor,
     Body(b): Body,
 ) -> ApiResult<JsonResponse<Json>> {
-    let html = contact_html(&b)?;
-    let c = state.store.start_conversation(v.workspace.id, v.contact.id, v.contact.role.as_str(), &html, now()).await?;
+    let c = state.engine.contact_starts(&v.workspace, &v.contact, words(&b)).await?;
     Ok(JsonResponse(conversation_json(&state, v.workspace.id, c.id).await?))
 }
 
@@ -357,24 +317,16 @@ pub async fn reply_to_conversation(
     Path(id): Path<String>,
     Body(b): Body,
 ) -> ApiResult<JsonResponse<Json>> {
-    let ws = v.workspace.id;
-    let html = contact_html(&b)?;
-    let id = id.parse::<i64>().map_err(|_| ApiError::not_found())?;
-    let c = state
-        .store
-        .conversation(ws, id)
-        .await?
-        .filter(|c| c.contact_id == v.contact.id)
-        .ok_or_else(ApiError::not_found)?;
-    state.store.add_part(ws, c.id, part(&v.contact, html)).await?;
-    Ok(JsonResponse(conversation_json(&state, ws, c.id).await?))
+    let id = crate::input::path_id(&id).ok_or_else(ApiError::not_found)?;
+    let c = state.engine.contact_replies(&v.workspace, &v.contact, ReplyTo::Conversation(id), words(&b)).await?;
+    Ok(JsonResponse(conversation_json(&state, v.workspace.id, c.id).await?))
 }
 
 /// Keeps `last_seen_at` fresh. The session is checked as everywhere, but without reading the
 /// contact, and the write is batched (see `presence`): a ping is the Messenger's most frequent
 /// request.
 pub async fn ping(State(state): State<AppState>, claim: super::session::SessionClaim) -> StatusCode {
-    state.presence.record(claim.workspace, claim.contact);
+    state.engine.presence().record(claim.workspace, claim.contact);
     StatusCode::NO_CONTENT
 }
 

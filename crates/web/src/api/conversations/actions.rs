@@ -7,13 +7,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::{Map, Value as Json};
 use tidings_core::contact::Contact;
-use tidings_core::markdown::Body as MessageBody;
-use tidings_store::{Conversation, ConversationPart, ConversationState, StatFilter, Teammate};
+use tidings_core::conversation::Change;
+use tidings_engine::conversations::{ReplyTo, Words};
+use tidings_store::Teammate;
 
 use super::{find, respond};
 use crate::AppState;
 use crate::api::{Body, parse_id};
-use crate::auth::{Caller, now};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 
 pub(super) async fn reply(
@@ -51,33 +52,9 @@ async fn admin(state: &AppState, caller: &Caller, b: &Map<String, Json>) -> ApiR
 }
 
 /// The body's text, trimmed, if there is any; its limit holds for the text as sent.
-fn body_text(b: &Map<String, Json>) -> ApiResult<Option<&str>> {
-    let raw = b.get("body").and_then(Json::as_str).unwrap_or_default();
-    tidings_core::text::check("body", raw, tidings_core::text::BODY)?;
-    Ok(Some(raw.trim()).filter(|t| !t.is_empty()))
-}
-
-/// A teammate's words as the contact will see them: Markdown, personalised for the contact, with
-/// any raw HTML escaped.
-async fn admin_html(state: &AppState, caller: &Caller, text: &str, contact: &Contact) -> ApiResult<String> {
-    let custom = state.store.custom_attributes(caller.workspace.id).await?;
-    Ok(MessageBody::compile(text, &custom, "body")?.html_for(contact))
-}
-
-async fn contact_of(state: &AppState, caller: &Caller, c: &Conversation) -> ApiResult<Contact> {
-    state.store.contact(caller.workspace.id, c.contact_id).await?.ok_or_else(ApiError::not_found)
-}
-
-fn admin_part(part_type: &str, teammate: &Teammate, body: Option<String>) -> ConversationPart {
-    ConversationPart {
-        id: 0,
-        conversation_id: 0,
-        part_type: part_type.into(),
-        author_type: "admin".into(),
-        author_id: teammate.id,
-        body,
-        created_at: now(),
-    }
+/// The body's text, as sent.
+fn words(b: &Map<String, Json>) -> &str {
+    b.get("body").and_then(Json::as_str).unwrap_or_default()
 }
 
 async fn admin_reply(
@@ -86,12 +63,12 @@ async fn admin_reply(
     id: String,
     b: Map<String, Json>,
 ) -> ApiResult<JsonResponse<Json>> {
-    let message_type = b.get("message_type").and_then(Json::as_str).unwrap_or_default();
-    if !["comment", "note"].contains(&message_type) {
-        return Err(ApiError::bad_request("message_type", "message_type must be comment or note"));
-    }
+    let kind = match b.get("message_type").and_then(Json::as_str).unwrap_or_default() {
+        "comment" => Words::Reply,
+        "note" => Words::Note,
+        _ => return Err(ApiError::bad_request("message_type", "message_type must be comment or note")),
+    };
     let teammate = admin(&state, &caller, &b).await?;
-    let text = body_text(&b)?.ok_or_else(|| ApiError::bad_request("body", "Body is required"))?;
     if id == "last" {
         return Err(ApiError::bad_request(
             "id",
@@ -99,13 +76,7 @@ async fn admin_reply(
         ));
     }
     let c = find(&state, &caller, &id).await?;
-    let contact = contact_of(&state, &caller, &c).await?;
-    let html = admin_html(&state, &caller, text, &contact).await?;
-    let part = state.store.add_part(caller.workspace.id, c.id, admin_part(message_type, &teammate, Some(html))).await?;
-    // A note is for the team only; a comment goes to the contact's open Messenger at once.
-    if message_type == "comment" {
-        crate::messenger::push_part(&state, caller.workspace.id, c.contact_id, &part, &teammate.name);
-    }
+    state.engine.teammate_writes(&caller.workspace, &teammate, c.id, kind, words(&b)).await?;
     respond(&state, &caller, c.id).await
 }
 
@@ -147,45 +118,20 @@ async fn contact_reply(
     id: String,
     b: Map<String, Json>,
 ) -> ApiResult<JsonResponse<Json>> {
-    let ws = caller.workspace.id;
     if crate::api::fields::text(&b, "message_type", "message_type")?.is_some_and(|t| t != "comment") {
         return Err(ApiError::bad_request("message_type", "A contact's reply has message_type comment"));
     }
-    let html = crate::messenger::contact_html(&b)?;
     let (contact, field) = replying_contact(&state, &caller, &b).await?;
-    let c = if id == "last" {
-        state
-            .store
-            .conversations_of_contact(ws, contact.id)
-            .await?
-            .into_iter()
-            .next()
-            .ok_or_else(ApiError::not_found)?
+    let to = if id == "last" {
+        ReplyTo::Latest
     } else {
-        find(&state, &caller, &id).await?
-    };
-    if c.contact_id != contact.id {
-        return Err(ApiError::bad_request(field, "This contact is not part of the conversation"));
-    }
-    // Intercom records a reply that reopens a closed conversation as an `open` part.
-    let part_type = if c.state == "closed" { "open" } else { "comment" };
-    let part = ConversationPart {
-        id: 0,
-        conversation_id: c.id,
-        part_type: part_type.into(),
-        author_type: contact.role.as_str().into(),
-        author_id: contact.id,
-        body: Some(html),
-        created_at: now(),
-    };
-    state.store.add_part(ws, c.id, part).await?;
-    if let Some(message_id) = c.message_id {
-        let delivery =
-            state.store.deliveries_of_contact(ws, contact.id).await?.into_iter().find(|d| d.message_id == message_id);
-        if let Some(d) = delivery {
-            state.store.mark_delivery(ws, contact.id, d.id, StatFilter::Replied, now()).await?;
+        let c = find(&state, &caller, &id).await?;
+        if c.contact_id != contact.id {
+            return Err(ApiError::bad_request(field, "This contact is not part of the conversation"));
         }
-    }
+        ReplyTo::Conversation(c.id)
+    };
+    let c = state.engine.contact_replies(&caller.workspace, &contact, to, words(&b)).await?;
     respond(&state, &caller, c.id).await
 }
 
@@ -203,9 +149,9 @@ pub(super) async fn manage(
             format!("message_type must be close, open or snoozed{hint}"),
         ));
     }
-    let to = match message_type {
-        "close" => ConversationState::Closed,
-        "open" => ConversationState::Open,
+    let change = match message_type {
+        "close" => Change::Close,
+        "open" => Change::Open,
         _ => {
             let until = b.get("snoozed_until").and_then(parse_id).filter(|t| *t > 0).ok_or_else(|| {
                 ApiError::bad_request(
@@ -213,25 +159,15 @@ pub(super) async fn manage(
                     "snoozed_until is required: the time to wake up, in UNIX seconds",
                 )
             })?;
-            ConversationState::Snoozed { until }
+            Change::Snooze { until }
         }
     };
     let teammate = admin(&state, &caller, &b).await?;
     let c = find(&state, &caller, &id).await?;
-    // Only a close carries words, and they go to the contact like a reply.
-    let html = match body_text(&b)? {
-        Some(text) if to == ConversationState::Closed => {
-            Some(admin_html(&state, &caller, text, &contact_of(&state, &caller, &c).await?).await?)
-        }
-        _ => None,
-    };
-    let part = state
-        .store
-        .set_conversation_state(caller.workspace.id, c.id, to, admin_part(message_type, &teammate, html))
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    if part.body.is_some() {
-        crate::messenger::push_part(&state, caller.workspace.id, c.contact_id, &part, &teammate.name);
-    }
+    // Only a close carries words, and they go to the contact like a reply; their limit holds
+    // whatever the change, as the document says.
+    tidings_core::text::check("body", words(&b), tidings_core::text::BODY)?;
+    let words = Some(words(&b)).filter(|w| !w.trim().is_empty());
+    state.engine.teammate_changes(&caller.workspace, &teammate, c.id, change, words).await?;
     respond(&state, &caller, c.id).await
 }

@@ -16,7 +16,7 @@ use tidings_store::Conversation;
 
 use super::{ApiRoute, Body, list_page, pages, parse_id, path_id, route};
 use crate::AppState;
-use crate::auth::{Caller, now};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 
 /// A retrieved conversation carries at most this many parts, the most recent ones (as Intercom's).
@@ -227,9 +227,9 @@ async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<Strin
 /// A conversation started by a contact. Answers with Intercom's `user_message`, not the conversation.
 async fn create(State(state): State<AppState>, caller: Caller, Body(b): Body) -> ApiResult<JsonResponse<Json>> {
     let contact = contact_ref(&state, &caller, b.get("from"), "from", &["user", "lead", "contact"]).await?;
-    let html = crate::messenger::contact_html(&b)?;
+    let words = b.get("body").and_then(Json::as_str).unwrap_or_default();
+    let c = state.engine.contact_starts(&caller.workspace, &contact, words).await?;
     let ws = caller.workspace.id;
-    let c = state.store.start_conversation(ws, contact.id, contact.role.as_str(), &html, now()).await?;
     let source = state.store.parts(ws, c.id).await?.into_iter().next();
     Ok(JsonResponse(json!({
         "type": "user_message",

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::{Value as Json, json};
 use tidings_core::contact::Contact;
+use tidings_core::conversation::{Author, State};
 use tidings_store::{ConversationPart, ConversationSummary, Teammate};
 
 use crate::AppState;
@@ -34,7 +35,7 @@ impl Refs {
         let contact_ids = conversations
             .iter()
             .map(|s| s.conversation.contact_id)
-            .chain(sources.chain(parts).filter(|p| p.author_type != "admin").map(|p| p.author_id));
+            .chain(sources.chain(parts).filter(|p| p.author_type != Author::Admin).map(|p| p.author_id));
         for id in contact_ids {
             if refs.contacts.contains_key(&id) {
                 continue;
@@ -52,12 +53,12 @@ impl Refs {
     }
 
     fn author(&self, p: &ConversationPart) -> Json {
-        if p.author_type == "admin" {
+        if p.author_type == Author::Admin {
             let t = self.teammates.get(&p.author_id);
             json!({"type": "admin", "id": p.author_id.to_string(), "name": t.map(|t| &t.name), "email": t.map(|t| &t.email)})
         } else {
             let c = self.contacts.get(&p.author_id);
-            json!({"type": p.author_type, "id": p.author_id.to_string(), "name": c.and_then(|c| c.name.clone()), "email": c.and_then(|c| c.email.clone())})
+            json!({"type": p.author_type.as_str(), "id": p.author_id.to_string(), "name": c.and_then(|c| c.name.clone()), "email": c.and_then(|c| c.email.clone())})
         }
     }
 }
@@ -66,7 +67,7 @@ pub(crate) fn part(p: &ConversationPart, refs: &Refs) -> Json {
     json!({
         "type": "conversation_part",
         "id": p.id.to_string(),
-        "part_type": p.part_type,
+        "part_type": p.part_type.as_str(),
         "body": p.body,
         "created_at": p.created_at,
         "updated_at": p.created_at,
@@ -83,7 +84,7 @@ pub(crate) fn part(p: &ConversationPart, refs: &Refs) -> Json {
 pub(crate) fn conversation(s: &ConversationSummary, refs: &Refs, parts: Option<&[ConversationPart]>) -> Json {
     let c = &s.conversation;
     // Started by a teammate (a message, or an admin's first part) or by the contact.
-    let admin_initiated = c.message_id.is_some() || s.source.as_ref().is_some_and(|p| p.author_type == "admin");
+    let admin_initiated = c.message_id.is_some() || s.source.as_ref().is_some_and(|p| p.author_type == Author::Admin);
     let subject = c.message_id.and_then(|m| refs.subjects.get(&m).cloned().flatten()).unwrap_or_default();
     let source = s.source.as_ref().map(|p| {
         json!({
@@ -113,8 +114,8 @@ pub(crate) fn conversation(s: &ConversationSummary, refs: &Refs, parts: Option<&
         "first_contact_reply": s.first_contact_reply_at.map(|at| json!({"created_at": at, "type": "conversation", "url": null})),
         "admin_assignee_id": c.teammate_id,
         "team_assignee_id": null,
-        "open": c.state != "closed",
-        "state": c.state,
+        "open": c.state != State::Closed,
+        "state": c.state.as_str(),
         "read": c.read,
         "tags": {"type": "tag.list", "tags": []},
         "priority": "not_priority",

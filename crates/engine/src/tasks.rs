@@ -1,0 +1,104 @@
+//! The engine's background work: each task is a `step(now)` run on a tick, supervised (a step
+//! that panics is logged and the task goes on at the next tick) and stopped gracefully (the step
+//! under way finishes, then each task runs one last step, so the last second of pings is
+//! written).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::Engine;
+
+type Step = fn(Arc<Engine>, i64) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// One kind of background work.
+struct Task {
+    name: &'static str,
+    every: Duration,
+    step: Step,
+}
+
+/// How often scheduled messages are looked for, and pings written.
+pub const TICK: Duration = Duration::from_secs(1);
+
+const TASKS: [Task; 2] = [
+    Task {
+        name: "scheduler",
+        every: TICK,
+        step: |engine, now| {
+            Box::pin(async move {
+                crate::scheduler::step(&engine, now).await;
+            })
+        },
+    },
+    Task {
+        name: "presence",
+        every: TICK,
+        step: |engine, now| {
+            Box::pin(async move {
+                crate::presence::step(&engine, now).await;
+            })
+        },
+    },
+];
+
+/// The running background tasks.
+pub struct Background {
+    stop: watch::Sender<bool>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl Engine {
+    /// Starts the scheduler and the presence writer.
+    pub fn start_background(self: &Arc<Self>) -> Background {
+        let (stop, stopped) = watch::channel(false);
+        let handles = TASKS
+            .iter()
+            .map(|task| tokio::spawn(supervise(self.clone(), task.name, task.every, task.step, stopped.clone())))
+            .collect();
+        Background { stop, handles }
+    }
+}
+
+impl Background {
+    /// Stops every task: the step under way finishes, then each runs one last step.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for h in self.handles {
+            let _ = h.await;
+        }
+    }
+}
+
+async fn supervise(
+    engine: Arc<Engine>,
+    name: &'static str,
+    every: Duration,
+    step: Step,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.changed() => break,
+        }
+        run_once(&engine, name, step).await;
+    }
+    run_once(&engine, name, step).await;
+}
+
+/// One step, in a task of its own so that a panic is caught here, not the end of the work.
+async fn run_once(engine: &Arc<Engine>, name: &'static str, step: Step) {
+    let span = tracing::debug_span!("step", task = name);
+    let now = engine.now();
+    let run = tokio::spawn(tracing::Instrument::instrument(step(engine.clone(), now), span));
+    if let Err(e) = run.await {
+        tracing::error!(task = name, error = %e, "a background step failed; it runs again at the next tick");
+    }
+}

@@ -1,0 +1,7 @@
+//! The engine's operations, called directly with a clock the test sets, on SQLite and on
+//! PostgreSQL: what each writes, what it refuses, and what it says on the bus.
+
+mod background;
+mod conversations;
+mod messages;
+mod support;

@@ -1,0 +1,122 @@
+//! The engine's bus, relayed to the Messengers open on this node.
+//!
+//! Every node hears every event, whichever node did the work. A message sent is delivered here to
+//! the recipients whose Messenger is open on this node (the store's conditional move from
+//! `pending`, so a recipient connected twice, or to two nodes, gets it once); a teammate's words
+//! go to the contact's open Messengers; and when events may have been lost, every Messenger here
+//! is told to read again from the database (`{"type": "resync"}`), so a lost event loses
+//! nothing.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use tidings_core::contact::{Contact, Role};
+use tidings_engine::bus::{self, Event, Heard};
+use tidings_engine::render::Composed;
+use tidings_store::Message;
+
+use super::items;
+use crate::AppState;
+
+/// The frame that tells a Messenger to fetch again.
+pub const RESYNC: &str = r#"{"type":"resync"}"#;
+
+/// Relays until the bus is gone (or the task is aborted at shutdown).
+pub async fn run(state: AppState) {
+    let mut heard = state.engine.bus().subscribe();
+    while let Some(h) = bus::next(&mut heard).await {
+        match h {
+            Heard::Resync => {
+                let told = state.hub.send_to_all(Arc::from(RESYNC));
+                tracing::info!(told, "events may have been missed: open Messengers read again");
+            }
+            Heard::Event(e) => match *e {
+                Event::MessageSent { workspace, message, channel, .. } if channel.is_in_app() => {
+                    // A large audience takes a while to deliver: the next events need not wait.
+                    tokio::spawn(deliver(state.clone(), workspace, message));
+                }
+                Event::PartAdded { workspace, contact, part, visible: true, .. }
+                    if state.hub.is_online(workspace, contact) =>
+                {
+                    push_part(&state, workspace, contact, part).await;
+                }
+                _ => {}
+            },
+        }
+    }
+}
+
+/// Delivers a freshly sent message to every recipient whose Messenger is open on this node.
+async fn deliver(state: AppState, workspace: i64, message: i64) {
+    let online = state.hub.online(workspace);
+    if online.is_empty() {
+        return;
+    }
+    let delivered = match state.engine.deliver_now(workspace, message, &online).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(message, error = %e, "real-time delivery failed; recipients will fetch it");
+            return;
+        }
+    };
+    if delivered.is_empty() {
+        return;
+    }
+    if let Err(e) = push(&state, workspace, message, &delivered).await {
+        tracing::warn!(message, error = %e, "could not render a delivered message; recipients will fetch it");
+    }
+}
+
+/// Pushes a delivered message to its recipients' open Messengers.
+async fn push(state: &AppState, workspace: i64, message: i64, delivered: &[(i64, i64)]) -> tidings_engine::Result<()> {
+    let store = state.engine.store();
+    let Some(m) = store.message(workspace, message).await? else { return Ok(()) };
+    let composed = Composed::of(&m, &store.custom_attributes(workspace).await?)?;
+    let sender = store.teammate(workspace, m.sender_id).await?.map(|t| t.name).unwrap_or_default();
+    let now = state.engine.now();
+    // Without personalisation every recipient reads the same thing: one contact stands for all.
+    let anyone = (!composed.is_personalised()).then(|| Contact::new(workspace, Role::User, 0));
+    let mut pushed = 0usize;
+    for (delivery, contact_id) in delivered {
+        let contact = match &anyone {
+            Some(c) => c.clone(),
+            None => match store.contact(workspace, *contact_id).await? {
+                Some(c) => c,
+                None => continue,
+            },
+        };
+        let frame = message_frame(*delivery, &m, &contact, &composed, &sender, now);
+        pushed += state.hub.send(workspace, *contact_id, frame);
+    }
+    tracing::info!(message, delivered = delivered.len(), pushed, "pushed to open Messengers");
+    Ok(())
+}
+
+fn message_frame(
+    delivery: i64,
+    m: &Message,
+    contact: &Contact,
+    composed: &Composed,
+    sender: &str,
+    now: i64,
+) -> Arc<str> {
+    let item = items::item(delivery, m, contact, composed, sender, None, Some(now));
+    Arc::from(json!({"type": "message", "item": item}).to_string())
+}
+
+/// Pushes a teammate's part that the contact sees to their open Messengers on this node (their
+/// own words are in the answer to the request that wrote them).
+async fn push_part(state: &AppState, workspace: i64, contact: i64, part: i64) {
+    let store = state.engine.store();
+    let Ok(Some(p)) = store.conversation_part(workspace, part).await else { return };
+    if p.author_type.is_contact() {
+        return;
+    }
+    let sender = store.teammate(workspace, p.author_id).await.ok().flatten().map(|t| t.name).unwrap_or_default();
+    let frame = json!({
+        "type": "conversation_part",
+        "conversation_id": p.conversation_id.to_string(),
+        "part": items::part(&p, &sender),
+    });
+    state.hub.send(workspace, contact, Arc::from(frame.to_string()));
+}
