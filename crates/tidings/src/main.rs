@@ -199,6 +199,15 @@ async fn run(command: Command, settings: Settings) -> Result<(), String> {
 }
 
 async fn serve(settings: Settings) -> Result<(), String> {
+    let database = settings.database();
+    let sqlite = database.starts_with("sqlite:");
+    if sqlite && settings.nats_url.is_some() {
+        return Err("NATS joins several nodes, and several nodes need PostgreSQL: SQLite serves one node. \
+                    Set TIDINGS_DATABASE_URL=postgres://… for several nodes, or leave out TIDINGS_NATS_URL for one."
+            .into());
+    }
+    // Held until the process ends: a second server on the same SQLite file is refused.
+    let _only_node = if sqlite { Some(hold_sqlite(&database)?) } else { None };
     let store = open_store(&settings).await?;
     let first_start = store.workspace_count().await.map_err(|e| e.to_string())? == 0;
     let listener = tokio::net::TcpListener::bind(&settings.listen)
@@ -206,7 +215,19 @@ async fn serve(settings: Settings) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e} (choose another with --listen)", settings.listen))?;
     let public_url = settings.public_url(listener.local_addr().map_err(|e| e.to_string())?);
     let shutdown = shutdown_signal();
-    if first_start {
+    let engine = match &settings.nats_url {
+        Some(url) => {
+            let bus = tidings_nats::NatsBus::connect(url, &format!("tidings {public_url}"))
+                .await
+                .map_err(|e| e.to_string())?;
+            tidings_engine::Engine::new(store.clone(), Arc::new(tidings_engine::SystemClock), bus)
+        }
+        None => tidings_engine::Engine::local(store.clone()),
+    };
+    if first_start && settings.nats_url.is_some() {
+        // Several nodes start at once: none of them may make the first workspace on its own.
+        println!("There is no workspace yet: create it once with `tidings setup` (any node sees it at once).");
+    } else if first_start {
         let email = std::env::var("TIDINGS_OWNER_EMAIL").unwrap_or_else(|_| "owner@example.com".into());
         let password = tidings_web::auth::random_secret(12);
         let p = provision::workspace(&store, "My workspace", &email, &password, "UTC").await.map_err(api_error)?;
@@ -217,9 +238,35 @@ async fn serve(settings: Settings) -> Result<(), String> {
         println!("  API token: {}", p.token_secret);
         println!("These are shown only this once: keep them somewhere safe.");
     }
-    println!("Tidings is running at {public_url} (database: {})", settings::redact(&settings.database()));
-    let state = AppState::new(store, WebConfig { public_url, rate_limit_per_minute: settings.rate_limit_per_minute });
+    println!(
+        "Tidings is running at {public_url} (database: {}; bus: {})",
+        settings::redact(&database),
+        settings.nats_url.as_deref().map_or_else(|| "in process".to_owned(), settings::redact)
+    );
+    let config = WebConfig { public_url, rate_limit_per_minute: settings.rate_limit_per_minute };
+    let state = AppState::with_engine(engine, config);
     tidings_web::launch(listener, state, shutdown).await.map_err(|e| e.to_string())
+}
+
+/// Takes the SQLite database for this server alone: SQLite serves one node, and a second
+/// `tidings serve` on the same file would deliver without telling the first one's Messengers.
+/// The lock is the operating system's, so it goes with the process however it ends.
+fn hold_sqlite(database: &str) -> Result<std::fs::File, String> {
+    let path = database.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or(path);
+    if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let lock = format!("{path}.serve-lock");
+    let file = std::fs::File::create(&lock).map_err(|e| format!("cannot create {lock}: {e}"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "another `tidings serve` already uses the SQLite database {path}: SQLite serves one node. \
+             For several nodes, use PostgreSQL (TIDINGS_DATABASE_URL) and NATS (TIDINGS_NATS_URL)."
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {lock}: {e}")),
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM. The handlers are registered now, not when first polled, so a

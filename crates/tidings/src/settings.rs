@@ -22,6 +22,9 @@ pub struct Settings {
     pub log: String,
     /// API requests allowed per minute for each token or session; 0 turns limiting off.
     pub rate_limit_per_minute: u32,
+    /// `nats://host:4222`: the bus between several nodes on one PostgreSQL. Without it, the
+    /// bus is in process (one node).
+    pub nats_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -33,6 +36,7 @@ impl Default for Settings {
             database_url: None,
             log: "info".into(),
             rate_limit_per_minute: 1000,
+            nats_url: None,
         }
     }
 }
@@ -46,6 +50,7 @@ impl std::fmt::Debug for Settings {
             .field("database_url", &self.database_url.as_ref().map(|u| redact(u)))
             .field("log", &self.log)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field("nats_url", &self.nats_url.as_ref().map(|u| redact(u)))
             .finish()
     }
 }
@@ -82,6 +87,9 @@ pub struct Overrides {
     /// Database URL: postgres://… or sqlite://… [default: SQLite in the data directory].
     #[arg(long, global = true)]
     pub database_url: Option<String>,
+    /// NATS URL (nats://host:4222), for several nodes on one PostgreSQL [default: one node].
+    #[arg(long, global = true)]
+    pub nats_url: Option<String>,
 }
 
 impl Settings {
@@ -108,6 +116,9 @@ impl Settings {
         if let Some(v) = env("TIDINGS_DATABASE_URL") {
             s.database_url = Some(v);
         }
+        if let Some(v) = env("TIDINGS_NATS_URL") {
+            s.nats_url = Some(v);
+        }
         if let Some(v) = env("TIDINGS_LOG") {
             s.log = v;
         }
@@ -126,6 +137,9 @@ impl Settings {
         }
         if let Some(v) = &flags.database_url {
             s.database_url = Some(v.clone());
+        }
+        if let Some(v) = &flags.nats_url {
+            s.nats_url = Some(v.clone());
         }
         Ok(s)
     }
@@ -157,6 +171,8 @@ impl Settings {
         text.push_str("log = \"info\"\n");
         text.push_str("# API requests per minute per token or session (0: unlimited)\n");
         text.push_str("rate_limit_per_minute = 1000\n");
+        text.push_str("# The bus between several nodes on one PostgreSQL (without it: one node)\n");
+        text.push_str("# nats_url = \"nats://127.0.0.1:4222\"\n");
         text
     }
 }

@@ -12,6 +12,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod headers;
+mod health;
 mod input;
 pub mod logins;
 pub mod messenger;
@@ -95,6 +96,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let api = api::router().route_layer(axum::middleware::from_fn_with_state(state.clone(), ratelimit::limit));
     Router::new()
+        .route("/healthz", axum::routing::get(health::healthz))
         .merge(admin::router())
         .merge(api)
         .merge(messenger::router(state.clone()))

@@ -283,6 +283,20 @@ async fn serve_creates_the_first_workspace_prints_how_to_log_in_and_stops_on_sig
     let mut out = BufReader::new(again.stdout.take().unwrap()).lines();
     let first = out.next().unwrap().unwrap();
     assert!(first.starts_with("Tidings is running at"), "{first}");
+    // SQLite serves one node: a second server on the same file, or one told to join others
+    // through NATS, is refused with what to do instead.
+    for extra in [&[][..], &["--nats-url", "nats://127.0.0.1:4222"][..]] {
+        let refused = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&dir)
+            .args(extra)
+            .env_remove("TIDINGS_DATABASE_URL")
+            .output()
+            .unwrap();
+        let said = text(&refused);
+        assert!(!refused.status.success(), "{extra:?}: {said}");
+        assert!(said.contains("SQLite serves one node") && said.contains("PostgreSQL"), "{extra:?}: {said}");
+    }
     let _ = Command::new("kill").args(["-TERM", &again.id().to_string()]).status();
     assert!(again.wait().unwrap().success());
     let _ = std::fs::remove_dir_all(&dir);

@@ -124,3 +124,19 @@ async fn a_message_not_ready_for_what_is_asked_answers_409() {
         s.stop().await;
     }
 }
+
+#[tokio::test]
+async fn healthz_reports_the_database_and_the_bus_without_credentials() {
+    for s in servers().await {
+        let db = s.db;
+        let resp = reqwest::get(format!("{}/healthz", s.base)).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{db}");
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(
+            body,
+            json!({"status": "ok", "database": {"ok": true}, "bus": {"kind": "in-process", "ok": true}}),
+            "{db}"
+        );
+        s.stop().await;
+    }
+}
