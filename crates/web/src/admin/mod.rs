@@ -51,6 +51,7 @@ pub fn router() -> Router<AppState> {
         .route("/assets/compose.js", get(|| script(include_str!("../../assets/compose.js"))))
         .route("/assets/message.js", get(|| script(include_str!("../../assets/message.js"))))
         .route("/assets/conversation.js", get(|| script(include_str!("../../assets/conversation.js"))))
+        .route("/assets/activity.js", get(|| script(include_str!("../../assets/activity.js"))))
         // The Messenger widget, loaded by companies' own sites.
         .route(
             "/messenger.js",
