@@ -1,5 +1,6 @@
 // Tidings admin app: what every page's script shares. Plain JavaScript, no build step.
 // `TidingsAdmin.api` calls the REST API with the session cookie and the page's CSRF token;
+// `TidingsAdmin.follow` keeps a page's live parts fresh from the workspace's events;
 // `TidingsAdmin.filterBuilder` is the filter builder of the user list and the composer.
 (() => {
   "use strict";
@@ -36,6 +37,94 @@
     const err = e && e.errors && e.errors[0];
     if (!err) return fallback || "Something went wrong. Reload the page and try again.";
     return err.field && !err.message.includes(err.field) ? `${err.message} (${err.field})` : err.message;
+  }
+
+  /**
+   * Calls `run` (an async refresh) for every `kick()`, coalescing bursts: one run at a time, then
+   * a pause of `gapMs`, and all the kicks that came meanwhile make one more run after it. A
+   * thousand contacts seeing a message in a second cost a few fetches, not a thousand.
+   */
+  function coalesced(run, gapMs = 500) {
+    let busy = false;
+    let again = false;
+    const start = async () => {
+      busy = true;
+      try {
+        await run();
+      } catch (_) { /* the next event, or the next (re)connect, reads again */ }
+      setTimeout(() => {
+        busy = false;
+        if (again) {
+          again = false;
+          start();
+        }
+      }, gapMs);
+    };
+    return () => {
+      if (busy) again = true;
+      else start();
+    };
+  }
+
+  // How long a stream that gave up waits before it is opened again (doubling up to the last),
+  // and how long a hidden page keeps its stream.
+  const FIRST_WAIT_MS = 5000;
+  const LAST_WAIT_MS = 60000;
+  const HIDDEN_MS = 60000;
+
+  /**
+   * Follows the workspace's events (`GET /app/events`, Server-Sent Events; see
+   * `crates/web/src/admin/live.rs`) and runs `refresh` when `about(event)` says an event concerns
+   * this page (`{type, message_id}` or `{type, conversation_id}`), and on every `ready` (each
+   * (re)connect: the page may have missed something since it was rendered) and `resync` (events
+   * were lost). An event is only a hint: `refresh` reads through the API. Runs coalesce.
+   *
+   * The browser reconnects by itself when a stream drops or ends (the server ends each one after
+   * a minute). It gives up for good when an answer is no stream: a proxy's 502 while Tidings
+   * restarts, or a 401 once the session has ended. Then the stream is opened again after a
+   * growing wait, which brings the page back to life after a restart without polling. A page
+   * hidden for a while lets its stream go (over HTTP/1.1 a browser allows about six connections
+   * to a server, shared by every tab) and opens it again, and reads again, once shown.
+   */
+  function follow(about, refresh) {
+    const kick = coalesced(refresh);
+    let source = null;
+    let wait = FIRST_WAIT_MS;
+    let reopen = null;
+    let hidden = null;
+    const open = () => {
+      clearTimeout(reopen);
+      if (source) return;
+      const es = new EventSource("/app/events");
+      source = es;
+      es.addEventListener("open", () => { wait = FIRST_WAIT_MS; });
+      es.addEventListener("message", (m) => {
+        let e;
+        try {
+          e = JSON.parse(m.data);
+        } catch (_) {
+          return;
+        }
+        if (e.type === "ready" || e.type === "resync" || about(e)) kick();
+      });
+      es.addEventListener("error", () => {
+        if (es.readyState !== EventSource.CLOSED || source !== es) return;
+        source = null;
+        reopen = setTimeout(open, wait);
+        wait = Math.min(wait * 2, LAST_WAIT_MS);
+      });
+    };
+    const close = () => {
+      clearTimeout(reopen);
+      if (source) source.close();
+      source = null;
+    };
+    document.addEventListener("visibilitychange", () => {
+      clearTimeout(hidden);
+      if (document.visibilityState === "hidden") hidden = setTimeout(close, HIDDEN_MS);
+      else open();
+    });
+    open();
   }
 
   const OPS = {
@@ -146,5 +235,5 @@
     };
   }
 
-  window.TidingsAdmin = { csrf, el, option, api, errorText, filterBuilder };
+  window.TidingsAdmin = { csrf, el, option, api, errorText, follow, filterBuilder };
 })();

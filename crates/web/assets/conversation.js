@@ -1,14 +1,18 @@
-// Tidings admin app: a conversation's reply box, and new parts appearing as they arrive.
-// Replies go through the REST API (`POST /conversations/{id}/reply`) with the session; what the
-// teammate types is Markdown, rendered and escaped by Tidings like every message body.
+// Tidings admin app: a conversation's reply box, and new parts appearing as they arrive (the
+// workspace's events say when this conversation got a part or changed state; see `follow` in
+// common.js). Replies go through the REST API (`POST /conversations/{id}/reply`) with the
+// session; what the teammate types is Markdown, rendered and escaped by Tidings like every
+// message body.
 (() => {
   "use strict";
   const root = document.getElementById("conversation");
   if (!root) return;
-  const { api, errorText } = window.TidingsAdmin;
+  const { api, errorText, follow } = window.TidingsAdmin;
   const $ = (id) => document.getElementById(id);
   const id = root.dataset.id;
   const adminId = root.dataset.adminId;
+
+  const CHANGES = new Set(["part_added", "conversation_changed"]);
 
   // New parts: fetch this page again and take its list, which the server rendered and escaped.
   async function refresh() {
@@ -20,8 +24,9 @@
       if (fresh && fresh.children.length !== $("parts").children.length) $("parts").replaceChildren(...fresh.children);
       const state = doc.getElementById("conversation-state");
       if (state) $("conversation-state").textContent = state.textContent;
-    } catch (_) { /* try again next time */ }
+    } catch (_) { /* the next event, or the next (re)connect, reads again */ }
   }
+  follow((e) => CHANGES.has(e.type) && e.conversation_id === id, refresh);
 
   $("reply-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -40,5 +45,4 @@
       $("reply").disabled = false;
     }
   });
-  setInterval(refresh, 2000);
 })();

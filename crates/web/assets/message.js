@@ -1,10 +1,13 @@
 // Tidings admin app: live figures on the message list and a message's page, and the message's
-// actions (send, unschedule, stop, follow up). Plain JavaScript, no build step.
+// actions (send, unschedule, stop, follow up). Plain JavaScript, no build step. The figures are
+// read again when the workspace's events say a message shown here moved (see `follow` in
+// common.js), never on a timer.
 (() => {
   "use strict";
-  const { api, errorText } = window.TidingsAdmin;
+  const { api, errorText, follow } = window.TidingsAdmin;
   const $ = (id) => document.getElementById(id);
-  const EVERY_MS = 2000;
+  // The events that change a message's figures or state.
+  const MOVES = new Set(["message_sent", "message_stopped", "message_changed", "deliveries_moved"]);
 
   function setFigures(scope, stats) {
     for (const cell of scope.querySelectorAll("[data-stat]")) {
@@ -13,25 +16,23 @@
     }
   }
 
-  // The list: refresh the figures of the rows on screen (the same page of the API's list).
+  // The list: the figures of the rows on screen (the same page of the API's list).
   const list = $("message-list");
   if (list) {
     const { tab, search, cursor, perPage } = list.dataset;
-    const refresh = async () => {
-      try {
-        const q = new URLSearchParams({ state: tab, per_page: perPage });
-        if (search) q.set("search", search);
-        if (cursor) q.set("starting_after", cursor);
-        const r = await fetch(`/manual_messages?${q}`, { credentials: "same-origin" });
-        if (!r.ok) return;
-        const page = await r.json();
-        for (const m of page.data) {
-          const row = list.querySelector(`tr[data-id="${m.id}"]`);
-          if (row) setFigures(row, m.stats);
-        }
-      } catch (_) { /* try again next time */ }
-    };
-    setInterval(refresh, EVERY_MS);
+    const shown = new Set([...list.querySelectorAll("tr[data-id]")].map((row) => row.dataset.id));
+    follow((e) => MOVES.has(e.type) && shown.has(e.message_id), async () => {
+      const q = new URLSearchParams({ state: tab, per_page: perPage });
+      if (search) q.set("search", search);
+      if (cursor) q.set("starting_after", cursor);
+      const r = await fetch(`/manual_messages?${q}`, { credentials: "same-origin" });
+      if (!r.ok) return;
+      const page = await r.json();
+      for (const m of page.data) {
+        const row = list.querySelector(`tr[data-id="${m.id}"]`);
+        if (row) setFigures(row, m.stats);
+      }
+    });
   }
 
   // A message's page.
@@ -40,14 +41,11 @@
   const id = page.dataset.id;
   const showError = (e) => { $("message-error").textContent = errorText(e); $("message-error").hidden = false; };
 
-  const refresh = async () => {
-    try {
-      const m = await api("GET", `/manual_messages/${id}`);
-      setFigures(page, m.stats);
-      if (m.state !== page.dataset.state) window.location.reload();
-    } catch (_) { /* try again next time */ }
-  };
-  setInterval(refresh, EVERY_MS);
+  follow((e) => MOVES.has(e.type) && e.message_id === id, async () => {
+    const m = await api("GET", `/manual_messages/${id}`);
+    setFigures(page, m.stats);
+    if (m.state !== page.dataset.state) window.location.reload();
+  });
 
   const on = (button, run) => {
     const b = $(button);

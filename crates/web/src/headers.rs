@@ -19,7 +19,8 @@ use crate::AppState;
 
 /// The admin app's Content Security Policy. Images may come from anywhere a message body may
 /// point at (`markdown::allowed::SCHEMES` allows `http` and `https` images); everything else only
-/// from this server. `connect-src 'self'` also covers WebSockets to this host.
+/// from this server. `connect-src 'self'` also covers WebSockets to this host and the pages' event
+/// stream (`/app/events`).
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      img-src 'self' https: http:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
      form-action 'self'; frame-ancestors 'none'";

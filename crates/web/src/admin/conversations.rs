@@ -1,6 +1,7 @@
 //! The admin app's conversation pages: one conversation with its parts and a reply box, a
 //! teammate's own profile with the conversations they started, and the activity feed (recent
-//! sign-ups, replies and sessions) that a teammate on a phone starts from.
+//! sign-ups, replies and sessions) that a teammate on a phone starts from. The conversation and
+//! the feed follow the workspace's events (`assets/conversation.js`, `assets/activity.js`).
 //!
 //! Replies go through the REST API's `POST /conversations/{id}/reply` with the session (see
 //! `assets/conversation.js`), so the API's rules and its real-time push apply to them too.

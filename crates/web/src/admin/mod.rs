@@ -2,9 +2,11 @@
 //! dependency-free scripts for the live parts. No build step.
 //!
 //! Pages authenticate with the session cookie; forms carry the session's CSRF token, and the
-//! scripts send it as `X-CSRF-Token` when they call the API with the session.
+//! scripts send it as `X-CSRF-Token` when they call the API with the session. The pages with live
+//! parts follow `/app/events` ([`live`]) and read again through the API when it says so.
 
 mod conversations;
+pub mod live;
 mod messages;
 mod pages;
 mod session;
@@ -27,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/app/logout", post(session::logout))
         .route("/app/contacts", get(pages::contacts))
         .route("/app/contacts/{id}", get(pages::profile))
+        .route("/app/events", get(live::events))
         .route("/app/activity", get(conversations::activity))
         .route("/app/messages", get(messages::list))
         .route("/app/messages/new", get(messages::compose))
@@ -48,6 +51,7 @@ pub fn router() -> Router<AppState> {
         .route("/assets/compose.js", get(|| script(include_str!("../../assets/compose.js"))))
         .route("/assets/message.js", get(|| script(include_str!("../../assets/message.js"))))
         .route("/assets/conversation.js", get(|| script(include_str!("../../assets/conversation.js"))))
+        .route("/assets/activity.js", get(|| script(include_str!("../../assets/activity.js"))))
         // The Messenger widget, loaded by companies' own sites.
         .route(
             "/messenger.js",

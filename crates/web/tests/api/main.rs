@@ -7,6 +7,7 @@ mod contacts;
 mod conversations;
 mod headers;
 mod input;
+mod live;
 mod login;
 mod messages;
 mod messenger;

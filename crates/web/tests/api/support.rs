@@ -293,4 +293,9 @@ impl Mate {
     pub async fn call(&self, s: &Server, method: Method, path: &str, body: Option<Json>) -> (StatusCode, Json) {
         s.call_as(&self.token, method, path, body).await
     }
+
+    /// A `GET` with the session, answered as it comes: for streams such as `/app/events`.
+    pub async fn open(&self, s: &Server, path: &str) -> reqwest::Response {
+        self.client.get(format!("{}{path}", s.base)).header("cookie", &self.cookie).send().await.unwrap()
+    }
 }

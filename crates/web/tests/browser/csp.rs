@@ -158,19 +158,19 @@ async fn violations(b: &Browser) -> Result<Vec<String>> {
     Ok(b.console_log().await?.into_iter().filter(|m| m.contains("Content Security Policy")).collect())
 }
 
-async fn no_violations(b: &Browser, page: &str) -> Result<()> {
+pub(crate) async fn no_violations(b: &Browser, page: &str) -> Result<()> {
     let found = violations(b).await?;
     if found.is_empty() { Ok(()) } else { Err(fail!("{page} broke the Content Security Policy: {found:#?}")) }
 }
 
 /// Marks the page shown, so [`same_page`] can tell whether it was replaced since.
-async fn mark_page(b: &Browser) -> Result<()> {
+pub(crate) async fn mark_page(b: &Browser) -> Result<()> {
     b.execute("window.tidingsTestMark = true;", json!([])).await.map(drop)
 }
 
 /// Fails when the page marked by [`mark_page`] was replaced (a form was submitted the old way).
 /// WebDriver finishes a navigation before it runs a script, so a submission cannot slip past.
-async fn same_page(b: &Browser, after: &str) -> Result<()> {
+pub(crate) async fn same_page(b: &Browser, after: &str) -> Result<()> {
     let still = b.execute("return window.tidingsTestMark === true;", json!([])).await?;
     if still == json!(true) { Ok(()) } else { Err(fail!("the page reloaded after {after}")) }
 }

@@ -13,6 +13,7 @@ mod webdriver;
 mod app;
 mod csp;
 mod host;
+mod live;
 mod messages;
 
 use std::collections::BTreeSet;

@@ -275,7 +275,7 @@ pub(crate) async fn log_in(app: &App, b: &Browser) -> Result<()> {
 }
 
 /// Waits until the server's hub has a Messenger of this contact connected.
-async fn wait_online(app: &App, contact: i64) -> Result<()> {
+pub(crate) async fn wait_online(app: &App, contact: i64) -> Result<()> {
     let deadline = Instant::now() + WAIT;
     while !app.state.hub.is_online(app.workspace_id, contact) {
         if Instant::now() > deadline {
@@ -302,7 +302,7 @@ async fn page_id(b: &Browser, prefix: &str) -> Result<String> {
     }
 }
 
-async fn wait_text(b: &Browser, css: &str, want: &str) -> Result<()> {
+pub(crate) async fn wait_text(b: &Browser, css: &str, want: &str) -> Result<()> {
     b.wait_for(&format!("{css} to read {want:?}"), WAIT, async || {
         let text = b.find(css).await?.text().await?;
         if text == want { Ok(()) } else { Err(fail!("{text:?}")) }
@@ -319,7 +319,7 @@ pub(crate) async fn wait_contains(b: &Browser, css: &str, want: &str) -> Result<
 }
 
 /// The text of an element inside the Messenger's shadow root.
-async fn shadow(b: &Browser, css: &str) -> Result<String> {
+pub(crate) async fn shadow(b: &Browser, css: &str) -> Result<String> {
     let v = b
         .execute(
             "const host = document.getElementById('tidings-messenger'); \
@@ -330,7 +330,7 @@ async fn shadow(b: &Browser, css: &str) -> Result<String> {
     v.as_str().map(str::to_owned).ok_or_else(|| fail!("no {css} in the Messenger"))
 }
 
-async fn click_shadow(b: &Browser, css: &str) -> Result<()> {
+pub(crate) async fn click_shadow(b: &Browser, css: &str) -> Result<()> {
     b.wait_for(&format!("{css} in the Messenger"), WAIT, async || {
         let v = b
             .execute(
