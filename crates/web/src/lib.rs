@@ -69,6 +69,9 @@ pub struct AppState {
     pub hub: Arc<messenger::hub::Hub>,
     /// Workspaces for checking Messenger sessions on the hottest route.
     pub workspaces: Arc<messenger::session::WorkspaceCache>,
+    /// Becomes `true` when the server begins to stop, so that long answers (the teammates'
+    /// streams) end and the graceful shutdown need not wait for them.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl AppState {
@@ -88,6 +91,16 @@ impl AppState {
             rate_limiter,
             hub: Arc::new(messenger::hub::Hub::default()),
             workspaces: Arc::default(),
+            stopping: tokio::sync::watch::Sender::new(false),
+        }
+    }
+
+    /// Resolves once the server begins to stop (at once if it already has).
+    pub fn stopping(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut told = self.stopping.subscribe();
+        async move {
+            // An error means the state is gone, which is a stop too.
+            let _ = told.wait_for(|stopping| *stopping).await;
         }
     }
 }
@@ -121,6 +134,11 @@ pub async fn launch(
     let background = state.engine.start_background();
     let relay = tokio::spawn(messenger::relay::run(state.clone()));
     let app = router(state.clone()).layer(axum::middleware::from_fn(trace_requests));
+    let stopping = state.stopping.clone();
+    let shutdown = async move {
+        shutdown.await;
+        stopping.send_replace(true);
+    };
     let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await;

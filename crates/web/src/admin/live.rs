@@ -10,12 +10,12 @@
 //! stream fell behind; both mean "read everything again", so a page rendered before its stream
 //! opened, or one that was disconnected for a while, misses nothing.
 //!
-//! A comment every [`HEARTBEAT`] keeps proxies from closing a quiet stream. A stream also ends by
-//! itself after [`LIFETIME`], and the browser reconnects (and the page reads again). A graceful
-//! shutdown waits for every response under way and the streams cannot hear it begin, so a stream
-//! without an end would hold a stopping server up for as long as a teammate kept a page open;
-//! this way it waits a minute at most. It also means a teammate whose session ended (logged out,
-//! expired) hears nothing more within that minute: the reconnect is refused.
+//! A comment every [`HEARTBEAT`] keeps proxies from closing a quiet stream. A stream ends when the
+//! server begins to stop (a graceful shutdown waits for every response under way, so an open
+//! stream would otherwise hold it up), and by itself after [`LIFETIME`]; either way the browser
+//! reconnects (to another node, behind a load balancer) and the page reads again. The lifetime
+//! means a teammate whose session ended (logged out, expired) hears nothing more within that
+//! minute: the reconnect is refused.
 //!
 //! Every stream hears every workspace's events and drops the others': cheap for the few pages
 //! teammates keep open, unlike the Messenger's many connections, which [`crate::messenger::relay`]
@@ -65,7 +65,14 @@ pub async fn events(State(state): State<AppState>, admin: Result<Admin, Response
     // Subscribed before `ready` goes out, and the page reads on `ready`: whatever commits between
     // the page's last read and this point is in that read, and whatever commits later is heard.
     let heard = state.engine.bus().subscribe();
-    let notices = notices(heard, admin.workspace.id, tokio::time::sleep(LIFETIME));
+    let stopping = state.stopping();
+    let end = async move {
+        tokio::select! {
+            () = tokio::time::sleep(LIFETIME) => {},
+            () = stopping => {},
+        }
+    };
+    let notices = notices(heard, admin.workspace.id, end);
     let events = futures_util::stream::once(async { sse::Event::default().retry(RETRY) })
         .chain(notices.map(|n| sse::Event::default().data(n)))
         .map(Ok::<_, Infallible>);
