@@ -74,8 +74,12 @@ async fn snapshot(db: &Db, ws: i64, id: i64) -> (i64, i64, String) {
     (n, distinct, state.as_str().to_owned())
 }
 
-/// Waits until PostgreSQL is running a send's snapshot `INSERT`.
-async fn wait_for_insert(db: &Db, who: &str) {
+/// Held by every test in this binary that sends through a server on PostgreSQL: a test that
+/// waits for a send's `INSERT` in `pg_stat_activity` sees only its own.
+pub(crate) static SENDING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Waits until PostgreSQL is running a send's snapshot `INSERT` (hold [`SENDING`]).
+pub(crate) async fn wait_for_insert(db: &Db, who: &str) {
     let deadline = Instant::now() + std::time::Duration::from_secs(30);
     let sql = "SELECT COUNT(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'INSERT INTO deliveries%'";
     while db.store.scalar_raw(sql).await.unwrap() == 0 {
@@ -86,6 +90,7 @@ async fn wait_for_insert(db: &Db, who: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_send_killed_midway_loses_no_one_and_duplicates_no_one() {
+    let _only = SENDING.lock().await;
     for db in Db::all().await {
         killed_midway(&db).await;
         db.cleanup().await;

@@ -1,7 +1,9 @@
 //! The `tidings` binary as a user runs it: `setup`, `import`, `export` on SQLite and PostgreSQL,
-//! `serve` on a fresh data directory, and a server killed in the middle of a send.
+//! `serve` on a fresh data directory, a server killed in the middle of a send, and several
+//! servers on PostgreSQL and NATS.
 
 mod crash;
+mod nodes;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
@@ -37,22 +39,28 @@ pub(crate) struct Db {
 impl Db {
     pub(crate) async fn all() -> Vec<Db> {
         let dir = std::env::temp_dir().join(unique("tidings-cli"));
-        std::fs::create_dir_all(&dir).unwrap();
         std::fs::create_dir_all(dir.join("sqlite")).unwrap();
         let sqlite_url = format!("sqlite://{}", dir.join("sqlite").join("t.db").display());
         let sqlite = tidings_store::open(&sqlite_url).await.unwrap();
-        std::fs::create_dir_all(dir.join("pg")).unwrap();
+        let sqlite = Db { name: "sqlite", url: sqlite_url, store: sqlite, dir: dir.join("sqlite"), schema: None };
+        vec![sqlite, Db::postgres_in(dir.join("pg")).await]
+    }
+
+    /// PostgreSQL alone (several nodes need it), in a schema of its own.
+    pub(crate) async fn postgres() -> Db {
+        Db::postgres_in(std::env::temp_dir().join(unique("tidings-cli")).join("pg")).await
+    }
+
+    async fn postgres_in(dir: std::path::PathBuf) -> Db {
+        std::fs::create_dir_all(&dir).unwrap();
         let schema = unique("cli");
-        let pg = tidings_store::open_postgres_schema(&postgres_url(), &schema)
+        let store = tidings_store::open_postgres_schema(&postgres_url(), &schema)
             .await
             .unwrap_or_else(|e| panic!("PostgreSQL is required for the CLI tests at {} ({e})", postgres_url()));
         // libpq-style options select the schema for the CLI's own connections.
         let sep = if postgres_url().contains('?') { '&' } else { '?' };
-        let pg_url = format!("{}{sep}options=-c%20search_path%3D{schema}", postgres_url());
-        vec![
-            Db { name: "sqlite", url: sqlite_url, store: sqlite, dir: dir.join("sqlite"), schema: None },
-            Db { name: "postgres", url: pg_url, store: pg, dir: dir.join("pg"), schema: Some(schema) },
-        ]
+        let url = format!("{}{sep}options=-c%20search_path%3D{schema}", postgres_url());
+        Db { name: "postgres", url, store, dir, schema: Some(schema) }
     }
 
     fn run(&self, args: &[&str]) -> Output {
@@ -266,9 +274,19 @@ async fn serve_creates_the_first_workspace_prints_how_to_log_in_and_stops_on_sig
         .await
         .unwrap();
     assert_eq!(login.status(), reqwest::StatusCode::SEE_OTHER, "the printed password logs in");
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    // A teammate's page keeps its live stream open; the stream lasts a minute by itself.
+    let mut stream = client.get(format!("{url}/app/events")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(stream.status(), reqwest::StatusCode::OK);
+    assert!(stream.chunk().await.unwrap().is_some(), "the stream says it is ready");
 
-    // SIGTERM: graceful shutdown, exit code 0.
+    // SIGTERM: graceful shutdown, exit code 0; the open stream ends rather than holding it up.
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "an open /app/events stream held the stopping server up");
     let status = child.wait().unwrap();
     assert!(status.success(), "serve exited with {status}");
 
