@@ -301,6 +301,15 @@ const INSERT_CHUNK: usize = 500;
 /// Values per `IN (…)` list.
 const IN_CHUNK: usize = 500;
 
+/// A subquery of the ids in a JSON array bound at `$n`: one statement and one parameter for a
+/// list of any length, where an `IN (…)` list would need a statement per chunk.
+fn json_ids(n: usize) -> String {
+    match DIALECT {
+        Dialect::Sqlite => format!("SELECT value FROM json_each(${n})"),
+        Dialect::Postgres => format!("SELECT CAST(jsonb_array_elements_text(CAST(${n} AS jsonb)) AS BIGINT)"),
+    }
+}
+
 impl Store {
     async fn migrate(&self) -> Result<()> {
         let mut conn = self.writer.acquire().await?;
@@ -695,6 +704,14 @@ impl crate::Store for Store {
 
     async fn contact(&self, ws: i64, id: i64) -> Result<Option<Contact>> {
         self.one_contact(ws, "c.id = $2", SqlParam::Int(id)).await
+    }
+
+    async fn contacts_by_ids(&self, ws: i64, ids: &[i64]) -> Result<Vec<Contact>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = serde_json::to_string(ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.contacts_where(ws, &format!("c.id IN ({})", json_ids(2)), &[SqlParam::Text(list)]).await
     }
 
     async fn contact_by_external_id(&self, ws: i64, external_id: &str) -> Result<Option<Contact>> {

@@ -476,28 +476,19 @@ impl MessageStore for Store {
     }
 
     async fn deliver_message_to(&self, ws: i64, message_id: i64, contact_ids: &[i64], now: i64) -> Result<Vec<(i64, i64)>> {
-        let mut out = Vec::new();
         if contact_ids.is_empty() {
-            return Ok(out);
+            return Ok(Vec::new());
         }
-        let mut tx = self.writer.begin().await?;
-        for chunk in contact_ids.chunks(IN_CHUNK) {
-            let (to, from) = delivery_move(DeliveryEvent::Deliver);
-            let sql = format!(
-                "UPDATE deliveries SET {to}, sent_at = $3 \
-                 WHERE workspace_id = $1 AND message_id = $2 AND {from} AND contact_id IN ({}) RETURNING id, contact_id",
-                placeholders(3, chunk.len())
-            );
-            let mut q = sqlx::query(&sql).bind(ws).bind(message_id).bind(now);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for row in q.fetch_all(&mut *tx).await? {
-                out.push((row.try_get(0)?, row.try_get(1)?));
-            }
-        }
-        tx.commit().await?;
-        Ok(out)
+        // One statement whatever the number of contacts: the ids travel as one JSON array.
+        let (to, from) = delivery_move(DeliveryEvent::Deliver);
+        let ids = json_ids(4);
+        let sql = format!(
+            "UPDATE deliveries SET {to}, sent_at = $3 \
+             WHERE workspace_id = $1 AND message_id = $2 AND {from} AND contact_id IN ({ids}) RETURNING id, contact_id"
+        );
+        let list = serde_json::to_string(contact_ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let rows = sqlx::query(&sql).bind(ws).bind(message_id).bind(now).bind(list).fetch_all(&self.writer).await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
     }
 
     async fn delivered_in_app(&self, ws: i64, contact_id: i64, limit: i64) -> Result<Vec<(Delivery, Message)>> {

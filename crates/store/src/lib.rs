@@ -118,6 +118,8 @@ pub trait Store: MessageStore + Send + Sync + 'static {
     /// Writes every field of an existing contact.
     async fn update_contact(&self, contact: &Contact) -> Result<bool>;
     async fn contact(&self, ws: i64, id: i64) -> Result<Option<Contact>>;
+    /// The workspace's contacts among `ids` (any number, in one query; missing ids are skipped).
+    async fn contacts_by_ids(&self, ws: i64, ids: &[i64]) -> Result<Vec<Contact>>;
     async fn contact_by_external_id(&self, ws: i64, external_id: &str) -> Result<Option<Contact>>;
     /// The user with this email, if any.
     async fn user_by_email(&self, ws: i64, email: &str) -> Result<Option<Contact>>;

@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/postgres/0004_deliveries_without_foreign_keys.sql"),
     ),
     (5, "identity_secret_rotation", include_str!("../migrations/postgres/0005_identity_secret_rotation.sql")),
+    (6, "deliveries_contact_index", include_str!("../migrations/postgres/0006_deliveries_contact_index.sql")),
 ];
 
 include!("imp.rs");

@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0004_deliveries_without_foreign_keys.sql"),
     ),
     (5, "identity_secret_rotation", include_str!("../migrations/sqlite/0005_identity_secret_rotation.sql")),
+    (6, "deliveries_contact_index", include_str!("../migrations/sqlite/0006_deliveries_contact_index.sql")),
 ];
 
 include!("imp.rs");
@@ -36,6 +37,7 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30))
+            .row_buffer_size(4096)
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory");
         if let Some(dir) = options.get_filename().parent()

@@ -279,3 +279,57 @@ async fn deleting_a_contact_deletes_their_deliveries_and_nobody_elses() {
     }
     stores.cleanup().await;
 }
+
+/// Contacts by id, and the move of deliveries from `pending` for a list of contacts, take lists
+/// of any length in one statement (more than either dialect's parameter limit here), and touch
+/// only the workspace's own contacts and the message's own pending deliveries, each once.
+#[tokio::test]
+async fn long_contact_lists_deliver_once_and_only_what_is_pending() {
+    let stores = Stores::new().await;
+    for (db, store) in &stores.all {
+        let ws = workspace(store).await;
+        let other = workspace(store).await;
+        let me = owner(store, ws.id).await;
+        let inputs: Vec<tidings_core::contact::ContactInput> = (0..1_200)
+            .map(|i| {
+                let mut m = serde_json::Map::new();
+                m.insert("external_id".into(), json!(format!("u{i}")));
+                tidings_core::contact::ContactInput::parse(&m, &[]).unwrap()
+            })
+            .collect();
+        store.upsert_contacts(ws.id, &inputs, 10).await.unwrap();
+        let stranger = contact(store, other.id, "Stranger", "pro").await;
+        let mine: Vec<i64> = store.contacts_after(ws.id, 0, 5_000).await.unwrap().iter().map(|c| c.id).collect();
+        assert_eq!(mine.len(), 1_200, "{db}");
+
+        // 40,000 ids: the workspace's, another workspace's, and ids of no one.
+        let mut asked: Vec<i64> = mine.clone();
+        asked.push(stranger.id);
+        asked.extend(1_000_000..1_040_000);
+        assert!(asked.len() > 40_000);
+        let found = store.contacts_by_ids(ws.id, &asked).await.unwrap();
+        assert_eq!(found.len(), 1_200, "{db}: only the workspace's own contacts");
+        assert!(found.iter().all(|c| c.workspace_id == ws.id), "{db}");
+        assert!(store.contacts_by_ids(ws.id, &[]).await.unwrap().is_empty(), "{db}");
+
+        let m = store.create_message(ws.id, draft(me, "Everyone", Channel::Chat), 10).await.unwrap();
+        store.send_message(ws.id, m.id, Recipients { pred: None, contact_ids: None }, 20).await.unwrap().unwrap();
+        // One contact already fetched theirs.
+        let first = store.deliver_message_to(ws.id, m.id, &mine[..1], 25).await.unwrap();
+        assert_eq!(first.len(), 1, "{db}");
+        let moved = store.deliver_message_to(ws.id, m.id, &asked, 30).await.unwrap();
+        assert_eq!(moved.len(), 1_199, "{db}: every pending delivery, and nothing else");
+        let mut contacts: Vec<i64> = moved.iter().map(|(_, c)| *c).collect();
+        contacts.sort_unstable();
+        contacts.dedup();
+        assert_eq!(contacts.len(), 1_199, "{db}: each contact once");
+        assert!(!contacts.contains(&mine[0]) && !contacts.contains(&stranger.id), "{db}");
+        assert!(store.deliver_message_to(ws.id, m.id, &asked, 40).await.unwrap().is_empty(), "{db}: once");
+        let sent = store
+            .scalar_raw(&format!("SELECT COUNT(*) FROM deliveries WHERE message_id = {} AND state = 'sent'", m.id))
+            .await
+            .unwrap();
+        assert_eq!(sent, 1_200, "{db}");
+    }
+    stores.cleanup().await;
+}

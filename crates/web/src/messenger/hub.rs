@@ -78,6 +78,19 @@ impl Hub {
             .map_or(0, |list| list.iter().filter(|(_, tx)| tx.send(frame.clone()).is_ok()).count())
     }
 
+    /// Queues each contact's frame for their open Messengers, under one lock; returns how many
+    /// connections got one.
+    pub fn send_each(&self, workspace: i64, frames: &[(i64, Arc<str>)]) -> usize {
+        let conns = self.connections.lock().unwrap_or_else(|e| e.into_inner());
+        let mut sent = 0;
+        for (contact, frame) in frames {
+            if let Some(list) = conns.get(&(workspace, *contact)) {
+                sent += list.iter().filter(|(_, tx)| tx.send(frame.clone()).is_ok()).count();
+            }
+        }
+        sent
+    }
+
     /// Ends every open Messenger of a workspace on this server (its sessions were revoked):
     /// dropping their outboxes ends their loops, which close the sockets. Returns how many.
     pub fn end_workspace(&self, workspace: i64) -> usize {

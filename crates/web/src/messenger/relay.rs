@@ -7,6 +7,7 @@
 //! is told to read again from the database (`{"type": "resync"}`), so a lost event loses
 //! nothing.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::json;
@@ -74,23 +75,32 @@ async fn push(state: &AppState, workspace: i64, message: i64, delivered: &[(i64,
     let composed = Composed::of(&m, &store.custom_attributes(workspace).await?)?;
     let sender = store.teammate(workspace, m.sender_id).await?.map(|t| t.name).unwrap_or_default();
     let now = state.engine.now();
-    // Without personalisation every recipient reads the same thing: one contact stands for all.
-    let anyone = (!composed.is_personalised()).then(|| Contact::new(workspace, Role::User, 0));
-    let mut pushed = 0usize;
-    for (delivery, contact_id) in delivered {
-        let contact = match &anyone {
-            Some(c) => c.clone(),
-            None => match store.contact(workspace, *contact_id).await? {
-                Some(c) => c,
-                None => continue,
-            },
-        };
-        let frame = message_frame(*delivery, &m, &contact, &composed, &sender, now);
-        pushed += state.hub.send(workspace, *contact_id, frame);
-    }
+    let frame = |delivery: i64, contact: &Contact| message_frame(delivery, &m, contact, &composed, &sender, now);
+    let frames: Vec<(i64, Arc<str>)> = if composed.is_personalised() {
+        let ids: Vec<i64> = delivered.iter().map(|(_, c)| *c).collect();
+        let contacts: HashMap<i64, Contact> =
+            store.contacts_by_ids(workspace, &ids).await?.into_iter().map(|c| (c.id, c)).collect();
+        delivered.iter().filter_map(|(d, c)| Some((*c, frame(*d, contacts.get(c)?)))).collect()
+    } else {
+        // Everyone reads the same thing: one frame, with each delivery's id put in its place.
+        let anyone = Contact::new(workspace, Role::User, 0);
+        let one = frame(0, &anyone);
+        match one.split_once(DELIVERY_ZERO) {
+            Some((before, after)) => delivered
+                .iter()
+                .map(|(d, c)| (*c, Arc::from(format!("{before}\"delivery_id\":\"{d}\"{after}"))))
+                .collect(),
+            None => delivered.iter().map(|(d, c)| (*c, frame(*d, &anyone))).collect(),
+        }
+    };
+    let pushed = state.hub.send_each(workspace, &frames);
     tracing::info!(message, delivered = delivered.len(), pushed, "pushed to open Messengers");
     Ok(())
 }
+
+/// The delivery id of a frame rendered for delivery 0, as serialised: a key, so it appears once
+/// (quotes inside string values are escaped).
+const DELIVERY_ZERO: &str = r#""delivery_id":"0""#;
 
 fn message_frame(
     delivery: i64,
