@@ -10,14 +10,13 @@
 //! message has no delivery at all or exactly one per recipient, never a part, and sending it
 //! again then reaches everyone once.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Instant;
 
 use serde_json::{Map, Value as Json, json};
 use tidings_core::contact::ContactInput;
 
-use crate::{BIN, Db, setup};
+use crate::{Db, serve, setup};
 
 /// Big enough that writing the snapshot takes a while, small enough to generate quickly.
 const CONTACTS: usize = 60_000;
@@ -29,20 +28,7 @@ struct Server {
 
 impl Server {
     fn start(db: &Db) -> Server {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &db.url])
-            .env_remove("TIDINGS_CONFIG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let url = loop {
-            let line = lines.next().expect("serve exited before printing its URL").unwrap();
-            if let Some(rest) = line.strip_prefix("Tidings is running at ") {
-                break rest.split_whitespace().next().unwrap().to_owned();
-            }
-        };
+        let (child, url) = serve(&["--database-url", &db.url]);
         Server { child, url }
     }
 

@@ -75,6 +75,29 @@ impl Db {
     }
 }
 
+/// Starts `tidings serve` on a free port with `args` (after `serve --listen 127.0.0.1:0`) and
+/// returns it with the URL it prints. Whatever it prints later is read, so that a full pipe
+/// never stalls it.
+pub(crate) fn serve(args: &[&str]) -> (std::process::Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .env_remove("TIDINGS_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("serve exited before printing its URL").unwrap();
+        if let Some(rest) = line.strip_prefix("Tidings is running at ") {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, url)
+}
+
 fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }

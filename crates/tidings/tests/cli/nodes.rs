@@ -9,7 +9,6 @@
 //! to show (so that it fails rather than hangs), never measurements.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -21,7 +20,7 @@ use tokio_tungstenite::tungstenite::Message as Ws;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::crash::{SENDING, wait_for_insert};
-use crate::{BIN, Db, setup};
+use crate::{Db, serve, setup};
 
 /// How long a frame that should come may take before the test fails.
 const BOUND: Duration = Duration::from_secs(15);
@@ -79,22 +78,7 @@ struct Node {
 
 impl Node {
     fn start(db: &Db, nats: &str) -> Node {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &db.url, "--nats-url", nats])
-            .env_remove("TIDINGS_CONFIG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let url = loop {
-            let line = lines.next().expect("serve exited before printing its URL").unwrap();
-            if let Some(rest) = line.strip_prefix("Tidings is running at ") {
-                break rest.split_whitespace().next().unwrap().to_owned();
-            }
-        };
-        // Whatever else it prints is read, so that a full pipe never stalls it.
-        std::thread::spawn(move || lines.for_each(drop));
+        let (child, url) = serve(&["--database-url", &db.url, "--nats-url", nats]);
         Node { child, url }
     }
 
