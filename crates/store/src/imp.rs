@@ -301,15 +301,6 @@ const INSERT_CHUNK: usize = 500;
 /// Values per `IN (…)` list.
 const IN_CHUNK: usize = 500;
 
-/// A subquery of the ids in a JSON array bound at `$n`: one statement and one parameter for a
-/// list of any length, where an `IN (…)` list would need a statement per chunk.
-fn json_ids(n: usize) -> String {
-    match DIALECT {
-        Dialect::Sqlite => format!("SELECT value FROM json_each(${n})"),
-        Dialect::Postgres => format!("SELECT CAST(jsonb_array_elements_text(CAST(${n} AS jsonb)) AS BIGINT)"),
-    }
-}
-
 impl Store {
     async fn migrate(&self) -> Result<()> {
         let mut conn = self.writer.acquire().await?;
@@ -710,8 +701,10 @@ impl crate::Store for Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let list = serde_json::to_string(ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.contacts_where(ws, &format!("c.id IN ({})", json_ids(2)), &[SqlParam::Text(list)]).await
+        let sql =
+            format!("SELECT {} FROM contacts c WHERE c.workspace_id = $1 AND {}", *CONTACT_SELECT, id_in("c.id", 2));
+        let rows = bind_ids(sqlx::query(&sql).bind(ws), ids).fetch_all(&self.reader).await?;
+        rows.iter().map(contact_from_row).collect()
     }
 
     async fn contact_by_external_id(&self, ws: i64, external_id: &str) -> Result<Option<Contact>> {

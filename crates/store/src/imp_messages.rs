@@ -479,15 +479,20 @@ impl MessageStore for Store {
         if contact_ids.is_empty() {
             return Ok(Vec::new());
         }
-        // One statement whatever the number of contacts: the ids travel as one JSON array.
+        // One statement whatever the number of contacts: the ids travel as one parameter.
         let (to, from) = delivery_move(DeliveryEvent::Deliver);
-        let ids = json_ids(4);
         let sql = format!(
             "UPDATE deliveries SET {to}, sent_at = $3 \
-             WHERE workspace_id = $1 AND message_id = $2 AND {from} AND contact_id IN ({ids}) RETURNING id, contact_id"
+             WHERE workspace_id = $1 AND message_id = $2 AND {from} AND {} RETURNING id, contact_id",
+            id_in("contact_id", 4)
         );
-        let list = serde_json::to_string(contact_ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let rows = sqlx::query(&sql).bind(ws).bind(message_id).bind(now).bind(list).fetch_all(&self.writer).await?;
+        let mut tx = self.writer.begin().await?;
+        if let Some(set) = FOR_LONG_LISTS {
+            sqlx::query(set).execute(&mut *tx).await?;
+        }
+        let q = bind_ids(sqlx::query(&sql).bind(ws).bind(message_id).bind(now), contact_ids);
+        let rows = q.fetch_all(&mut *tx).await?;
+        tx.commit().await?;
         rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
     }
 

@@ -22,6 +22,21 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "deliveries_contact_index", include_str!("../migrations/postgres/0006_deliveries_contact_index.sql")),
 ];
 
+/// `column` is one of a list of ids bound at `$n`, as one `bigint[]` parameter.
+fn id_in(column: &str, n: usize) -> String {
+    format!("{column} = ANY(${n})")
+}
+
+fn bind_ids<'q>(q: Q<'q>, ids: &[i64]) -> Q<'q> {
+    q.bind(ids.to_vec())
+}
+
+/// Run first in a transaction whose statement takes a long id list: a plan made for the list
+/// itself. A generic plan of a prepared statement (PostgreSQL's after five runs) cannot hash
+/// the list and compares each row with every id, and a fresh message's rows are not yet in
+/// the statistics, which can turn a join with the list into a loop over it for every row.
+const FOR_LONG_LISTS: Option<&str> = Some("SET LOCAL plan_cache_mode = force_custom_plan");
+
 include!("imp.rs");
 include!("imp_messages.rs");
 

@@ -22,6 +22,19 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "deliveries_contact_index", include_str!("../migrations/sqlite/0006_deliveries_contact_index.sql")),
 ];
 
+/// `column` is one of a list of ids bound at `$n`, as one JSON array (SQLite reads it into an
+/// index once per statement).
+fn id_in(column: &str, n: usize) -> String {
+    format!("{column} IN (SELECT value FROM json_each(${n}))")
+}
+
+fn bind_ids<'q>(q: Q<'q>, ids: &[i64]) -> Q<'q> {
+    q.bind(serde_json::Value::from(ids).to_string())
+}
+
+/// SQLite plans every statement for its values.
+const FOR_LONG_LISTS: Option<&str> = None;
+
 include!("imp.rs");
 include!("imp_messages.rs");
 

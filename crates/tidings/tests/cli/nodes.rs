@@ -390,6 +390,7 @@ async fn three_nodes_deliver_once_and_carry_replies_between_them() {
     let mut page = Stream::open(&nodes[0]).await;
     let ada = &mut widgets[2];
     assert_eq!(ada.node, nodes[2].url);
+    let wrote = std::time::Instant::now();
     let r = reqwest::Client::new()
         .post(format!("{}/messenger/v1/conversations", nodes[2].url))
         .header("x-messenger-session", &ada.session)
@@ -400,6 +401,8 @@ async fn three_nodes_deliver_once_and_carry_replies_between_them() {
     assert_eq!(r.status().as_u16(), 200);
     let conversation = r.json::<Json>().await.unwrap()["id"].as_str().unwrap().to_owned();
     page.heard("part_added", "conversation_id", &conversation).await;
+    // Printed, not asserted: how long a contact's words took to reach another node's page.
+    eprintln!("the page on node 1 heard the contact's words on node 3 after {:?}", wrote.elapsed());
     let (_, c) = w.call(&nodes[0], reqwest::Method::GET, &format!("/conversations/{conversation}"), None).await;
     assert!(c.to_string().contains("Where is my invoice?"), "node 1 reads the contact's words: {c}");
 
