@@ -22,9 +22,14 @@ use crate::AppState;
 /// The frame that tells a Messenger to fetch again.
 pub const RESYNC: &str = r#"{"type":"resync"}"#;
 
+/// Sent messages delivered at once on this node. Each delivery holds a database connection for
+/// its `UPDATE`; a burst of sends must leave the pool to the requests.
+const DELIVERING: usize = 2;
+
 /// Relays until the bus is gone (or the task is aborted at shutdown).
 pub async fn run(state: AppState) {
     let mut heard = state.engine.bus().subscribe();
+    let delivering = Arc::new(tokio::sync::Semaphore::new(DELIVERING));
     while let Some(h) = bus::next(&mut heard).await {
         match h {
             Heard::Resync => {
@@ -34,7 +39,11 @@ pub async fn run(state: AppState) {
             Heard::Event(e) => match *e {
                 Event::MessageSent { workspace, message, channel, .. } if channel.is_in_app() => {
                     // A large audience takes a while to deliver: the next events need not wait.
-                    tokio::spawn(deliver(state.clone(), workspace, message));
+                    let (state, delivering) = (state.clone(), delivering.clone());
+                    tokio::spawn(async move {
+                        let Ok(_turn) = delivering.acquire_owned().await else { return };
+                        deliver(state, workspace, message).await;
+                    });
                 }
                 Event::PartAdded { workspace, contact, part, visible: true, .. }
                     if state.hub.is_online(workspace, contact) =>
