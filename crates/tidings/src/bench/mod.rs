@@ -6,9 +6,11 @@
 //! Every benchmark works on scratch databases of its own (a SQLite file in a temporary directory,
 //! a PostgreSQL schema named `bench_<pid>_…`) and removes them when it ends, failed or not.
 
+mod clients;
 mod data;
 mod import;
 mod messenger;
+mod online;
 mod search;
 mod send;
 mod server;
@@ -45,7 +47,7 @@ pub enum Bench {
     Messenger(messenger::MessengerArgs),
     /// WebSocket clients for `bench messenger`, driven over stdin/stdout (started by it).
     #[command(hide = true)]
-    WsClients(messenger::ClientArgs),
+    WsClients(clients::ClientArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -88,15 +90,21 @@ impl Common {
 
     /// The flags that reproduce this run, defaults left out.
     fn flags(&self) -> String {
-        let mut s = format!(
-            "--contacts {} --database {}",
+        format!(
+            "--contacts {} --database {}{}",
             self.contacts,
             match self.database {
                 Which::Sqlite => "sqlite",
                 Which::Postgres => "postgres",
                 Which::Both => "both",
-            }
-        );
+            },
+            self.place_flags()
+        )
+    }
+
+    /// The flags that say where the scratch databases went, when they are not the defaults.
+    fn place_flags(&self) -> String {
+        let mut s = String::new();
         if self.postgres_url != DEFAULT_POSTGRES {
             s.push_str(&format!(" --postgres-url '{}'", crate::settings::redact(&self.postgres_url)));
         }
@@ -154,7 +162,7 @@ pub async fn run(bench: Bench) -> Result<(), String> {
         Bench::Search(args) => search::run(args).await,
         Bench::Send(args) => send::run(args).await,
         Bench::Messenger(args) => messenger::run(args).await,
-        Bench::WsClients(args) => messenger::client(args).await,
+        Bench::WsClients(args) => clients::client(args).await,
     }
 }
 
@@ -361,4 +369,19 @@ pub fn load_average() -> String {
         .take(3)
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The first line a tool prints about its version (nginx prints it on stderr).
+pub fn tool_version(cmd: &str, args: &[&str]) -> String {
+    std::process::Command::new(cmd)
+        .args(args)
+        .output()
+        .ok()
+        .and_then(|o| {
+            let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+            let first = text.lines().next()?.trim().trim_start_matches("nginx version: ");
+            // wrk goes on with its build and a copyright on the same line.
+            Some(first.split(" [").next().unwrap_or(first).to_owned())
+        })
+        .unwrap_or_else(|| format!("{cmd} ?"))
 }

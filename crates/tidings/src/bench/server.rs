@@ -55,6 +55,9 @@ pub struct Server {
     pub pinned: bool,
     base: String,
     token: String,
+    /// Its standard error (warnings and errors), kept until it stops, so that a failed request
+    /// can say why.
+    log: std::path::PathBuf,
 }
 
 impl Server {
@@ -83,7 +86,7 @@ impl Server {
         } else {
             Command::new(&exe)
         };
-        let log = dir.join(format!("tidings-bench_{}_serve.log", std::process::id()));
+        let log = dir.join(format!("tidings-bench_{}_serve_{port}.log", std::process::id()));
         let log_file = std::fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
         // taskset execs the server, so the child's pid is the server's.
         let child = cmd
@@ -97,19 +100,18 @@ impl Server {
             .spawn()
             .map_err(|e| format!("cannot start tidings serve: {e}"))?;
         let pid = child.id().ok_or("the server exited at once")?;
-        let mut srv = Server { child, pid, pinned, base: format!("http://{listen}"), token: token.to_owned() };
+        let mut srv =
+            Server { child, pid, pinned, base: format!("http://{listen}"), token: token.to_owned(), log: log.clone() };
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if client.get(format!("{}/openapi.json", srv.base)).send().await.is_ok() {
-                let _ = std::fs::remove_file(&log);
                 return Ok(srv);
             }
             let exited = srv.child.try_wait().ok().flatten();
             if exited.is_some() || Instant::now() > deadline {
                 let why = std::fs::read_to_string(&log).unwrap_or_default();
                 srv.stop().await;
-                let _ = std::fs::remove_file(&log);
                 return Err(format!("tidings serve did not come up: {why}"));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -127,6 +129,11 @@ impl Server {
     /// Where it listens, e.g. `http://127.0.0.1:41234`.
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// The Messenger's WebSocket for a contact's session.
+    pub fn messenger_ws(&self, session: &str) -> String {
+        format!("{}/messenger/v1/ws?session={session}", self.base.replacen("http://", "ws://", 1))
     }
 
     /// `POST /contacts/search`; returns `total_count` after checking the page came back.
@@ -165,13 +172,27 @@ impl Server {
             .map_err(|e| format!("POST {path}: {e}"))?;
         let status = resp.status();
         let answer: Json = resp.json().await.map_err(|e| format!("POST {path}: {e}"))?;
-        if status.is_success() { Ok(answer) } else { Err(format!("POST {path} answered {status}: {answer}")) }
+        if status.is_success() {
+            Ok(answer)
+        } else if status.is_server_error() {
+            Err(format!("POST {path} answered {status}: {answer}; the server's log ends with:\n{}", self.log_tail()))
+        } else {
+            Err(format!("POST {path} answered {status}: {answer}"))
+        }
     }
 
-    /// Kills the server (by its pid) and reaps it.
+    /// The last few lines the server wrote on its standard error.
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(10)..].join("\n")
+    }
+
+    /// Kills the server (by its pid), reaps it and removes its log.
     pub async fn stop(mut self) {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
+        let _ = std::fs::remove_file(&self.log);
     }
 }
 
