@@ -47,6 +47,17 @@ pub async fn setup(url: &str, dir: &Path) -> Result<(i64, String), String> {
     }
 }
 
+/// How a `tidings serve` is started beyond its database.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Launch<'a> {
+    /// `--nats-url`: a node joined to others by NATS. Without it, the in-process bus (one node),
+    /// whatever `TIDINGS_NATS_URL` says in the benchmark's own environment.
+    pub nats_url: Option<&'a str>,
+    /// Turns the API's rate limit off (`TIDINGS_RATE_LIMIT_PER_MINUTE=0`), for a benchmark that
+    /// sends more requests with one token than a minute allows.
+    pub unlimited: bool,
+}
+
 /// A running `tidings serve`.
 pub struct Server {
     child: Child,
@@ -61,11 +72,20 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts the server on a free loopback port and waits until it answers.
+    /// Starts the server (in-process bus, default settings) on a free loopback port and waits
+    /// until it answers.
     ///
     /// # Errors
     /// When it cannot start or does not answer within a minute.
     pub async fn start(url: &str, dir: &Path, token: &str) -> Result<Server, String> {
+        Self::launch(url, dir, token, Launch::default()).await
+    }
+
+    /// Starts the server as `how` says on a free loopback port and waits until it answers.
+    ///
+    /// # Errors
+    /// When it cannot start or does not answer within a minute.
+    pub async fn launch(url: &str, dir: &Path, token: &str, how: Launch<'_>) -> Result<Server, String> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("no free port: {e}"))?
@@ -88,9 +108,16 @@ impl Server {
         };
         let log = dir.join(format!("tidings-bench_{}_serve_{port}.log", std::process::id()));
         let log_file = std::fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+        cmd.args(["--database-url", url, "--listen", &listen]).env_remove("TIDINGS_NATS_URL");
+        if let Some(nats) = how.nats_url {
+            cmd.args(["--nats-url", nats]);
+        }
+        if how.unlimited {
+            cmd.env("TIDINGS_RATE_LIMIT_PER_MINUTE", "0");
+        }
         // taskset execs the server, so the child's pid is the server's.
         let child = cmd
-            .args(["--database-url", url, "--listen", &listen, "serve"])
+            .arg("serve")
             .env("TIDINGS_LOG", "warn")
             .current_dir(dir)
             .stdin(Stdio::null())
