@@ -61,9 +61,9 @@ enum Command {
     },
     /// Print an example config file with every key and its default.
     DefaultConfig,
-    /// Measure import and search speed on generated data, beside hand-written SQL, and the
-    /// Messenger's real time beside nginx; print the figures with the command that reproduces
-    /// them (see docs/benchmarks.md).
+    /// Measure import and search speed on generated data, beside hand-written SQL, the
+    /// Messenger's real time beside nginx, and several nodes joined by NATS beside one; print the
+    /// figures with the command that reproduces them (see docs/benchmarks.md).
     Bench {
         #[command(subcommand)]
         what: bench::Bench,

@@ -10,28 +10,20 @@
 //!    body to M WebSocket subscribers of one channel.
 //! 3. Ping: `POST /messenger/v1/ping` under `wrk` beside nginx's `return 204`.
 //!
-//! The WebSocket clients are this binary again (`tidings bench ws-clients`, hidden), pinned to
-//! CPU 1 and driven over their standard input and output, so that no process holds more sockets
-//! than the machine's per-process file limit. Clients report when the last of them got a frame
-//! as wall-clock time, which every process on the machine reads from the same clock.
+//! The WebSocket clients are the processes of `clients.rs`, pinned to CPU 1.
 //! Every process started here is stopped by its pid when the benchmark ends, failed or not.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use clap::{Args, ValueEnum};
-use futures_util::StreamExt;
-use serde_json::{Map, Value as Json, json};
-use tidings_core::contact::ContactInput;
-use tidings_web::messenger::session::{SessionKind, sign_session};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use clap::Args;
+use tokio::process::{Child, Command};
 
+use super::clients::{Group, Kind, PER_PROCESS, Rounds, raise_file_limit};
+use super::online::{self, BODY};
 use super::server::{self, Memory, Server};
-use super::{Common, Scratch, Which, median, table, thousands};
+use super::{Common, Scratch, Which, median, table, thousands, tool_version};
 
 /// Goals: the Messenger's (connections, ping) and the engine's (fan-out beside nchan).
 const GOAL_CONNECTIONS: u64 = 19_000;
@@ -40,13 +32,6 @@ const GOAL_LATENCY_RATIO: f64 = 1.5;
 const GOAL_THROUGHPUT_RATIO: f64 = 0.8;
 const GOAL_PING_RATIO: f64 = 0.5;
 
-/// Sockets per client process: well below the per-process file limit.
-const PER_PROCESS: usize = 10_000;
-/// Handshakes in flight per client process.
-const CONCURRENCY: usize = 200;
-/// What every chat and every nchan message says: 100 bytes.
-const BODY: &str =
-    "Benchmark chat from the team: a short line of plain text, padded to exactly one hundred bytes long..";
 const CHANNEL: &str = "bench";
 const NCHAN_MODULE: &str = "/usr/lib/nginx/modules/ngx_nchan_module.so";
 const WRK_CONNECTIONS: u32 = 64;
@@ -101,37 +86,6 @@ impl MessengerArgs {
     }
 }
 
-/// The hidden client process: opens WebSockets and reports on frames, driven over stdin/stdout.
-#[derive(Args, Clone, Debug)]
-pub struct ClientArgs {
-    /// Which server the URLs point at: Tidings sends a hello frame first, nchan does not.
-    #[arg(long, value_enum)]
-    pub kind: Kind,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Kind {
-    Tidings,
-    Nchan,
-}
-
-impl Kind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Kind::Tidings => "tidings",
-            Kind::Nchan => "nchan",
-        }
-    }
-
-    /// Whether a text frame is one of the messages being counted.
-    fn counts(self, text: &str) -> bool {
-        match self {
-            Kind::Tidings => text.contains(r#""type":"message""#),
-            Kind::Nchan => true,
-        }
-    }
-}
-
 // --- the report ---------------------------------------------------------------------------------
 
 #[derive(Default)]
@@ -156,14 +110,10 @@ struct Connect {
 
 #[derive(Default)]
 struct Fanout {
-    ours_ms: Vec<f64>,
-    peer_ms: Vec<f64>,
-    ours_rate: Vec<f64>,
-    peer_rate: Vec<f64>,
+    ours: Rounds,
+    peer: Rounds,
     ours_bytes: u64,
     peer_bytes: u64,
-    /// Until the HTTP answer to the send came back.
-    ours_request_ms: Vec<f64>,
     peer_subscriber_kib: f64,
     missed: Vec<String>,
 }
@@ -273,15 +223,15 @@ fn print_section(args: &MessengerArgs, s: &Section) {
 
     let f = &s.fanout;
     println!("#### Fan-out: one chat to {} online contacts\n", thousands(args.fanout));
-    let (om, pm) = (median(&f.ours_ms), median(&f.peer_ms));
-    let (or, pr) = (median(&f.ours_rate), median(&f.peer_rate));
+    let (om, pm) = (median(&f.ours.ms), median(&f.peer.ms));
+    let (or, pr) = (median(&f.ours.rate), median(&f.peer.rate));
     let rows = vec![
         vec![
             "send → last client has the frame, ms".into(),
             format!("{om:.1}"),
             format!("{pm:.1}"),
             format!("{:.2}", om / pm),
-            format!("≤ {GOAL_LATENCY_RATIO:.0}×"),
+            format!("≤ {GOAL_LATENCY_RATIO}×"),
             met(om / pm <= GOAL_LATENCY_RATIO),
         ],
         vec![
@@ -301,11 +251,11 @@ fn print_section(args: &MessengerArgs, s: &Section) {
         f.ours_bytes,
         f.peer_bytes,
         thousands(args.fanout),
-        median(&f.ours_request_ms),
-        list(&f.ours_ms),
-        list(&f.peer_ms),
-        list(&f.ours_rate),
-        list(&f.peer_rate),
+        median(&f.ours.request_ms),
+        list(&f.ours.ms),
+        list(&f.peer.ms),
+        list(&f.ours.rate),
+        list(&f.peer.rate),
         f.peer_subscriber_kib,
         if f.missed.is_empty() { String::new() } else { format!(" Missed: {}.", f.missed.join("; ")) }
     );
@@ -361,55 +311,14 @@ fn print_section(args: &MessengerArgs, s: &Section) {
 // --- the benchmark --------------------------------------------------------------------------------
 
 async fn one(args: &MessengerArgs, scratch: &Scratch) -> Result<Section, String> {
-    let store = &scratch.store;
     let dir = args.common().work_dir();
     eprintln!("{}: setting up (load average {})", scratch.db.name(), super::load_average());
     let (ws, token) = scratch.workspace(&dir).await?;
-    let now = tidings_web::auth::now();
-
     // Contacts 0..fanout are the chat's audience ("Fan-out"); the others only connect.
-    let n = args.connections;
-    let bar = super::progress(n, "generating");
-    let started = Instant::now();
-    let mut i = 0;
-    while i < n {
-        let inputs: Vec<ContactInput> = (i..(i + 5_000).min(n))
-            .map(|i| {
-                let mut c = Map::new();
-                c.insert("external_id".into(), json!(format!("m{i}")));
-                c.insert("email".into(), json!(format!("m{i}@example.test")));
-                c.insert("name".into(), json!(if i < args.fanout { "Fan-out" } else { "Idle" }));
-                ContactInput::parse(&c, &[])
-            })
-            .collect::<Result<_, _>>()
-            .map_err(|e| e.to_string())?;
-        let report = store.upsert_contacts(ws.id, &inputs, now).await.map_err(|e| e.to_string())?;
-        if !report.rejected.is_empty() {
-            return Err(format!("generated contacts were rejected: {:?}", report.rejected.first()));
-        }
-        i += inputs.len() as u64;
-        bar.inc(inputs.len() as u64);
-    }
-    bar.finish_and_clear();
-    let generated_per_sec = n as f64 / started.elapsed().as_secs_f64();
-    let mut ids: Vec<(u64, i64)> = Vec::with_capacity(n as usize);
-    let mut after = 0;
-    loop {
-        let page = store.contacts_after(ws.id, after, 5_000).await.map_err(|e| e.to_string())?;
-        let Some(last) = page.last() else { break };
-        after = last.id;
-        for c in &page {
-            if let Some(k) = c.external_id.as_deref().and_then(|e| e.strip_prefix('m')).and_then(|k| k.parse().ok()) {
-                ids.push((k, c.id));
-            }
-        }
-    }
-    ids.sort_unstable();
-    if ids.len() as u64 != n {
-        return Err(format!("generated {n} contacts but found {}", ids.len()));
-    }
-    let expires = now + 86_400;
-    let sessions: Vec<String> = ids.iter().map(|(_, id)| sign_session(&ws, *id, SessionKind::User, expires)).collect();
+    let fanout = args.fanout;
+    let online::Online { sessions, generated_per_sec } =
+        online::generate(&scratch.store, &ws, args.connections, |i| if i < fanout { "Fan-out" } else { "Idle" })
+            .await?;
 
     let srv = Server::start(&scratch.url, &dir, &token).await?;
     let nginx_dir = dir.join(format!("tidings-bench_{}_nginx", std::process::id()));
@@ -418,7 +327,7 @@ async fn one(args: &MessengerArgs, scratch: &Scratch) -> Result<Section, String>
     let mut groups: Vec<Group> = Vec::new();
     // Ctrl-C ends the measurement, not the program, so that the cleanup below still runs.
     let result = tokio::select! {
-        r = measure(args, &srv, &token, &sessions, &nginx_dir, &mut peer, &mut groups, &mut section) => r,
+        r = measure(args, &srv, &sessions, &nginx_dir, &mut peer, &mut groups, &mut section) => r,
         _ = tokio::signal::ctrl_c() => Err("interrupted".into()),
     };
     // Stop everything by pid, whatever happened.
@@ -438,7 +347,6 @@ async fn one(args: &MessengerArgs, scratch: &Scratch) -> Result<Section, String>
 async fn measure(
     args: &MessengerArgs,
     srv: &Server,
-    token: &str,
     sessions: &[String],
     nginx_dir: &Path,
     peer: &mut Option<Nginx>,
@@ -456,8 +364,7 @@ async fn measure(
     );
     let http = reqwest::Client::new();
     let base = srv.base().to_owned();
-    let ws_base = base.replacen("http://", "ws://", 1);
-    let urls: Vec<String> = sessions.iter().map(|t| format!("{ws_base}/messenger/v1/ws?session={t}")).collect();
+    let urls: Vec<String> = sessions.iter().map(|t| srv.messenger_ws(t)).collect();
     let fanout = args.fanout as usize;
 
     // 1. Connections: the audience first (it stays), then the rest.
@@ -531,31 +438,17 @@ async fn measure(
     }
     s.memory.push((format!("{} nchan subscribers connected", thousands(args.fanout)), srv.memory()?, peer_after));
 
-    let send_chat = |http: reqwest::Client, base: String, token: String| async move {
-        let body = json!({
-            "channel": "chat",
-            "title": "Benchmark",
-            "body": BODY,
-            "audience": {"query": {"field": "name", "operator": "=", "value": "Fan-out"}},
-            "send": true,
-        });
-        let resp = http
-            .post(format!("{base}/manual_messages"))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| format!("POST /manual_messages: {e}"))?;
-        let status = resp.status();
-        let v: Json = resp.json().await.map_err(|e| format!("POST /manual_messages: {e}"))?;
-        if !status.is_success() || v["state"] != "sent" {
-            return Err(format!("POST /manual_messages answered {status}: {v}"));
+    let audience = online::named(&["Fan-out"]);
+    let chat = || async {
+        let targeted = online::chat(srv, &http, &audience).await?;
+        if targeted != args.fanout as i64 {
+            return Err(format!("the chat targeted {targeted} contacts, expected {}", args.fanout));
         }
-        Ok::<i64, String>(v["stats"]["targeted"].as_i64().unwrap_or(0))
+        Ok(())
     };
-    let publish = |http: reqwest::Client, base: String| async move {
+    let publish = || async {
         let resp = http
-            .post(format!("{base}/pub/{CHANNEL}"))
+            .post(format!("{nginx_base}/pub/{CHANNEL}"))
             .body(BODY)
             .send()
             .await
@@ -569,77 +462,27 @@ async fn measure(
     // Warm up both (and check every client gets what is sent); not counted.
     let (tidings_group, nchan_group) = groups.split_at_mut(1);
     let (ours, theirs) = (&mut tidings_group[0], &mut nchan_group[0]);
-    ours.arm(1).await?;
-    let targeted = send_chat(http.clone(), base.clone(), token.to_owned()).await?;
-    if targeted != args.fanout as i64 {
-        return Err(format!("the chat targeted {targeted} contacts, expected {}", args.fanout));
-    }
-    let w = ours.wait(Duration::from_secs(60)).await?;
-    if w.done < fanout as u64 {
-        return Err(format!("warm-up: only {} of {fanout} Tidings clients got the chat", w.done));
-    }
-    s.fanout.ours_bytes = w.bytes;
-    theirs.arm(1).await?;
-    publish(http.clone(), nginx_base.clone()).await?;
-    let w = theirs.wait(Duration::from_secs(60)).await?;
-    if w.done < fanout as u64 {
-        return Err(format!("warm-up: only {} of {fanout} nchan subscribers got the message", w.done));
-    }
-    s.fanout.peer_bytes = w.bytes;
+    s.fanout.ours_bytes = ours.warm_up(fanout, "Tidings", chat()).await?;
+    s.fanout.peer_bytes = theirs.warm_up(fanout, "nchan", publish()).await?;
 
-    let rounds = args.runs as u64 * 4;
-    let bar = super::progress(rounds, "fan-out rounds");
-    let single_timeout = Duration::from_secs(60);
-    let burst_timeout = Duration::from_secs(60 + 10 * args.messages);
-    let deliveries = (args.fanout * args.messages) as f64;
+    let bar = super::progress(args.runs as u64 * 2, "fan-out rounds");
+    let f = &mut s.fanout;
     for r in 0..args.runs {
         eprintln!("  fan-out run {}/{} (load average {})", r + 1, args.runs, super::load_average());
         for step in 0..2 {
             if (step == 0) == (r % 2 == 0) {
-                // Tidings: one chat, then several back to back.
-                ours.arm(1).await?;
-                let t0 = now_ns();
-                let sent = Instant::now();
-                send_chat(http.clone(), base.clone(), token.to_owned()).await?;
-                s.fanout.ours_request_ms.push(sent.elapsed().as_secs_f64() * 1000.0);
-                let w = ours.wait(single_timeout).await?;
-                s.fanout.ours_ms.push(w.ms_since(t0));
-                w.note_missed("Tidings, one chat", fanout, &mut s.fanout.missed);
-                bar.inc(1);
-                ours.arm(args.messages).await?;
-                let t0 = now_ns();
-                for _ in 0..args.messages {
-                    send_chat(http.clone(), base.clone(), token.to_owned()).await?;
-                }
-                let w = ours.wait(burst_timeout).await?;
-                s.fanout.ours_rate.push(deliveries / (w.ms_since(t0) / 1000.0));
-                w.note_missed("Tidings, back to back", fanout, &mut s.fanout.missed);
-                bar.inc(1);
+                ours.round(fanout, args.messages, "Tidings", chat, &mut f.ours, &mut f.missed).await?;
             } else {
-                theirs.arm(1).await?;
-                let t0 = now_ns();
-                publish(http.clone(), nginx_base.clone()).await?;
-                let w = theirs.wait(single_timeout).await?;
-                s.fanout.peer_ms.push(w.ms_since(t0));
-                w.note_missed("nchan, one message", fanout, &mut s.fanout.missed);
-                bar.inc(1);
-                theirs.arm(args.messages).await?;
-                let t0 = now_ns();
-                for _ in 0..args.messages {
-                    publish(http.clone(), nginx_base.clone()).await?;
-                }
-                let w = theirs.wait(burst_timeout).await?;
-                s.fanout.peer_rate.push(deliveries / (w.ms_since(t0) / 1000.0));
-                w.note_missed("nchan, back to back", fanout, &mut s.fanout.missed);
-                bar.inc(1);
+                theirs.round(fanout, args.messages, "nchan", publish, &mut f.peer, &mut f.missed).await?;
             }
+            bar.inc(1);
         }
         eprintln!(
             "    latency ms: Tidings {:.1}, nchan {:.1}; deliveries/s: Tidings {:.0}, nchan {:.0}",
-            s.fanout.ours_ms.last().unwrap_or(&f64::NAN),
-            s.fanout.peer_ms.last().unwrap_or(&f64::NAN),
-            s.fanout.ours_rate.last().unwrap_or(&f64::NAN),
-            s.fanout.peer_rate.last().unwrap_or(&f64::NAN),
+            f.ours.ms.last().unwrap_or(&f64::NAN),
+            f.peer.ms.last().unwrap_or(&f64::NAN),
+            f.ours.rate.last().unwrap_or(&f64::NAN),
+            f.peer.rate.last().unwrap_or(&f64::NAN),
         );
     }
     bar.finish_and_clear();
@@ -694,10 +537,6 @@ async fn measure(
     Ok(())
 }
 
-fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
-}
-
 // --- tools, limits ----------------------------------------------------------------------------------
 
 /// Checks nginx, nchan and wrk are installed; returns nginx's and nchan's versions.
@@ -729,41 +568,6 @@ fn check_tools() -> Result<String, String> {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_else(|| "?".into());
     Ok(format!("{}, nchan {nchan} (Debian)", tool_version("nginx", &["-v"])))
-}
-
-/// The first line a tool prints about its version (nginx prints it on stderr).
-fn tool_version(cmd: &str, args: &[&str]) -> String {
-    std::process::Command::new(cmd)
-        .args(args)
-        .output()
-        .ok()
-        .and_then(|o| {
-            let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-            let first = text.lines().next()?.trim().trim_start_matches("nginx version: ");
-            // wrk goes on with its build and a copyright on the same line.
-            Some(first.split(" [").next().unwrap_or(first).to_owned())
-        })
-        .unwrap_or_else(|| format!("{cmd} ?"))
-}
-
-/// This process's open-file limit (soft, hard), after raising the soft limit to the hard one
-/// with `prlimit` when they differ; child processes inherit it.
-fn raise_file_limit() -> Result<(u64, u64), String> {
-    let read = || -> Option<(u64, u64)> {
-        let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
-        let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-        let mut nums = line.trim_start_matches("Max open files").split_whitespace();
-        let parse = |s: &str| if s == "unlimited" { Some(u64::MAX) } else { s.parse().ok() };
-        Some((parse(nums.next()?)?, parse(nums.next()?)?))
-    };
-    let (soft, hard) = read().ok_or("cannot read this process's open-file limit from /proc/self/limits")?;
-    if soft < hard && hard != u64::MAX {
-        let _ = std::process::Command::new("prlimit")
-            .args(["--pid", &std::process::id().to_string(), &format!("--nofile={hard}:{hard}")])
-            .status();
-        return read().ok_or_else(|| "cannot read the open-file limit".into());
-    }
-    Ok((soft, hard))
 }
 
 // --- nginx --------------------------------------------------------------------------------------------
@@ -920,323 +724,4 @@ fn duration_ms(s: &str) -> Option<f64> {
         return None;
     };
     num.parse::<f64>().ok().map(|n| n * scale)
-}
-
-// --- client processes, parent side ----------------------------------------------------------------------
-
-/// One client process, driven by JSON lines.
-struct ClientProc {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Lines<BufReader<ChildStdout>>,
-}
-
-impl ClientProc {
-    async fn spawn(kind: Kind, pinned: bool) -> Result<ClientProc, String> {
-        let exe = std::env::current_exe().map_err(|e| format!("cannot find this program's path: {e}"))?;
-        let mut cmd = if pinned {
-            let mut c = Command::new("taskset");
-            c.args(["-c", "1"]).arg(&exe);
-            c
-        } else {
-            Command::new(&exe)
-        };
-        let mut child = cmd
-            .args(["bench", "ws-clients", "--kind", kind.as_str()])
-            .env("TIDINGS_LOG", "warn")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| format!("cannot start a client process: {e}"))?;
-        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-            return Err("a client process has no pipes".into());
-        };
-        Ok(ClientProc { child, stdin, lines: BufReader::new(stdout).lines() })
-    }
-
-    async fn send(&mut self, v: &Json) -> Result<(), String> {
-        let mut line = v.to_string();
-        line.push('\n');
-        self.stdin.write_all(line.as_bytes()).await.map_err(|e| format!("a client process went away: {e}"))?;
-        self.stdin.flush().await.map_err(|e| format!("a client process went away: {e}"))
-    }
-
-    async fn recv(&mut self, timeout: Duration) -> Result<Json, String> {
-        let line = tokio::time::timeout(timeout, self.lines.next_line())
-            .await
-            .map_err(|_| "a client process did not answer in time".to_owned())?
-            .map_err(|e| format!("reading a client process: {e}"))?
-            .ok_or("a client process exited")?;
-        serde_json::from_str(&line).map_err(|e| format!("a client process said {line:?}: {e}"))
-    }
-
-    /// Kills the process by its pid and reaps it.
-    async fn stop(mut self) {
-        let _ = self.child.start_kill();
-        let _ = self.child.wait().await;
-    }
-}
-
-/// What the clients of a group saw in one round.
-struct Outcome {
-    done: u64,
-    last_ns: u64,
-    bytes: u64,
-}
-
-impl Outcome {
-    fn ms_since(&self, t0: u64) -> f64 {
-        self.last_ns.saturating_sub(t0) as f64 / 1e6
-    }
-
-    fn note_missed(&self, what: &str, of: usize, missed: &mut Vec<String>) {
-        if self.done < of as u64 {
-            missed.push(format!("{what}: {} of {of} clients got everything in time", self.done));
-        }
-    }
-}
-
-/// Client processes sharing one kind of work, each with at most [`PER_PROCESS`] sockets.
-struct Group {
-    procs: Vec<ClientProc>,
-    /// Messages each client should have had so far (targets are cumulative).
-    target: u64,
-}
-
-impl Group {
-    async fn spawn(kind: Kind, sockets: usize, pinned: bool) -> Result<Group, String> {
-        let mut procs = Vec::new();
-        for _ in 0..sockets.div_ceil(PER_PROCESS).max(1) {
-            match ClientProc::spawn(kind, pinned).await {
-                Ok(p) => procs.push(p),
-                Err(e) => {
-                    for p in procs {
-                        p.stop().await;
-                    }
-                    return Err(e);
-                }
-            }
-        }
-        Ok(Group { procs, target: 0 })
-    }
-
-    /// Opens one connection per URL; returns (open, failed, first error).
-    async fn connect(&mut self, urls: &[String], bar: &indicatif::ProgressBar) -> Result<(u64, u64, String), String> {
-        let per = urls.len().div_ceil(self.procs.len());
-        for (p, chunk) in self.procs.iter_mut().zip(urls.chunks(per.max(1))) {
-            p.send(&json!({"connect": chunk, "concurrency": CONCURRENCY})).await?;
-        }
-        let results = futures_util::future::join_all(self.procs.iter_mut().map(|p| async move {
-            let mut shown = 0;
-            loop {
-                let v = p.recv(Duration::from_secs(300)).await?;
-                let n = v["connected"].as_u64().unwrap_or(0);
-                bar.inc(n.saturating_sub(shown));
-                shown = shown.max(n);
-                if v.get("ready").is_some() {
-                    return Ok::<Json, String>(v);
-                }
-            }
-        }))
-        .await;
-        let (mut open, mut failed, mut first) = (0, 0, String::new());
-        for r in results {
-            let v = r?;
-            open += v["ready"].as_u64().unwrap_or(0);
-            failed += v["failed"].as_u64().unwrap_or(0);
-            if first.is_empty() {
-                first = v["error"].as_str().unwrap_or("").to_owned();
-            }
-        }
-        Ok((open, failed, first))
-    }
-
-    /// Tells every client to expect `more` messages; returns once all processes are ready.
-    async fn arm(&mut self, more: u64) -> Result<(), String> {
-        self.target += more;
-        for p in &mut self.procs {
-            p.send(&json!({"expect": self.target})).await?;
-        }
-        for p in &mut self.procs {
-            let v = p.recv(Duration::from_secs(30)).await?;
-            if v.get("armed").is_none() {
-                return Err(format!("a client process said {v}"));
-            }
-        }
-        Ok(())
-    }
-
-    /// Waits until every client has its messages, or `timeout`.
-    async fn wait(&mut self, timeout: Duration) -> Result<Outcome, String> {
-        let ms = timeout.as_millis() as u64;
-        for p in &mut self.procs {
-            p.send(&json!({"wait_ms": ms})).await?;
-        }
-        let mut out = Outcome { done: 0, last_ns: 0, bytes: 0 };
-        for p in &mut self.procs {
-            let v = p.recv(timeout + Duration::from_secs(30)).await?;
-            out.done += v["done"].as_u64().unwrap_or(0);
-            out.last_ns = out.last_ns.max(v["last_ns"].as_u64().unwrap_or(0));
-            out.bytes = out.bytes.max(v["bytes"].as_u64().unwrap_or(0));
-        }
-        Ok(out)
-    }
-
-    /// Closes the connections, then stops the processes.
-    async fn close(mut self) {
-        for p in &mut self.procs {
-            if p.send(&json!({"close": true})).await.is_ok() {
-                let _ = p.recv(Duration::from_secs(30)).await;
-            }
-        }
-        self.stop().await;
-    }
-
-    async fn stop(self) {
-        for p in self.procs {
-            p.stop().await;
-        }
-    }
-}
-
-// --- client processes, their side ---------------------------------------------------------------------
-
-#[derive(Default)]
-struct Shared {
-    /// Messages each connection should have by the end of this round.
-    target: AtomicU64,
-    /// Connections that have them.
-    done: AtomicU64,
-    /// When the last of them got its last one (ns since the epoch).
-    last_ns: AtomicU64,
-    /// Size of a counted frame.
-    bytes: AtomicU64,
-    notify: tokio::sync::Notify,
-}
-
-/// `tidings bench ws-clients`: reads commands as JSON lines on stdin, answers on stdout.
-///
-/// # Errors
-/// When stdin or stdout fail.
-pub async fn client(args: ClientArgs) -> Result<(), String> {
-    use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-
-    let kind = args.kind;
-    let mut input = BufReader::new(tokio::io::stdin()).lines();
-    let mut out = tokio::io::stdout();
-    let shared = Arc::new(Shared::default());
-    let mut tasks = Vec::new();
-    let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(4096);
-    while let Some(line) = input.next_line().await.map_err(|e| e.to_string())? {
-        let cmd: Json = serde_json::from_str(&line).map_err(|e| format!("bad command {line:?}: {e}"))?;
-        let reply = if let Some(urls) = cmd["connect"].as_array() {
-            let concurrency = cmd["concurrency"].as_u64().unwrap_or(100) as usize;
-            let mut opens =
-                futures_util::stream::iter(urls.iter().filter_map(Json::as_str).map(|url| open(url, kind, config)))
-                    .buffer_unordered(concurrency.max(1));
-            let (mut ready, mut failed, mut first_error) = (0u64, 0u64, String::new());
-            while let Some(result) = opens.next().await {
-                match result {
-                    Ok(ws) => {
-                        ready += 1;
-                        tasks.push(tokio::spawn(listen(ws, kind, shared.clone())));
-                    }
-                    Err(e) => {
-                        failed += 1;
-                        if first_error.is_empty() {
-                            first_error = e;
-                        }
-                    }
-                }
-                if (ready + failed) % 250 == 0 {
-                    say(&mut out, &json!({"connected": ready + failed})).await?;
-                }
-            }
-            json!({"connected": ready + failed, "ready": ready, "failed": failed, "error": first_error})
-        } else if let Some(target) = cmd["expect"].as_u64() {
-            shared.done.store(0, Ordering::SeqCst);
-            shared.last_ns.store(0, Ordering::SeqCst);
-            shared.target.store(target, Ordering::SeqCst);
-            json!({"armed": true})
-        } else if let Some(ms) = cmd["wait_ms"].as_u64() {
-            let deadline = tokio::time::Instant::now() + Duration::from_millis(ms);
-            let n = tasks.len() as u64;
-            while shared.done.load(Ordering::SeqCst) < n {
-                tokio::select! {
-                    () = shared.notify.notified() => {}
-                    () = tokio::time::sleep_until(deadline) => break,
-                }
-            }
-            json!({
-                "done": shared.done.load(Ordering::SeqCst),
-                "last_ns": shared.last_ns.load(Ordering::SeqCst),
-                "bytes": shared.bytes.load(Ordering::SeqCst),
-            })
-        } else if cmd.get("close").is_some() {
-            for t in &tasks {
-                t.abort();
-            }
-            say(&mut out, &json!({"closed": tasks.len()})).await?;
-            return Ok(());
-        } else {
-            json!({"error": format!("unknown command {line}")})
-        };
-        say(&mut out, &reply).await?;
-    }
-    Ok(())
-}
-
-async fn say(out: &mut tokio::io::Stdout, v: &Json) -> Result<(), String> {
-    let mut line = v.to_string();
-    line.push('\n');
-    out.write_all(line.as_bytes()).await.map_err(|e| e.to_string())?;
-    out.flush().await.map_err(|e| e.to_string())
-}
-
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// Opens one WebSocket; for Tidings, waits for its hello (the connection is authenticated).
-async fn open(
-    url: &str,
-    kind: Kind,
-    config: tokio_tungstenite::tungstenite::protocol::WebSocketConfig,
-) -> Result<Socket, String> {
-    use tokio_tungstenite::tungstenite::Message;
-    let connect = tokio_tungstenite::connect_async_with_config(url, Some(config), true);
-    let (mut ws, _) = tokio::time::timeout(Duration::from_secs(30), connect)
-        .await
-        .map_err(|_| "handshake timed out".to_owned())?
-        .map_err(|e| e.to_string())?;
-    if kind == Kind::Tidings {
-        match tokio::time::timeout(Duration::from_secs(30), ws.next()).await {
-            Ok(Some(Ok(Message::Text(t)))) if t.contains("hello") => {}
-            Ok(other) => return Err(format!("expected a hello, got {other:?}")),
-            Err(_) => return Err("no hello within 30 s".into()),
-        }
-    }
-    Ok(ws)
-}
-
-/// Reads one connection's frames; counts messages against the round's target.
-async fn listen(mut ws: Socket, kind: Kind, shared: Arc<Shared>) {
-    use tokio_tungstenite::tungstenite::Message;
-    let mut count = 0u64;
-    while let Some(frame) = ws.next().await {
-        match frame {
-            Ok(Message::Text(t)) if kind.counts(&t) => {
-                count += 1;
-                if count == shared.target.load(Ordering::SeqCst) {
-                    let now = now_ns();
-                    shared.last_ns.fetch_max(now, Ordering::SeqCst);
-                    shared.bytes.store(t.len() as u64, Ordering::Relaxed);
-                    shared.done.fetch_add(1, Ordering::SeqCst);
-                    shared.notify.notify_one();
-                }
-            }
-            Ok(Message::Close(_)) | Err(_) => break,
-            Ok(_) => {}
-        }
-    }
 }

@@ -6,9 +6,14 @@
 //! Every benchmark works on scratch databases of its own (a SQLite file in a temporary directory,
 //! a PostgreSQL schema named `bench_<pid>_…`) and removes them when it ends, failed or not.
 
+mod bus;
+mod clients;
 mod data;
 mod import;
 mod messenger;
+mod nats;
+mod nodes;
+mod online;
 mod search;
 mod send;
 mod server;
@@ -43,9 +48,16 @@ pub enum Bench {
     /// contacts beside nginx + nchan (latency and sustained deliveries/s); `POST /ping` under wrk
     /// beside nginx's `return 204`. Needs nginx-light, libnginx-mod-nchan and wrk.
     Messenger(messenger::MessengerArgs),
-    /// WebSocket clients for `bench messenger`, driven over stdin/stdout (started by it).
+    /// Several `tidings serve` on one PostgreSQL joined by a `nats-server` of the benchmark's own:
+    /// one chat through node 1 to contacts whose Messengers are spread over the nodes (time to
+    /// the last client, sustained deliveries/s, memory per node), beside one `tidings serve` with
+    /// the in-process bus; then a send's answer time with the in-process bus and with NATS.
+    /// Needs nats-server.
+    Nodes(nodes::NodesArgs),
+    /// WebSocket clients for `bench messenger` and `bench nodes`, driven over stdin/stdout
+    /// (started by them).
     #[command(hide = true)]
-    WsClients(messenger::ClientArgs),
+    WsClients(clients::ClientArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -88,15 +100,21 @@ impl Common {
 
     /// The flags that reproduce this run, defaults left out.
     fn flags(&self) -> String {
-        let mut s = format!(
-            "--contacts {} --database {}",
+        format!(
+            "--contacts {} --database {}{}",
             self.contacts,
             match self.database {
                 Which::Sqlite => "sqlite",
                 Which::Postgres => "postgres",
                 Which::Both => "both",
-            }
-        );
+            },
+            self.place_flags()
+        )
+    }
+
+    /// The flags that say where the scratch databases went, when they are not the defaults.
+    fn place_flags(&self) -> String {
+        let mut s = String::new();
         if self.postgres_url != DEFAULT_POSTGRES {
             s.push_str(&format!(" --postgres-url '{}'", crate::settings::redact(&self.postgres_url)));
         }
@@ -154,7 +172,8 @@ pub async fn run(bench: Bench) -> Result<(), String> {
         Bench::Search(args) => search::run(args).await,
         Bench::Send(args) => send::run(args).await,
         Bench::Messenger(args) => messenger::run(args).await,
-        Bench::WsClients(args) => messenger::client(args).await,
+        Bench::Nodes(args) => nodes::run(args).await,
+        Bench::WsClients(args) => clients::client(args).await,
     }
 }
 
@@ -290,6 +309,18 @@ pub fn median(xs: &[f64]) -> f64 {
     if v.len() % 2 == 1 { v[mid] } else { (v[mid - 1] + v[mid]) / 2.0 }
 }
 
+/// The `p`-th percentile (0–100) of some measurements: the smallest value at least `p`% of them
+/// do not exceed (nearest rank).
+pub fn percentile(xs: &[f64], p: f64) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
+    v[rank.clamp(1, v.len()) - 1]
+}
+
 /// A Markdown table with aligned columns.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
@@ -361,4 +392,34 @@ pub fn load_average() -> String {
         .take(3)
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The first line a tool prints about its version (nginx prints it on stderr).
+pub fn tool_version(cmd: &str, args: &[&str]) -> String {
+    std::process::Command::new(cmd)
+        .args(args)
+        .output()
+        .ok()
+        .and_then(|o| {
+            let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+            let first = text.lines().next()?.trim().trim_start_matches("nginx version: ");
+            // wrk goes on with its build and a copyright on the same line.
+            Some(first.split(" [").next().unwrap_or(first).to_owned())
+        })
+        .unwrap_or_else(|| format!("{cmd} ?"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_ranks() {
+        let xs: Vec<f64> = (1..=200).rev().map(f64::from).collect();
+        assert_eq!(percentile(&xs, 99.0), 198.0, "of 200, the 198th: two above it");
+        assert_eq!(percentile(&xs, 50.0), 100.0);
+        assert_eq!(percentile(&xs, 0.0), 1.0, "the fastest");
+        assert_eq!(percentile(&xs, 100.0), 200.0);
+        assert!(percentile(&[], 99.0).is_nan());
+    }
 }

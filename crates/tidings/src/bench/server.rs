@@ -47,6 +47,17 @@ pub async fn setup(url: &str, dir: &Path) -> Result<(i64, String), String> {
     }
 }
 
+/// How a `tidings serve` is started beyond its database.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Launch<'a> {
+    /// `--nats-url`: a node joined to others by NATS. Without it, the in-process bus (one node),
+    /// whatever `TIDINGS_NATS_URL` says in the benchmark's own environment.
+    pub nats_url: Option<&'a str>,
+    /// Turns the API's rate limit off (`TIDINGS_RATE_LIMIT_PER_MINUTE=0`), for a benchmark that
+    /// sends more requests with one token than a minute allows.
+    pub unlimited: bool,
+}
+
 /// A running `tidings serve`.
 pub struct Server {
     child: Child,
@@ -55,14 +66,26 @@ pub struct Server {
     pub pinned: bool,
     base: String,
     token: String,
+    /// Its standard error (warnings and errors), kept until it stops, so that a failed request
+    /// can say why.
+    log: std::path::PathBuf,
 }
 
 impl Server {
-    /// Starts the server on a free loopback port and waits until it answers.
+    /// Starts the server (in-process bus, default settings) on a free loopback port and waits
+    /// until it answers.
     ///
     /// # Errors
     /// When it cannot start or does not answer within a minute.
     pub async fn start(url: &str, dir: &Path, token: &str) -> Result<Server, String> {
+        Self::launch(url, dir, token, Launch::default()).await
+    }
+
+    /// Starts the server as `how` says on a free loopback port and waits until it answers.
+    ///
+    /// # Errors
+    /// When it cannot start or does not answer within a minute.
+    pub async fn launch(url: &str, dir: &Path, token: &str, how: Launch<'_>) -> Result<Server, String> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("no free port: {e}"))?
@@ -83,11 +106,18 @@ impl Server {
         } else {
             Command::new(&exe)
         };
-        let log = dir.join(format!("tidings-bench_{}_serve.log", std::process::id()));
+        let log = dir.join(format!("tidings-bench_{}_serve_{port}.log", std::process::id()));
         let log_file = std::fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+        cmd.args(["--database-url", url, "--listen", &listen]).env_remove("TIDINGS_NATS_URL");
+        if let Some(nats) = how.nats_url {
+            cmd.args(["--nats-url", nats]);
+        }
+        if how.unlimited {
+            cmd.env("TIDINGS_RATE_LIMIT_PER_MINUTE", "0");
+        }
         // taskset execs the server, so the child's pid is the server's.
         let child = cmd
-            .args(["--database-url", url, "--listen", &listen, "serve"])
+            .arg("serve")
             .env("TIDINGS_LOG", "warn")
             .current_dir(dir)
             .stdin(Stdio::null())
@@ -97,19 +127,18 @@ impl Server {
             .spawn()
             .map_err(|e| format!("cannot start tidings serve: {e}"))?;
         let pid = child.id().ok_or("the server exited at once")?;
-        let mut srv = Server { child, pid, pinned, base: format!("http://{listen}"), token: token.to_owned() };
+        let mut srv =
+            Server { child, pid, pinned, base: format!("http://{listen}"), token: token.to_owned(), log: log.clone() };
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if client.get(format!("{}/openapi.json", srv.base)).send().await.is_ok() {
-                let _ = std::fs::remove_file(&log);
                 return Ok(srv);
             }
             let exited = srv.child.try_wait().ok().flatten();
             if exited.is_some() || Instant::now() > deadline {
                 let why = std::fs::read_to_string(&log).unwrap_or_default();
                 srv.stop().await;
-                let _ = std::fs::remove_file(&log);
                 return Err(format!("tidings serve did not come up: {why}"));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -127,6 +156,11 @@ impl Server {
     /// Where it listens, e.g. `http://127.0.0.1:41234`.
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// The Messenger's WebSocket for a contact's session.
+    pub fn messenger_ws(&self, session: &str) -> String {
+        format!("{}/messenger/v1/ws?session={session}", self.base.replacen("http://", "ws://", 1))
     }
 
     /// `POST /contacts/search`; returns `total_count` after checking the page came back.
@@ -165,13 +199,27 @@ impl Server {
             .map_err(|e| format!("POST {path}: {e}"))?;
         let status = resp.status();
         let answer: Json = resp.json().await.map_err(|e| format!("POST {path}: {e}"))?;
-        if status.is_success() { Ok(answer) } else { Err(format!("POST {path} answered {status}: {answer}")) }
+        if status.is_success() {
+            Ok(answer)
+        } else if status.is_server_error() {
+            Err(format!("POST {path} answered {status}: {answer}; the server's log ends with:\n{}", self.log_tail()))
+        } else {
+            Err(format!("POST {path} answered {status}: {answer}"))
+        }
     }
 
-    /// Kills the server (by its pid) and reaps it.
+    /// The last few lines the server wrote on its standard error.
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(10)..].join("\n")
+    }
+
+    /// Kills the server (by its pid), reaps it and removes its log.
     pub async fn stop(mut self) {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
+        let _ = std::fs::remove_file(&self.log);
     }
 }
 
