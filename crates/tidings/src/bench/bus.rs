@@ -10,10 +10,16 @@ use std::time::Instant;
 
 use serde_json::Value as Json;
 
-use super::nodes::NodesArgs;
 use super::online;
 use super::server::{Launch, Memory, Server};
 use super::{median, percentile, table, thousands};
+
+/// How many sends are timed through each bus, and how many contacts each goes to.
+#[derive(Clone, Copy)]
+pub struct Plan {
+    pub sends: usize,
+    pub audience: u64,
+}
 
 /// Sends through each server before the timed ones (connections warm, plans cached).
 const WARM_UP: usize = 10;
@@ -31,10 +37,10 @@ pub struct BusCost {
 /// Starts the two servers (kept in `servers`, for the caller to stop) and times the sends.
 ///
 /// # Errors
-/// When a server does not start or a send fails or targets other than `args.send_audience`.
+/// When a server does not start or a send fails or targets other than `plan.audience`.
 #[allow(clippy::too_many_arguments)]
 pub async fn measure(
-    args: &NodesArgs,
+    plan: Plan,
     url: &str,
     dir: &Path,
     token: &str,
@@ -44,19 +50,19 @@ pub async fn measure(
     out: &mut BusCost,
 ) -> Result<(), String> {
     out.load = super::load_average();
-    eprintln!("  the bus's cost: {} sends each (load average {})", args.sends, out.load);
+    eprintln!("  the bus's cost: {} sends each (load average {})", plan.sends, out.load);
     servers.push(Server::launch(url, dir, token, Launch { nats_url: None, unlimited: true }).await?);
     servers.push(Server::launch(url, dir, token, Launch { nats_url: Some(nats_url), unlimited: true }).await?);
     let (local, joined) = (&servers[0], &servers[1]);
     out.pinned = local.pinned && joined.pinned;
     let http = reqwest::Client::new();
-    let send = |srv| timed_send(srv, &http, query, args.send_audience);
+    let send = |srv| timed_send(srv, &http, query, plan.audience);
     for _ in 0..WARM_UP {
         send(local).await?;
         send(joined).await?;
     }
-    let bar = super::progress(args.sends as u64 * 2, "sends");
-    for i in 0..args.sends {
+    let bar = super::progress(plan.sends as u64 * 2, "sends");
+    for i in 0..plan.sends {
         if i % 2 == 0 {
             out.in_process.push(send(local).await?);
             out.nats.push(send(joined).await?);
@@ -83,7 +89,8 @@ async fn timed_send(srv: &Server, http: &reqwest::Client, query: &Json, expected
     Ok(ms)
 }
 
-pub fn print(args: &NodesArgs, b: &BusCost) {
+/// Prints the part's tables; `flags` are the command's, to reproduce it.
+pub fn print(plan: Plan, flags: &str, b: &BusCost) {
     println!(
         "## The bus's cost: a send's answer time, in process vs NATS\n\nMachine: {}; at the start of this part: load average {}\n",
         super::machine(),
@@ -103,11 +110,11 @@ pub fn print(args: &NodesArgs, b: &BusCost) {
     let mib = |m: Option<&Memory>| m.map_or("?".into(), |m| format!("{:.1} MiB", m.rss_kib as f64 / 1024.0));
     println!(
         "{} sends through each of two `tidings serve` on the same PostgreSQL schema{}, alternating one by one (which goes first alternating too), after {WARM_UP} untimed sends each: `POST /manual_messages` (chat, `send: true`) to the {} contacts a filter (`name IN (…)`) matches, no Messenger open. The answer comes once the audience snapshot is committed; the event is handed to the bus before it, and the NATS bus publishes it from a queue of its own, so no answer waits for NATS. nats-server had no other subscriber. RSS after the sends: in process {}, NATS {}.\n",
-        thousands(args.sends as u64),
+        thousands(plan.sends as u64),
         if b.pinned { " (both pinned to CPU 0 beside nats-server; the benchmark sends from CPU 1)" } else { "" },
-        thousands(args.send_audience),
+        thousands(plan.audience),
         mib(b.memory.first()),
         mib(b.memory.get(1))
     );
-    println!("Reproduce: cargo run --release -p tidings -- bench nodes {}\n", args.flags());
+    println!("Reproduce: cargo run --release -p tidings -- bench nodes {flags}\n");
 }

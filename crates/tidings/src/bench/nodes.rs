@@ -78,6 +78,10 @@ impl NodesArgs {
     }
 
     /// The flags that reproduce this run.
+    fn bus_plan(&self) -> bus::Plan {
+        bus::Plan { sends: self.sends, audience: self.send_audience }
+    }
+
     pub fn flags(&self) -> String {
         format!(
             "--nodes {} --contacts {} --messages {} --runs {} --sends {} --send-audience {}{}",
@@ -180,7 +184,7 @@ pub async fn run(args: NodesArgs) -> Result<(), String> {
     removed?;
     print_fanout(&args, &report);
     if args.sends > 0 {
-        bus::print(&args, &report.bus);
+        bus::print(args.bus_plan(), &args.flags(), &report.bus);
     }
     Ok(())
 }
@@ -332,7 +336,7 @@ async fn measure(
 
     if args.sends > 0 {
         let query = online::named(&[ONE_NODE_BUS, NODES_BUS]);
-        bus::measure(args, url, dir, token, &nats_url, &query, &mut procs.servers, &mut r.bus).await?;
+        bus::measure(args.bus_plan(), url, dir, token, &nats_url, &query, &mut procs.servers, &mut r.bus).await?;
     }
     Ok(())
 }

@@ -14,8 +14,8 @@ use tidings_core::attribute::{BUILT_INS, Value};
 use tidings_core::filter::{Pred, Target, Test};
 use tidings_store::{ContactQuery, Conversation, SortOrder};
 
-use super::pages::{contact_label, fail, when};
 use super::session::{Admin, render};
+use super::view::{contact_label, fail, when};
 use crate::AppState;
 use crate::error::ApiError;
 

@@ -18,8 +18,9 @@ use tidings_core::markdown::Body as MessageBody;
 use tidings_core::message::{Channel, MessageState};
 use tidings_store::{Message, MessageListQuery, MessageStats, Segment, StatFilter};
 
-use super::pages::{contact_label, fail, filter_schema, when};
+use super::pages::filter_schema;
 use super::session::{Admin, render};
+use super::view::{contact_label, fail, when};
 use crate::AppState;
 use crate::error::ApiError;
 

@@ -11,6 +11,7 @@ mod messages;
 mod pages;
 mod session;
 mod settings;
+mod view;
 
 use axum::Router;
 use axum::http::header;

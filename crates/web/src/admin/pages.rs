@@ -14,17 +14,9 @@ use tidings_core::message::MessageState;
 use tidings_store::{AppliedTag, MessageListQuery, Segment};
 
 use super::session::{Admin, render};
+use super::view::{contact_label, when};
 use crate::AppState;
 use crate::error::ApiError;
-
-/// Formats UNIX seconds for people, in the workspace's time zone.
-pub(super) fn when(ts: Option<i64>, tz: &str) -> String {
-    let Some(ts) = ts else { return "—".into() };
-    let zone = tidings_core::dates::Clock::zone(tz);
-    jiff::Timestamp::from_second(ts)
-        .map(|t| t.to_zoned(zone).strftime("%Y-%m-%d %H:%M").to_string())
-        .unwrap_or_else(|_| ts.to_string())
-}
 
 /// The attributes the filter builder offers, with the operators each takes.
 pub(super) fn builder_schema(custom: &[CustomAttribute], tags: &[tidings_store::Tag], segments: &[Segment]) -> Json {
@@ -43,11 +35,6 @@ pub(super) fn builder_schema(custom: &[CustomAttribute], tags: &[tidings_store::
     })
 }
 
-/// An error as the page's answer.
-pub(super) fn fail(e: impl Into<ApiError>) -> Response {
-    e.into().into_response()
-}
-
 /// The filter builder's schema, plus the messages a filter on message history can name ("has /
 /// has not received message X"), for the user list and the composer.
 pub(super) async fn filter_schema(state: &AppState, ws: i64, segments: &[Segment]) -> Result<Json, ApiError> {
@@ -64,11 +51,6 @@ pub(super) async fn filter_schema(state: &AppState, ws: i64, segments: &[Segment
     schema["messages"] =
         messages.iter().map(|r| json!({"id": r.message.id, "name": r.message.title})).collect::<Vec<_>>().into();
     Ok(schema)
-}
-
-/// How a contact is named on pages: their name, else their email, else their id.
-pub(super) fn contact_label(c: &Contact) -> String {
-    c.name.clone().or_else(|| c.email.clone()).unwrap_or_else(|| format!("Contact {}", c.id))
 }
 
 struct SegmentLink {

@@ -17,8 +17,8 @@ use tidings_core::attribute::{CustomAttribute, DataType, validate_custom_name};
 use tidings_core::text;
 use tidings_store::{ApiToken, TeammateRole};
 
-use super::pages::when;
 use super::session::{Admin, render};
+use super::view::when;
 use crate::AppState;
 use crate::auth::now;
 use crate::error::ApiError;
