@@ -2,10 +2,15 @@
 //! (API, admin app, workers, Messenger) moves them the same way.
 //!
 //! A message goes `draft → scheduled → sending`, or straight from `draft` to `sending`; an in-app
-//! message that is sending can be `stopped`, and a stopped message never moves again. A delivery
-//! (one message to one contact) goes `pending → sent`, or `pending → cancelled` when its message
-//! is stopped, or `pending → failed`; what happens after sending (seen, clicked, replied) is
-//! recorded on the sent delivery without changing its state.
+//! or email message that is sending can be `stopped`, and a stopped message never moves again.
+//!
+//! A delivery (one message to one contact) goes `pending → sent`, or `pending → cancelled` when
+//! its message is stopped, or `pending → failed`. An email is first claimed by a worker
+//! (`pending → sending`, with a lease), then the mail server's answer moves it to `sent`, back to
+//! `pending` for a later attempt, to `failed`, or to `bounced`; a contact who cannot receive it
+//! (no address, unsubscribed, hard-bounced) is `skipped`. What happens after sending (seen or
+//! opened, clicked, replied) is recorded on the sent delivery without changing its state; a bounce
+//! reported later moves a sent email to `bounced`.
 
 use serde::{Deserialize, Serialize};
 
@@ -44,6 +49,32 @@ impl Channel {
     /// In-app messages reach a contact through the Messenger.
     pub fn is_in_app(self) -> bool {
         matches!(self, Channel::Chat | Channel::Post)
+    }
+}
+
+/// How an email looks: `personal` shows the teammate's name and avatar, `plain` reads like a
+/// letter (Intercom's `template` of `POST /messages`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum EmailTemplate {
+    #[default]
+    Personal,
+    Plain,
+}
+
+impl EmailTemplate {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailTemplate::Personal => "personal",
+            EmailTemplate::Plain => "plain",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "personal" => EmailTemplate::Personal,
+            "plain" => EmailTemplate::Plain,
+            _ => return None,
+        })
     }
 }
 
@@ -97,7 +128,7 @@ pub enum TransitionError {
         "This message has already been sent; it can no longer be edited, scheduled or sent again. Create a new message instead."
     )]
     AlreadySent,
-    #[error("Only in-app messages (chat and post) that are sending can be stopped.")]
+    #[error("Only in-app and email messages that are sending can be stopped.")]
     NotStoppable,
     #[error("This message is not scheduled.")]
     NotScheduled,
@@ -121,7 +152,7 @@ pub fn transition(
         (S::Scheduled, A::Unschedule) => Ok(S::Draft),
         (S::Draft, A::Unschedule) => Err(TransitionError::NotScheduled),
         (S::Draft | S::Scheduled, A::Send) => Ok(S::Sending),
-        (S::Sending, A::Stop) if channel.is_in_app() => Ok(S::Stopped),
+        (S::Sending, A::Stop) if channel.is_in_app() || channel == Channel::Email => Ok(S::Stopped),
         (S::Draft | S::Scheduled | S::Sending, A::Stop) => Err(TransitionError::NotStoppable),
         (S::Sending, A::Edit | A::Schedule | A::Unschedule | A::Send) => Err(TransitionError::AlreadySent),
     }
@@ -130,27 +161,39 @@ pub fn transition(
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DeliveryState {
     Pending,
+    /// An email claimed by a worker, on its way to the mail server.
+    Sending,
     Sent,
     Cancelled,
     Failed,
+    /// The mail server refused the address for good.
+    Bounced,
+    /// The contact could not receive it (no email address, unsubscribed, hard-bounced).
+    Skipped,
 }
 
 impl DeliveryState {
     pub fn as_str(self) -> &'static str {
         match self {
             DeliveryState::Pending => "pending",
+            DeliveryState::Sending => "sending",
             DeliveryState::Sent => "sent",
             DeliveryState::Cancelled => "cancelled",
             DeliveryState::Failed => "failed",
+            DeliveryState::Bounced => "bounced",
+            DeliveryState::Skipped => "skipped",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "pending" => DeliveryState::Pending,
+            "sending" => DeliveryState::Sending,
             "sent" => DeliveryState::Sent,
             "cancelled" => DeliveryState::Cancelled,
             "failed" => DeliveryState::Failed,
+            "bounced" => DeliveryState::Bounced,
+            "skipped" => DeliveryState::Skipped,
             _ => return None,
         })
     }
@@ -159,11 +202,19 @@ impl DeliveryState {
 /// Something that happens to a delivery.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeliveryEvent {
+    /// A worker takes a due email to send it (or takes back one whose lease ran out).
+    Claim,
     /// It reached the contact (their Messenger fetched it, or the mail server took it).
     Deliver,
+    /// The mail server could not take it now: it waits for a later attempt.
+    Retry,
     /// Its message was stopped before it reached the contact.
     Cancel,
     Fail,
+    /// The address was refused for good, when sending or later (a bounce report).
+    Bounce,
+    /// The contact cannot receive it.
+    Skip,
     Seen,
     Click,
     Reply,
@@ -175,17 +226,28 @@ pub fn delivery_transition(state: DeliveryState, event: DeliveryEvent) -> Option
     use DeliveryEvent as E;
     use DeliveryState as S;
     match (state, event) {
-        (S::Pending | S::Sent, E::Deliver) => Some(S::Sent),
+        (S::Pending | S::Sending, E::Claim) => Some(S::Sending),
+        (S::Pending | S::Sending | S::Sent, E::Deliver) => Some(S::Sent),
+        (S::Sending | S::Pending, E::Retry) => Some(S::Pending),
         (S::Pending | S::Cancelled, E::Cancel) => Some(S::Cancelled),
-        (S::Pending | S::Failed, E::Fail) => Some(S::Failed),
+        (S::Pending | S::Sending | S::Failed, E::Fail) => Some(S::Failed),
+        (S::Sending | S::Sent | S::Bounced, E::Bounce) => Some(S::Bounced),
+        (S::Pending | S::Sending | S::Skipped, E::Skip) => Some(S::Skipped),
         (S::Sent, E::Seen | E::Click | E::Reply) => Some(S::Sent),
         _ => None,
     }
 }
 
 impl DeliveryState {
-    pub const ALL: [DeliveryState; 4] =
-        [DeliveryState::Pending, DeliveryState::Sent, DeliveryState::Cancelled, DeliveryState::Failed];
+    pub const ALL: [DeliveryState; 7] = [
+        DeliveryState::Pending,
+        DeliveryState::Sending,
+        DeliveryState::Sent,
+        DeliveryState::Cancelled,
+        DeliveryState::Failed,
+        DeliveryState::Bounced,
+        DeliveryState::Skipped,
+    ];
 }
 
 /// The states from which `event` moves a delivery to another state: what storage's conditional
@@ -207,9 +269,15 @@ mod tests {
 
     #[test]
     fn storage_moves_deliveries_only_from_the_states_the_machine_allows() {
-        assert_eq!(moves_from(DeliveryEvent::Deliver), [DeliveryState::Pending]);
-        assert_eq!(moves_from(DeliveryEvent::Cancel), [DeliveryState::Pending]);
-        assert_eq!(moves_from(DeliveryEvent::Fail), [DeliveryState::Pending]);
+        use DeliveryState as S;
+        assert_eq!(moves_from(DeliveryEvent::Claim), [S::Pending]);
+        assert_eq!(marks_from(DeliveryEvent::Claim), [S::Sending], "a claim whose lease ran out is taken again");
+        assert_eq!(moves_from(DeliveryEvent::Deliver), [S::Pending, S::Sending]);
+        assert_eq!(moves_from(DeliveryEvent::Retry), [S::Sending]);
+        assert_eq!(moves_from(DeliveryEvent::Cancel), [S::Pending]);
+        assert_eq!(moves_from(DeliveryEvent::Fail), [S::Pending, S::Sending]);
+        assert_eq!(moves_from(DeliveryEvent::Bounce), [S::Sending, S::Sent]);
+        assert_eq!(moves_from(DeliveryEvent::Skip), [S::Pending, S::Sending]);
         assert_eq!(marks_from(DeliveryEvent::Seen), [DeliveryState::Sent]);
         assert_eq!(marks_from(DeliveryEvent::Click), [DeliveryState::Sent]);
     }
@@ -231,8 +299,9 @@ mod tests {
     fn only_sending_in_app_messages_stop() {
         assert_eq!(transition(MessageState::Sending, Channel::Chat, MessageAction::Stop), Ok(MessageState::Stopped));
         assert_eq!(transition(MessageState::Sending, Channel::Post, MessageAction::Stop), Ok(MessageState::Stopped));
+        assert_eq!(transition(MessageState::Sending, Channel::Email, MessageAction::Stop), Ok(MessageState::Stopped));
         assert_eq!(
-            transition(MessageState::Sending, Channel::Email, MessageAction::Stop),
+            transition(MessageState::Sending, Channel::Push, MessageAction::Stop),
             Err(TransitionError::NotStoppable)
         );
         assert_eq!(
@@ -260,5 +329,8 @@ mod tests {
         assert_eq!(delivery_transition(S::Cancelled, E::Deliver), None, "a cancelled delivery never arrives");
         assert_eq!(delivery_transition(S::Pending, E::Seen), None);
         assert_eq!(delivery_transition(S::Sent, E::Reply), Some(S::Sent));
+        assert_eq!(delivery_transition(S::Sending, E::Cancel), None, "an email on its way to the server goes on");
+        assert_eq!(delivery_transition(S::Bounced, E::Deliver), None, "a late 250 never undoes a bounce");
+        assert_eq!(delivery_transition(S::Skipped, E::Claim), None, "a skipped email is never sent");
     }
 }

@@ -40,6 +40,13 @@ pub enum Moved {
     Seen,
     Clicked,
     Replied,
+    /// An email given up on after temporary failures.
+    Failed,
+    Bounced,
+    /// Emails the contact could not receive.
+    Skipped,
+    /// Contacts who unsubscribed through an email of the message.
+    Unsubscribed,
 }
 
 /// A conversation's state, as events carry it.

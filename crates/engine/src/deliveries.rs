@@ -14,7 +14,7 @@ use crate::bus::{Event, Moved};
 use crate::error::Result;
 
 impl Engine {
-    fn moved(&self, ws: i64, per_message: BTreeMap<i64, u64>, what: Moved) {
+    pub(crate) fn moved(&self, ws: i64, per_message: BTreeMap<i64, u64>, what: Moved) {
         for (message, count) in per_message {
             self.publish(Event::DeliveriesMoved { workspace: ws, message, what, count });
         }

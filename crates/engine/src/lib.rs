@@ -12,6 +12,7 @@ pub mod bus;
 pub mod clock;
 pub mod conversations;
 pub mod deliveries;
+pub mod email;
 pub mod error;
 pub mod filters;
 pub mod messages;
@@ -34,11 +35,21 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     bus: Arc<dyn Bus>,
     presence: presence::Presence,
+    mail: std::sync::OnceLock<Arc<email::MailSetup>>,
+    /// Wakes this node's outbox when a send here queued emails.
+    outbox_wake: tokio::sync::Notify,
 }
 
 impl Engine {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, bus: Arc<dyn Bus>) -> Arc<Engine> {
-        Arc::new(Engine { store, clock, bus, presence: presence::Presence::default() })
+        Arc::new(Engine {
+            store,
+            clock,
+            bus,
+            presence: presence::Presence::default(),
+            mail: std::sync::OnceLock::new(),
+            outbox_wake: tokio::sync::Notify::new(),
+        })
     }
 
     /// An engine on the system's clock and an in-process bus: one binary, nothing to set up.

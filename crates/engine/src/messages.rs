@@ -5,7 +5,7 @@ use serde_json::{Value as Json, json};
 use tidings_core::audience::Audience;
 use tidings_core::contact::Contact;
 use tidings_core::filter::{Pred, Target, Test, check_size, compile};
-use tidings_core::message::{Channel, MessageAction, MessageState, TransitionError, transition};
+use tidings_core::message::{Channel, EmailTemplate, MessageAction, MessageState, TransitionError, transition};
 use tidings_core::text;
 use tidings_store::{Conversation, Message, NewMessage, Recipients, Refused, StatFilter, Workspace};
 
@@ -24,6 +24,8 @@ pub struct MessageInput {
     /// `Some(None)` removes the subject.
     pub subject: Option<Option<String>>,
     pub body: Option<String>,
+    /// How an email looks.
+    pub template: Option<EmailTemplate>,
     /// An audience object; `Some(Json::Null)` removes it.
     pub audience: Option<Json>,
     pub sender_id: Option<i64>,
@@ -52,6 +54,7 @@ struct Draft {
     channel: Channel,
     subject: Option<String>,
     body: String,
+    template: EmailTemplate,
     audience: Json,
     sender_id: Option<i64>,
 }
@@ -77,6 +80,18 @@ fn refused(r: Refused) -> EngineError {
     }
 }
 
+/// An email with no subject yet cannot be sent or scheduled (a draft may wait for one).
+fn no_subject(m_channel: Channel, subject: Option<&str>, doing: &str) -> Result<()> {
+    if m_channel == Channel::Email && subject.is_none_or(|s| s.trim().is_empty()) {
+        return Err(EngineError::Conflict {
+            code: "subject_missing",
+            message: format!("An email needs a subject before {doing}: edit the message"),
+            field: Some("subject"),
+        });
+    }
+    Ok(())
+}
+
 /// A message with no audience yet cannot be sent or scheduled: its state, not the request, is
 /// what is missing.
 fn no_audience(doing: &str) -> EngineError {
@@ -88,6 +103,18 @@ fn no_audience(doing: &str) -> EngineError {
 }
 
 impl Engine {
+    /// An email can be sent only when there is an SMTP server and a sender address for it.
+    fn can_send_email(&self, ws: &Workspace, channel: Channel) -> Result<()> {
+        if channel != Channel::Email {
+            return Ok(());
+        }
+        self.mail_route(ws).map(|_| ()).map_err(|why| EngineError::Conflict {
+            code: "email_not_set_up",
+            message: why,
+            field: Some("channel"),
+        })
+    }
+
     /// Resolves an audience against a workspace now: every segment, filter and message it
     /// names must exist, and it must fit in one statement.
     ///
@@ -142,10 +169,10 @@ impl Engine {
     /// Checks a message's fields, over `base` when editing.
     async fn draft(&self, ws: &Workspace, author: i64, input: &MessageInput, base: Option<&Message>) -> Result<Draft> {
         let channel = input.channel.or(base.map(|m| m.channel)).unwrap_or(Channel::Chat);
-        if !channel.is_in_app() {
+        if channel == Channel::Push {
             return Err(EngineError::invalid(
                 "channel",
-                "Email and push manual messages are not available yet; use chat or post",
+                "Push manual messages are not available yet; use chat, post or email",
             ));
         }
         let body = input.body.clone().or_else(|| base.map(|m| m.body.clone())).unwrap_or_default();
@@ -160,6 +187,7 @@ impl Engine {
         if let Some(s) = &subject {
             text::check("subject", s, text::SUBJECT)?;
         }
+        let template = input.template.or(base.map(|m| m.template)).unwrap_or_default();
         let custom = self.store.custom_attributes(ws.id).await?;
         Composed::new(&body, subject.as_deref(), &custom)?;
         let audience = match &input.audience {
@@ -186,7 +214,7 @@ impl Engine {
             .filter(|t| !t.trim().is_empty())
             .unwrap_or_else(|| body.lines().next().unwrap_or("Untitled").chars().take(60).collect());
         text::check("title", &title, text::NAME)?;
-        Ok(Draft { title, channel, subject, body, audience, sender_id })
+        Ok(Draft { title, channel, subject, body, template, audience, sender_id })
     }
 
     async fn find_message(&self, ws: i64, id: i64) -> Result<Message> {
@@ -209,12 +237,17 @@ impl Engine {
         if then != Then::Keep && d.audience.is_null() {
             return Err(EngineError::invalid("audience", "Choose an audience before sending or scheduling"));
         }
+        if then != Then::Keep {
+            no_subject(d.channel, d.subject.as_deref(), "sending or scheduling")?;
+            self.can_send_email(ws, d.channel)?;
+        }
         let new = NewMessage {
             title: d.title,
             sender_id: d.sender_id.unwrap_or(author),
             channel: d.channel,
             subject: d.subject,
             body: d.body,
+            template: d.template,
             audience: d.audience,
             state: if matches!(then, Then::Schedule(_)) { MessageState::Scheduled } else { MessageState::Draft },
             scheduled_at: match then {
@@ -239,6 +272,7 @@ impl Engine {
         transition(m.state, m.channel, MessageAction::Edit).map_err(transition_error)?;
         let d = self.draft(ws, author, &input, Some(&m)).await?;
         (m.title, m.channel, m.subject, m.body, m.audience) = (d.title, d.channel, d.subject, d.body, d.audience);
+        m.template = d.template;
         m.sender_id = d.sender_id.unwrap_or(m.sender_id);
         self.save(ws.id, &m).await
     }
@@ -263,6 +297,8 @@ impl Engine {
         if m.audience.is_null() {
             return Err(no_audience("scheduling"));
         }
+        no_subject(m.channel, m.subject.as_deref(), "scheduling")?;
+        self.can_send_email(ws, m.channel)?;
         m.scheduled_at = Some(at);
         self.save(ws.id, &m).await
     }
@@ -300,6 +336,8 @@ impl Engine {
         if m.audience.is_null() {
             return Err(no_audience("sending"));
         }
+        no_subject(m.channel, m.subject.as_deref(), "sending")?;
+        self.can_send_email(ws, m.channel)?;
         let to = self.resolve_audience(ws, &Audience::parse(&m.audience, "audience")?, "audience").await?;
         let recipients = Recipients { pred: to.pred.as_ref(), contact_ids: to.contact_ids.as_deref() };
         let sent = self.store.send_message(ws.id, m.id, recipients, self.now()).await?.map_err(refused)?;
@@ -317,6 +355,9 @@ impl Engine {
             channel: sent.channel,
             targeted: sent.targeted,
         });
+        if sent.channel == Channel::Email {
+            self.wake_outbox();
+        }
         Ok(sent)
     }
 
@@ -327,7 +368,8 @@ impl Engine {
         self.conversation_for_message(ws, contact, sent).await.map(Some)
     }
 
-    /// Stops an in-app message: no contact who has not received it will.
+    /// Stops an in-app or email message: no contact who has not received it will (an email
+    /// already handed to the mail server goes on).
     ///
     /// # Errors
     /// A message that is not sending or not in-app, or a database failure.
@@ -362,6 +404,7 @@ impl Engine {
             channel: m.channel,
             subject: m.subject.clone(),
             body: m.body.clone(),
+            template: m.template,
             audience,
             state: MessageState::Draft,
             scheduled_at: None,
@@ -371,11 +414,13 @@ impl Engine {
         Ok(draft)
     }
 
-    /// A chat from `sender` to one contact, sent at once (Intercom's `POST /messages`), with its
-    /// conversation opened when `open_conversation`.
+    /// A chat (or, with `email`, an email in that template) from `sender` to one contact, sent
+    /// at once (Intercom's `POST /messages`), with its conversation opened when
+    /// `open_conversation`.
     ///
     /// # Errors
-    /// A wrong body or subject, or a database failure.
+    /// A wrong body or subject, email not set up, or a database failure.
+    #[allow(clippy::too_many_arguments)]
     pub async fn message_contact(
         &self,
         ws: &Workspace,
@@ -383,11 +428,13 @@ impl Engine {
         contact: &Contact,
         body: &str,
         subject: Option<&str>,
+        email: Option<EmailTemplate>,
         open_conversation: bool,
     ) -> Result<(Message, Option<Conversation>)> {
         let input = MessageInput {
             title: Some(body.lines().next().unwrap_or("Message").chars().take(60).collect()),
-            channel: Some(Channel::Chat),
+            channel: Some(if email.is_some() { Channel::Email } else { Channel::Chat }),
+            template: email,
             subject: Some(subject.map(str::to_owned)),
             body: Some(body.to_owned()),
             audience: Some(Audience::one(contact.id, open_conversation)),

@@ -15,7 +15,7 @@ use tidings_core::filter::{Pred, Target};
 
 use crate::model::parse_role;
 use crate::{
-    ApiToken, AppliedTag, ContactQuery, NewApiToken, NewSegment, NewTeammate, NewWorkspace, PersonType, Result,
+    ApiToken, AppliedTag, EmailSettings, ContactQuery, NewApiToken, NewSegment, NewTeammate, NewWorkspace, PersonType, Result,
     Segment, Session, SortOrder, StoreError, Tag, Teammate, TeammateRole, UpsertReport, Workspace,
 };
 
@@ -223,6 +223,14 @@ fn workspace_from_row(row: &DbRow) -> Result<Workspace> {
         identity_required: row.try_get("identity_required")?,
         allowed_origins: serde_json::from_str(&origins).unwrap_or_default(),
         created_at: row.try_get("created_at")?,
+        email: EmailSettings {
+            secret: row.try_get::<Option<String>, _>("email_secret")?.unwrap_or_default(),
+            from: row.try_get("email_from")?,
+            reply_to: row.try_get("email_reply_to")?,
+            smtp_url: row.try_get("smtp_url")?,
+            tracking: row.try_get("email_tracking")?,
+            rate_per_minute: row.try_get("email_rate_per_minute")?,
+        },
     })
 }
 
@@ -374,7 +382,10 @@ impl crate::Store for Store {
     async fn create_workspace(&self, ws: NewWorkspace, owner: NewTeammate) -> Result<(Workspace, Teammate)> {
         let mut tx = self.writer.begin().await?;
         let row = sqlx::query(
-            "INSERT INTO workspaces (app_id, name, timezone, identity_secret, identity_required, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
+            &format!(
+                "INSERT INTO workspaces (app_id, name, timezone, identity_secret, identity_required, created_at, email_secret) \
+                 VALUES ($1, $2, $3, $4, $5, $6, {RANDOM_SECRET}) RETURNING *"
+            ),
         )
         .bind(&ws.app_id)
         .bind(&ws.name)
@@ -443,6 +454,22 @@ impl crate::Store for Store {
             .bind(serde_json::to_string(allowed_origins).unwrap_or_else(|_| "[]".into()))
             .execute(&self.writer)
             .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn update_email_settings(&self, id: i64, email: &EmailSettings) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE workspaces SET email_from = $2, email_reply_to = $3, smtp_url = $4, email_tracking = $5, \
+             email_rate_per_minute = $6 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(&email.from)
+        .bind(&email.reply_to)
+        .bind(&email.smtp_url)
+        .bind(email.tracking)
+        .bind(email.rate_per_minute)
+        .execute(&self.writer)
+        .await?;
         Ok(done.rows_affected() > 0)
     }
 

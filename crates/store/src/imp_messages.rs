@@ -2,10 +2,12 @@
 // whose imports and helpers it uses.
 
 use tidings_core::conversation::{Author, Change, PartType, State};
-use tidings_core::message::{Channel, DeliveryEvent, DeliveryState, MessageState, delivery_transition, marks_from, moves_from};
+use tidings_core::message::{
+    Channel, DeliveryEvent, DeliveryState, EmailTemplate, MessageState, delivery_transition, marks_from, moves_from,
+};
 
 use crate::messages::{
-    Conversation, ConversationPart, ConversationSummary, Delivery, Message, MessageListQuery, MessageRow, MessageStats, MessageStore,
+    Claimed, EmailOutcome, Conversation, ConversationPart, ConversationSummary, Delivery, Message, MessageListQuery, MessageRow, MessageStats, MessageStore,
     NewMessage, Recipients, Refused, StatFilter,
 };
 
@@ -23,6 +25,13 @@ fn state_in(states: &[DeliveryState]) -> String {
     format!("state IN ({})", list.join(", "))
 }
 
+/// A contact (aliased `c`) an email cannot reach, and why: the reasons the stats show.
+const EMAIL_UNREACHABLE: &str = "(c.email IS NULL OR c.email = '' OR c.unsubscribed_from_emails OR c.has_hard_bounced \
+     OR c.marked_email_as_spam)";
+const EMAIL_SKIP_REASON: &str = "CASE WHEN c.email IS NULL OR c.email = '' THEN 'no_email' \
+     WHEN c.unsubscribed_from_emails THEN 'unsubscribed' WHEN c.has_hard_bounced THEN 'hard_bounced' \
+     WHEN c.marked_email_as_spam THEN 'marked_as_spam' END";
+
 fn message_from_row(row: &DbRow) -> Result<Message> {
     let channel: String = row.try_get("channel")?;
     let state: String = row.try_get("state")?;
@@ -35,6 +44,10 @@ fn message_from_row(row: &DbRow) -> Result<Message> {
         channel: Channel::parse(&channel).ok_or_else(|| StoreError::Corrupt(format!("channel {channel}")))?,
         subject: row.try_get("subject")?,
         body: row.try_get("body")?,
+        template: row
+            .try_get::<Option<String>, _>("template")?
+            .and_then(|t| EmailTemplate::parse(&t))
+            .unwrap_or_default(),
         audience: serde_json::from_str(&audience).map_err(|e| StoreError::Corrupt(format!("audience: {e}")))?,
         state: MessageState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("message state {state}")))?,
         scheduled_at: row.try_get("scheduled_at")?,
@@ -59,12 +72,14 @@ fn delivery_from_row(row: &DbRow) -> Result<Delivery> {
         seen_at: row.try_get("d_seen_at")?,
         clicked_at: row.try_get("d_clicked_at")?,
         replied_at: row.try_get("d_replied_at")?,
+        attempts: row.try_get("d_attempts")?,
+        reason: row.try_get("d_reason")?,
     })
 }
 
 const DELIVERY_COLUMNS: &str = "d.id AS d_id, d.message_id AS d_message_id, d.contact_id AS d_contact_id, \
      d.state AS d_state, d.created_at AS d_created_at, d.sent_at AS d_sent_at, d.seen_at AS d_seen_at, \
-     d.clicked_at AS d_clicked_at, d.replied_at AS d_replied_at";
+     d.clicked_at AS d_clicked_at, d.replied_at AS d_replied_at, d.attempts AS d_attempts, d.reason AS d_reason";
 
 fn conversation_from_row(row: &DbRow) -> Result<Conversation> {
     Ok(Conversation {
@@ -194,8 +209,8 @@ impl Store {
 impl MessageStore for Store {
     async fn create_message(&self, ws: i64, m: NewMessage, now: i64) -> Result<Message> {
         let row = sqlx::query(
-            "INSERT INTO messages (workspace_id, title, sender_id, channel, subject, body, audience, state, scheduled_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING *",
+            "INSERT INTO messages (workspace_id, title, sender_id, channel, subject, body, audience, state, scheduled_at, created_at, updated_at, template) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) RETURNING *",
         )
         .bind(ws)
         .bind(&m.title)
@@ -207,6 +222,7 @@ impl MessageStore for Store {
         .bind(m.state.as_str())
         .bind(m.scheduled_at)
         .bind(now)
+        .bind(m.template.as_str())
         .fetch_one(&self.writer)
         .await?;
         message_from_row(&row)
@@ -224,7 +240,7 @@ impl MessageStore for Store {
     async fn update_message(&self, ws: i64, m: &Message, now: i64) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE messages SET title = $3, channel = $4, subject = $5, body = $6, audience = $7, state = $8, \
-             scheduled_at = $9, sender_id = $10, updated_at = $11 \
+             scheduled_at = $9, sender_id = $10, updated_at = $11, template = $12 \
              WHERE workspace_id = $1 AND id = $2 AND state IN ('draft', 'scheduled')",
         )
         .bind(ws)
@@ -238,6 +254,7 @@ impl MessageStore for Store {
         .bind(m.scheduled_at)
         .bind(m.sender_id)
         .bind(now)
+        .bind(m.template.as_str())
         .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() > 0)
@@ -325,10 +342,22 @@ impl MessageStore for Store {
         // No ON CONFLICT: the conditional move to `sent` above admits one snapshot per message,
         // and should a delivery exist anyway, the unique key fails the whole transaction rather
         // than writing part of it. (Speculative inserts cost PostgreSQL ~50% more per row.)
+        // An email is queued for the outbox (due at once), or skipped there and then, with the
+        // reason, for a contact who cannot receive it; it is counted either way.
+        let (state, due, reason) = if message.channel == Channel::Email {
+            (
+                format!("CASE WHEN {EMAIL_UNREACHABLE} THEN 'skipped' ELSE 'pending' END"),
+                "$3",
+                EMAIL_SKIP_REASON,
+            )
+        } else {
+            ("'pending'".to_owned(), "NULL", "NULL")
+        };
         let sql = format!(
-            "INSERT INTO deliveries (workspace_id, message_id, contact_id, state, created_at) \
-             SELECT $1, $2, c.id, 'pending', $3 FROM contacts c \
+            "INSERT INTO deliveries (workspace_id, message_id, contact_id, state, created_at, channel, due_at, reason) \
+             SELECT $1, $2, c.id, {state}, $3, '{}', {due}, {reason} FROM contacts c \
              WHERE c.workspace_id = $1 AND c.archived = FALSE AND {}",
+            message.channel.as_str(),
             filter.text
         );
         let mut q = sqlx::query(&sql).bind(ws).bind(id).bind(now);
@@ -346,7 +375,7 @@ impl MessageStore for Store {
         let mut tx = self.writer.begin().await?;
         let row = sqlx::query(
             "UPDATE messages SET state = 'stopped', stopped_at = $3, updated_at = $3 \
-             WHERE workspace_id = $1 AND id = $2 AND state = 'sent' AND channel IN ('chat', 'post') RETURNING *",
+             WHERE workspace_id = $1 AND id = $2 AND state = 'sent' AND channel IN ('chat', 'post', 'email') RETURNING *",
         )
         .bind(ws)
         .bind(id)
@@ -383,13 +412,16 @@ impl MessageStore for Store {
     async fn message_stats(&self, ws: i64, id: i64) -> Result<MessageStats> {
         let row = sqlx::query(
             "SELECT COUNT(*), \
-             COALESCE(SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN state IN ('pending', 'sending') THEN 1 ELSE 0 END), 0), \
              COALESCE(SUM(CASE WHEN state = 'sent' THEN 1 ELSE 0 END), 0), \
              COALESCE(SUM(CASE WHEN seen_at IS NOT NULL THEN 1 ELSE 0 END), 0), \
              COALESCE(SUM(CASE WHEN clicked_at IS NOT NULL THEN 1 ELSE 0 END), 0), \
              COALESCE(SUM(CASE WHEN replied_at IS NOT NULL THEN 1 ELSE 0 END), 0), \
              COALESCE(SUM(CASE WHEN state = 'cancelled' THEN 1 ELSE 0 END), 0), \
-             COALESCE(SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END), 0) \
+             COALESCE(SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN state = 'bounced' THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN state = 'skipped' THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN unsubscribed_at IS NOT NULL THEN 1 ELSE 0 END), 0) \
              FROM deliveries WHERE workspace_id = $1 AND message_id = $2",
         )
         .bind(ws)
@@ -405,7 +437,180 @@ impl MessageStore for Store {
             replied: row.try_get(5)?,
             cancelled: row.try_get(6)?,
             failed: row.try_get(7)?,
+            bounced: row.try_get(8)?,
+            skipped: row.try_get(9)?,
+            unsubscribed: row.try_get(10)?,
         })
+    }
+
+    async fn delivery_reasons(&self, ws: i64, id: i64) -> Result<Vec<(DeliveryState, String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT state, reason, COUNT(*) FROM deliveries WHERE workspace_id = $1 AND message_id = $2 \
+             AND state IN ('skipped', 'failed', 'bounced') AND reason IS NOT NULL GROUP BY state, reason ORDER BY 3 DESC, 2",
+        )
+        .bind(ws)
+        .bind(id)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let state: String = r.try_get(0)?;
+                let state = DeliveryState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("delivery state {state}")))?;
+                Ok((state, r.try_get(1)?, r.try_get(2)?))
+            })
+            .collect()
+    }
+
+    async fn claim_emails(&self, now: i64, lease_until: i64, limit: i64) -> Result<Vec<Claimed>> {
+        let (to, _) = delivery_move(DeliveryEvent::Claim);
+        // `state IN ('pending', 'sending')`, the outbox index's own condition: a row left
+        // `sending` by a worker that died is due again when its lease (its `due_at`) ends.
+        let from = state_in(&[moves_from(DeliveryEvent::Claim), marks_from(DeliveryEvent::Claim)].concat());
+        let sql = format!(
+            "UPDATE deliveries SET {to}, attempts = attempts + 1, due_at = $2 WHERE id IN \
+             (SELECT id FROM deliveries WHERE channel = 'email' AND {from} AND due_at <= $1 \
+              ORDER BY due_at, id LIMIT $3{SKIP_LOCKED}) \
+             RETURNING id, workspace_id, message_id, contact_id, attempts"
+        );
+        let rows = sqlx::query(&sql).bind(now).bind(lease_until).bind(limit).fetch_all(&self.writer).await?;
+        let mut claimed = rows
+            .iter()
+            .map(|r| {
+                Ok(Claimed {
+                    delivery_id: r.try_get(0)?,
+                    workspace_id: r.try_get(1)?,
+                    message_id: r.try_get(2)?,
+                    contact_id: r.try_get(3)?,
+                    attempts: r.try_get(4)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        claimed.sort_by_key(|c| c.delivery_id);
+        Ok(claimed)
+    }
+
+    async fn record_email(&self, ws: i64, delivery_id: i64, outcome: &EmailOutcome, now: i64) -> Result<bool> {
+        let mut tx = self.writer.begin().await?;
+        let (event, set) = match outcome {
+            EmailOutcome::Sent => (DeliveryEvent::Deliver, "sent_at = $3, reason = NULL, due_at = NULL"),
+            EmailOutcome::Retry { counts: true, .. } => (DeliveryEvent::Retry, "due_at = $5, reason = $4"),
+            EmailOutcome::Retry { counts: false, .. } => {
+                (DeliveryEvent::Retry, "due_at = $5, attempts = attempts - 1")
+            }
+            EmailOutcome::Failed(_) => (DeliveryEvent::Fail, "failed_at = $3, reason = $4, due_at = NULL"),
+            EmailOutcome::Bounced(_) => (DeliveryEvent::Bounce, "bounced_at = $3, reason = $4, due_at = NULL"),
+            EmailOutcome::Skipped(_) => (DeliveryEvent::Skip, "reason = $4, due_at = NULL"),
+        };
+        let (to, _) = delivery_move(event);
+        let reason = match outcome {
+            EmailOutcome::Sent => None,
+            EmailOutcome::Retry { reason, .. }
+            | EmailOutcome::Failed(reason)
+            | EmailOutcome::Bounced(reason)
+            | EmailOutcome::Skipped(reason) => Some(reason.as_str()),
+        };
+        let at = match outcome {
+            EmailOutcome::Retry { at, .. } => Some(*at),
+            _ => None,
+        };
+        // Only the worker's own claim is recorded: a delivery that moved on meanwhile is left.
+        let sql = format!(
+            "UPDATE deliveries SET {to}, {set} WHERE workspace_id = $1 AND id = $2 AND state = 'sending' \
+             RETURNING contact_id"
+        );
+        let row = sqlx::query(&sql)
+            .bind(ws)
+            .bind(delivery_id)
+            .bind(now)
+            .bind(reason)
+            .bind(at)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else { return Ok(false) };
+        let contact: i64 = row.try_get(0)?;
+        let contact_change = match outcome {
+            EmailOutcome::Sent => Some("last_contacted_at = $3"),
+            EmailOutcome::Bounced(_) => Some("has_hard_bounced = TRUE, updated_at = $3"),
+            _ => None,
+        };
+        if let Some(change) = contact_change {
+            sqlx::query(&format!("UPDATE contacts SET {change} WHERE workspace_id = $1 AND id = $2"))
+                .bind(ws)
+                .bind(contact)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn take_email_slots(&self, ws: i64, n: i64, interval_ms: i64, burst: i64, now_ms: i64) -> Result<(i64, i64)> {
+        let interval = interval_ms.max(1);
+        loop {
+            let Some(row) = sqlx::query("SELECT email_tat FROM workspaces WHERE id = $1")
+                .bind(ws)
+                .fetch_optional(&self.writer)
+                .await?
+            else {
+                return Ok((0, now_ms));
+            };
+            let tat: i64 = row.try_get(0)?;
+            // A send may go when the theoretical arrival time is at most `burst - 1` intervals
+            // ahead of now.
+            let start = tat.max(now_ms);
+            let room = (now_ms + burst.max(1) * interval - start) / interval;
+            let granted = room.clamp(0, n);
+            let new_tat = start + granted * interval;
+            let next = new_tat - (burst.max(1) - 1) * interval;
+            if granted == 0 {
+                return Ok((0, next.max(now_ms + 1)));
+            }
+            let done = sqlx::query("UPDATE workspaces SET email_tat = $3 WHERE id = $1 AND email_tat = $2")
+                .bind(ws)
+                .bind(tat)
+                .bind(new_tat)
+                .execute(&self.writer)
+                .await?;
+            if done.rows_affected() > 0 {
+                return Ok((granted, next.max(now_ms + 1)));
+            }
+        }
+    }
+
+    async fn unsubscribe(&self, ws: i64, contact_id: i64, delivery_id: Option<i64>, now: i64) -> Result<bool> {
+        let mut tx = self.writer.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE contacts SET unsubscribed_from_emails = TRUE, updated_at = $3 \
+             WHERE workspace_id = $1 AND id = $2 AND unsubscribed_from_emails = FALSE",
+        )
+        .bind(ws)
+        .bind(contact_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        if let Some(d) = delivery_id {
+            sqlx::query(
+                "UPDATE deliveries SET unsubscribed_at = $4 \
+                 WHERE workspace_id = $1 AND contact_id = $2 AND id = $3 AND unsubscribed_at IS NULL",
+            )
+            .bind(ws)
+            .bind(contact_id)
+            .bind(d)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    async fn delivery(&self, ws: i64, id: i64) -> Result<Option<Delivery>> {
+        let sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries d WHERE d.workspace_id = $1 AND d.id = $2");
+        let row = sqlx::query(&sql).bind(ws).bind(id).fetch_optional(&self.reader).await?;
+        row.as_ref().map(delivery_from_row).transpose()
     }
 
     async fn message_recipients(

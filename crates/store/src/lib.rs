@@ -84,6 +84,8 @@ pub trait Store: MessageStore + Send + Sync + 'static {
         identity_required: bool,
         allowed_origins: &[String],
     ) -> Result<bool>;
+    /// Saves how a workspace sends email (its secret is kept).
+    async fn update_email_settings(&self, id: i64, email: &EmailSettings) -> Result<bool>;
     /// Replaces a workspace's identity secret with `secret`, recording `now` as when; returns the
     /// workspace as it now is, or `None` when there is no such workspace.
     async fn rotate_identity_secret(&self, id: i64, secret: &str, now: i64) -> Result<Option<Workspace>>;

@@ -11,7 +11,7 @@ use serde_json::Value as Json;
 use tidings_core::contact::Contact;
 use tidings_core::conversation::{Author, Change, PartType, State};
 use tidings_core::filter::Pred;
-use tidings_core::message::{Channel, DeliveryState, MessageState};
+use tidings_core::message::{Channel, DeliveryState, EmailTemplate, MessageState};
 
 use crate::Result;
 
@@ -26,6 +26,8 @@ pub struct Message {
     pub subject: Option<String>,
     /// Markdown, with personalisation tags.
     pub body: String,
+    /// How an email looks (in-app messages keep the default).
+    pub template: EmailTemplate,
     /// Who it goes to, as the composer described it (see the web layer's audience parser).
     pub audience: Json,
     pub state: MessageState,
@@ -45,6 +47,7 @@ pub struct NewMessage {
     pub channel: Channel,
     pub subject: Option<String>,
     pub body: String,
+    pub template: EmailTemplate,
     pub audience: Json,
     pub state: MessageState,
     pub scheduled_at: Option<i64>,
@@ -62,9 +65,14 @@ pub struct Delivery {
     pub seen_at: Option<i64>,
     pub clicked_at: Option<i64>,
     pub replied_at: Option<i64>,
+    /// Attempts an email worker made.
+    pub attempts: i64,
+    /// Why it was skipped, failed or bounced, or the last temporary failure.
+    pub reason: Option<String>,
 }
 
-/// The figures of a message.
+/// The figures of a message. `pending` counts emails on their way to the mail server too;
+/// `seen` is "opened" for an email.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MessageStats {
     pub targeted: i64,
@@ -75,6 +83,35 @@ pub struct MessageStats {
     pub replied: i64,
     pub cancelled: i64,
     pub failed: i64,
+    pub bounced: i64,
+    pub skipped: i64,
+    pub unsubscribed: i64,
+}
+
+/// An email a worker claimed: its lease runs until the `due_at` the claim wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Claimed {
+    pub delivery_id: i64,
+    pub workspace_id: i64,
+    pub message_id: i64,
+    pub contact_id: i64,
+    /// This attempt's number (1 for the first).
+    pub attempts: i64,
+}
+
+/// What became of one attempt to send an email.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EmailOutcome {
+    /// The mail server took it.
+    Sent,
+    /// Try again at `at` (a temporary failure, or the workspace's rate limit).
+    Retry { at: i64, reason: String, counts: bool },
+    /// Given up after temporary failures.
+    Failed(String),
+    /// The address was refused for good: the contact is marked `has_hard_bounced`.
+    Bounced(String),
+    /// The contact cannot receive it any more (unsubscribed, hard-bounced, no address).
+    Skipped(String),
 }
 
 /// Which contacts behind a figure.
@@ -88,6 +125,9 @@ pub enum StatFilter {
     Replied,
     Cancelled,
     Failed,
+    Bounced,
+    Skipped,
+    Unsubscribed,
 }
 
 impl StatFilter {
@@ -101,6 +141,9 @@ impl StatFilter {
             "replied" => StatFilter::Replied,
             "cancelled" => StatFilter::Cancelled,
             "failed" => StatFilter::Failed,
+            "bounced" => StatFilter::Bounced,
+            "skipped" => StatFilter::Skipped,
+            "unsubscribed" => StatFilter::Unsubscribed,
             _ => return None,
         })
     }
@@ -109,13 +152,16 @@ impl StatFilter {
     pub(crate) fn condition(self) -> &'static str {
         match self {
             StatFilter::Targeted => "TRUE",
-            StatFilter::Pending => "d.state = 'pending'",
+            StatFilter::Pending => "d.state IN ('pending', 'sending')",
             StatFilter::Sent => "d.state = 'sent'",
             StatFilter::Seen => "d.seen_at IS NOT NULL",
             StatFilter::Clicked => "d.clicked_at IS NOT NULL",
             StatFilter::Replied => "d.replied_at IS NOT NULL",
             StatFilter::Cancelled => "d.state = 'cancelled'",
             StatFilter::Failed => "d.state = 'failed'",
+            StatFilter::Bounced => "d.state = 'bounced'",
+            StatFilter::Skipped => "d.state = 'skipped'",
+            StatFilter::Unsubscribed => "d.unsubscribed_at IS NOT NULL",
         }
     }
 }
@@ -212,12 +258,35 @@ pub trait MessageStore: Send + Sync {
         to: Recipients<'_>,
         now: i64,
     ) -> Result<std::result::Result<Message, Refused>>;
-    /// Moves a sending in-app message to `stopped` and cancels every pending delivery, in one
+    /// Moves a sending in-app or email message to `stopped` and cancels every pending delivery
+    /// (an email waiting for its window, its rate limit or a retry included), in one
     /// transaction. Returns the message and how many deliveries were cancelled.
     async fn stop_message(&self, ws: i64, id: i64, now: i64) -> Result<std::result::Result<(Message, u64), Refused>>;
     /// Scheduled messages whose time has come, across workspaces: `(workspace, message)`.
     async fn due_messages(&self, now: i64) -> Result<Vec<(i64, i64)>>;
     async fn message_stats(&self, ws: i64, id: i64) -> Result<MessageStats>;
+    /// Why deliveries of a message were skipped, failed or bounced: `(state, reason, count)`.
+    async fn delivery_reasons(&self, ws: i64, id: i64) -> Result<Vec<(DeliveryState, String, i64)>>;
+
+    // --- the email outbox --------------------------------------------------------------------
+    /// Claims up to `limit` emails due at `now` (or whose worker's lease ran out), across
+    /// workspaces, oldest first: each moves to `sending` with a lease until `lease_until`, and the
+    /// claim commits before the caller does any network I/O. On PostgreSQL rows another node is
+    /// claiming are skipped, not waited for.
+    async fn claim_emails(&self, now: i64, lease_until: i64, limit: i64) -> Result<Vec<Claimed>>;
+    /// Records what became of a claimed email; `false` when it was no longer `sending` (a bounce
+    /// or another worker recorded it first).
+    async fn record_email(&self, ws: i64, delivery_id: i64, outcome: &EmailOutcome, now: i64) -> Result<bool>;
+    /// Takes up to `n` sends from the workspace's rate limit of one email per `interval_ms`,
+    /// with up to `burst` sent at once (GCRA; the state is one column, changed only if nobody
+    /// changed it meanwhile, so every node shares one limit). Returns how many were granted and,
+    /// when fewer than `n`, the time in milliseconds at which the next one may go.
+    async fn take_email_slots(&self, ws: i64, n: i64, interval_ms: i64, burst: i64, now_ms: i64) -> Result<(i64, i64)>;
+    /// Unsubscribes a contact from emails, crediting the delivery whose link was used; returns
+    /// whether the contact was subscribed until now.
+    async fn unsubscribe(&self, ws: i64, contact_id: i64, delivery_id: Option<i64>, now: i64) -> Result<bool>;
+    /// A delivery of the workspace by id.
+    async fn delivery(&self, ws: i64, id: i64) -> Result<Option<Delivery>>;
     /// The contacts behind one figure of a message.
     async fn message_recipients(
         &self,

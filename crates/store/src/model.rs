@@ -19,6 +19,38 @@ pub struct Workspace {
     pub identity_required: bool,
     pub allowed_origins: Vec<String>,
     pub created_at: i64,
+    pub email: EmailSettings,
+}
+
+/// How a workspace sends email.
+#[derive(Clone, Default, PartialEq)]
+pub struct EmailSettings {
+    /// Signs the links in its emails (unsubscribe, open pixel, clicks).
+    pub secret: String,
+    /// The sender address (`None`: the server's `email_from`).
+    pub from: Option<String>,
+    /// Where replies go (`None`: the sender address).
+    pub reply_to: Option<String>,
+    /// The workspace's own SMTP server (`None`: the server's).
+    pub smtp_url: Option<String>,
+    /// Whether opens and clicks are tracked.
+    pub tracking: bool,
+    /// At most this many emails a minute (`None`: as fast as the server sends).
+    pub rate_per_minute: Option<i64>,
+}
+
+/// Written without the secret and the SMTP password.
+impl std::fmt::Debug for EmailSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailSettings")
+            .field("secret", &"[redacted]")
+            .field("from", &self.from)
+            .field("reply_to", &self.reply_to)
+            .field("smtp_url", &self.smtp_url.as_ref().map(|_| "[redacted]"))
+            .field("tracking", &self.tracking)
+            .field("rate_per_minute", &self.rate_per_minute)
+            .finish()
+    }
 }
 
 /// Written without the identity secret, so that no log line ever holds it.
@@ -31,6 +63,7 @@ impl std::fmt::Debug for Workspace {
             .field("timezone", &self.timezone)
             .field("identity_secret", &"[redacted]")
             .field("identity_required", &self.identity_required)
+            .field("email", &self.email)
             .finish_non_exhaustive()
     }
 }
@@ -243,7 +276,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_workspace_is_logged_without_its_identity_secret() {
+    fn a_workspace_is_logged_without_its_secrets() {
         let ws = Workspace {
             id: 1,
             app_id: "abc".into(),
@@ -254,8 +287,14 @@ mod tests {
             identity_required: true,
             allowed_origins: vec![],
             created_at: 0,
+            email: EmailSettings {
+                secret: "mail-s3cret".into(),
+                smtp_url: Some("smtps://u:hunter2@mail.test".into()),
+                ..EmailSettings::default()
+            },
         };
         let logged = format!("{ws:?}");
         assert!(logged.contains("abc") && !logged.contains("s3cr3t-value"), "{logged}");
+        assert!(!logged.contains("mail-s3cret") && !logged.contains("hunter2"), "{logged}");
     }
 }

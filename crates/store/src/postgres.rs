@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (5, "identity_secret_rotation", include_str!("../migrations/postgres/0005_identity_secret_rotation.sql")),
     (6, "deliveries_contact_index", include_str!("../migrations/postgres/0006_deliveries_contact_index.sql")),
+    (7, "email", include_str!("../migrations/postgres/0007_email.sql")),
 ];
 
 /// `column` is one of a list of ids bound at `$n`, as one `bigint[]` parameter.
@@ -36,6 +37,12 @@ fn bind_ids<'q>(q: Q<'q>, ids: &[i64]) -> Q<'q> {
 /// the list and compares each row with every id, and a fresh message's rows are not yet in
 /// the statistics, which can turn a join with the list into a loop over it for every row.
 const FOR_LONG_LISTS: Option<&str> = Some("SET LOCAL plan_cache_mode = force_custom_plan");
+
+/// How a claim skips rows another transaction holds (SQLite has one writer: nothing to skip).
+const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
+
+/// 256 random bits as hex, made by the database (for secrets of rows written in SQL).
+const RANDOM_SECRET: &str = "replace(gen_random_uuid()::text, '-', '') || replace(gen_random_uuid()::text, '-', '')";
 
 include!("imp.rs");
 include!("imp_messages.rs");

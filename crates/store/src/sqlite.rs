@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (5, "identity_secret_rotation", include_str!("../migrations/sqlite/0005_identity_secret_rotation.sql")),
     (6, "deliveries_contact_index", include_str!("../migrations/sqlite/0006_deliveries_contact_index.sql")),
+    (7, "email", include_str!("../migrations/sqlite/0007_email.sql")),
 ];
 
 /// `column` is one of a list of ids bound at `$n`, as one JSON array (SQLite reads it into an
@@ -34,6 +35,12 @@ fn bind_ids<'q>(q: Q<'q>, ids: &[i64]) -> Q<'q> {
 
 /// SQLite plans every statement for its values.
 const FOR_LONG_LISTS: Option<&str> = None;
+
+/// How a claim skips rows another transaction holds (SQLite has one writer: nothing to skip).
+const SKIP_LOCKED: &str = "";
+
+/// 256 random bits as hex, made by the database (for secrets of rows written in SQL).
+const RANDOM_SECRET: &str = "lower(hex(randomblob(32)))";
 
 include!("imp.rs");
 include!("imp_messages.rs");

@@ -243,6 +243,15 @@ async fn serve(settings: Settings) -> Result<(), String> {
         settings::redact(&database),
         settings.nats_url.as_deref().map_or_else(|| "in process".to_owned(), settings::redact)
     );
+    let mut mail = tidings_engine::email::MailSetup::new(&public_url);
+    mail.smtp = match &settings.smtp_url {
+        Some(url) => Some(tidings_email::SmtpConfig::parse(url).map_err(|e| format!("smtp_url: {e}"))?),
+        None => None,
+    };
+    mail.from = settings.email_from.clone();
+    mail.connections = settings.smtp_connections.max(1);
+    mail.retry_after = settings.email_retry_seconds.clone();
+    engine.set_mail(mail);
     let config = WebConfig { public_url, rate_limit_per_minute: settings.rate_limit_per_minute };
     let state = AppState::with_engine(engine, config);
     tidings_web::launch(listener, state, shutdown).await.map_err(|e| e.to_string())

@@ -25,6 +25,16 @@ pub struct Settings {
     /// `nats://host:4222`: the bus between several nodes on one PostgreSQL. Without it, the
     /// bus is in process (one node).
     pub nats_url: Option<String>,
+    /// `smtp://host:port`, `smtps://user:pass@host:465` or `smtp://user:pass@host:587?tls=starttls`:
+    /// where emails go. A workspace may set its own in Settings.
+    pub smtp_url: Option<String>,
+    /// The default sender address of emails (a workspace may set its own).
+    pub email_from: Option<String>,
+    /// SMTP connections this node holds (one per email worker).
+    pub smtp_connections: usize,
+    /// Seconds to wait before each further attempt after a temporary SMTP failure, e.g.
+    /// `[60, 300, 900]`; when they run out, the email fails.
+    pub email_retry_seconds: Vec<i64>,
 }
 
 impl Default for Settings {
@@ -37,6 +47,10 @@ impl Default for Settings {
             log: "info".into(),
             rate_limit_per_minute: 1000,
             nats_url: None,
+            smtp_url: None,
+            email_from: None,
+            smtp_connections: 10,
+            email_retry_seconds: vec![60, 300, 900, 1800, 5400],
         }
     }
 }
@@ -51,6 +65,10 @@ impl std::fmt::Debug for Settings {
             .field("log", &self.log)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .field("nats_url", &self.nats_url.as_ref().map(|u| redact(u)))
+            .field("smtp_url", &self.smtp_url.as_ref().map(|u| redact(u)))
+            .field("email_from", &self.email_from)
+            .field("smtp_connections", &self.smtp_connections)
+            .field("email_retry_seconds", &self.email_retry_seconds)
             .finish()
     }
 }
@@ -119,6 +137,26 @@ impl Settings {
         if let Some(v) = env("TIDINGS_NATS_URL") {
             s.nats_url = Some(v);
         }
+        if let Some(v) = env("TIDINGS_SMTP_URL") {
+            s.smtp_url = Some(v);
+        }
+        if let Some(v) = env("TIDINGS_EMAIL_FROM") {
+            s.email_from = Some(v);
+        }
+        if let Some(v) = env("TIDINGS_SMTP_CONNECTIONS") {
+            s.smtp_connections = v
+                .parse()
+                .ok()
+                .filter(|n| (1..=500).contains(n))
+                .ok_or_else(|| format!("TIDINGS_SMTP_CONNECTIONS must be a whole number from 1 to 500, not {v}"))?;
+        }
+        if let Some(v) = env("TIDINGS_EMAIL_RETRY_SECONDS") {
+            s.email_retry_seconds = v
+                .split(',')
+                .map(|x| x.trim().parse::<i64>().ok().filter(|n| *n > 0))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| format!("TIDINGS_EMAIL_RETRY_SECONDS must be seconds separated by commas, not {v}"))?;
+        }
         if let Some(v) = env("TIDINGS_LOG") {
             s.log = v;
         }
@@ -173,6 +211,16 @@ impl Settings {
         text.push_str("rate_limit_per_minute = 1000\n");
         text.push_str("# The bus between several nodes on one PostgreSQL (without it: one node)\n");
         text.push_str("# nats_url = \"nats://127.0.0.1:4222\"\n");
+        text.push_str(
+            "# Where emails go: smtp://host:25, smtps://user:pass@host:465, smtp://user:pass@host:587?tls=starttls\n",
+        );
+        text.push_str("# smtp_url = \"smtp://127.0.0.1:25\"\n");
+        text.push_str("# The default sender address (a workspace may set its own)\n");
+        text.push_str("# email_from = \"hello@example.com\"\n");
+        text.push_str("# SMTP connections this node holds (one per email worker)\n");
+        text.push_str("smtp_connections = 10\n");
+        text.push_str("# Seconds before each further attempt after a temporary SMTP failure\n");
+        text.push_str("email_retry_seconds = [60, 300, 900, 1800, 5400]\n");
         text
     }
 }

@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+mod email_links;
 pub mod error;
 pub mod headers;
 mod health;
@@ -113,6 +114,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::router())
         .merge(api)
         .merge(messenger::router(state.clone()))
+        .merge(email_links::router())
         .method_not_allowed_fallback(api::method_not_allowed)
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn(nul::refuse))
@@ -132,6 +134,7 @@ pub async fn launch(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let background = state.engine.start_background();
+    let outbox = state.engine.start_outbox();
     let relay = tokio::spawn(messenger::relay::run(state.clone()));
     let app = router(state.clone()).layer(axum::middleware::from_fn(trace_requests));
     let stopping = state.stopping.clone();
@@ -143,6 +146,9 @@ pub async fn launch(
         .with_graceful_shutdown(shutdown)
         .await;
     relay.abort();
+    if let Some(o) = outbox {
+        o.shutdown().await;
+    }
     background.shutdown().await;
     served
 }

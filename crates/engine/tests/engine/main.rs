@@ -3,5 +3,6 @@
 
 mod background;
 mod conversations;
+mod email;
 mod messages;
 mod support;

@@ -18,6 +18,7 @@ fn draft(sender: i64, title: &str, channel: Channel) -> NewMessage {
         channel,
         subject: None,
         body: "Hi {{first_name}}".into(),
+        template: Default::default(),
         audience: json!({"query": null}),
         state: MessageState::Draft,
         scheduled_at: None,
@@ -156,13 +157,15 @@ async fn stop_cancels_every_pending_delivery_and_can_never_be_undone() {
         let deliveries = store.deliveries_of_contact(ws.id, b.id).await.unwrap();
         assert_eq!(deliveries.iter().map(|d| d.state).collect::<Vec<_>>(), [DeliveryState::Cancelled], "{db}");
 
-        // Email cannot be stopped; another workspace cannot stop anything.
-        let email = store.create_message(ws.id, draft(me, "Mail", Channel::Email), 1).await.unwrap();
-        store.send_message(ws.id, email.id, Recipients { pred: None, contact_ids: None }, 2).await.unwrap().unwrap();
+        // Push cannot be stopped; another workspace cannot stop anything.
+        let push = store.create_message(ws.id, draft(me, "Push", Channel::Push), 1).await.unwrap();
+        store.send_message(ws.id, push.id, Recipients { pred: None, contact_ids: None }, 2).await.unwrap().unwrap();
         assert_eq!(
-            store.stop_message(ws.id, email.id, 3).await.unwrap(),
+            store.stop_message(ws.id, push.id, 3).await.unwrap(),
             Err(Refused::WrongState(MessageState::Sending))
         );
+        let email = store.create_message(ws.id, draft(me, "Mail", Channel::Email), 1).await.unwrap();
+        store.send_message(ws.id, email.id, Recipients { pred: None, contact_ids: None }, 2).await.unwrap().unwrap();
         let other = workspace(store).await;
         assert_eq!(store.stop_message(other.id, email.id, 3).await.unwrap(), Err(Refused::NotFound), "{db}");
     }

@@ -179,6 +179,7 @@ pub async fn compose(
         channel,
         subject: None,
         body: String::new(),
+        template: Default::default(),
         audience,
         state: MessageState::Draft,
         scheduled_at: None,
@@ -289,7 +290,7 @@ struct MessagePage {
     is_scheduled: bool,
 }
 
-const FIGURES: [(&str, &str, StatFilter); 7] = [
+const FIGURES: [(&str, &str, StatFilter); 10] = [
     ("targeted", "Targeted", StatFilter::Targeted),
     ("sent", "Sent", StatFilter::Sent),
     ("pending", "Pending", StatFilter::Pending),
@@ -297,6 +298,9 @@ const FIGURES: [(&str, &str, StatFilter); 7] = [
     ("clicked", "Clicked", StatFilter::Clicked),
     ("replied", "Replied", StatFilter::Replied),
     ("cancelled", "Cancelled by the stop", StatFilter::Cancelled),
+    ("bounced", "Bounced", StatFilter::Bounced),
+    ("skipped", "Skipped", StatFilter::Skipped),
+    ("unsubscribed", "Unsubscribed", StatFilter::Unsubscribed),
 ];
 
 fn figure(stats: &MessageStats, which: StatFilter) -> i64 {
@@ -309,6 +313,9 @@ fn figure(stats: &MessageStats, which: StatFilter) -> i64 {
         StatFilter::Replied => stats.replied,
         StatFilter::Cancelled => stats.cancelled,
         StatFilter::Failed => stats.failed,
+        StatFilter::Bounced => stats.bounced,
+        StatFilter::Skipped => stats.skipped,
+        StatFilter::Unsubscribed => stats.unsubscribed,
     }
 }
 

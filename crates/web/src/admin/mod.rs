@@ -13,6 +13,8 @@ mod session;
 mod settings;
 mod view;
 
+pub(crate) use session::render;
+
 use axum::Router;
 use axum::http::header;
 use axum::response::IntoResponse;

@@ -13,7 +13,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::Method;
 use serde_json::{Map, Value as Json, json};
 use tidings_core::attribute::{DataType, Value};
-use tidings_core::message::{Channel, MessageState};
+use tidings_core::message::{Channel, EmailTemplate, MessageState};
 use tidings_engine::messages::{MessageInput, Then};
 use tidings_engine::render::Composed;
 use tidings_store::{Message, MessageListQuery, StatFilter};
@@ -93,7 +93,7 @@ pub fn routes() -> Vec<ApiRoute> {
         route(
             Method::POST,
             "/manual_messages/{id}/stop",
-            "Stop an in-app message: no one who has not received it will. Cannot be undone.",
+            "Stop an in-app or email message: no one who has not received it will. Cannot be undone.",
             None,
             "manual_message",
             stop,
@@ -109,7 +109,7 @@ pub fn routes() -> Vec<ApiRoute> {
         route(
             Method::GET,
             "/manual_messages/{id}/recipients",
-            "The contacts behind one figure (stat=targeted|pending|sent|seen|clicked|replied|cancelled|failed)",
+            "The contacts behind one figure (stat=targeted|pending|sent|seen|clicked|replied|cancelled|failed|bounced|skipped|unsubscribed)",
             None,
             "contact_list",
             recipients,
@@ -135,9 +135,17 @@ fn input(b: &Map<String, Json>) -> ApiResult<MessageInput> {
         ),
         None => None,
     };
+    let template = match text("template")? {
+        Some(t) => Some(
+            EmailTemplate::parse(&t)
+                .ok_or_else(|| ApiError::bad_request("template", "template must be plain or personal"))?,
+        ),
+        None => None,
+    };
     Ok(MessageInput {
         title: text("title")?,
         channel,
+        template,
         subject: if b.contains_key("subject") { Some(text("subject")?) } else { None },
         body: text("body")?,
         audience: b.get("audience").cloned(),
@@ -148,6 +156,13 @@ fn input(b: &Map<String, Json>) -> ApiResult<MessageInput> {
 /// The message object, with its stats and sender.
 pub(crate) async fn render(state: &AppState, caller: &Caller, m: &Message) -> ApiResult<Json> {
     let stats = state.store.message_stats(caller.workspace.id, m.id).await?;
+    let reasons: Vec<Json> = state
+        .store
+        .delivery_reasons(caller.workspace.id, m.id)
+        .await?
+        .into_iter()
+        .map(|(s, reason, count)| json!({"state": s.as_str(), "reason": reason, "count": count}))
+        .collect();
     let sender = state.store.teammate(caller.workspace.id, m.sender_id).await?;
     let custom = state.store.custom_attributes(caller.workspace.id).await?;
     let body_html = Composed::of(m, &custom).ok().map(|c| {
@@ -163,6 +178,7 @@ pub(crate) async fn render(state: &AppState, caller: &Caller, m: &Message) -> Ap
         "channel": m.channel.as_str(),
         "state": m.state.as_str(),
         "subject": m.subject,
+        "template": m.template.as_str(),
         "body": m.body,
         "body_html": body_html,
         "audience": m.audience,
@@ -175,6 +191,8 @@ pub(crate) async fn render(state: &AppState, caller: &Caller, m: &Message) -> Ap
         "stats": {
             "targeted": stats.targeted, "sent": stats.sent, "pending": stats.pending, "seen": stats.seen,
             "clicked": stats.clicked, "replied": stats.replied, "cancelled": stats.cancelled, "failed": stats.failed,
+            "bounced": stats.bounced, "skipped": stats.skipped, "unsubscribed": stats.unsubscribed,
+            "reasons": reasons,
         },
     }))
 }

@@ -1,13 +1,14 @@
 //! `POST /messages`: Intercom's one-off message from a teammate to one contact.
 //!
-//! It is a manual in-app chat message whose audience is that one contact, sent through the same
-//! path as any manual message, so it gets a delivery row, reaches an open Messenger in real time
+//! It is a manual message (an in-app chat, or an email) whose audience is that one contact, sent
+//! through the same path as any manual message, so it gets a delivery row, reaches an open Messenger in real time
 //! and shows in the message list and its stats like the rest.
 
 use axum::Json as JsonResponse;
 use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use serde_json::{Map, Value as Json, json};
+use tidings_core::message::EmailTemplate;
 
 use super::conversations::contact_ref;
 use super::{ApiRoute, Body, route, shapes};
@@ -19,7 +20,7 @@ pub fn routes() -> Vec<ApiRoute> {
     vec![route(
         Method::POST,
         "/messages",
-        "Send an in-app message from a teammate to one contact (email is not available yet)",
+        "Send an in-app message or an email from a teammate to one contact",
         Some("create_message_request"),
         "message",
         create,
@@ -45,22 +46,23 @@ async fn create(State(state): State<AppState>, caller: Caller, Body(b): Body) ->
         tidings_core::text::BODY,
     )?;
     let subject = super::fields::text(&b, "subject", "subject")?.map(str::trim).filter(|t| !t.is_empty());
-    if email {
-        if subject.is_none() {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "parameter_not_found",
-                "No subject supplied for email message",
-            )
-            .with_field("subject"));
-        }
+    if email && subject.is_none() {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "unsupported",
-            "Email messages are not available yet; send an in-app message (message_type inapp)",
+            "parameter_not_found",
+            "No subject supplied for email message",
         )
-        .with_field("message_type"));
+        .with_field("subject"));
     }
+    let template = if email {
+        Some(match super::fields::text(&b, "template", "template")? {
+            None => EmailTemplate::Personal,
+            Some(t) => EmailTemplate::parse(t.trim())
+                .ok_or_else(|| ApiError::bad_request("template", "template must be plain or personal"))?,
+        })
+    } else {
+        None
+    };
     let from = match b.get("from") {
         Some(Json::Object(f)) if f.get("type").and_then(Json::as_str) == Some("admin") => f,
         _ => {
@@ -83,7 +85,7 @@ async fn create(State(state): State<AppState>, caller: Caller, Body(b): Body) ->
     )?;
     let (sent, conversation) = state
         .engine
-        .message_contact(&caller.workspace, sender.id, &contact, body, subject, opens == Some(true))
+        .message_contact(&caller.workspace, sender.id, &contact, body, subject, template, opens == Some(true))
         .await?;
     let conversation_id = conversation.map(|c| c.id.to_string());
     Ok(JsonResponse(json!({
@@ -92,7 +94,7 @@ async fn create(State(state): State<AppState>, caller: Caller, Body(b): Body) ->
         "created_at": sent.created_at,
         "subject": sent.subject,
         "body": sent.body,
-        "message_type": "inapp",
+        "message_type": if email { "email" } else { "inapp" },
         "owner": shapes::admin(&sender),
         "conversation_id": conversation_id,
     })))

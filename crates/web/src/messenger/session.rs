@@ -258,6 +258,7 @@ mod tests {
             identity_required: true,
             allowed_origins: vec![],
             created_at: 0,
+            email: tidings_store::EmailSettings::default(),
         }
     }
 

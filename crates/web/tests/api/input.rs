@@ -212,6 +212,7 @@ async fn an_empty_audience_list_is_refused_and_leaves_no_draft() {
             channel: Channel::Chat,
             subject: None,
             body: "Hi".into(),
+            template: Default::default(),
             audience: json!({"segment_ids": []}),
             state: MessageState::Draft,
             scheduled_at: None,

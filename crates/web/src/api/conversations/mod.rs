@@ -95,16 +95,19 @@ pub(crate) fn schemas() -> Json {
     ]});
     json!({
         "create_message_request": {"type": "object", "required": ["message_type", "body", "from", "to"], "properties": {
-            "message_type": {"enum": ["inapp", "in_app"], "description": "email is not available yet"},
+            "message_type": {"enum": ["inapp", "in_app", "email"], "description": "email needs a subject, and the server or the workspace set up to send email (409 email_not_set_up otherwise)"},
+            "template": or_null(json!({"enum": ["plain", "personal"], "description": "How an email looks (personal by default)"})),
             "subject": or_null(without_tags(text(SUBJECT), "Text with {{attribute}} tags naming attributes that exist")),
             "body": markdown(),
             "from": {"type": "object", "required": ["type", "id"], "properties": {"type": {"const": "admin"}, "id": id()}},
             "to": contact_ref(&["user", "lead"]),
             "create_conversation_without_contact_reply": or_null(json!({"type": "boolean"})),
-        }},
+        },
+        "if": {"required": ["message_type"], "properties": {"message_type": {"const": "email"}}},
+        "then": {"required": ["subject"], "properties": {"subject": {"type": "string", "pattern": "\\S"}}}},
         "message": {"type": "object", "properties": {
             "type": {"enum": ["admin_message", "user_message"]}, "id": {"type": "string"}, "created_at": {"type": "integer"},
-            "subject": {"type": ["string", "null"]}, "body": {"type": "string"}, "message_type": {"const": "inapp"},
+            "subject": {"type": ["string", "null"]}, "body": {"type": "string"}, "message_type": {"enum": ["inapp", "email"]},
             "owner": schema_ref("admin"), "conversation_id": {"type": ["string", "null"]},
         }},
         "create_conversation_request": {"type": "object", "required": ["from", "body"], "properties": {

@@ -92,6 +92,7 @@ fn responses() -> Json {
             "type": {"const": "manual_message"}, "id": {"type": "string"}, "title": {"type": "string"},
             "channel": {"enum": ["chat", "post", "email", "push"]}, "state": {"enum": ["draft", "scheduled", "sent", "stopped"]},
             "subject": {"type": ["string", "null"]}, "body": {"type": "string", "description": "Markdown with {{attribute | fallback: \"text\"}} tags"},
+            "template": {"enum": ["personal", "plain"], "description": "How an email looks"},
             "body_html": {"type": ["string", "null"]},
             "audience": {"type": ["object", "null"], "description": "As the manual message was given it (see audience); null while a draft has none"},
             "sender": schema_ref("admin"),
@@ -99,6 +100,10 @@ fn responses() -> Json {
             "stats": {"type": "object", "properties": {
                 "targeted": {"type": "integer"}, "sent": {"type": "integer"}, "pending": {"type": "integer"}, "seen": {"type": "integer"},
                 "clicked": {"type": "integer"}, "replied": {"type": "integer"}, "cancelled": {"type": "integer"}, "failed": {"type": "integer"},
+                "bounced": {"type": "integer"}, "skipped": {"type": "integer"}, "unsubscribed": {"type": "integer"},
+                "reasons": {"type": "array", "description": "Why deliveries were skipped, failed or bounced", "items": {"type": "object", "properties": {
+                    "state": {"enum": ["skipped", "failed", "bounced"]}, "reason": {"type": "string"}, "count": {"type": "integer"},
+                }}},
             }},
         }},
         "manual_message_list": paged_list_of("manual_message"),
@@ -256,7 +261,8 @@ fn requests(vocab: &Vocabulary) -> Json {
             "required": required,
             "properties": {
                 "title": or_null(text_of(text::NAME)),
-                "channel": or_null(json!({"enum": ["chat", "post"], "description": "email and push are not available yet"})),
+                "channel": or_null(json!({"enum": ["chat", "post", "email"], "description": "push is not available yet; an email needs a subject before it is sent or scheduled"})),
+                "template": or_null(json!({"enum": ["personal", "plain"], "description": "How an email looks (personal by default)"})),
                 "subject": subject(),
                 "body": body_text(),
                 "sender_id": or_null(id()),
