@@ -6,6 +6,8 @@ use lettre::address::Envelope;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 
+use crate::Dkim;
+
 /// An email rendered for one contact, ready to become MIME.
 #[derive(Clone, Debug)]
 pub struct Letter {
@@ -28,6 +30,8 @@ pub struct Letter {
     pub return_path: Option<String>,
     /// `Feedback-ID`, for mailbox providers' complaint loops.
     pub feedback_id: Option<String>,
+    /// Signs the email when set.
+    pub dkim: Option<Dkim>,
 }
 
 /// Why a letter cannot be written.
@@ -77,10 +81,13 @@ impl Letter {
             b = b.raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Feedback-ID"), id.clone()));
         }
         let envelope = Envelope::new(Some(return_path), vec![to]).map_err(|e| LetterError::Build(e.to_string()))?;
-        let message = b
+        let mut message = b
             .envelope(envelope.clone())
             .multipart(MultiPart::alternative_plain_html(self.text.clone(), self.html.clone()))
             .map_err(|e| LetterError::Build(e.to_string()))?;
+        if let Some(dkim) = &self.dkim {
+            message.sign(dkim.config());
+        }
         Ok((envelope, message.formatted()))
     }
 }
@@ -103,6 +110,7 @@ mod tests {
             unsubscribe_url: Some("https://tidings.test/email/unsubscribe/tok".into()),
             return_path: None,
             feedback_id: Some("m2:w1:tidings".into()),
+            dkim: None,
         }
     }
 

@@ -6,9 +6,11 @@
 //! once, here: [`Refusal::Temporary`] (a 4xx, a refused or broken connection, a timeout) is
 //! worth another attempt, [`Refusal::Permanent`] (a 5xx) is not.
 
+mod dkim;
 mod letter;
 mod smtp;
 
+pub use dkim::Dkim;
 pub use letter::{Letter, LetterError};
 pub use lettre::address::Envelope;
 pub use smtp::{Connection, Refusal, SmtpConfig, Tls};

@@ -15,7 +15,7 @@ use tidings_core::filter::{Pred, Target};
 
 use crate::model::parse_role;
 use crate::{
-    ApiToken, AppliedTag, EmailSettings, ContactQuery, NewApiToken, NewSegment, NewTeammate, NewWorkspace, PersonType, Result,
+    ApiToken, AppliedTag, DkimKey, EmailSettings, ContactQuery, NewApiToken, NewSegment, NewTeammate, NewWorkspace, PersonType, Result,
     Segment, Session, SortOrder, StoreError, Tag, Teammate, TeammateRole, UpsertReport, Workspace,
 };
 
@@ -230,6 +230,12 @@ fn workspace_from_row(row: &DbRow) -> Result<Workspace> {
             smtp_url: row.try_get("smtp_url")?,
             tracking: row.try_get("email_tracking")?,
             rate_per_minute: row.try_get("email_rate_per_minute")?,
+            dkim: match (row.try_get::<Option<String>, _>("dkim_selector")?, row.try_get("dkim_private_key")?) {
+                (Some(selector), Some(private_key)) => {
+                    Some(DkimKey { domain: row.try_get("dkim_domain")?, selector, private_key })
+                }
+                _ => None,
+            },
         },
     })
 }
@@ -460,7 +466,7 @@ impl crate::Store for Store {
     async fn update_email_settings(&self, id: i64, email: &EmailSettings) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE workspaces SET email_from = $2, email_reply_to = $3, smtp_url = $4, email_tracking = $5, \
-             email_rate_per_minute = $6 WHERE id = $1",
+             email_rate_per_minute = $6, dkim_domain = $7, dkim_selector = $8, dkim_private_key = $9 WHERE id = $1",
         )
         .bind(id)
         .bind(&email.from)
@@ -468,6 +474,9 @@ impl crate::Store for Store {
         .bind(&email.smtp_url)
         .bind(email.tracking)
         .bind(email.rate_per_minute)
+        .bind(email.dkim.as_ref().and_then(|k| k.domain.clone()))
+        .bind(email.dkim.as_ref().map(|k| k.selector.clone()))
+        .bind(email.dkim.as_ref().map(|k| k.private_key.clone()))
         .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() > 0)

@@ -7,6 +7,7 @@
 //! (`tests/`) checks both behave the same. Each method is one unit of work: when it needs a
 //! transaction it opens and commits it inside, and no transaction crosses this crate's boundary.
 
+mod email;
 mod messages;
 mod model;
 mod postgres;
@@ -20,6 +21,7 @@ use tidings_core::attribute::CustomAttribute;
 use tidings_core::contact::{Contact, ContactInput};
 use tidings_core::filter::Pred;
 
+pub use email::*;
 pub use messages::*;
 pub use model::*;
 pub use tidings_core::filter::sql::Dialect;
@@ -67,7 +69,7 @@ pub async fn open_postgres_schema(url: &str, schema: &str) -> Result<Arc<dyn Sto
 /// The storage API. Every method that reads or writes workspace data takes the workspace id and
 /// scopes its queries to it.
 #[async_trait]
-pub trait Store: MessageStore + Send + Sync + 'static {
+pub trait Store: MessageStore + EmailStore + Send + Sync + 'static {
     fn dialect(&self) -> Dialect;
 
     // --- workspaces and teammates -------------------------------------------------------

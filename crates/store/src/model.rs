@@ -37,6 +37,30 @@ pub struct EmailSettings {
     pub tracking: bool,
     /// At most this many emails a minute (`None`: as fast as the server sends).
     pub rate_per_minute: Option<i64>,
+    /// Signs its emails with DKIM when set (`None`: unsigned, or signed by a relay).
+    pub dkim: Option<DkimKey>,
+}
+
+/// A workspace's DKIM signing key: the private half of the key published at
+/// `{selector}._domainkey.{domain}`.
+#[derive(Clone, PartialEq)]
+pub struct DkimKey {
+    /// The signing domain (`None`: the sender address's domain).
+    pub domain: Option<String>,
+    pub selector: String,
+    /// PEM: an RSA key (`BEGIN RSA PRIVATE KEY` or `BEGIN PRIVATE KEY`).
+    pub private_key: String,
+}
+
+/// Written without the private key.
+impl std::fmt::Debug for DkimKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DkimKey")
+            .field("domain", &self.domain)
+            .field("selector", &self.selector)
+            .field("private_key", &"[redacted]")
+            .finish()
+    }
 }
 
 /// Written without the secret and the SMTP password.
@@ -49,6 +73,7 @@ impl std::fmt::Debug for EmailSettings {
             .field("smtp_url", &self.smtp_url.as_ref().map(|_| "[redacted]"))
             .field("tracking", &self.tracking)
             .field("rate_per_minute", &self.rate_per_minute)
+            .field("dkim", &self.dkim)
             .finish()
     }
 }
@@ -290,11 +315,17 @@ mod tests {
             email: EmailSettings {
                 secret: "mail-s3cret".into(),
                 smtp_url: Some("smtps://u:hunter2@mail.test".into()),
+                dkim: Some(DkimKey {
+                    domain: None,
+                    selector: "s1".into(),
+                    private_key: "-----BEGIN PRIVATE KEY-----pr1vate".into(),
+                }),
                 ..EmailSettings::default()
             },
         };
         let logged = format!("{ws:?}");
         assert!(logged.contains("abc") && !logged.contains("s3cr3t-value"), "{logged}");
         assert!(!logged.contains("mail-s3cret") && !logged.contains("hunter2"), "{logged}");
+        assert!(logged.contains("s1") && !logged.contains("pr1vate"), "{logged}");
     }
 }

@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "identity_secret_rotation", include_str!("../migrations/postgres/0005_identity_secret_rotation.sql")),
     (6, "deliveries_contact_index", include_str!("../migrations/postgres/0006_deliveries_contact_index.sql")),
     (7, "email", include_str!("../migrations/postgres/0007_email.sql")),
+    (8, "email_reports", include_str!("../migrations/postgres/0008_email_reports.sql")),
 ];
 
 /// `column` is one of a list of ids bound at `$n`, as one `bigint[]` parameter.
@@ -46,6 +47,7 @@ const RANDOM_SECRET: &str = "replace(gen_random_uuid()::text, '-', '') || replac
 
 include!("imp.rs");
 include!("imp_messages.rs");
+include!("imp_email.rs");
 
 impl Store {
     /// Connects and applies pending migrations. With `schema`, everything lives in that schema

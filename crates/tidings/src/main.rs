@@ -249,6 +249,11 @@ async fn serve(settings: Settings) -> Result<(), String> {
         None => None,
     };
     mail.from = settings.email_from.clone();
+    mail.bounces = match &settings.email_bounce_address {
+        Some(a) if a.rsplit_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.')) => Some(a.clone()),
+        Some(a) => return Err(format!("email_bounce_address: {a:?} is not an email address")),
+        None => None,
+    };
     mail.connections = settings.smtp_connections.max(1);
     mail.retry_after = settings.email_retry_seconds.clone();
     engine.set_mail(mail);

@@ -30,6 +30,10 @@ pub struct Settings {
     pub smtp_url: Option<String>,
     /// The default sender address of emails (a workspace may set its own).
     pub email_from: Option<String>,
+    /// Where bounces go, e.g. `bounces@mail.example.com`: each email's return path becomes
+    /// `bounces+<its reference>@mail.example.com`, and the mail server there hands what arrives
+    /// to `POST /email/reports`.
+    pub email_bounce_address: Option<String>,
     /// SMTP connections this node holds (one per email worker).
     pub smtp_connections: usize,
     /// Seconds to wait before each further attempt after a temporary SMTP failure, e.g.
@@ -49,6 +53,7 @@ impl Default for Settings {
             nats_url: None,
             smtp_url: None,
             email_from: None,
+            email_bounce_address: None,
             smtp_connections: 10,
             email_retry_seconds: vec![60, 300, 900, 1800, 5400],
         }
@@ -67,6 +72,7 @@ impl std::fmt::Debug for Settings {
             .field("nats_url", &self.nats_url.as_ref().map(|u| redact(u)))
             .field("smtp_url", &self.smtp_url.as_ref().map(|u| redact(u)))
             .field("email_from", &self.email_from)
+            .field("email_bounce_address", &self.email_bounce_address)
             .field("smtp_connections", &self.smtp_connections)
             .field("email_retry_seconds", &self.email_retry_seconds)
             .finish()
@@ -143,6 +149,9 @@ impl Settings {
         if let Some(v) = env("TIDINGS_EMAIL_FROM") {
             s.email_from = Some(v);
         }
+        if let Some(v) = env("TIDINGS_EMAIL_BOUNCE_ADDRESS") {
+            s.email_bounce_address = Some(v);
+        }
         if let Some(v) = env("TIDINGS_SMTP_CONNECTIONS") {
             s.smtp_connections = v
                 .parse()
@@ -217,6 +226,8 @@ impl Settings {
         text.push_str("# smtp_url = \"smtp://127.0.0.1:25\"\n");
         text.push_str("# The default sender address (a workspace may set its own)\n");
         text.push_str("# email_from = \"hello@example.com\"\n");
+        text.push_str("# Where bounces go (each email's return path is bounces+<reference>@…; see docs/email.md)\n");
+        text.push_str("# email_bounce_address = \"bounces@mail.example.com\"\n");
         text.push_str("# SMTP connections this node holds (one per email worker)\n");
         text.push_str("smtp_connections = 10\n");
         text.push_str("# Seconds before each further attempt after a temporary SMTP failure\n");

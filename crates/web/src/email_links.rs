@@ -2,14 +2,23 @@
 //! `GET`, since link scanners fetch every address in an email), the open pixel, and tracked
 //! clicks. Each carries its own signature (see the engine's `email::links`): nobody needs to be
 //! logged in, and a link works for its own delivery only.
+//!
+//! Also where mail systems report back: `POST /email/reports` takes a whole email received at
+//! the bounce address (a delivery status notification, a complaint, an automatic reply), as a
+//! mail server's pipe hands it on, with `?recipient=` the address it came to; `POST
+//! /email/events` takes a relay's webhook events. Both act only on deliveries named by a signed
+//! reference, and answer 503 when they could not be recorded, so the sender tries again.
 
 use askama::Template;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use serde_json::{Value as Json, json};
 use tidings_engine::email::links::LinkKind;
+use tidings_engine::email::reports::Reported;
 
 use crate::AppState;
 use crate::admin::render as render_page;
@@ -19,7 +28,12 @@ pub fn router() -> Router<AppState> {
         .route("/email/unsubscribe/{token}", get(ask).post(unsubscribe))
         .route("/email/open/{file}", get(opened))
         .route("/email/click/{token}", get(clicked))
+        .route("/email/reports", post(report).layer(DefaultBodyLimit::max(REPORT_LIMIT)))
+        .route("/email/events", post(events))
 }
+
+/// A report may carry the whole email it is about.
+const REPORT_LIMIT: usize = 10 * 1024 * 1024;
 
 #[derive(Template)]
 #[template(path = "unsubscribe.html")]
@@ -112,4 +126,59 @@ async fn clicked(
         Ok(None) => invalid(),
         Err(e) => unavailable(&e),
     }
+}
+
+fn reported(r: Reported) -> Json {
+    match r {
+        Reported::Bounced { delivery } => {
+            json!({"type": "email_report", "result": "bounced", "delivery_id": delivery.to_string()})
+        }
+        Reported::Complained { delivery } => {
+            json!({"type": "email_report", "result": "complained", "delivery_id": delivery.to_string()})
+        }
+        Reported::Ignored { why } => json!({"type": "email_report", "result": "ignored", "why": why}),
+        Reported::NotOurs => json!({"type": "email_report", "result": "not_ours",
+            "why": "no delivery of this server is named by a valid reference"}),
+    }
+}
+
+/// A whole email received at the bounce address.
+async fn report(
+    State(state): State<AppState>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+    body: axum::body::Bytes,
+) -> Response {
+    match state.engine.email_report(&body, q.get("recipient").map(String::as_str)).await {
+        Ok(r) => axum::Json(reported(r)).into_response(),
+        Err(e) => unavailable(&e),
+    }
+}
+
+/// A relay's webhook: one event, a list of them, or an Amazon SNS envelope around one.
+async fn events(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
+    let Ok(value) = serde_json::from_slice::<Json>(&body) else {
+        return crate::error::ApiError::bad_request("body", "the body must be a JSON object or a list of them")
+            .into_response();
+    };
+    let list = match value {
+        Json::Array(items) => items,
+        one => vec![one],
+    };
+    let mut results = Vec::with_capacity(list.len());
+    for mut event in list {
+        if event["Type"] == "SubscriptionConfirmation" {
+            tracing::warn!(url = %event["SubscribeURL"], "confirm this SNS subscription by opening its SubscribeURL");
+        }
+        // SNS wraps the notification in a string.
+        if event["Type"] == "Notification"
+            && let Some(inner) = event["Message"].as_str().and_then(|m| serde_json::from_str::<Json>(m).ok())
+        {
+            event = inner;
+        }
+        match state.engine.email_event(&event).await {
+            Ok(r) => results.push(reported(r)),
+            Err(e) => return unavailable(&e),
+        }
+    }
+    axum::Json(json!({"type": "list", "data": results})).into_response()
 }

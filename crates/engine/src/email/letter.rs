@@ -3,14 +3,13 @@
 //! `<style>` blocks), a plain-text part written from the Markdown, a footer with the unsubscribe
 //! link, and, when the workspace tracks, an open pixel and tracked links.
 
-use sha2::{Digest, Sha256};
 use tidings_core::contact::Contact;
 use tidings_core::message::EmailTemplate;
 use tidings_core::personalise::escape_html;
-use tidings_email::Letter;
+use tidings_email::{Dkim, Letter};
 use tidings_store::{Message, Teammate, Workspace};
 
-use super::links::{LinkKind, token};
+use super::links::{LinkKind, message_tag, token};
 use crate::render::Composed;
 
 /// What every letter of a send shares.
@@ -23,6 +22,10 @@ pub struct Stationery<'a> {
     pub from_address: &'a str,
     /// Where this server is reached, for the links.
     pub public_url: &'a str,
+    /// The server's address for bounces (VERP), if any.
+    pub bounces: Option<&'a str>,
+    /// Signs each letter when the workspace has a DKIM key.
+    pub dkim: Option<&'a Dkim>,
 }
 
 const FONT: &str = "-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial,sans-serif";
@@ -124,16 +127,24 @@ pub fn percent_encode(s: &str) -> String {
     out
 }
 
-/// The Message-ID of a delivery: the same on every attempt, on the sender's domain, and not
-/// guessable from the ids alone.
+/// The Message-ID of a delivery: the same on every attempt, on the sender's domain, and signed,
+/// so that a report quoting it (a bounce, a complaint) can be trusted to name this delivery.
 pub fn message_id(st: &Stationery<'_>, delivery: i64) -> String {
     let domain = st.from_address.rsplit_once('@').map_or("tidings.invalid", |(_, d)| d);
-    let mut h = Sha256::new();
-    h.update(st.workspace.email.secret.as_bytes());
-    h.update(format!("message-id/{}/{delivery}", st.message.id).as_bytes());
-    let digest = h.finalize();
-    let tag: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    format!("d{delivery}.m{}.{tag}@{domain}", st.message.id)
+    format!("{}@{domain}", reference(st, delivery))
+}
+
+/// `d{delivery}.m{message}.{tag}`: what names a delivery in its Message-ID and return path.
+fn reference(st: &Stationery<'_>, delivery: i64) -> String {
+    let tag = message_tag(&st.workspace.email.secret, st.workspace.id, delivery);
+    format!("d{delivery}.m{}.{tag}", st.message.id)
+}
+
+/// The envelope sender of a delivery when the server has a bounce address: the delivery's
+/// reference after a `+` (VERP), so a bounce sent there names it.
+fn return_path(bounces: &str, st: &Stationery<'_>, delivery: i64) -> Option<String> {
+    let (local, domain) = bounces.rsplit_once('@')?;
+    Some(format!("{local}+{}@{domain}", reference(st, delivery)))
 }
 
 fn initials(name: &str) -> String {
@@ -216,8 +227,9 @@ pub fn letter(st: &Stationery<'_>, contact: &Contact, delivery: i64) -> Letter {
         html,
         message_id: message_id(st, delivery),
         unsubscribe_url: Some(unsubscribe),
-        return_path: None,
+        return_path: st.bounces.and_then(|b| return_path(b, st, delivery)),
         feedback_id: Some(format!("m{}:w{}:tidings", st.message.id, st.workspace.id)),
+        dkim: st.dkim.cloned(),
     }
 }
 

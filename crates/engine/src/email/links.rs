@@ -19,6 +19,9 @@ pub enum LinkKind {
     Unsubscribe,
     Open,
     Click,
+    /// The tag in a Message-ID (and a VERP return path), which names the delivery a report
+    /// (a bounce, a complaint) is about.
+    MessageId,
 }
 
 impl LinkKind {
@@ -27,6 +30,7 @@ impl LinkKind {
             LinkKind::Unsubscribe => "tidings/email-link/v1/unsubscribe",
             LinkKind::Open => "tidings/email-link/v1/open",
             LinkKind::Click => "tidings/email-link/v1/click",
+            LinkKind::MessageId => "tidings/email-link/v1/message-id",
         }
     }
 }
@@ -70,6 +74,30 @@ pub fn verify(secret: &str, kind: LinkKind, workspace: i64, delivery: i64, url: 
         && mac(secret, kind, workspace, delivery, url).verify_truncated_left(&bytes).is_ok()
 }
 
+/// The bytes of a Message-ID's tag (64 bits, as hex): it travels in headers that mail systems
+/// copy into their reports, so it is short.
+const TAG_BYTES: usize = 8;
+
+/// The tag of a delivery's Message-ID: `d{delivery}.m{message}.{tag}@domain`.
+pub fn message_tag(secret: &str, workspace: i64, delivery: i64) -> String {
+    let sig = mac(secret, LinkKind::MessageId, workspace, delivery, None).finalize().into_bytes();
+    sig[..TAG_BYTES].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether `tag` is the tag of this delivery's Message-ID (in constant time).
+pub fn verify_message_tag(secret: &str, workspace: i64, delivery: i64, tag: &str) -> bool {
+    let Some(bytes) = (0..tag.len())
+        .step_by(2)
+        .map(|i| tag.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect::<Option<Vec<u8>>>()
+    else {
+        return false;
+    };
+    bytes.len() == TAG_BYTES
+        && !secret.is_empty()
+        && mac(secret, LinkKind::MessageId, workspace, delivery, None).verify_truncated_left(&bytes).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +118,17 @@ mod tests {
         assert!(verify("s3cret", LinkKind::Click, 1, 42, Some("https://a.test/"), sig));
         assert!(!verify("s3cret", LinkKind::Click, 1, 42, Some("https://evil.test/"), sig), "another address");
         assert!(parse("1.x.y").is_none() && parse("nope").is_none());
+    }
+
+    #[test]
+    fn a_message_id_tag_names_one_delivery() {
+        let t = message_tag("s3cret", 1, 42);
+        assert_eq!(t.len(), 16);
+        assert!(verify_message_tag("s3cret", 1, 42, &t));
+        assert!(!verify_message_tag("s3cret", 1, 43, &t), "another delivery");
+        assert!(!verify_message_tag("s3cret", 2, 42, &t), "another workspace");
+        assert!(!verify_message_tag("other", 1, 42, &t), "another secret");
+        assert!(!verify_message_tag("s3cret", 1, 42, &t[..14]), "cut short");
+        assert!(!verify_message_tag("s3cret", 1, 42, "zz"), "not hex");
     }
 }

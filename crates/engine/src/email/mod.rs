@@ -4,6 +4,7 @@
 pub mod letter;
 pub mod links;
 pub mod outbox;
+pub mod reports;
 
 use std::collections::BTreeMap;
 
@@ -33,6 +34,10 @@ pub struct MailSetup {
     pub retry_after: Vec<i64>,
     /// How long a worker's claim on an email holds, in seconds, before another may take it.
     pub lease: i64,
+    /// Where bounces go: with `bounces@mail.example.com`, each email's envelope sender is
+    /// `bounces+<its reference>@mail.example.com` (VERP), so a bounce names its delivery. `None`:
+    /// the sender address.
+    pub bounces: Option<String>,
 }
 
 impl MailSetup {
@@ -47,6 +52,7 @@ impl MailSetup {
             connections: 10,
             retry_after: Self::RETRY_AFTER.to_vec(),
             lease: 300,
+            bounces: None,
         }
     }
 }
@@ -132,13 +138,15 @@ impl Engine {
         Ok(true)
     }
 
-    /// Records a click on a tracked link and returns the address to send the reader on to, or
+    /// Records a click on a tracked link (counted per address, for the message's figures per
+    /// link) and returns the address to send the reader on to, or
     /// `None` when the link (or the address) is not one this delivery's email carried.
     ///
     /// # Errors
     /// A database failure.
     pub async fn email_clicked(&self, token: &str, url: &str) -> Result<Option<String>> {
         let Some(t) = self.email_link(token, LinkKind::Click, Some(url)).await? else { return Ok(None) };
+        self.store.record_click(t.workspace.id, t.message, t.delivery, url, self.now()).await?;
         self.clicked(t.workspace.id, t.contact.id, t.delivery).await?;
         Ok(Some(url.to_owned()))
     }

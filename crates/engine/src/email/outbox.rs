@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use tidings_core::contact::Contact;
 use tidings_core::message::MessageState;
-use tidings_email::{Connection, Envelope, Refusal, SmtpConfig};
+use tidings_email::{Connection, Dkim, Envelope, Refusal, SmtpConfig};
 use tidings_store::{Claimed, EmailOutcome, Message, Teammate, Workspace};
 use tokio::sync::{Mutex, mpsc, watch};
 use tokio::task::JoinHandle;
@@ -180,6 +180,12 @@ async fn prepare(engine: &Arc<Engine>, setup: &MailSetup, claimed: Vec<Claimed>)
             }
         };
         let smtp = Arc::new(smtp);
+        let dkim = ws.email.dkim.as_ref().and_then(|k| {
+            let domain = k.domain.as_deref().unwrap_or_else(|| from.rsplit_once('@').map_or("", |(_, d)| d));
+            Dkim::new(domain, &k.selector, &k.private_key)
+                .inspect_err(|e| tracing::warn!(workspace = ws.id, error = %e, "emails go unsigned"))
+                .ok()
+        });
         let ids: Vec<i64> = list.iter().map(|c| c.contact_id).collect();
         let contacts: HashMap<i64, Contact> = match engine.store.contacts_by_ids(ws.id, &ids).await {
             Ok(cs) => cs.into_iter().map(|c| (c.id, c)).collect(),
@@ -217,6 +223,8 @@ async fn prepare(engine: &Arc<Engine>, setup: &MailSetup, claimed: Vec<Claimed>)
                 sender,
                 from_address: &from,
                 public_url: &setup.public_url,
+                bounces: setup.bounces.as_deref(),
+                dkim: dkim.as_ref(),
             };
             match letter(&st, contact, c.delivery_id).to_mime() {
                 Ok((envelope, bytes)) => jobs.push(Job { claimed: c, smtp: smtp.clone(), envelope, bytes }),

@@ -16,15 +16,25 @@ use tidings_store::{StatFilter, Store};
 use crate::support::World;
 
 /// The SMTP server for one test, stopped when dropped.
-struct Sink {
+pub(crate) struct Sink {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     out: std::path::PathBuf,
     rules: std::path::PathBuf,
 }
 
 impl Sink {
-    fn start(dir: &std::path::Path) -> Sink {
+    pub(crate) fn start(dir: &std::path::Path) -> Sink {
+        Sink::start_with(dir, &[])
+    }
+
+    /// With `--keep DIR`: every accepted message is also kept whole, as `DIR/<n>.eml`.
+    pub(crate) fn keeping(dir: &std::path::Path, keep: &std::path::Path) -> Sink {
+        std::fs::create_dir_all(keep).unwrap();
+        Sink::start_with(dir, &["--keep".as_ref(), keep.as_os_str()])
+    }
+
+    fn start_with(dir: &std::path::Path, extra: &[&std::ffi::OsStr]) -> Sink {
         let out = dir.join("sink.jsonl");
         let rules = dir.join("rules.txt");
         std::fs::write(&rules, "").unwrap();
@@ -35,6 +45,7 @@ impl Sink {
             .arg(&out)
             .arg("--rules")
             .arg(&rules)
+            .args(extra)
             .stdout(Stdio::piped())
             .spawn()
             .expect("python3 runs the test SMTP server");
@@ -51,7 +62,7 @@ impl Sink {
     }
 
     /// What the server accepted, one JSON object per recipient.
-    fn accepted(&self) -> Vec<Json> {
+    pub(crate) fn accepted(&self) -> Vec<Json> {
         std::fs::read_to_string(&self.out)
             .unwrap_or_default()
             .lines()
@@ -67,7 +78,7 @@ impl Drop for Sink {
     }
 }
 
-async fn until<F: Fn(&tidings_store::MessageStats) -> bool>(
+pub(crate) async fn until<F: Fn(&tidings_store::MessageStats) -> bool>(
     store: &std::sync::Arc<dyn Store>,
     ws: i64,
     message: i64,

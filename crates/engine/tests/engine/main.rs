@@ -4,5 +4,6 @@
 mod background;
 mod conversations;
 mod email;
+mod email_reports;
 mod messages;
 mod support;

@@ -163,6 +163,13 @@ pub(crate) async fn render(state: &AppState, caller: &Caller, m: &Message) -> Ap
         .into_iter()
         .map(|(s, reason, count)| json!({"state": s.as_str(), "reason": reason, "count": count}))
         .collect();
+    let links: Vec<Json> = state
+        .store
+        .link_clicks(caller.workspace.id, m.id)
+        .await?
+        .into_iter()
+        .map(|l| json!({"url": l.url, "clicks": l.clicks, "people": l.people}))
+        .collect();
     let sender = state.store.teammate(caller.workspace.id, m.sender_id).await?;
     let custom = state.store.custom_attributes(caller.workspace.id).await?;
     let body_html = Composed::of(m, &custom).ok().map(|c| {
@@ -193,6 +200,7 @@ pub(crate) async fn render(state: &AppState, caller: &Caller, m: &Message) -> Ap
             "clicked": stats.clicked, "replied": stats.replied, "cancelled": stats.cancelled, "failed": stats.failed,
             "bounced": stats.bounced, "skipped": stats.skipped, "unsubscribed": stats.unsubscribed,
             "reasons": reasons,
+            "links": links,
         },
     }))
 }

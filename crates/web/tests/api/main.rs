@@ -5,6 +5,7 @@ mod access;
 mod attributes_segments_tags;
 mod contacts;
 mod conversations;
+mod email_links;
 mod headers;
 mod input;
 mod live;

@@ -104,6 +104,9 @@ fn responses() -> Json {
                 "reasons": {"type": "array", "description": "Why deliveries were skipped, failed or bounced", "items": {"type": "object", "properties": {
                     "state": {"enum": ["skipped", "failed", "bounced"]}, "reason": {"type": "string"}, "count": {"type": "integer"},
                 }}},
+                "links": {"type": "array", "description": "Clicks per link of an email (when tracked), most clicked first", "items": {"type": "object", "properties": {
+                    "url": {"type": "string"}, "clicks": {"type": "integer"}, "people": {"type": "integer"},
+                }}},
             }},
         }},
         "manual_message_list": paged_list_of("manual_message"),
