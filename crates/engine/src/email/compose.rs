@@ -396,7 +396,10 @@ mod tests {
 
     #[test]
     fn smtp_passwords_never_show() {
-        assert_eq!(redact_smtp_url("smtp://u:secret@mail.test:587?tls=starttls"), "smtp://u:***@mail.test:587?tls=starttls");
+        assert_eq!(
+            redact_smtp_url("smtp://u:secret@mail.test:587?tls=starttls"),
+            "smtp://u:***@mail.test:587?tls=starttls"
+        );
         assert_eq!(redact_smtp_url("smtps://u@mail.test"), "smtps://u@mail.test");
         assert_eq!(redact_smtp_url("smtp://127.0.0.1:2525"), "smtp://127.0.0.1:2525");
     }

@@ -213,7 +213,11 @@ pub struct EmailSettingsForm {
 
 /// `POST /app/settings/email`: saves Settings › Email (admins only). The SMTP URL field shows
 /// the stored URL with its password hidden; sent back unchanged, the stored one is kept.
-pub async fn save_settings(State(state): State<AppState>, mut admin: Admin, Form(f): Form<EmailSettingsForm>) -> Response {
+pub async fn save_settings(
+    State(state): State<AppState>,
+    mut admin: Admin,
+    Form(f): Form<EmailSettingsForm>,
+) -> Response {
     if !admin.csrf_ok(&f.csrf) {
         return (StatusCode::FORBIDDEN, "Missing or wrong CSRF token: reload the page and try again").into_response();
     }

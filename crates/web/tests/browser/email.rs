@@ -225,12 +225,15 @@ async fn compose_and_send(app: &App, sink: &Sink, b: &Browser) -> Result<()> {
     let (_, total) = app
         .state
         .store
-        .messages(app.workspace_id, &tidings_store::MessageListQuery {
-            states: vec![tidings_core::message::MessageState::Draft, tidings_core::message::MessageState::Sending],
-            search: None,
-            offset: 0,
-            limit: 10,
-        })
+        .messages(
+            app.workspace_id,
+            &tidings_store::MessageListQuery {
+                states: vec![tidings_core::message::MessageState::Draft, tidings_core::message::MessageState::Sending],
+                search: None,
+                offset: 0,
+                limit: 10,
+            },
+        )
         .await
         .map_err(|e| fail!("{e}"))?;
     assert_eq!(total, 0, "a test is no message");
