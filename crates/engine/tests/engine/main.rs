@@ -4,5 +4,6 @@
 mod background;
 mod conversations;
 mod email;
+mod email_compose;
 mod messages;
 mod support;
