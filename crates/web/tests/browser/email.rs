@@ -209,6 +209,24 @@ async fn compose_and_send(app: &App, sink: &Sink, b: &Browser) -> Result<()> {
         )
         .await?;
     assert_eq!(reach, json!(true), "the app's page cannot reach into the email's frame");
+    // The frame's document comes under a policy of its own: nothing runs, only our pages frame it.
+    let headers = b
+        .execute(
+            "const body = new URLSearchParams(new FormData(document.getElementById('email-frame-form')));              return fetch('/app/email/preview.html', { method: 'POST', body }).then((r) =>                [r.status, r.headers.get('content-security-policy'), r.headers.get('x-frame-options')]);",
+            json!([]),
+        )
+        .await?;
+    assert_eq!(headers[0], 200, "{headers}");
+    let policy = headers[1].as_str().unwrap_or_default();
+    for part in ["default-src 'none'", "frame-ancestors 'self'", "sandbox"] {
+        assert!(policy.contains(part), "the preview's policy has {part}: {policy}");
+    }
+    assert!(!policy.contains("script-src"), "no script source is allowed: {policy}");
+    assert_eq!(headers[2], "SAMEORIGIN", "{headers}");
+    let app_policy = b
+        .execute("return fetch('/app/messages/new').then((r) => r.headers.get('content-security-policy'));", json!([]))
+        .await?;
+    assert_eq!(app_policy, tidings_web::headers::CONTENT_SECURITY_POLICY, "the app's own policy is unchanged");
     // The plain-text part, folded away under its summary until asked for.
     b.find(".email-text summary").await?.click().await?;
     wait_contains(b, "#email-text", "Hi Ada, here is what is new").await?;
