@@ -1,6 +1,9 @@
 // Tidings admin app: the message composer. The simple composer sends to chosen contacts; the
 // manual message composer to segments and filters. Both show a live count of recipients and a
 // preview as a chosen contact would see it, and save, schedule or send through the API.
+// An email's preview is the letter Tidings will send, shown in a sandboxed frame that its own
+// route fills (`/app/email/preview.html`, under a policy where nothing runs); "Send a test to
+// me" sends it to the signed-in teammate.
 (() => {
   "use strict";
   const root = document.getElementById("composer");
@@ -29,11 +32,15 @@
   const clearError = () => { $("compose-error").hidden = true; };
 
   // The segments chosen, and the filter rows, make the audience; nothing chosen is everyone.
+  const channel = () => document.querySelector('input[name="channel"]:checked').value;
+  const isEmail = () => channel() === "email";
+  const template = () => document.querySelector('input[name="template"]:checked')?.value || "personal";
+
   function audience() {
     if (mode === "contacts") {
       const ids = initial.contact_ids || [];
-      // A chat to one chosen contact is a conversation with them.
-      return { contact_ids: ids, conversation: ids.length === 1 };
+      // An in-app message to one chosen contact is a conversation with them; an email is not.
+      return { contact_ids: ids, conversation: ids.length === 1 && !isEmail() };
     }
     const segs = [...document.querySelectorAll("#segments input:checked")].map((c) => c.value);
     const group = keptQuery || builder.query($("match").value);
@@ -80,11 +87,47 @@
     } catch (_) { /* the count shows the error */ }
   }
 
+  // The email's fields as the preview and test routes take them.
+  const emailFields = () => ({
+    sender_id: $("sender").value,
+    subject: $("subject").value,
+    body: $("body").value,
+    template: template(),
+    contact_id: $("preview-as").value,
+  });
+
+  const person = (name, address) => (address ? (name ? `${name} <${address}>` : address) : (name || "—"));
+
+  async function emailPreview(mine) {
+    const f = emailFields();
+    try {
+      const r = await api("POST", "/app/email/preview", f);
+      if (mine !== previewSeq) return;
+      $("email-subject").textContent = r.subject || "(no subject yet)";
+      $("email-from").textContent = r.from_address ? person(r.from_name, r.from_address)
+        : `${r.from_name} (no sender address yet: set one in Settings › Email)`;
+      $("email-to").textContent = person(r.to_name, r.to_address);
+      $("email-text").textContent = r.text;
+      // The HTML goes into the sandboxed frame through its own route, never into this page.
+      const form = $("email-frame-form");
+      for (const [k, v] of Object.entries(f)) form.elements[k].value = v;
+      form.submit();
+      clearError();
+    } catch (e) {
+      if (mine === previewSeq) showError(e);
+    }
+  }
+
   async function preview() {
     const mine = ++previewSeq;
     const contact = $("preview-as").value;
     const body = $("body").value;
     const box = $("preview");
+    if (isEmail()) {
+      if (!body.trim()) { $("email-subject").textContent = ""; $("email-text").textContent = "Write a message to see it here."; return; }
+      emailPreview(mine);
+      return;
+    }
     if (!body.trim()) { box.replaceChildren(el("p", { className: "muted", textContent: "Write a message to see it here." })); return; }
     if (!contact) { box.replaceChildren(el("p", { className: "muted", textContent: "Nobody in this audience to preview as." })); return; }
     try {
@@ -104,13 +147,18 @@
   }
 
   function fields() {
-    return {
+    const f = {
       title: $("title").value,
       sender_id: $("sender").value,
-      channel: document.querySelector('input[name="channel"]:checked').value,
+      channel: channel(),
       body: $("body").value,
       audience: audience(),
     };
+    if (isEmail()) {
+      f.subject = $("subject").value;
+      f.template = template();
+    }
+    return f;
   }
 
   // Creates or saves the message; `then` is send or schedule, done through the API's own routes.
@@ -133,6 +181,12 @@
 
   async function act(then) {
     let at;
+    if (then !== "draft" && isEmail() && !$("subject").value.trim()) {
+      $("subject").setAttribute("aria-invalid", "true");
+      $("subject").focus();
+      showError({ errors: [{ message: "An email needs a subject: write one before sending or scheduling.", field: "subject" }] });
+      return;
+    }
     if (then === "schedule") {
       const v = $("schedule-at").value;
       if (!v) { showError({ errors: [{ message: "Choose when to send it first." }] }); return; }
@@ -202,6 +256,37 @@
   $("compose-form").addEventListener("submit", (ev) => ev.preventDefault());
   $("body").addEventListener("input", () => { clearTimeout(previewTimer); previewTimer = setTimeout(preview, 250); });
   $("preview-as").addEventListener("change", preview);
+  const previewSoon = () => { clearTimeout(previewTimer); previewTimer = setTimeout(preview, 250); };
+  // Fields that mean nothing for the chosen channel hide.
+  function channelChanged() {
+    const email = isEmail();
+    $("email-fields").hidden = !email;
+    $("email-preview").hidden = !email;
+    $("preview").hidden = email;
+    $("test-result").textContent = "";
+    changed();
+    preview();
+  }
+  for (const r of document.querySelectorAll('input[name="channel"]')) r.addEventListener("change", channelChanged);
+  for (const r of document.querySelectorAll('input[name="template"]')) r.addEventListener("change", preview);
+  $("subject").addEventListener("input", () => { $("subject").removeAttribute("aria-invalid"); previewSoon(); });
+  $("sender").addEventListener("change", () => { if (isEmail()) preview(); });
+  $("send-test").addEventListener("click", async () => {
+    const result = $("test-result");
+    const button = $("send-test");
+    button.disabled = true;
+    result.textContent = "Sending…";
+    clearError();
+    try {
+      const r = await api("POST", "/app/email/test", emailFields());
+      result.textContent = `Test sent to ${r.sent_to}.`;
+    } catch (e) {
+      result.textContent = "";
+      showError(e);
+    } finally {
+      button.disabled = false;
+    }
+  });
   $("save-draft").addEventListener("click", () => act("draft"));
   $("schedule").addEventListener("click", () => act("schedule"));
   $("send").addEventListener("click", () => act("send"));

@@ -41,9 +41,46 @@
   const id = page.dataset.id;
   const showError = (e) => { $("message-error").textContent = errorText(e); $("message-error").hidden = false; };
 
+  // An email's reasons for skips, bounces and failures, in the words the page uses.
+  const WORDS = {
+    no_email: "no email address", unsubscribed: "unsubscribed from emails", hard_bounced: "address hard-bounced before",
+    marked_as_spam: "marked an email as spam", contact_deleted: "contact deleted",
+  };
+  function setReasons(reasons) {
+    const box = $("reasons");
+    if (!box || !reasons) return;
+    box.replaceChildren(...reasons.map((r) => {
+      const li = document.createElement("li");
+      const n = document.createElement("strong");
+      n.textContent = String(r.count);
+      li.append(n, ` ${r.state}: ${WORDS[r.reason] || r.reason}`);
+      return li;
+    }));
+    $("reasons-card").hidden = reasons.length === 0;
+  }
+
+  // An email's clicks per link.
+  function setLinks(links) {
+    const body = $("links");
+    if (!body || !links) return;
+    body.replaceChildren(...links.map((l) => {
+      const tr = document.createElement("tr");
+      for (const [text, cls] of [[l.url, "link-url"], [String(l.clicks)], [String(l.people)]]) {
+        const td = document.createElement("td");
+        td.textContent = text;
+        if (cls) td.className = cls;
+        tr.append(td);
+      }
+      return tr;
+    }));
+    $("links-card").hidden = links.length === 0;
+  }
+
   follow((e) => MOVES.has(e.type) && e.message_id === id, async () => {
     const m = await api("GET", `/manual_messages/${id}`);
     setFigures(page, m.stats);
+    setReasons(m.stats.reasons);
+    setLinks(m.stats.links);
     if (m.state !== page.dataset.state) window.location.reload();
   });
 

@@ -33,6 +33,8 @@ pub enum Permission {
     IdentitySecret,
     /// The Messenger settings: identity verification and allowed origins.
     MessengerSettings,
+    /// How the workspace sends email: sender, reply-to, SMTP server, tracking, rate limit.
+    EmailSettings,
 }
 
 impl Permission {
@@ -45,11 +47,13 @@ impl Permission {
             (Permission::ManageTokens, Owner | Admin) => true,
             (Permission::IdentitySecret, Owner | Admin) => true,
             (Permission::MessengerSettings, Owner | Admin) => true,
+            (Permission::EmailSettings, Owner | Admin) => true,
             (
                 Permission::ManageTeammates
                 | Permission::ManageTokens
                 | Permission::IdentitySecret
-                | Permission::MessengerSettings,
+                | Permission::MessengerSettings
+                | Permission::EmailSettings,
                 Member,
             ) => false,
         }
@@ -61,6 +65,7 @@ impl Permission {
             Permission::ManageTokens => "Only the workspace's owner and admins can manage other teammates' API tokens",
             Permission::IdentitySecret => "Only the workspace's owner and admins can see or rotate the identity secret",
             Permission::MessengerSettings => "Only the workspace's owner and admins can change the Messenger settings",
+            Permission::EmailSettings => "Only the workspace's owner and admins can change the email settings",
         }
     }
 }
@@ -171,6 +176,7 @@ mod tests {
             Permission::ManageTokens,
             Permission::IdentitySecret,
             Permission::MessengerSettings,
+            Permission::EmailSettings,
         ];
         for p in all {
             assert!(p.allows(Owner) && p.allows(Admin), "{p:?}");

@@ -1,6 +1,7 @@
 //! Email: the server's sending setup, the links in every email (unsubscribe, opens, clicks),
 //! and the outbox workers that send what a send queued.
 
+pub mod compose;
 pub mod letter;
 pub mod links;
 pub mod outbox;

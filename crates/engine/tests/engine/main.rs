@@ -4,6 +4,7 @@
 mod background;
 mod conversations;
 mod email;
+mod email_compose;
 mod email_reports;
 mod messages;
 mod support;

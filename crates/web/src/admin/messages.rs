@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value as Json, json};
 use tidings_core::contact::Contact;
 use tidings_core::markdown::Body as MessageBody;
-use tidings_core::message::{Channel, MessageState};
+use tidings_core::message::{Channel, MessageAction, MessageState, transition};
 use tidings_store::{Message, MessageListQuery, MessageStats, Segment, StatFilter};
 
 use super::pages::filter_schema;
@@ -149,6 +149,9 @@ struct ComposePage {
     title: String,
     body: String,
     channel: &'static str,
+    subject: String,
+    /// `personal` or `plain`, for email.
+    template: &'static str,
     senders: Vec<Sender>,
     chosen: Vec<Chosen>,
     audience_json: String,
@@ -170,7 +173,8 @@ pub async fn compose(
     } else {
         q.get("audience").and_then(|a| serde_json::from_str::<Json>(a).ok()).unwrap_or_else(|| json!({}))
     };
-    let channel = q.get("channel").and_then(|c| Channel::parse(c)).filter(|c| c.is_in_app()).unwrap_or(Channel::Chat);
+    let channel =
+        q.get("channel").and_then(|c| Channel::parse(c)).filter(|c| *c != Channel::Push).unwrap_or(Channel::Chat);
     let draft = Message {
         id: 0,
         workspace_id: admin.workspace.id,
@@ -236,6 +240,8 @@ async fn composer(state: &AppState, admin: &Admin, m: &Message, conversation: bo
         title,
         body: m.body.clone(),
         channel: m.channel.as_str(),
+        subject: m.subject.clone().unwrap_or_default(),
+        template: m.template.as_str(),
         senders: teammates
             .into_iter()
             .map(|t| Sender { selected: t.id == m.sender_id, id: t.id, name: t.name })
@@ -285,9 +291,49 @@ struct MessagePage {
     conversations: Vec<super::conversations::ConversationRow>,
     can_edit: bool,
     can_stop: bool,
+    is_email: bool,
+    subject: String,
+    template: &'static str,
+    /// For an email: why deliveries were skipped, bounced or failed, with how many.
+    reasons: Vec<Reason>,
+    /// For an email: clicks per link, most clicked first.
+    links: Vec<tidings_store::LinkClicks>,
     can_follow_up: bool,
     is_draft: bool,
     is_scheduled: bool,
+}
+
+/// An email's figures: opens instead of views, failures after the retries ran out, no replies
+/// (they go to the sender's inbox, not here).
+const EMAIL_FIGURES: [(&str, &str, StatFilter); 10] = [
+    ("targeted", "Targeted", StatFilter::Targeted),
+    ("sent", "Sent", StatFilter::Sent),
+    ("pending", "Pending", StatFilter::Pending),
+    ("seen", "Opened", StatFilter::Seen),
+    ("clicked", "Clicked", StatFilter::Clicked),
+    ("bounced", "Bounced", StatFilter::Bounced),
+    ("failed", "Failed", StatFilter::Failed),
+    ("skipped", "Skipped", StatFilter::Skipped),
+    ("unsubscribed", "Unsubscribed", StatFilter::Unsubscribed),
+    ("cancelled", "Cancelled by the stop", StatFilter::Cancelled),
+];
+
+/// Why deliveries were skipped or did not go, in words.
+fn reason_words(reason: &str) -> String {
+    match reason {
+        "no_email" => "no email address".into(),
+        "unsubscribed" => "unsubscribed from emails".into(),
+        "hard_bounced" => "address hard-bounced before".into(),
+        "marked_as_spam" => "marked an email as spam".into(),
+        "contact_deleted" => "contact deleted".into(),
+        other => other.to_owned(),
+    }
+}
+
+pub(super) struct Reason {
+    state: &'static str,
+    words: String,
+    count: i64,
 }
 
 const FIGURES: [(&str, &str, StatFilter); 10] = [
@@ -341,7 +387,20 @@ async fn message_page(
         return Ok(not_found("No such message in this workspace."));
     };
     let stats = state.store.message_stats(ws, id).await?;
-    let figure_of = FIGURES.iter().find(|f| Some(f.0) == q.get("stat").map(String::as_str)).unwrap_or(&FIGURES[0]);
+    let figures: &[(&str, &str, StatFilter)] = if m.channel == Channel::Email { &EMAIL_FIGURES } else { &FIGURES };
+    let figure_of = figures.iter().find(|f| Some(f.0) == q.get("stat").map(String::as_str)).unwrap_or(&figures[0]);
+    let reasons = if m.channel == Channel::Email {
+        state
+            .store
+            .delivery_reasons(ws, id)
+            .await?
+            .into_iter()
+            .map(|(s, reason, count)| Reason { state: s.as_str(), words: reason_words(&reason), count })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let links = if m.channel == Channel::Email { state.store.link_clicks(ws, id).await? } else { Vec::new() };
     let (recipients, recipients_total) = state.store.message_recipients(ws, id, figure_of.2, 0, 100).await?;
     let sender = state.store.teammate(ws, m.sender_id).await?.map(|t| t.name).unwrap_or_else(|| "—".into());
     let custom = state.store.custom_attributes(ws).await?;
@@ -369,7 +428,7 @@ async fn message_page(
         stopped: when(m.stopped_at, tz),
         scheduled: when(m.scheduled_at, tz),
         body_html,
-        figures: FIGURES
+        figures: figures
             .iter()
             .map(|f| Figure { key: f.0, label: f.1, value: figure(&stats, f.2), active: f.0 == figure_of.0 })
             .collect(),
@@ -380,7 +439,12 @@ async fn message_page(
         recipients_total,
         conversations,
         can_edit: matches!(m.state, MessageState::Draft | MessageState::Scheduled),
-        can_stop: m.state == MessageState::Sending && m.channel.is_in_app(),
+        can_stop: transition(m.state, m.channel, MessageAction::Stop).is_ok(),
+        is_email: m.channel == Channel::Email,
+        subject: m.subject.clone().unwrap_or_default(),
+        template: m.template.as_str(),
+        reasons,
+        links,
         can_follow_up: m.sent_at.is_some(),
         is_draft: m.state == MessageState::Draft,
         is_scheduled: m.state == MessageState::Scheduled,

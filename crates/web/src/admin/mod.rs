@@ -6,6 +6,7 @@
 //! parts follow `/app/events` ([`live`]) and read again through the API when it says so.
 
 mod conversations;
+mod email;
 pub mod live;
 mod messages;
 mod pages;
@@ -48,6 +49,10 @@ pub fn router() -> Router<AppState> {
         .route("/app/settings/attributes", post(settings::create_attribute))
         .route("/app/settings/messenger", post(settings::messenger_settings))
         .route("/app/settings/identity_secret/rotate", post(settings::rotate_identity_secret))
+        .route("/app/settings/email", post(email::save_settings))
+        .route("/app/email/preview", post(email::preview))
+        .route("/app/email/preview.html", post(email::preview_html))
+        .route("/app/email/test", post(email::send_test))
         .route("/assets/app.css", get(|| asset("text/css; charset=utf-8", include_str!("../../assets/app.css"))))
         .route("/assets/common.js", get(|| script(include_str!("../../assets/common.js"))))
         .route("/assets/app.js", get(|| script(include_str!("../../assets/app.js"))))

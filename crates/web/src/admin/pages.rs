@@ -119,6 +119,8 @@ struct ProfilePage {
     csrf: String,
     title: String,
     contact_id: i64,
+    /// Whether the contact receives emails, and why not: (stops emails, in words).
+    email_status: Vec<(bool, &'static str)>,
     role: String,
     attributes: Vec<Row>,
     custom: Vec<Row>,
@@ -201,7 +203,9 @@ pub async fn profile(State(state): State<AppState>, admin: Admin, Path(id): Path
             .collect(),
         Err(e) => return ApiError::from(e).into_response(),
     };
+    let email_status = email_status(&contact);
     render(&ProfilePage {
+        email_status,
         admin_name: admin.teammate.name.clone(),
         workspace: admin.workspace.name.clone(),
         csrf: admin.session.csrf_token.clone(),
@@ -215,4 +219,25 @@ pub async fn profile(State(state): State<AppState>, admin: Admin, Path(id): Path
         conversations,
         received,
     })
+}
+
+/// Whether a contact receives emails, and if not why, in words: (whether it stops emails, text).
+fn email_status(c: &Contact) -> Vec<(bool, &'static str)> {
+    let mut out = Vec::new();
+    if c.email.as_deref().is_none_or(|e| e.trim().is_empty()) {
+        out.push((true, "No email address: emails skip this contact."));
+    }
+    if c.unsubscribed_from_emails {
+        out.push((true, "Unsubscribed from emails: later emails skip this contact."));
+    }
+    if c.has_hard_bounced {
+        out.push((true, "Hard-bounced: their address refused an email for good, so later emails skip it."));
+    }
+    if c.marked_email_as_spam {
+        out.push((true, "Marked an email as spam: later emails skip this contact."));
+    }
+    if out.is_empty() {
+        out.push((false, "Receives emails."));
+    }
+    out
 }

@@ -1,5 +1,5 @@
 //! The settings page: the Messenger snippet and settings, teammates and their roles, API tokens,
-//! and data attributes.
+//! data attributes, and how the workspace sends email (saved by [`super::email`]).
 //!
 //! What a teammate may change is decided by [`crate::roles`] through [`Admin::require`] and the
 //! rules about acting on others; the page shows only what the viewer may use, and every handler
@@ -17,6 +17,7 @@ use tidings_core::attribute::{CustomAttribute, DataType, validate_custom_name};
 use tidings_core::text;
 use tidings_store::{ApiToken, TeammateRole};
 
+use super::email::EmailSection;
 use super::session::{Admin, render};
 use super::view::when;
 use crate::AppState;
@@ -76,32 +77,36 @@ struct SettingsPage {
     identity_required: bool,
     allowed_origins: String,
     public_url: String,
+    /// Settings › Email, for those who may change it.
+    email: Option<EmailSection>,
 }
 
 /// What the page says above its sections, and the status it answers with.
 #[derive(Default)]
-struct Notice {
-    status: StatusCode,
-    message: Option<String>,
-    error: Option<String>,
-    new_token: Option<String>,
+pub(super) struct Notice {
+    pub status: StatusCode,
+    pub message: Option<String>,
+    pub error: Option<String>,
+    pub new_token: Option<String>,
+    /// Settings › Email as submitted, when it was refused (otherwise as stored).
+    pub email: Option<EmailSection>,
 }
 
 impl Notice {
-    fn done(message: impl Into<String>) -> Self {
+    pub(super) fn done(message: impl Into<String>) -> Self {
         Notice { message: Some(message.into()), ..Notice::default() }
     }
 
-    fn error(message: impl Into<String>) -> Self {
+    pub(super) fn error(message: impl Into<String>) -> Self {
         Notice { status: StatusCode::BAD_REQUEST, error: Some(message.into()), ..Notice::default() }
     }
 
-    fn forbidden(f: Forbidden) -> Self {
+    pub(super) fn forbidden(f: Forbidden) -> Self {
         Notice { status: StatusCode::FORBIDDEN, error: Some(format!("{}.", f.0)), ..Notice::default() }
     }
 }
 
-async fn settings_page(state: &AppState, admin: &Admin, notice: Notice) -> Response {
+pub(super) async fn settings_page(state: &AppState, admin: &Admin, notice: Notice) -> Response {
     let ws = admin.workspace.id;
     let tz = &admin.workspace.timezone;
     let (teammates, tokens, attributes) = match (
@@ -168,6 +173,9 @@ async fn settings_page(state: &AppState, admin: &Admin, notice: Notice) -> Respo
         identity_required: admin.workspace.identity_required,
         allowed_origins: admin.workspace.allowed_origins.join("\n"),
         public_url: state.config.public_url.clone(),
+        email: admin
+            .can(Permission::EmailSettings)
+            .then(|| notice.email.unwrap_or_else(|| EmailSection::of(state, &admin.workspace))),
     });
     *response.status_mut() = notice.status;
     response

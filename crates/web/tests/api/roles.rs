@@ -42,7 +42,7 @@ async fn a_member_does_the_daily_work_and_manages_nothing() {
         // The page hides what a member may not do…
         let page = member.settings(&s).await;
         assert!(!page.contains(&s.workspace.identity_secret), "{db}: a member sees no identity secret");
-        for absent in ["/app/settings/messenger", "/app/settings/teammates", "Change role"] {
+        for absent in ["/app/settings/messenger", "/app/settings/email", "/app/settings/teammates", "Change role"] {
             assert!(!page.contains(absent), "{db}: a member is offered {absent}");
         }
         let owner_prefix = s.store.api_tokens(s.workspace.id).await.unwrap()[0].prefix.clone();
@@ -68,6 +68,11 @@ async fn a_member_does_the_daily_work_and_manages_nothing() {
         assert_eq!(status, StatusCode::FORBIDDEN, "{db}");
         let ws = s.store.workspace(s.workspace.id).await.unwrap().unwrap();
         assert_eq!((ws.identity_required, ws.allowed_origins.len()), (true, 0), "{db}: the settings are unchanged");
+        let (status, page) = member.form(&s, "/app/settings/email", &[("from", "evil@example.test")]).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{db}");
+        assert!(page.contains("Only the workspace&#39;s owner and admins can change the email settings"), "{db}");
+        let ws = s.store.workspace(s.workspace.id).await.unwrap().unwrap();
+        assert_eq!(ws.email.from, None, "{db}: the email settings are unchanged");
 
         // Tokens are made by the owner and admins; a member may only give up one of their own.
         let before = s.store.api_tokens(s.workspace.id).await.unwrap().len();
@@ -93,6 +98,7 @@ async fn admins_manage_those_below_them_but_not_the_owner_or_other_admins() {
         let page = admin.settings(&s).await;
         assert!(page.contains(&s.workspace.identity_secret), "{db}: an admin sees the identity secret");
         assert!(page.contains("action=\"/app/settings/messenger\""), "{db}");
+        assert!(page.contains("action=\"/app/settings/email#email\""), "{db}: an admin sets up email");
         assert!(
             !page.contains(&format!("/app/settings/tokens/{}/revoke", owner.token_id)),
             "{db}: no revoke button for the owner's token"

@@ -60,6 +60,15 @@ impl App {
     /// # Errors
     /// When the store, provisioning or a seeding request fails.
     pub async fn start() -> Result<App> {
+        App::start_with_mail(None).await
+    }
+
+    /// Starts the server, sending email through the SMTP server on `smtp_port` (when given)
+    /// from `hello@acme.test`, and seeds it.
+    ///
+    /// # Errors
+    /// As [`App::start`].
+    pub async fn start_with_mail(smtp_port: Option<u16>) -> Result<App> {
         let dir = scratch_dir("tidings-browser-db")?;
         let store = tidings_store::open(&format!("sqlite://{}", dir.join("t.db").display()))
             .await
@@ -71,6 +80,16 @@ impl App {
         let addr = listener.local_addr().map_err(|e| fail!("bind: {e}"))?;
         let base = format!("http://{addr}");
         let state = AppState::new(store.clone(), WebConfig::new(base.clone()));
+        if let Some(port) = smtp_port {
+            let mut mail = tidings_engine::email::MailSetup::new(&base);
+            mail.smtp = Some(
+                tidings_email::SmtpConfig::parse(&format!("smtp://127.0.0.1:{port}"))
+                    .map_err(|e| fail!("the SMTP URL: {e}"))?,
+            );
+            mail.from = Some("hello@acme.test".into());
+            mail.connections = 2;
+            state.engine.set_mail(mail);
+        }
         tokio::spawn(tidings_web::launch(listener, state.clone(), std::future::pending()));
 
         let api = Api { http: reqwest::Client::new(), base: base.clone(), token: p.token_secret };

@@ -12,6 +12,7 @@
 mod webdriver;
 mod app;
 mod csp;
+mod email;
 mod host;
 mod live;
 mod messages;

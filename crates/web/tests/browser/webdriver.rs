@@ -250,6 +250,17 @@ impl Browser {
         }
     }
 
+    /// Makes the frame `css` names the one later commands look into.
+    pub async fn enter_frame(&self, css: &str) -> Result<()> {
+        let frame = self.find(css).await?;
+        self.cmd(Method::POST, "/frame", Some(json!({"id": {ELEMENT_KEY: frame.id}}))).await.map(drop)
+    }
+
+    /// Back to the page that holds the frame.
+    pub async fn leave_frame(&self) -> Result<()> {
+        self.cmd(Method::POST, "/frame/parent", Some(json!({}))).await.map(drop)
+    }
+
     /// Ends the session (Chromium quits) and stops ChromeDriver.
     pub async fn quit(mut self) -> Result<()> {
         let ended = self.cmd(Method::DELETE, "", None).await;
