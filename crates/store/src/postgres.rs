@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "identity_secret_rotation", include_str!("../migrations/postgres/0005_identity_secret_rotation.sql")),
     (6, "deliveries_contact_index", include_str!("../migrations/postgres/0006_deliveries_contact_index.sql")),
     (7, "email", include_str!("../migrations/postgres/0007_email.sql")),
+    (8, "delivery_windows", include_str!("../migrations/postgres/0008_delivery_windows.sql")),
 ];
 
 /// `column` is one of a list of ids bound at `$n`, as one `bigint[]` parameter.
