@@ -364,6 +364,10 @@ impl MessageStore for Store {
         // (their time zone, else the workspace's); an in-app delivery due at once has no `due_at`,
         // as nothing needs to wake it.
         let due = match to.due {
+            Some(d) if d.by_zone.is_empty() => {
+                filter.params.push(SqlParam::Int(d.default));
+                format!("${}", 3 + filter.params.len())
+            }
             Some(d) => {
                 let mut case = String::from("CASE c.timezone");
                 // The filter's parameters follow the three fixed ones.

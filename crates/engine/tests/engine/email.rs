@@ -16,15 +16,15 @@ use tidings_store::{StatFilter, Store};
 use crate::support::World;
 
 /// The SMTP server for one test, stopped when dropped.
-struct Sink {
+pub(crate) struct Sink {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     out: std::path::PathBuf,
     rules: std::path::PathBuf,
 }
 
 impl Sink {
-    fn start(dir: &std::path::Path) -> Sink {
+    pub(crate) fn start(dir: &std::path::Path) -> Sink {
         let out = dir.join("sink.jsonl");
         let rules = dir.join("rules.txt");
         std::fs::write(&rules, "").unwrap();
@@ -46,12 +46,12 @@ impl Sink {
         Sink { child, port, out, rules }
     }
 
-    fn rules(&self, text: &str) {
+    pub(crate) fn rules(&self, text: &str) {
         std::fs::write(&self.rules, text).unwrap();
     }
 
     /// What the server accepted, one JSON object per recipient.
-    fn accepted(&self) -> Vec<Json> {
+    pub(crate) fn accepted(&self) -> Vec<Json> {
         std::fs::read_to_string(&self.out)
             .unwrap_or_default()
             .lines()
@@ -67,7 +67,7 @@ impl Drop for Sink {
     }
 }
 
-async fn until<F: Fn(&tidings_store::MessageStats) -> bool>(
+pub(crate) async fn until<F: Fn(&tidings_store::MessageStats) -> bool>(
     store: &std::sync::Arc<dyn Store>,
     ws: i64,
     message: i64,

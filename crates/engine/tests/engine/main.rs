@@ -6,3 +6,4 @@ mod conversations;
 mod email;
 mod messages;
 mod support;
+mod windows;
