@@ -262,7 +262,8 @@ mod tests {
         let e = DeliveryWindow::parse(&json!({"days": [], "start": "09:00", "end": "09:00"})).unwrap_err();
         let fields: Vec<&str> = e.0.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["delivery_window.days", "delivery_window.end"]);
-        let e = DeliveryWindow::parse(&json!({"days": [1], "start": "09:00", "end": "10:00", "tz": "UTC"})).unwrap_err();
+        let e =
+            DeliveryWindow::parse(&json!({"days": [1], "start": "09:00", "end": "10:00", "tz": "UTC"})).unwrap_err();
         assert_eq!(e.0[0].field, "delivery_window.tz");
         assert_eq!(DeliveryWindow::parse(&json!("09-17")).unwrap_err().0[0].field, "delivery_window");
         assert_eq!(DeliveryWindow::parse(&json!({"days": "1"})).unwrap_err().0[0].field, "delivery_window.days");

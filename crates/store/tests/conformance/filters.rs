@@ -235,7 +235,12 @@ fn sqlite_postgres_and_memory_select_the_same_contacts() {
                         let targets: Vec<i64> =
                             saved.iter().zip(&gens).filter(|(_, g)| g.history[k] >= 1).map(|(c, _)| c.id).collect();
                         store
-                            .send_message(ws.id, m.id, Recipients { pred: None, contact_ids: Some(&targets), due: None }, 1)
+                            .send_message(
+                                ws.id,
+                                m.id,
+                                Recipients { pred: None, contact_ids: Some(&targets), due: None },
+                                1,
+                            )
                             .await
                             .unwrap()
                             .unwrap();
@@ -509,7 +514,11 @@ fn arbitrary_queries_are_refused_by_name_or_answered_alike_by_both_databases() {
                 scheduled_at: None,
             };
             let m = store.create_message(ws.id, draft, 0).await.unwrap();
-            store.send_message(ws.id, m.id, Recipients { pred: None, contact_ids: None, due: None }, 1).await.unwrap().unwrap();
+            store
+                .send_message(ws.id, m.id, Recipients { pred: None, contact_ids: None, due: None }, 1)
+                .await
+                .unwrap()
+                .unwrap();
             out.push((*name, ws.id, customs, tag, (segment_id, segment), m.id));
         }
         out
