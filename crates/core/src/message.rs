@@ -10,7 +10,9 @@
 //! its message is stopped, or `pending → failed`. An email is first claimed by a worker
 //! (`pending → sending`, with a lease), then the mail server's answer moves it to `sent`, back to
 //! `pending` for a later attempt, to `failed`, or to `bounced`; a contact who cannot receive it
-//! (no address, unsubscribed, hard-bounced) is `skipped`. What happens after sending (seen or
+//! (no address, unsubscribed, hard-bounced) is `skipped`. A claimed email whose message was
+//! stopped before it went out is cancelled by its own worker, which gives up its claim (a stop
+//! itself never touches an email on its way). What happens after sending (seen or
 //! opened, clicked, replied) is recorded on the sent delivery without changing its state; a bounce
 //! reported later moves a sent email to `bounced`.
 

@@ -536,10 +536,13 @@ impl MessageStore for Store {
             EmailOutcome::Failed(_) => (DeliveryEvent::Fail, "failed_at = $3, reason = $4, due_at = NULL"),
             EmailOutcome::Bounced(_) => (DeliveryEvent::Bounce, "bounced_at = $3, reason = $4, due_at = NULL"),
             EmailOutcome::Skipped(_) => (DeliveryEvent::Skip, "reason = $4, due_at = NULL"),
+            // Not the machine's `sending → cancelled` (a stop leaves an email on its way alone):
+            // the worker's own claim, given up before anything was sent.
+            EmailOutcome::Cancelled => (DeliveryEvent::Cancel, "cancelled_at = $3, due_at = NULL"),
         };
         let (to, _) = delivery_move(event);
         let reason = match outcome {
-            EmailOutcome::Sent => None,
+            EmailOutcome::Sent | EmailOutcome::Cancelled => None,
             EmailOutcome::Retry { reason, .. }
             | EmailOutcome::Failed(reason)
             | EmailOutcome::Bounced(reason)

@@ -115,6 +115,8 @@ pub enum EmailOutcome {
     Bounced(String),
     /// The contact cannot receive it any more (unsubscribed, hard-bounced, no address).
     Skipped(String),
+    /// Its message was stopped after the claim and before any network I/O: it never goes out.
+    Cancelled,
 }
 
 /// Which contacts behind a figure.

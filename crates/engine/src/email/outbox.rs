@@ -212,6 +212,12 @@ async fn prepare(engine: &Arc<Engine>, setup: &MailSetup, claimed: Vec<Claimed>)
                 outcomes.push((c, EmailOutcome::Failed("the message is gone".into())));
                 continue;
             };
+            // Stopped since the claim (or claimed again after a dead node's lease ran out):
+            // nothing has gone to the mail server, and nothing will.
+            if message.state == MessageState::Stopped {
+                outcomes.push((c, EmailOutcome::Cancelled));
+                continue;
+            }
             // Outside its window (a retry pushed past the window's end, a contact who changed
             // time zone): to the next opening, not out now.
             if let Some(w) = &message.delivery_window {
@@ -288,7 +294,7 @@ async fn record(engine: &Engine, c: &Claimed, outcome: &EmailOutcome) {
                     EmailOutcome::Failed(_) => Some(Moved::Failed),
                     EmailOutcome::Bounced(_) => Some(Moved::Bounced),
                     EmailOutcome::Skipped(_) => Some(Moved::Skipped),
-                    EmailOutcome::Retry { .. } => None,
+                    EmailOutcome::Retry { .. } | EmailOutcome::Cancelled => None,
                 };
                 if let (true, Some(what)) = (done, what) {
                     engine.moved(c.workspace_id, BTreeMap::from([(c.message_id, 1)]), what);

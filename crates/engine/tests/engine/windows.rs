@@ -329,3 +329,34 @@ async fn an_in_app_window_follows_the_london_autumn_change_and_a_stop_cancels_wh
         w.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn emails_a_dead_node_had_claimed_are_cancelled_not_sent_after_a_stop() {
+    for w in World::both().await {
+        let db = w.db;
+        let dir = std::env::temp_dir().join(format!("tidings-windows-claimed-{db}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sink = Sink::start(&dir);
+        mail(&w, &sink);
+        let ann = person(&w, "Ann Lee", "ann@example.test", None).await;
+        let bob = person(&w, "Bob Ray", "bob@example.test", None).await;
+        let input = MessageInput { delivery_window: None, ..email_to(&[&ann, &bob], window(&[1], "09:00", "10:00")) };
+        let m = w.engine.create_message(&w.ws, w.owner.id, input, Then::Send).await.unwrap();
+        // A node claims both and dies before any network I/O.
+        let now = w.engine.now();
+        assert_eq!(w.store.claim_emails(now, now + 300, 10).await.unwrap().len(), 2, "{db}");
+        w.engine.stop_message(&w.ws, m.id).await.unwrap();
+        let s = w.store.message_stats(w.ws.id, m.id).await.unwrap();
+        assert_eq!((s.pending, s.cancelled), (2, 0), "{db}: claimed emails wait for their lease: {s:?}");
+
+        // Their lease ends; another node claims them again, finds the message stopped, and
+        // cancels them instead of sending.
+        let outbox = w.engine.start_outbox().expect("the mail setup is set");
+        w.clock.advance(301);
+        let s = until(&w.store, w.ws.id, m.id, db, |s| s.cancelled == 2).await;
+        assert_eq!((s.pending, s.sent), (0, 0), "{db}: {s:?}");
+        assert!(accepted(&sink).is_empty(), "{db}: nothing reached the mail server");
+        outbox.shutdown().await;
+        w.cleanup().await;
+    }
+}
