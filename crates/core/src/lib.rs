@@ -15,5 +15,6 @@ pub mod markdown;
 pub mod message;
 pub mod personalise;
 pub mod text;
+pub mod window;
 
 pub use error::{FieldError, FieldErrors};

@@ -2,17 +2,23 @@
 //! (API, admin app, workers, Messenger) moves them the same way.
 //!
 //! A message goes `draft → scheduled → sending`, or straight from `draft` to `sending`; an in-app
-//! or email message that is sending can be `stopped`, and a stopped message never moves again.
+//! or email message that is scheduled or sending can be `stopped` (a scheduled one before
+//! anything went out), and a stopped message never moves again. A message may carry a
+//! [`DeliveryWindow`]: its deliveries wait, pending, until the window opens for their contact.
 //!
 //! A delivery (one message to one contact) goes `pending → sent`, or `pending → cancelled` when
 //! its message is stopped, or `pending → failed`. An email is first claimed by a worker
 //! (`pending → sending`, with a lease), then the mail server's answer moves it to `sent`, back to
 //! `pending` for a later attempt, to `failed`, or to `bounced`; a contact who cannot receive it
-//! (no address, unsubscribed, hard-bounced) is `skipped`. What happens after sending (seen or
+//! (no address, unsubscribed, hard-bounced) is `skipped`. A claimed email whose message was
+//! stopped before it went out is cancelled by its own worker, which gives up its claim (a stop
+//! itself never touches an email on its way). What happens after sending (seen or
 //! opened, clicked, replied) is recorded on the sent delivery without changing its state; a bounce
 //! reported later moves a sent email to `bounced`.
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::window::DeliveryWindow;
 
 /// How a message reaches the contact.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -128,7 +134,7 @@ pub enum TransitionError {
         "This message has already been sent; it can no longer be edited, scheduled or sent again. Create a new message instead."
     )]
     AlreadySent,
-    #[error("Only in-app and email messages that are sending can be stopped.")]
+    #[error("Only in-app and email messages that are scheduled or sending can be stopped.")]
     NotStoppable,
     #[error("This message is not scheduled.")]
     NotScheduled,
@@ -152,7 +158,7 @@ pub fn transition(
         (S::Scheduled, A::Unschedule) => Ok(S::Draft),
         (S::Draft, A::Unschedule) => Err(TransitionError::NotScheduled),
         (S::Draft | S::Scheduled, A::Send) => Ok(S::Sending),
-        (S::Sending, A::Stop) if channel.is_in_app() || channel == Channel::Email => Ok(S::Stopped),
+        (S::Scheduled | S::Sending, A::Stop) if channel.is_in_app() || channel == Channel::Email => Ok(S::Stopped),
         (S::Draft | S::Scheduled | S::Sending, A::Stop) => Err(TransitionError::NotStoppable),
         (S::Sending, A::Edit | A::Schedule | A::Unschedule | A::Send) => Err(TransitionError::AlreadySent),
     }
@@ -307,6 +313,11 @@ mod tests {
         assert_eq!(
             transition(MessageState::Draft, Channel::Chat, MessageAction::Stop),
             Err(TransitionError::NotStoppable)
+        );
+        assert_eq!(
+            transition(MessageState::Scheduled, Channel::Email, MessageAction::Stop),
+            Ok(MessageState::Stopped),
+            "a scheduled email is stopped before anything went out"
         );
     }
 

@@ -47,6 +47,9 @@ pub enum Moved {
     Skipped,
     /// Contacts who unsubscribed through an email of the message.
     Unsubscribed,
+    /// In-app deliveries whose delivery window opened: they are pending and due, to be
+    /// delivered to the open Messengers as a fresh send is.
+    WindowOpened,
 }
 
 /// A conversation's state, as events carry it.

@@ -20,18 +20,19 @@ impl Engine {
         }
     }
 
-    /// Delivers everything pending for a contact (their Messenger opened or fetched). Returns
-    /// how many were delivered.
+    /// Delivers everything pending and due for a contact (their Messenger opened or fetched);
+    /// a delivery waiting for its window stays hidden. Returns how many were delivered.
     ///
     /// # Errors
     /// A database failure.
     pub async fn deliver_pending(&self, ws: i64, contact: i64) -> Result<u64> {
-        let pending = self.store.pending_in_app(ws, contact).await?;
+        let now = self.now();
+        let pending = self.store.pending_in_app(ws, contact, now).await?;
         if pending.is_empty() {
             return Ok(0);
         }
         let ids: Vec<i64> = pending.iter().map(|(d, _)| d.id).collect();
-        let delivered = self.store.deliver(ws, contact, &ids, self.now()).await?;
+        let delivered = self.store.deliver(ws, contact, &ids, now).await?;
         let mut per_message = BTreeMap::new();
         for (d, m) in &pending {
             if delivered.contains(&d.id) {

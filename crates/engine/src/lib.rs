@@ -20,6 +20,7 @@ pub mod presence;
 pub mod render;
 pub mod scheduler;
 pub mod tasks;
+pub mod windows;
 
 use std::sync::Arc;
 

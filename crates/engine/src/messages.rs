@@ -5,7 +5,9 @@ use serde_json::{Value as Json, json};
 use tidings_core::audience::Audience;
 use tidings_core::contact::Contact;
 use tidings_core::filter::{Pred, Target, Test, check_size, compile};
-use tidings_core::message::{Channel, EmailTemplate, MessageAction, MessageState, TransitionError, transition};
+use tidings_core::message::{
+    Channel, DeliveryWindow, EmailTemplate, MessageAction, MessageState, TransitionError, transition,
+};
 use tidings_core::text;
 use tidings_store::{Conversation, Message, NewMessage, Recipients, Refused, StatFilter, Workspace};
 
@@ -26,6 +28,8 @@ pub struct MessageInput {
     pub body: Option<String>,
     /// How an email looks.
     pub template: Option<EmailTemplate>,
+    /// Only send during these days and hours; `Some(None)` removes the window.
+    pub delivery_window: Option<Option<DeliveryWindow>>,
     /// An audience object; `Some(Json::Null)` removes it.
     pub audience: Option<Json>,
     pub sender_id: Option<i64>,
@@ -55,6 +59,7 @@ struct Draft {
     subject: Option<String>,
     body: String,
     template: EmailTemplate,
+    delivery_window: Option<DeliveryWindow>,
     audience: Json,
     sender_id: Option<i64>,
 }
@@ -188,6 +193,10 @@ impl Engine {
             text::check("subject", s, text::SUBJECT)?;
         }
         let template = input.template.or(base.map(|m| m.template)).unwrap_or_default();
+        let delivery_window = match input.delivery_window {
+            Some(w) => w,
+            None => base.and_then(|m| m.delivery_window),
+        };
         let custom = self.store.custom_attributes(ws.id).await?;
         Composed::new(&body, subject.as_deref(), &custom)?;
         let audience = match &input.audience {
@@ -214,7 +223,7 @@ impl Engine {
             .filter(|t| !t.trim().is_empty())
             .unwrap_or_else(|| body.lines().next().unwrap_or("Untitled").chars().take(60).collect());
         text::check("title", &title, text::NAME)?;
-        Ok(Draft { title, channel, subject, body, template, audience, sender_id })
+        Ok(Draft { title, channel, subject, body, template, delivery_window, audience, sender_id })
     }
 
     async fn find_message(&self, ws: i64, id: i64) -> Result<Message> {
@@ -248,6 +257,7 @@ impl Engine {
             subject: d.subject,
             body: d.body,
             template: d.template,
+            delivery_window: d.delivery_window,
             audience: d.audience,
             state: if matches!(then, Then::Schedule(_)) { MessageState::Scheduled } else { MessageState::Draft },
             scheduled_at: match then {
@@ -273,6 +283,7 @@ impl Engine {
         let d = self.draft(ws, author, &input, Some(&m)).await?;
         (m.title, m.channel, m.subject, m.body, m.audience) = (d.title, d.channel, d.subject, d.body, d.audience);
         m.template = d.template;
+        m.delivery_window = d.delivery_window;
         m.sender_id = d.sender_id.unwrap_or(m.sender_id);
         self.save(ws.id, &m).await
     }
@@ -339,10 +350,18 @@ impl Engine {
         no_subject(m.channel, m.subject.as_deref(), "sending")?;
         self.can_send_email(ws, m.channel)?;
         let to = self.resolve_audience(ws, &Audience::parse(&m.audience, "audience")?, "audience").await?;
-        let recipients = Recipients { pred: to.pred.as_ref(), contact_ids: to.contact_ids.as_deref() };
-        let sent = self.store.send_message(ws.id, m.id, recipients, self.now()).await?.map_err(refused)?;
+        let now = self.now();
+        let due = match &m.delivery_window {
+            Some(w) => self.due_at(ws, m.channel, w, now).await?,
+            None => None,
+        };
+        let waits = due.as_ref().is_some_and(|d| d.default > now && d.by_zone.is_empty());
+        let recipients =
+            Recipients { pred: to.pred.as_ref(), contact_ids: to.contact_ids.as_deref(), due: due.as_ref() };
+        let sent = self.store.send_message(ws.id, m.id, recipients, now).await?.map_err(refused)?;
         tracing::info!(message = sent.id, targeted = sent.targeted, "manual message sent");
-        if sent.channel == Channel::Chat && sent.targeted == 1 && to.conversation {
+        // A chat waiting for its window opens its conversation when the window opens.
+        if sent.channel == Channel::Chat && sent.targeted == 1 && to.conversation && !waits {
             // The send has committed: a failure here must not report it as failed. The contact's
             // first reply opens the conversation anyway.
             if let Err(e) = self.open_conversation_of(ws, &sent).await {
@@ -362,14 +381,16 @@ impl Engine {
     }
 
     /// The conversation of a chat sent to one contact, opened with the message as its first part.
-    async fn open_conversation_of(&self, ws: &Workspace, sent: &Message) -> Result<Option<Conversation>> {
+    pub(crate) async fn open_conversation_of(&self, ws: &Workspace, sent: &Message) -> Result<Option<Conversation>> {
         let (contacts, _) = self.store.message_recipients(ws.id, sent.id, StatFilter::Targeted, 0, 1).await?;
         let Some(contact) = contacts.first() else { return Ok(None) };
         self.conversation_for_message(ws, contact, sent).await.map(Some)
     }
 
-    /// Stops an in-app or email message: no contact who has not received it will (an email
-    /// already handed to the mail server goes on).
+    /// Stops an in-app or email message, scheduled or sending: no contact who has not received
+    /// it will (an email already handed to the mail server goes on). Every delivery still
+    /// pending is cancelled, one waiting for its delivery window, the rate limit or a retry
+    /// included; the stats keep what went out before.
     ///
     /// # Errors
     /// A message that is not sending or not in-app, or a database failure.
@@ -405,6 +426,7 @@ impl Engine {
             subject: m.subject.clone(),
             body: m.body.clone(),
             template: m.template,
+            delivery_window: m.delivery_window,
             audience,
             state: MessageState::Draft,
             scheduled_at: None,
@@ -435,6 +457,7 @@ impl Engine {
             title: Some(body.lines().next().unwrap_or("Message").chars().take(60).collect()),
             channel: Some(if email.is_some() { Channel::Email } else { Channel::Chat }),
             template: email,
+            delivery_window: None,
             subject: Some(subject.map(str::to_owned)),
             body: Some(body.to_owned()),
             audience: Some(Audience::one(contact.id, open_conversation)),

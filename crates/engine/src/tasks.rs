@@ -22,16 +22,25 @@ struct Task {
     step: Step,
 }
 
-/// How often scheduled messages are looked for, and pings written.
+/// How often scheduled messages and opened delivery windows are looked for, and pings written.
 pub const TICK: Duration = Duration::from_secs(1);
 
-const TASKS: [Task; 2] = [
+const TASKS: [Task; 3] = [
     Task {
         name: "scheduler",
         every: TICK,
         step: |engine, now| {
             Box::pin(async move {
                 crate::scheduler::step(&engine, now).await;
+            })
+        },
+    },
+    Task {
+        name: "windows",
+        every: TICK,
+        step: |engine, now| {
+            Box::pin(async move {
+                crate::windows::step(&engine, now).await;
             })
         },
     },
@@ -53,7 +62,7 @@ pub struct Background {
 }
 
 impl Engine {
-    /// Starts the scheduler and the presence writer.
+    /// Starts the scheduler, the window waker and the presence writer.
     pub fn start_background(self: &Arc<Self>) -> Background {
         let (stop, stopped) = watch::channel(false);
         let handles = TASKS

@@ -1,9 +1,12 @@
 // Messages, deliveries and conversations, shared by both dialects. Included after `imp.rs`,
 // whose imports and helpers it uses.
 
+use std::collections::BTreeMap;
+
 use tidings_core::conversation::{Author, Change, PartType, State};
 use tidings_core::message::{
-    Channel, DeliveryEvent, DeliveryState, EmailTemplate, MessageState, delivery_transition, marks_from, moves_from,
+    Channel, DeliveryEvent, DeliveryState, DeliveryWindow, EmailTemplate, MessageState, delivery_transition, marks_from,
+    moves_from,
 };
 
 use crate::messages::{
@@ -24,6 +27,9 @@ fn state_in(states: &[DeliveryState]) -> String {
     let list: Vec<String> = states.iter().map(|s| format!("'{}'", s.as_str())).collect();
     format!("state IN ({})", list.join(", "))
 }
+
+/// A delivery (unaliased or `d`) due at `$3`: not waiting for its message's delivery window.
+const DUE: &str = "(due_at IS NULL OR due_at <= $3)";
 
 /// A contact (aliased `c`) an email cannot reach, and why: the reasons the stats show.
 const EMAIL_UNREACHABLE: &str = "(c.email IS NULL OR c.email = '' OR c.unsubscribed_from_emails OR c.has_hard_bounced \
@@ -48,6 +54,14 @@ fn message_from_row(row: &DbRow) -> Result<Message> {
             .try_get::<Option<String>, _>("template")?
             .and_then(|t| EmailTemplate::parse(&t))
             .unwrap_or_default(),
+        delivery_window: match row.try_get::<Option<String>, _>("delivery_window")? {
+            Some(text) => {
+                let json: serde_json::Value =
+                    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("delivery_window: {e}")))?;
+                Some(DeliveryWindow::parse(&json).map_err(|e| StoreError::Corrupt(format!("delivery_window: {e}")))?)
+            }
+            None => None,
+        },
         audience: serde_json::from_str(&audience).map_err(|e| StoreError::Corrupt(format!("audience: {e}")))?,
         state: MessageState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("message state {state}")))?,
         scheduled_at: row.try_get("scheduled_at")?,
@@ -209,8 +223,8 @@ impl Store {
 impl MessageStore for Store {
     async fn create_message(&self, ws: i64, m: NewMessage, now: i64) -> Result<Message> {
         let row = sqlx::query(
-            "INSERT INTO messages (workspace_id, title, sender_id, channel, subject, body, audience, state, scheduled_at, created_at, updated_at, template) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) RETURNING *",
+            "INSERT INTO messages (workspace_id, title, sender_id, channel, subject, body, audience, state, scheduled_at, created_at, updated_at, template, delivery_window) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12) RETURNING *",
         )
         .bind(ws)
         .bind(&m.title)
@@ -223,6 +237,7 @@ impl MessageStore for Store {
         .bind(m.scheduled_at)
         .bind(now)
         .bind(m.template.as_str())
+        .bind(m.delivery_window.map(|w| w.to_json().to_string()))
         .fetch_one(&self.writer)
         .await?;
         message_from_row(&row)
@@ -240,7 +255,7 @@ impl MessageStore for Store {
     async fn update_message(&self, ws: i64, m: &Message, now: i64) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE messages SET title = $3, channel = $4, subject = $5, body = $6, audience = $7, state = $8, \
-             scheduled_at = $9, sender_id = $10, updated_at = $11, template = $12 \
+             scheduled_at = $9, sender_id = $10, updated_at = $11, template = $12, delivery_window = $13 \
              WHERE workspace_id = $1 AND id = $2 AND state IN ('draft', 'scheduled')",
         )
         .bind(ws)
@@ -255,6 +270,7 @@ impl MessageStore for Store {
         .bind(m.sender_id)
         .bind(now)
         .bind(m.template.as_str())
+        .bind(m.delivery_window.map(|w| w.to_json().to_string()))
         .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() > 0)
@@ -344,14 +360,34 @@ impl MessageStore for Store {
         // than writing part of it. (Speculative inserts cost PostgreSQL ~50% more per row.)
         // An email is queued for the outbox (due at once), or skipped there and then, with the
         // reason, for a contact who cannot receive it; it is counted either way.
-        let (state, due, reason) = if message.channel == Channel::Email {
-            (
-                format!("CASE WHEN {EMAIL_UNREACHABLE} THEN 'skipped' ELSE 'pending' END"),
-                "$3",
-                EMAIL_SKIP_REASON,
-            )
+        // With a delivery window, each delivery is due when the window opens for its contact
+        // (their time zone, else the workspace's); an in-app delivery due at once has no `due_at`,
+        // as nothing needs to wake it.
+        let due = match to.due {
+            Some(d) if d.by_zone.is_empty() => {
+                filter.params.push(SqlParam::Int(d.default));
+                format!("${}", 3 + filter.params.len())
+            }
+            Some(d) => {
+                let mut case = String::from("CASE c.timezone");
+                // The filter's parameters follow the three fixed ones.
+                let next = |params: &Vec<SqlParam>| 3 + params.len() + 1;
+                for (zone, at) in &d.by_zone {
+                    case.push_str(&format!(" WHEN ${} THEN ${}", next(&filter.params), next(&filter.params) + 1));
+                    filter.params.push(SqlParam::Text(zone.clone()));
+                    filter.params.push(SqlParam::Int(*at));
+                }
+                case.push_str(&format!(" ELSE ${} END", next(&filter.params)));
+                filter.params.push(SqlParam::Int(d.default));
+                case
+            }
+            None if message.channel == Channel::Email => "$3".to_owned(),
+            None => "NULL".to_owned(),
+        };
+        let (state, reason) = if message.channel == Channel::Email {
+            (format!("CASE WHEN {EMAIL_UNREACHABLE} THEN 'skipped' ELSE 'pending' END"), EMAIL_SKIP_REASON)
         } else {
-            ("'pending'".to_owned(), "NULL", "NULL")
+            ("'pending'".to_owned(), "NULL")
         };
         let sql = format!(
             "INSERT INTO deliveries (workspace_id, message_id, contact_id, state, created_at, channel, due_at, reason) \
@@ -375,7 +411,7 @@ impl MessageStore for Store {
         let mut tx = self.writer.begin().await?;
         let row = sqlx::query(
             "UPDATE messages SET state = 'stopped', stopped_at = $3, updated_at = $3 \
-             WHERE workspace_id = $1 AND id = $2 AND state = 'sent' AND channel IN ('chat', 'post', 'email') RETURNING *",
+             WHERE workspace_id = $1 AND id = $2 AND state IN ('scheduled', 'sent') AND channel IN ('chat', 'post', 'email') RETURNING *",
         )
         .bind(ws)
         .bind(id)
@@ -500,10 +536,13 @@ impl MessageStore for Store {
             EmailOutcome::Failed(_) => (DeliveryEvent::Fail, "failed_at = $3, reason = $4, due_at = NULL"),
             EmailOutcome::Bounced(_) => (DeliveryEvent::Bounce, "bounced_at = $3, reason = $4, due_at = NULL"),
             EmailOutcome::Skipped(_) => (DeliveryEvent::Skip, "reason = $4, due_at = NULL"),
+            // Not the machine's `sending → cancelled` (a stop leaves an email on its way alone):
+            // the worker's own claim, given up before anything was sent.
+            EmailOutcome::Cancelled => (DeliveryEvent::Cancel, "cancelled_at = $3, due_at = NULL"),
         };
         let (to, _) = delivery_move(event);
         let reason = match outcome {
-            EmailOutcome::Sent => None,
+            EmailOutcome::Sent | EmailOutcome::Cancelled => None,
             EmailOutcome::Retry { reason, .. }
             | EmailOutcome::Failed(reason)
             | EmailOutcome::Bounced(reason)
@@ -637,13 +676,13 @@ impl MessageStore for Store {
         Ok((rows.iter().map(contact_from_row).collect::<Result<_>>()?, total))
     }
 
-    async fn pending_in_app(&self, ws: i64, contact_id: i64) -> Result<Vec<(Delivery, Message)>> {
+    async fn pending_in_app(&self, ws: i64, contact_id: i64, now: i64) -> Result<Vec<(Delivery, Message)>> {
         let sql = format!(
             "SELECT {DELIVERY_COLUMNS}, m.* FROM deliveries d JOIN messages m ON m.id = d.message_id \
-             WHERE d.workspace_id = $1 AND d.contact_id = $2 AND d.state = 'pending' \
+             WHERE d.workspace_id = $1 AND d.contact_id = $2 AND d.state = 'pending' AND {DUE} \
              AND m.state = 'sent' AND m.channel IN ('chat', 'post') ORDER BY d.id"
         );
-        let rows = sqlx::query(&sql).bind(ws).bind(contact_id).fetch_all(&self.reader).await?;
+        let rows = sqlx::query(&sql).bind(ws).bind(contact_id).bind(now).fetch_all(&self.reader).await?;
         rows.iter().map(|r| Ok((delivery_from_row(r)?, message_from_row(r)?))).collect()
     }
 
@@ -656,8 +695,8 @@ impl MessageStore for Store {
         for chunk in delivery_ids.chunks(IN_CHUNK) {
             let (to, from) = delivery_move(DeliveryEvent::Deliver);
             let sql = format!(
-                "UPDATE deliveries SET {to}, sent_at = $3 \
-                 WHERE workspace_id = $1 AND contact_id = $2 AND {from} AND id IN ({}) RETURNING id",
+                "UPDATE deliveries SET {to}, sent_at = $3, due_at = NULL \
+                 WHERE workspace_id = $1 AND contact_id = $2 AND {from} AND {DUE} AND id IN ({}) RETURNING id",
                 placeholders(3, chunk.len())
             );
             let mut q = sqlx::query(&sql).bind(ws).bind(contact_id).bind(now);
@@ -687,8 +726,8 @@ impl MessageStore for Store {
         // One statement whatever the number of contacts: the ids travel as one parameter.
         let (to, from) = delivery_move(DeliveryEvent::Deliver);
         let sql = format!(
-            "UPDATE deliveries SET {to}, sent_at = $3 \
-             WHERE workspace_id = $1 AND message_id = $2 AND {from} AND {} RETURNING id, contact_id",
+            "UPDATE deliveries SET {to}, sent_at = $3, due_at = NULL \
+             WHERE workspace_id = $1 AND message_id = $2 AND {from} AND {DUE} AND {} RETURNING id, contact_id",
             id_in("contact_id", 4)
         );
         let mut tx = self.writer.begin().await?;
@@ -699,6 +738,33 @@ impl MessageStore for Store {
         let rows = q.fetch_all(&mut *tx).await?;
         tx.commit().await?;
         rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+    }
+
+    async fn wake_in_app(&self, now: i64, limit: i64) -> Result<Vec<(i64, i64, u64)>> {
+        // The outer `due_at IS NOT NULL` makes the wake a claim: on PostgreSQL a row another
+        // node woke meanwhile fails it when re-checked, so each delivery is woken once.
+        let sql = format!(
+            "UPDATE deliveries SET due_at = NULL WHERE id IN \
+             (SELECT id FROM deliveries WHERE channel IN ('chat', 'post') AND state = 'pending' \
+              AND due_at IS NOT NULL AND due_at <= $1 ORDER BY due_at, id LIMIT $2{SKIP_LOCKED}) \
+             AND due_at IS NOT NULL RETURNING workspace_id, message_id"
+        );
+        let rows = sqlx::query(&sql).bind(now).bind(limit).fetch_all(&self.writer).await?;
+        let mut woken: BTreeMap<(i64, i64), u64> = BTreeMap::new();
+        for r in &rows {
+            *woken.entry((r.try_get(0)?, r.try_get(1)?)).or_insert(0) += 1;
+        }
+        Ok(woken.into_iter().map(|((ws, m), n)| (ws, m, n)).collect())
+    }
+
+    async fn contact_timezones(&self, ws: i64) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT timezone FROM contacts WHERE workspace_id = $1 AND timezone IS NOT NULL AND timezone <> ''",
+        )
+        .bind(ws)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
     }
 
     async fn delivered_in_app(&self, ws: i64, contact_id: i64, limit: i64) -> Result<Vec<(Delivery, Message)>> {

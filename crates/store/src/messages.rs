@@ -11,7 +11,7 @@ use serde_json::Value as Json;
 use tidings_core::contact::Contact;
 use tidings_core::conversation::{Author, Change, PartType, State};
 use tidings_core::filter::Pred;
-use tidings_core::message::{Channel, DeliveryState, EmailTemplate, MessageState};
+use tidings_core::message::{Channel, DeliveryState, DeliveryWindow, EmailTemplate, MessageState};
 
 use crate::Result;
 
@@ -28,6 +28,8 @@ pub struct Message {
     pub body: String,
     /// How an email looks (in-app messages keep the default).
     pub template: EmailTemplate,
+    /// Only send during these days and hours (`None`: any time).
+    pub delivery_window: Option<DeliveryWindow>,
     /// Who it goes to, as the composer described it (see the web layer's audience parser).
     pub audience: Json,
     pub state: MessageState,
@@ -48,6 +50,7 @@ pub struct NewMessage {
     pub subject: Option<String>,
     pub body: String,
     pub template: EmailTemplate,
+    pub delivery_window: Option<DeliveryWindow>,
     pub audience: Json,
     pub state: MessageState,
     pub scheduled_at: Option<i64>,
@@ -112,6 +115,8 @@ pub enum EmailOutcome {
     Bounced(String),
     /// The contact cannot receive it any more (unsubscribed, hard-bounced, no address).
     Skipped(String),
+    /// Its message was stopped after the claim and before any network I/O: it never goes out.
+    Cancelled,
 }
 
 /// Which contacts behind a figure.
@@ -191,6 +196,17 @@ pub struct Recipients<'a> {
     pub pred: Option<&'a Pred>,
     /// Only these contacts (None: no restriction).
     pub contact_ids: Option<&'a [i64]>,
+    /// When the deliveries may go out, if not at once (the message's delivery window).
+    pub due: Option<&'a DueAt>,
+}
+
+/// When each delivery of a send may go out: its message's delivery window, read in the time
+/// zone of each contact (`by_zone`, by the contact's `timezone`) or in the workspace's
+/// (`default`, for everyone else).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DueAt {
+    pub default: i64,
+    pub by_zone: Vec<(String, i64)>,
 }
 
 /// Why a send or stop did nothing.
@@ -258,8 +274,8 @@ pub trait MessageStore: Send + Sync {
         to: Recipients<'_>,
         now: i64,
     ) -> Result<std::result::Result<Message, Refused>>;
-    /// Moves a sending in-app or email message to `stopped` and cancels every pending delivery
-    /// (an email waiting for its window, its rate limit or a retry included), in one
+    /// Moves a scheduled or sending in-app or email message to `stopped` and cancels every
+    /// pending delivery (one waiting for its window, its rate limit or a retry included), in one
     /// transaction. Returns the message and how many deliveries were cancelled.
     async fn stop_message(&self, ws: i64, id: i64, now: i64) -> Result<std::result::Result<(Message, u64), Refused>>;
     /// Scheduled messages whose time has come, across workspaces: `(workspace, message)`.
@@ -296,13 +312,20 @@ pub trait MessageStore: Send + Sync {
         offset: i64,
         limit: i64,
     ) -> Result<(Vec<Contact>, i64)>;
-    /// A contact's pending in-app deliveries, oldest first, with their messages.
-    async fn pending_in_app(&self, ws: i64, contact_id: i64) -> Result<Vec<(Delivery, Message)>>;
-    /// Marks pending deliveries of one contact as sent; returns the ids that were still pending
-    /// (a cancelled delivery is never delivered).
+    /// A contact's pending in-app deliveries due at `now` (not waiting for a delivery window),
+    /// oldest first, with their messages.
+    async fn pending_in_app(&self, ws: i64, contact_id: i64, now: i64) -> Result<Vec<(Delivery, Message)>>;
+    /// Wakes up to `limit` in-app deliveries whose delivery window opened by `now`, across
+    /// workspaces: each is taken once, by one caller, whatever the number of nodes. Returns
+    /// `(workspace, message, deliveries)` for each message woken.
+    async fn wake_in_app(&self, now: i64, limit: i64) -> Result<Vec<(i64, i64, u64)>>;
+    /// The distinct time zones the workspace's contacts have set.
+    async fn contact_timezones(&self, ws: i64) -> Result<Vec<String>>;
+    /// Marks pending deliveries of one contact, due at `now`, as sent; returns the ids that were
+    /// still pending (a cancelled delivery is never delivered, nor one waiting for its window).
     async fn deliver(&self, ws: i64, contact_id: i64, delivery_ids: &[i64], now: i64) -> Result<Vec<i64>>;
-    /// Delivers one message to those of `contact_ids` whose delivery is still pending (the
-    /// contacts whose Messenger is open); returns `(delivery, contact)` for each.
+    /// Delivers one message to those of `contact_ids` whose delivery is still pending and due
+    /// at `now` (the contacts whose Messenger is open); returns `(delivery, contact)` for each.
     async fn deliver_message_to(
         &self,
         ws: i64,

@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "deliveries_contact_index", include_str!("../migrations/postgres/0006_deliveries_contact_index.sql")),
     (7, "email", include_str!("../migrations/postgres/0007_email.sql")),
     (8, "email_reports", include_str!("../migrations/postgres/0008_email_reports.sql")),
+    (9, "delivery_windows", include_str!("../migrations/postgres/0009_delivery_windows.sql")),
 ];
 
 /// `column` is one of a list of ids bound at `$n`, as one `bigint[]` parameter.

@@ -293,6 +293,7 @@ impl Engine {
             subject: subject.map(str::to_owned),
             body: draft.body.clone(),
             template: draft.template,
+            delivery_window: None,
             audience: serde_json::Value::Null,
             state: MessageState::Draft,
             scheduled_at: None,

@@ -15,7 +15,8 @@
 //!
 //! A contact who unsubscribed, hard-bounced or lost their address since the send is skipped at
 //! the claim, so an unsubscribe stops the rest of a send under way. A workspace's rate limit
-//! moves the emails over it later (their `due_at`), it never puts a worker to sleep.
+//! moves the emails over it later (their `due_at`), it never puts a worker to sleep. An email
+//! claimed outside its message's delivery window moves to the window's next opening.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use std::time::Duration;
 
 use tidings_core::contact::Contact;
 use tidings_core::message::MessageState;
+use tidings_core::window::contact_zone;
 use tidings_email::{Connection, Dkim, Envelope, Refusal, SmtpConfig};
 use tidings_store::{Claimed, EmailOutcome, Message, Teammate, Workspace};
 use tokio::sync::{Mutex, mpsc, watch};
@@ -216,6 +218,22 @@ async fn prepare(engine: &Arc<Engine>, setup: &MailSetup, claimed: Vec<Claimed>)
                 outcomes.push((c, EmailOutcome::Failed("the message is gone".into())));
                 continue;
             };
+            // Stopped since the claim (or claimed again after a dead node's lease ran out):
+            // nothing has gone to the mail server, and nothing will.
+            if message.state == MessageState::Stopped {
+                outcomes.push((c, EmailOutcome::Cancelled));
+                continue;
+            }
+            // Outside its window (a retry pushed past the window's end, a contact who changed
+            // time zone): to the next opening, not out now.
+            if let Some(w) = &message.delivery_window {
+                let at = w.due(now, &contact_zone(contact.timezone.as_deref(), &ws.timezone));
+                if at > now {
+                    let reason = "waiting for its delivery window".to_owned();
+                    outcomes.push((c, EmailOutcome::Retry { at, reason, counts: false }));
+                    continue;
+                }
+            }
             let st = Stationery {
                 workspace: &ws,
                 message,
@@ -284,7 +302,7 @@ async fn record(engine: &Engine, c: &Claimed, outcome: &EmailOutcome) {
                     EmailOutcome::Failed(_) => Some(Moved::Failed),
                     EmailOutcome::Bounced(_) => Some(Moved::Bounced),
                     EmailOutcome::Skipped(_) => Some(Moved::Skipped),
-                    EmailOutcome::Retry { .. } => None,
+                    EmailOutcome::Retry { .. } | EmailOutcome::Cancelled => None,
                 };
                 if let (true, Some(what)) = (done, what) {
                     engine.moved(c.workspace_id, BTreeMap::from([(c.message_id, 1)]), what);

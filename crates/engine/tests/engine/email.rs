@@ -57,7 +57,7 @@ impl Sink {
         Sink { child, port, out, rules }
     }
 
-    fn rules(&self, text: &str) {
+    pub(crate) fn rules(&self, text: &str) {
         std::fs::write(&self.rules, text).unwrap();
     }
 

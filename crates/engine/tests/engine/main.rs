@@ -8,3 +8,4 @@ mod email_compose;
 mod email_reports;
 mod messages;
 mod support;
+mod windows;

@@ -226,6 +226,7 @@ fn sqlite_postgres_and_memory_select_the_same_contacts() {
                             subject: None,
                             body: "hi".into(),
                             template: Default::default(),
+                            delivery_window: None,
                             audience: json!({}),
                             state: MessageState::Draft,
                             scheduled_at: None,
@@ -234,13 +235,18 @@ fn sqlite_postgres_and_memory_select_the_same_contacts() {
                         let targets: Vec<i64> =
                             saved.iter().zip(&gens).filter(|(_, g)| g.history[k] >= 1).map(|(c, _)| c.id).collect();
                         store
-                            .send_message(ws.id, m.id, Recipients { pred: None, contact_ids: Some(&targets) }, 1)
+                            .send_message(
+                                ws.id,
+                                m.id,
+                                Recipients { pred: None, contact_ids: Some(&targets), due: None },
+                                1,
+                            )
                             .await
                             .unwrap()
                             .unwrap();
                         for (c, g) in saved.iter().zip(&gens) {
                             if g.history[k] >= 2 {
-                                let d = store.pending_in_app(ws.id, c.id).await.unwrap();
+                                let d = store.pending_in_app(ws.id, c.id, i64::MAX).await.unwrap();
                                 let mine: Vec<i64> =
                                     d.iter().filter(|(_, msg)| msg.id == m.id).map(|(d, _)| d.id).collect();
                                 store.deliver(ws.id, c.id, &mine, 2).await.unwrap();
@@ -502,12 +508,17 @@ fn arbitrary_queries_are_refused_by_name_or_answered_alike_by_both_databases() {
                 subject: None,
                 body: "hi".into(),
                 template: Default::default(),
+                delivery_window: None,
                 audience: json!({}),
                 state: MessageState::Draft,
                 scheduled_at: None,
             };
             let m = store.create_message(ws.id, draft, 0).await.unwrap();
-            store.send_message(ws.id, m.id, Recipients { pred: None, contact_ids: None }, 1).await.unwrap().unwrap();
+            store
+                .send_message(ws.id, m.id, Recipients { pred: None, contact_ids: None, due: None }, 1)
+                .await
+                .unwrap()
+                .unwrap();
             out.push((*name, ws.id, customs, tag, (segment_id, segment), m.id));
         }
         out

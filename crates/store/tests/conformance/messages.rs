@@ -19,6 +19,7 @@ fn draft(sender: i64, title: &str, channel: Channel) -> NewMessage {
         subject: None,
         body: "Hi {{first_name}}".into(),
         template: Default::default(),
+        delivery_window: None,
         audience: json!({"query": null}),
         state: MessageState::Draft,
         scheduled_at: None,
@@ -53,7 +54,7 @@ async fn a_send_snapshots_who_matches_there_and_then_exactly_once() {
         .unwrap();
         let m = store.create_message(ws.id, draft(me, "Welcome", Channel::Chat), 10).await.unwrap();
         let sent = store
-            .send_message(ws.id, m.id, Recipients { pred: Some(&pred), contact_ids: None }, 20)
+            .send_message(ws.id, m.id, Recipients { pred: Some(&pred), contact_ids: None, due: None }, 20)
             .await
             .unwrap()
             .unwrap();
@@ -63,13 +64,14 @@ async fn a_send_snapshots_who_matches_there_and_then_exactly_once() {
         let mut late = Contact::new(ws.id, Role::User, 30);
         late.name = Some("Ada".into());
         let late = store.insert_contact(&late).await.unwrap();
-        assert!(store.pending_in_app(ws.id, late.id).await.unwrap().is_empty(), "{db}");
-        let pending = store.pending_in_app(ws.id, ada.id).await.unwrap();
+        assert!(store.pending_in_app(ws.id, late.id, i64::MAX).await.unwrap().is_empty(), "{db}");
+        let pending = store.pending_in_app(ws.id, ada.id, i64::MAX).await.unwrap();
         assert_eq!(pending.len(), 1, "{db}");
         assert_eq!(pending[0].1.id, m.id);
 
         // Sending again is refused and writes nothing.
-        let again = store.send_message(ws.id, m.id, Recipients { pred: None, contact_ids: None }, 40).await.unwrap();
+        let again =
+            store.send_message(ws.id, m.id, Recipients { pred: None, contact_ids: None, due: None }, 40).await.unwrap();
         assert_eq!(again, Err(Refused::WrongState(MessageState::Sending)), "{db}");
         assert_eq!(store.scalar_raw("SELECT COUNT(*) FROM deliveries").await.unwrap(), 1, "{db}");
         // The database itself refuses a second delivery of one message to one contact.
@@ -81,7 +83,10 @@ async fn a_send_snapshots_who_matches_there_and_then_exactly_once() {
             .await;
         assert!(dup.is_err(), "{db}: a duplicate delivery was accepted");
         assert_eq!(
-            store.send_message(ws.id, 999_999, Recipients { pred: None, contact_ids: None }, 1).await.unwrap(),
+            store
+                .send_message(ws.id, 999_999, Recipients { pred: None, contact_ids: None, due: None }, 1)
+                .await
+                .unwrap(),
             Err(Refused::NotFound)
         );
 
@@ -91,7 +96,7 @@ async fn a_send_snapshots_who_matches_there_and_then_exactly_once() {
         let picked = store.create_message(ws.id, draft(me, "Picked", Channel::Post), 50).await.unwrap();
         let ids = [ada.id, stranger.id];
         let sent = store
-            .send_message(ws.id, picked.id, Recipients { pred: None, contact_ids: Some(&ids) }, 60)
+            .send_message(ws.id, picked.id, Recipients { pred: None, contact_ids: Some(&ids), due: None }, 60)
             .await
             .unwrap()
             .unwrap();
@@ -110,8 +115,12 @@ async fn stop_cancels_every_pending_delivery_and_can_never_be_undone() {
         let b = contact(store, ws.id, "B", "pro").await;
         let c = contact(store, ws.id, "C", "pro").await;
         let m = store.create_message(ws.id, draft(me, "Oops", Channel::Chat), 1).await.unwrap();
-        store.send_message(ws.id, m.id, Recipients { pred: None, contact_ids: None }, 2).await.unwrap().unwrap();
-        let pending_a = store.pending_in_app(ws.id, a.id).await.unwrap();
+        store
+            .send_message(ws.id, m.id, Recipients { pred: None, contact_ids: None, due: None }, 2)
+            .await
+            .unwrap()
+            .unwrap();
+        let pending_a = store.pending_in_app(ws.id, a.id, i64::MAX).await.unwrap();
         assert_eq!(store.deliver(ws.id, a.id, &[pending_a[0].0.id], 3).await.unwrap(), vec![pending_a[0].0.id], "{db}");
         assert!(store.mark_delivery(ws.id, a.id, pending_a[0].0.id, StatFilter::Seen, 4).await.unwrap());
         assert!(
@@ -119,7 +128,7 @@ async fn stop_cancels_every_pending_delivery_and_can_never_be_undone() {
             "{db}: seen once"
         );
 
-        let pending_b = store.pending_in_app(ws.id, b.id).await.unwrap();
+        let pending_b = store.pending_in_app(ws.id, b.id, i64::MAX).await.unwrap();
         let (stopped, cancelled) = store.stop_message(ws.id, m.id, 6).await.unwrap().unwrap();
         assert_eq!((stopped.state, stopped.stopped_at, cancelled), (MessageState::Stopped, Some(6), 2), "{db}");
         // B's Messenger had fetched the list before the stop: delivering now must do nothing.
@@ -127,7 +136,7 @@ async fn stop_cancels_every_pending_delivery_and_can_never_be_undone() {
             store.deliver(ws.id, b.id, &[pending_b[0].0.id], 7).await.unwrap().is_empty(),
             "{db}: delivered after a stop"
         );
-        assert!(store.pending_in_app(ws.id, c.id).await.unwrap().is_empty(), "{db}");
+        assert!(store.pending_in_app(ws.id, c.id, i64::MAX).await.unwrap().is_empty(), "{db}");
 
         let stats = store.message_stats(ws.id, m.id).await.unwrap();
         assert_eq!(
@@ -150,7 +159,7 @@ async fn stop_cancels_every_pending_delivery_and_can_never_be_undone() {
         edited.state = MessageState::Draft;
         assert!(!store.update_message(ws.id, &edited, 9).await.unwrap(), "{db}: a stopped message was resumed");
         assert_eq!(
-            store.send_message(ws.id, m.id, Recipients { pred: None, contact_ids: None }, 10).await.unwrap(),
+            store.send_message(ws.id, m.id, Recipients { pred: None, contact_ids: None, due: None }, 10).await.unwrap(),
             Err(Refused::WrongState(MessageState::Stopped)),
             "{db}"
         );
@@ -159,13 +168,21 @@ async fn stop_cancels_every_pending_delivery_and_can_never_be_undone() {
 
         // Push cannot be stopped; another workspace cannot stop anything.
         let push = store.create_message(ws.id, draft(me, "Push", Channel::Push), 1).await.unwrap();
-        store.send_message(ws.id, push.id, Recipients { pred: None, contact_ids: None }, 2).await.unwrap().unwrap();
+        store
+            .send_message(ws.id, push.id, Recipients { pred: None, contact_ids: None, due: None }, 2)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(
             store.stop_message(ws.id, push.id, 3).await.unwrap(),
             Err(Refused::WrongState(MessageState::Sending))
         );
         let email = store.create_message(ws.id, draft(me, "Mail", Channel::Email), 1).await.unwrap();
-        store.send_message(ws.id, email.id, Recipients { pred: None, contact_ids: None }, 2).await.unwrap().unwrap();
+        store
+            .send_message(ws.id, email.id, Recipients { pred: None, contact_ids: None, due: None }, 2)
+            .await
+            .unwrap()
+            .unwrap();
         let other = workspace(store).await;
         assert_eq!(store.stop_message(other.id, email.id, 3).await.unwrap(), Err(Refused::NotFound), "{db}");
     }
@@ -226,8 +243,11 @@ async fn one_conversation_per_contact_and_message_and_replies_open_it() {
         let me = owner(store, ws.id).await;
         let ada = contact(store, ws.id, "Ada", "pro").await;
         let m = store.create_message(ws.id, draft(me, "Hello", Channel::Chat), 1).await.unwrap();
-        let m =
-            store.send_message(ws.id, m.id, Recipients { pred: None, contact_ids: None }, 2).await.unwrap().unwrap();
+        let m = store
+            .send_message(ws.id, m.id, Recipients { pred: None, contact_ids: None, due: None }, 2)
+            .await
+            .unwrap()
+            .unwrap();
         let first = store.conversation_for(ws.id, ada.id, &m, "<p>Hi Ada</p>", 3).await.unwrap();
         let again = store.conversation_for(ws.id, ada.id, &m, "<p>Hi Ada</p>", 4).await.unwrap();
         assert_eq!(first.id, again.id, "{db}");
@@ -271,7 +291,11 @@ async fn deleting_a_contact_deletes_their_deliveries_and_nobody_elses() {
         let ada = contact(store, ws.id, "Ada", "pro").await;
         let bob = contact(store, ws.id, "Bob", "free").await;
         let m = store.create_message(ws.id, draft(me, "Hello", Channel::Post), 10).await.unwrap();
-        store.send_message(ws.id, m.id, Recipients { pred: None, contact_ids: None }, 20).await.unwrap().unwrap();
+        store
+            .send_message(ws.id, m.id, Recipients { pred: None, contact_ids: None, due: None }, 20)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(store.message_stats(ws.id, m.id).await.unwrap().targeted, 2, "{db}");
 
         assert!(store.delete_contact(ws.id, ada.id).await.unwrap(), "{db}");
@@ -316,7 +340,11 @@ async fn long_contact_lists_deliver_once_and_only_what_is_pending() {
         assert!(store.contacts_by_ids(ws.id, &[]).await.unwrap().is_empty(), "{db}");
 
         let m = store.create_message(ws.id, draft(me, "Everyone", Channel::Chat), 10).await.unwrap();
-        store.send_message(ws.id, m.id, Recipients { pred: None, contact_ids: None }, 20).await.unwrap().unwrap();
+        store
+            .send_message(ws.id, m.id, Recipients { pred: None, contact_ids: None, due: None }, 20)
+            .await
+            .unwrap()
+            .unwrap();
         // One contact already fetched theirs.
         let first = store.deliver_message_to(ws.id, m.id, &mine[..1], 25).await.unwrap();
         assert_eq!(first.len(), 1, "{db}");

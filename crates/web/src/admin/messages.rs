@@ -184,6 +184,7 @@ pub async fn compose(
         subject: None,
         body: String::new(),
         template: Default::default(),
+        delivery_window: None,
         audience,
         state: MessageState::Draft,
         scheduled_at: None,

@@ -5,6 +5,10 @@
 //! `{"contact_ids": [...]}` hand-picked contacts, `{"segment_ids": [...]}` members of any of these
 //! segments, `{"query": {...}}` contacts matching a filter, or `{"everyone": true}`. With
 //! `"conversation": true`, a chat that reaches exactly one contact opens its conversation when sent.
+//!
+//! `delivery_window` (`{"days": [1, …, 7], "start": "09:00", "end": "17:00"}`, 1 = Monday, or
+//! null) says when the message may reach each contact: emails in the contact's time zone, in-app
+//! messages in the workspace's.
 
 use std::collections::HashMap;
 
@@ -13,7 +17,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::Method;
 use serde_json::{Map, Value as Json, json};
 use tidings_core::attribute::{DataType, Value};
-use tidings_core::message::{Channel, EmailTemplate, MessageState};
+use tidings_core::message::{Channel, DeliveryWindow, EmailTemplate, MessageState};
 use tidings_engine::messages::{MessageInput, Then};
 use tidings_engine::render::Composed;
 use tidings_store::{Message, MessageListQuery, StatFilter};
@@ -142,10 +146,17 @@ fn input(b: &Map<String, Json>) -> ApiResult<MessageInput> {
         ),
         None => None,
     };
+    // Absent: as it is; null: none; an object: days and hours to send during.
+    let delivery_window = match b.get("delivery_window") {
+        None => None,
+        Some(Json::Null) => Some(None),
+        Some(w) => Some(Some(DeliveryWindow::parse(w)?)),
+    };
     Ok(MessageInput {
         title: text("title")?,
         channel,
         template,
+        delivery_window,
         subject: if b.contains_key("subject") { Some(text("subject")?) } else { None },
         body: text("body")?,
         audience: b.get("audience").cloned(),
@@ -186,6 +197,7 @@ pub(crate) async fn render(state: &AppState, caller: &Caller, m: &Message) -> Ap
         "state": m.state.as_str(),
         "subject": m.subject,
         "template": m.template.as_str(),
+        "delivery_window": m.delivery_window.map(|w| w.to_json()),
         "body": m.body,
         "body_html": body_html,
         "audience": m.audience,

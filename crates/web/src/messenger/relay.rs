@@ -1,6 +1,7 @@
 //! The engine's bus, relayed to the Messengers open on this node.
 //!
-//! Every node hears every event, whichever node did the work. A message sent is delivered here to
+//! Every node hears every event, whichever node did the work. A message sent (or whose delivery
+//! window opened) is delivered here to
 //! the recipients whose Messenger is open on this node (the store's conditional move from
 //! `pending`, so a recipient connected twice, or to two nodes, gets it once); a teammate's words
 //! go to the contact's open Messengers; and when events may have been lost, every Messenger here
@@ -12,7 +13,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 use tidings_core::contact::{Contact, Role};
-use tidings_engine::bus::{self, Event, Heard};
+use tidings_engine::bus::{self, Event, Heard, Moved};
 use tidings_engine::render::Composed;
 use tidings_store::Message;
 
@@ -37,13 +38,13 @@ pub async fn run(state: AppState) {
                 tracing::info!(told, "events may have been missed: open Messengers read again");
             }
             Heard::Event(e) => match *e {
+                // A send, or in-app deliveries whose delivery window opened: both are pending and
+                // due, and delivered the same way.
                 Event::MessageSent { workspace, message, channel, .. } if channel.is_in_app() => {
-                    // A large audience takes a while to deliver: the next events need not wait.
-                    let (state, delivering) = (state.clone(), delivering.clone());
-                    tokio::spawn(async move {
-                        let Ok(_turn) = delivering.acquire_owned().await else { return };
-                        deliver(state, workspace, message).await;
-                    });
+                    spawn_delivery(&state, &delivering, workspace, message);
+                }
+                Event::DeliveriesMoved { workspace, message, what: Moved::WindowOpened, .. } => {
+                    spawn_delivery(&state, &delivering, workspace, message);
                 }
                 Event::PartAdded { workspace, contact, part, visible: true, .. }
                     if state.hub.is_online(workspace, contact) =>
@@ -54,6 +55,16 @@ pub async fn run(state: AppState) {
             },
         }
     }
+}
+
+/// Delivers in a task of its own: a large audience takes a while, and the next events need not
+/// wait.
+fn spawn_delivery(state: &AppState, delivering: &Arc<tokio::sync::Semaphore>, workspace: i64, message: i64) {
+    let (state, delivering) = (state.clone(), delivering.clone());
+    tokio::spawn(async move {
+        let Ok(_turn) = delivering.acquire_owned().await else { return };
+        deliver(state, workspace, message).await;
+    });
 }
 
 /// Delivers a freshly sent message to every recipient whose Messenger is open on this node.

@@ -98,7 +98,7 @@ fn identity(settings: &Map<String, Json>) -> Option<String> {
 }
 
 async fn unread(state: &AppState, ws: i64, contact: i64) -> ApiResult<usize> {
-    let pending = state.store.pending_in_app(ws, contact).await?.len();
+    let pending = state.store.pending_in_app(ws, contact, state.engine.now()).await?.len();
     let unseen =
         state.store.delivered_in_app(ws, contact, 200).await?.iter().filter(|(d, _)| d.seen_at.is_none()).count();
     Ok(pending + unseen)

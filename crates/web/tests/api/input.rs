@@ -213,6 +213,7 @@ async fn an_empty_audience_list_is_refused_and_leaves_no_draft() {
             subject: None,
             body: "Hi".into(),
             template: Default::default(),
+            delivery_window: None,
             audience: json!({"segment_ids": []}),
             state: MessageState::Draft,
             scheduled_at: None,

@@ -172,3 +172,53 @@ async fn scheduled_messages_go_out_at_their_time_exactly_once_with_two_servers_r
         s.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_delivery_window_is_taken_shown_edited_and_refused_by_its_path() {
+    for s in servers().await {
+        let db = s.db;
+        let office = json!({"days": [1, 2, 3, 4, 5], "start": "09:00", "end": "17:30"});
+        let (status, m) =
+            s.post("/manual_messages", json!({"title": "Office hours", "body": "Hi", "delivery_window": office})).await;
+        assert_eq!(status, StatusCode::OK, "{db}: {m}");
+        assert_eq!(m["delivery_window"], office, "{db}");
+        let id = m["id"].as_str().unwrap().to_owned();
+        let (_, got) = s.get(&format!("/manual_messages/{id}")).await;
+        assert_eq!(got["delivery_window"], office, "{db}: stored");
+
+        // Each wrong part is named by its path, all at once, and nothing changes.
+        let got = s
+            .put(
+                &format!("/manual_messages/{id}"),
+                json!({"delivery_window": {"days": [1, 2, 8], "start": "9am", "end": "17:00"}}),
+            )
+            .await;
+        let e = assert_error(db, &got, StatusCode::BAD_REQUEST, "parameter_invalid");
+        assert_eq!(e["field"], "delivery_window.days[2]", "{db}: {}", got.1);
+        assert_eq!(got.1["errors"][1]["field"], "delivery_window.start", "{db}: {}", got.1);
+        for (window, field) in [
+            (json!({"days": [], "start": "09:00", "end": "17:00"}), "delivery_window.days"),
+            (json!({"days": [6], "start": "09:00", "end": "09:00"}), "delivery_window.end"),
+            (json!({"days": [6], "start": "09:00"}), "delivery_window.end"),
+            (json!({"days": [6], "start": "09:00", "end": "10:00", "zone": "UTC"}), "delivery_window.zone"),
+            (json!("weekdays"), "delivery_window"),
+        ] {
+            let got = s.put(&format!("/manual_messages/{id}"), json!({"delivery_window": window})).await;
+            let e = &got.1["errors"][0];
+            assert_eq!(got.0, StatusCode::BAD_REQUEST, "{db}: {window} -> {}", got.1);
+            assert_eq!(e["field"], field, "{db}: {window} -> {}", got.1);
+        }
+        let (_, got) = s.get(&format!("/manual_messages/{id}")).await;
+        assert_eq!(got["delivery_window"], office, "{db}: a refused edit changed nothing");
+
+        // Overnight is allowed; null removes the window; leaving it out keeps it.
+        let night = json!({"days": [5], "start": "22:00", "end": "06:00"});
+        let (_, got) = s.put(&format!("/manual_messages/{id}"), json!({"delivery_window": night})).await;
+        assert_eq!(got["delivery_window"], night, "{db}");
+        let (_, got) = s.put(&format!("/manual_messages/{id}"), json!({"title": "Renamed"})).await;
+        assert_eq!(got["delivery_window"], night, "{db}: kept");
+        let (_, got) = s.put(&format!("/manual_messages/{id}"), json!({"delivery_window": null})).await;
+        assert_eq!(got["delivery_window"], serde_json::Value::Null, "{db}: removed");
+        s.stop().await;
+    }
+}

@@ -568,3 +568,61 @@ async fn rotating_the_identity_secret_refuses_old_hashes_and_ends_every_session(
         s.stop().await;
     }
 }
+
+/// A delivery window that is closed now whatever the zone: one day, three days from today.
+fn closed_window() -> Json {
+    let days_since_epoch =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 86_400;
+    // 1970-01-01 was a Thursday (4).
+    let today = (days_since_epoch + 3) % 7 + 1;
+    let later = (today + 2) % 7 + 1;
+    json!({"days": [later], "start": "00:00", "end": "23:59"})
+}
+
+#[tokio::test]
+async fn a_message_waiting_for_its_window_reaches_no_messenger_until_it_opens() {
+    for s in servers().await {
+        let db = s.db;
+        let online = Widget::boot(&s, verified(&s, "won", "Wanda")).await;
+        let offline = Widget::boot(&s, verified(&s, "woff", "Walt")).await;
+        let mut socket = online.socket().await;
+        let to = json!({"contact_ids": [online.contact_id, offline.contact_id]});
+        let (status, waiting) = s
+            .post("/manual_messages", json!({"title": "Later", "channel": "chat", "body": "In your window", "audience": to, "delivery_window": closed_window(), "send": true}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{db}: {waiting}");
+        let waiting_id = waiting["id"].as_str().unwrap().to_owned();
+        let (_, now) = s
+            .post(
+                "/manual_messages",
+                json!({"title": "Now", "channel": "chat", "body": "Right away", "audience": to, "send": true}),
+            )
+            .await;
+        // The open Messenger is pushed the second message only; the fetch and the stats below
+        // show the first reached nobody (a delivery pushed is a delivery marked sent).
+        let pushed = next_text(&mut socket).await;
+        assert_eq!(pushed["item"]["message_id"], now["id"], "{db}: {pushed}");
+        let fetched = offline.messages().await;
+        let ids: Vec<&str> =
+            fetched["items"].as_array().unwrap().iter().map(|i| i["message_id"].as_str().unwrap()).collect();
+        assert_eq!(ids, [now["id"].as_str().unwrap()], "{db}: the waiting one is not fetched: {fetched}");
+        assert_eq!(fetched["unread_count"], 1, "{db}: nor counted unread");
+        let (_, got) = s.get(&format!("/manual_messages/{waiting_id}")).await;
+        assert_eq!((got["stats"]["pending"].as_i64(), got["stats"]["sent"].as_i64()), (Some(2), Some(0)), "{db}");
+
+        // Its time comes (as when the window opens): the server's background task wakes it, and
+        // it is pushed to the open Messenger and fetched by the other, as a fresh send.
+        let due = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - 1;
+        s.store
+            .execute_raw(&format!("UPDATE deliveries SET due_at = {due} WHERE message_id = {waiting_id}"))
+            .await
+            .unwrap();
+        let pushed = next_text(&mut socket).await;
+        assert_eq!(pushed["item"]["message_id"], waiting_id.as_str(), "{db}: {pushed}");
+        let fetched = offline.messages().await;
+        assert_eq!(fetched["items"].as_array().unwrap().len(), 2, "{db}: {fetched}");
+        let (_, got) = s.get(&format!("/manual_messages/{waiting_id}")).await;
+        assert_eq!((got["stats"]["pending"].as_i64(), got["stats"]["sent"].as_i64()), (Some(0), Some(2)), "{db}");
+        s.stop().await;
+    }
+}

@@ -93,6 +93,7 @@ fn responses() -> Json {
             "channel": {"enum": ["chat", "post", "email", "push"]}, "state": {"enum": ["draft", "scheduled", "sent", "stopped"]},
             "subject": {"type": ["string", "null"]}, "body": {"type": "string", "description": "Markdown with {{attribute | fallback: \"text\"}} tags"},
             "template": {"enum": ["personal", "plain"], "description": "How an email looks"},
+            "delivery_window": or_null(delivery_window()),
             "body_html": {"type": ["string", "null"]},
             "audience": {"type": ["object", "null"], "description": "As the manual message was given it (see audience); null while a draft has none"},
             "sender": schema_ref("admin"),
@@ -156,6 +157,21 @@ fn email() -> Json {
 }
 
 /// A time zone: an IANA name, or blank text for none.
+/// Days and hours a manual message may reach a contact in.
+fn delivery_window() -> Json {
+    let time = json!({"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"});
+    json!({
+        "type": "object", "required": ["days", "start", "end"], "additionalProperties": false,
+        "properties": {
+            "days": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 1, "maximum": 7},
+                "description": "Weekdays, 1 (Monday) to 7 (Sunday)"},
+            "start": time.clone(),
+            "end": time,
+        },
+        "description": "Only send during these days and hours: emails in the contact's time zone (else the workspace's), in-app messages in the workspace's. end must differ from start; an end before the start runs overnight. null: any time",
+    })
+}
+
 fn timezone() -> Json {
     let names: Vec<String> = jiff::tz::db().available().map(|n| n.as_str().to_owned()).collect();
     json!({"anyOf": [
@@ -266,6 +282,7 @@ fn requests(vocab: &Vocabulary) -> Json {
                 "title": or_null(text_of(text::NAME)),
                 "channel": or_null(json!({"enum": ["chat", "post", "email"], "description": "push is not available yet; an email needs a subject before it is sent or scheduled"})),
                 "template": or_null(json!({"enum": ["personal", "plain"], "description": "How an email looks (personal by default)"})),
+                "delivery_window": or_null(delivery_window()),
                 "subject": subject(),
                 "body": body_text(),
                 "sender_id": or_null(id()),
