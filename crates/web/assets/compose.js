@@ -158,8 +158,26 @@
       f.subject = $("subject").value;
       f.template = template();
     }
+    f.delivery_window = deliveryWindow();
     return f;
   }
+
+  // "Only send during": the days and hours, or null for any time.
+  function deliveryWindow() {
+    if (!$("window-on").checked) return null;
+    const days = [...document.querySelectorAll("input[name=window-day]:checked")].map((d) => Number(d.value));
+    return { days, start: $("window-start").value, end: $("window-end").value };
+  }
+  function showWindow() { $("window").hidden = !$("window-on").checked; }
+  $("window-on").addEventListener("change", showWindow);
+  if (root.dataset.window) {
+    const w = JSON.parse(root.dataset.window);
+    $("window-on").checked = true;
+    for (const d of document.querySelectorAll("input[name=window-day]")) d.checked = w.days.includes(Number(d.value));
+    $("window-start").value = w.start;
+    $("window-end").value = w.end;
+  }
+  showWindow();
 
   // Creates or saves the message; `then` is send or schedule, done through the API's own routes.
   async function save(then, scheduledAt) {

@@ -156,6 +156,10 @@ struct ComposePage {
     chosen: Vec<Chosen>,
     audience_json: String,
     schema_json: String,
+    /// The message's delivery window as JSON (empty: any time).
+    window_json: String,
+    /// The workspace's time zone, which in-app windows follow.
+    timezone: String,
 }
 
 /// `/app/messages/new`: `?contacts=1,2` opens the simple composer for those contacts
@@ -250,6 +254,8 @@ async fn composer(state: &AppState, admin: &Admin, m: &Message, conversation: bo
         chosen,
         audience_json: m.audience.to_string(),
         schema_json: schema.to_string(),
+        window_json: m.delivery_window.as_ref().map_or_else(String::new, |w| w.to_json().to_string()),
+        timezone: admin.workspace.timezone.clone(),
     }))
 }
 

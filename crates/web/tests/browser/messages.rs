@@ -408,17 +408,32 @@ async fn from_a_phone(app: &App, b: &Browser) -> Result<()> {
     assert_eq!(channel, "chat", "a message from a phone is an in-app chat by default");
     wait_text(b, "#audience-count", "1").await?;
 
-    // Sent as an announcement instead.
+    // Sent as an announcement instead, only during the chosen days and hours (all week, all
+    // day but the last minute: open whenever the test runs, bar that minute).
     b.find("input[name=channel][value=post]").await?.click().await?;
     b.find("#title").await?.send_keys("Welcome aboard").await?;
     b.find("#body").await?.send_keys("Thanks for signing up, {{first_name}}!").await?;
     wait_contains(b, "#preview", "Thanks for signing up, Alan!").await?;
+    let hidden = b.execute("return document.getElementById('window').hidden;", json!([])).await?;
+    assert_eq!(hidden, json!(true), "the window's fields wait for the box");
+    b.find("#window-on").await?.click().await?;
+    for day in ["6", "7"] {
+        b.find(&format!("input[name=window-day][value=\"{day}\"]")).await?.click().await?;
+    }
+    b.execute(
+        "document.getElementById('window-start').value = '00:00'; document.getElementById('window-end').value = '23:59';",
+        json!([]),
+    )
+    .await?;
+    crate::check_layout(b, false).await?;
+    b.screenshot(&std::env::temp_dir().join("tidings-admin-phone-compose-window.png")).await?;
     accept_confirms(b).await?;
     b.find("#send").await?.click().await?;
     let id = b.wait_for("the message's page", WAIT, async || page_id(b, "/app/messages/").await).await?;
     crate::check_layout(b, false).await?;
     let m = app.api.get(&format!("/manual_messages/{id}")).await?;
     assert_eq!((m["channel"].as_str(), m["state"].as_str()), (Some("post"), Some("sent")), "{m}");
+    assert_eq!(m["delivery_window"], json!({"days": [1, 2, 3, 4, 5, 6, 7], "start": "00:00", "end": "23:59"}), "{m}");
     let to = recipients(app, &id, "targeted").await?;
     assert_eq!(to, [alan].into_iter().collect(), "only Alan was targeted");
     b.screenshot(&std::env::temp_dir().join("tidings-admin-phone-message.png")).await?;
