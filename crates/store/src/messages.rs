@@ -91,34 +91,6 @@ pub struct MessageStats {
     pub unsubscribed: i64,
 }
 
-/// An email a worker claimed: its lease runs until the `due_at` the claim wrote.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Claimed {
-    pub delivery_id: i64,
-    pub workspace_id: i64,
-    pub message_id: i64,
-    pub contact_id: i64,
-    /// This attempt's number (1 for the first).
-    pub attempts: i64,
-}
-
-/// What became of one attempt to send an email.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum EmailOutcome {
-    /// The mail server took it.
-    Sent,
-    /// Try again at `at` (a temporary failure, or the workspace's rate limit).
-    Retry { at: i64, reason: String, counts: bool },
-    /// Given up after temporary failures.
-    Failed(String),
-    /// The address was refused for good: the contact is marked `has_hard_bounced`.
-    Bounced(String),
-    /// The contact cannot receive it any more (unsubscribed, hard-bounced, no address).
-    Skipped(String),
-    /// Its message was stopped after the claim and before any network I/O: it never goes out.
-    Cancelled,
-}
-
 /// Which contacts behind a figure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StatFilter {
@@ -284,23 +256,6 @@ pub trait MessageStore: Send + Sync {
     /// Why deliveries of a message were skipped, failed or bounced: `(state, reason, count)`.
     async fn delivery_reasons(&self, ws: i64, id: i64) -> Result<Vec<(DeliveryState, String, i64)>>;
 
-    // --- the email outbox --------------------------------------------------------------------
-    /// Claims up to `limit` emails due at `now` (or whose worker's lease ran out), across
-    /// workspaces, oldest first: each moves to `sending` with a lease until `lease_until`, and the
-    /// claim commits before the caller does any network I/O. On PostgreSQL rows another node is
-    /// claiming are skipped, not waited for.
-    async fn claim_emails(&self, now: i64, lease_until: i64, limit: i64) -> Result<Vec<Claimed>>;
-    /// Records what became of a claimed email; `false` when it was no longer `sending` (a bounce
-    /// or another worker recorded it first).
-    async fn record_email(&self, ws: i64, delivery_id: i64, outcome: &EmailOutcome, now: i64) -> Result<bool>;
-    /// Takes up to `n` sends from the workspace's rate limit of one email per `interval_ms`,
-    /// with up to `burst` sent at once (GCRA; the state is one column, changed only if nobody
-    /// changed it meanwhile, so every node shares one limit). Returns how many were granted and,
-    /// when fewer than `n`, the time in milliseconds at which the next one may go.
-    async fn take_email_slots(&self, ws: i64, n: i64, interval_ms: i64, burst: i64, now_ms: i64) -> Result<(i64, i64)>;
-    /// Unsubscribes a contact from emails, crediting the delivery whose link was used; returns
-    /// whether the contact was subscribed until now.
-    async fn unsubscribe(&self, ws: i64, contact_id: i64, delivery_id: Option<i64>, now: i64) -> Result<bool>;
     /// A delivery of the workspace by id.
     async fn delivery(&self, ws: i64, id: i64) -> Result<Option<Delivery>>;
     /// The contacts behind one figure of a message.
