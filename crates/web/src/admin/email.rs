@@ -1,5 +1,5 @@
 //! Email in the admin app: the composer's email preview (as one contact will see it) and its
-//! "send a test to me", and Settings › Email.
+//! "send a test to me" (Settings › Email is in `settings.rs`, its section in `email_settings.rs`).
 //!
 //! The preview's HTML is the engine's letter, shown in a sandboxed frame from its own route,
 //! `POST /app/email/preview.html`, under a policy of its own: no script at all, styles only
@@ -15,15 +15,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use tidings_core::message::EmailTemplate;
-use tidings_engine::email::compose::{
-    DkimInput, EmailDraft, EmailSettingsInput, NO_SENDER, SmtpChange, redact_smtp_url,
-};
+use tidings_engine::email::compose::{EmailDraft, NO_SENDER};
 
 use super::session::Admin;
-use super::settings::{Notice, settings_page};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::roles::Permission;
 
 /// The policy of a previewed email: nothing runs, nothing loads but images, only our pages may
 /// frame it, and it is sandboxed even when opened on its own.
@@ -147,153 +143,4 @@ pub async fn send_test(State(state): State<AppState>, admin: Admin, headers: Hea
         Ok::<_, ApiError>(axum::Json(json!({"type": "email_test", "sent_to": to})))
     };
     answer.await.map_or_else(IntoResponse::into_response, IntoResponse::into_response)
-}
-
-/// What Settings › Email shows.
-pub struct EmailSection {
-    pub from: String,
-    pub reply_to: String,
-    /// The workspace's SMTP URL with its password hidden (empty: the server's).
-    pub smtp_url: String,
-    pub has_smtp: bool,
-    pub tracking: bool,
-    pub rate_per_minute: String,
-    pub dkim_selector: String,
-    pub dkim_domain: String,
-    /// Whether a DKIM key is stored (it is never shown).
-    pub has_dkim: bool,
-    pub ready: bool,
-    /// Where the SMTP server and the sender address come from, in words.
-    pub smtp_source: &'static str,
-    pub sender_source: &'static str,
-    pub missing: Vec<String>,
-    /// The field each error of the last save named, to mark it.
-    pub bad_fields: Vec<String>,
-}
-
-impl EmailSection {
-    pub fn of(state: &AppState, ws: &tidings_store::Workspace) -> EmailSection {
-        let r = state.engine.email_readiness(ws);
-        let source = |s: &str| match s {
-            "workspace" => "this workspace's",
-            "server" => "the server's",
-            _ => "none",
-        };
-        EmailSection {
-            from: ws.email.from.clone().unwrap_or_default(),
-            reply_to: ws.email.reply_to.clone().unwrap_or_default(),
-            smtp_url: ws.email.smtp_url.as_deref().map(redact_smtp_url).unwrap_or_default(),
-            has_smtp: ws.email.smtp_url.is_some(),
-            tracking: ws.email.tracking,
-            rate_per_minute: ws.email.rate_per_minute.map(|r| r.to_string()).unwrap_or_default(),
-            dkim_selector: ws.email.dkim.as_ref().map(|k| k.selector.clone()).unwrap_or_default(),
-            dkim_domain: ws.email.dkim.as_ref().and_then(|k| k.domain.clone()).unwrap_or_default(),
-            has_dkim: ws.email.dkim.is_some(),
-            ready: r.ready,
-            smtp_source: source(r.smtp_from),
-            sender_source: source(r.sender_from),
-            missing: r.missing,
-            bad_fields: Vec::new(),
-        }
-    }
-
-    pub fn bad(&self, field: &str) -> bool {
-        self.bad_fields.iter().any(|f| f == field)
-    }
-}
-
-#[derive(Deserialize)]
-pub struct EmailSettingsForm {
-    csrf: String,
-    #[serde(default)]
-    from: String,
-    #[serde(default)]
-    reply_to: String,
-    #[serde(default)]
-    smtp_url: String,
-    /// Ticked: use the server's SMTP server instead of the workspace's.
-    #[serde(default)]
-    smtp_remove: Option<String>,
-    #[serde(default)]
-    tracking: Option<String>,
-    #[serde(default)]
-    rate_per_minute: String,
-    #[serde(default)]
-    dkim_selector: String,
-    #[serde(default)]
-    dkim_domain: String,
-    /// Empty: keep the stored key (it is never shown back).
-    #[serde(default)]
-    dkim_private_key: String,
-}
-
-/// `POST /app/settings/email`: saves Settings › Email (admins only). The SMTP URL field shows
-/// the stored URL with its password hidden; sent back unchanged, the stored one is kept.
-pub async fn save_settings(
-    State(state): State<AppState>,
-    mut admin: Admin,
-    Form(f): Form<EmailSettingsForm>,
-) -> Response {
-    if !admin.csrf_ok(&f.csrf) {
-        return (StatusCode::FORBIDDEN, "Missing or wrong CSRF token: reload the page and try again").into_response();
-    }
-    if let Err(e) = admin.require(Permission::EmailSettings) {
-        return settings_page(&state, &admin, Notice::forbidden(e)).await;
-    }
-    let stored = admin.workspace.email.smtp_url.as_deref().map(redact_smtp_url).unwrap_or_default();
-    let smtp = if f.smtp_remove.is_some() {
-        SmtpChange::Remove
-    } else if f.smtp_url.trim() == stored {
-        SmtpChange::Keep
-    } else {
-        SmtpChange::Set(f.smtp_url.clone())
-    };
-    let input = EmailSettingsInput {
-        from: f.from.clone(),
-        reply_to: f.reply_to.clone(),
-        smtp,
-        tracking: f.tracking.is_some(),
-        rate_per_minute: f.rate_per_minute.clone(),
-        dkim: DkimInput {
-            selector: f.dkim_selector.clone(),
-            domain: f.dkim_domain.clone(),
-            private_key: f.dkim_private_key.clone(),
-        },
-    };
-    match state.engine.update_email_settings(&admin.workspace, input).await {
-        Ok(ws) => {
-            state.workspaces.forget(ws.id);
-            admin.workspace = ws;
-            settings_page(&state, &admin, Notice::done("Email settings saved.")).await
-        }
-        Err(e) => {
-            let e = ApiError::from(e);
-            let text = e.errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join(" ");
-            let fields = e.errors.iter().filter_map(|e| e.field.clone()).collect();
-            // What was typed stays in the form, to be corrected.
-            let mut section = EmailSection::of(&state, &admin.workspace);
-            section.from = f.from;
-            section.reply_to = f.reply_to;
-            let mut text = text;
-            let typed = f.smtp_url.trim();
-            if typed != stored {
-                // A password is never shown back: a URL with one must be typed again.
-                if redact_smtp_url(typed) == typed {
-                    section.smtp_url = typed.to_owned();
-                } else {
-                    text.push_str(" Type the SMTP server URL again: its password is not shown back.");
-                }
-            }
-            section.tracking = f.tracking.is_some();
-            section.rate_per_minute = f.rate_per_minute;
-            section.dkim_selector = f.dkim_selector;
-            section.dkim_domain = f.dkim_domain;
-            if !f.dkim_private_key.trim().is_empty() {
-                text.push_str(" Paste the DKIM key again: it is not shown back.");
-            }
-            section.bad_fields = fields;
-            let notice = Notice { email: Some(section), ..Notice::error(text) };
-            settings_page(&state, &admin, notice).await
-        }
-    }
 }

@@ -7,6 +7,7 @@
 
 mod conversations;
 mod email;
+mod email_settings;
 pub mod live;
 mod messages;
 mod pages;
@@ -49,7 +50,7 @@ pub fn router() -> Router<AppState> {
         .route("/app/settings/attributes", post(settings::create_attribute))
         .route("/app/settings/messenger", post(settings::messenger_settings))
         .route("/app/settings/identity_secret/rotate", post(settings::rotate_identity_secret))
-        .route("/app/settings/email", post(email::save_settings))
+        .route("/app/settings/email", post(settings::save_email_settings))
         .route("/app/email/preview", post(email::preview))
         .route("/app/email/preview.html", post(email::preview_html))
         .route("/app/email/test", post(email::send_test))

@@ -15,9 +15,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tidings_core::attribute::{CustomAttribute, DataType, validate_custom_name};
 use tidings_core::text;
+use tidings_engine::email::compose::{DkimInput, EmailSettingsInput, SmtpChange, redact_smtp_url};
 use tidings_store::{ApiToken, TeammateRole};
 
-use super::email::EmailSection;
+use super::email_settings::EmailSection;
 use super::session::{Admin, render};
 use super::view::when;
 use crate::AppState;
@@ -473,6 +474,102 @@ mod tests {
         assert_eq!(origin("http://localhost:3000").as_deref(), Some("http://localhost:3000"));
         for bad in ["app.example.com", "ftp://x", "https://x/path", "https://", "https://a b"] {
             assert!(origin(bad).is_none(), "{bad}");
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct EmailSettingsForm {
+    csrf: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    reply_to: String,
+    #[serde(default)]
+    smtp_url: String,
+    /// Ticked: use the server's SMTP server instead of the workspace's.
+    #[serde(default)]
+    smtp_remove: Option<String>,
+    #[serde(default)]
+    tracking: Option<String>,
+    #[serde(default)]
+    rate_per_minute: String,
+    #[serde(default)]
+    dkim_selector: String,
+    #[serde(default)]
+    dkim_domain: String,
+    /// Empty: keep the stored key (it is never shown back).
+    #[serde(default)]
+    dkim_private_key: String,
+}
+
+/// `POST /app/settings/email`: saves Settings › Email (admins only). The SMTP URL field shows
+/// the stored URL with its password hidden; sent back unchanged, the stored one is kept.
+pub async fn save_email_settings(
+    State(state): State<AppState>,
+    mut admin: Admin,
+    Form(f): Form<EmailSettingsForm>,
+) -> Response {
+    if !admin.csrf_ok(&f.csrf) {
+        return (StatusCode::FORBIDDEN, "Missing or wrong CSRF token: reload the page and try again").into_response();
+    }
+    if let Err(e) = admin.require(Permission::EmailSettings) {
+        return settings_page(&state, &admin, Notice::forbidden(e)).await;
+    }
+    let stored = admin.workspace.email.smtp_url.as_deref().map(redact_smtp_url).unwrap_or_default();
+    let smtp = if f.smtp_remove.is_some() {
+        SmtpChange::Remove
+    } else if f.smtp_url.trim() == stored {
+        SmtpChange::Keep
+    } else {
+        SmtpChange::Set(f.smtp_url.clone())
+    };
+    let input = EmailSettingsInput {
+        from: f.from.clone(),
+        reply_to: f.reply_to.clone(),
+        smtp,
+        tracking: f.tracking.is_some(),
+        rate_per_minute: f.rate_per_minute.clone(),
+        dkim: DkimInput {
+            selector: f.dkim_selector.clone(),
+            domain: f.dkim_domain.clone(),
+            private_key: f.dkim_private_key.clone(),
+        },
+    };
+    match state.engine.update_email_settings(&admin.workspace, input).await {
+        Ok(ws) => {
+            state.workspaces.forget(ws.id);
+            admin.workspace = ws;
+            settings_page(&state, &admin, Notice::done("Email settings saved.")).await
+        }
+        Err(e) => {
+            let e = ApiError::from(e);
+            let text = e.errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join(" ");
+            let fields = e.errors.iter().filter_map(|e| e.field.clone()).collect();
+            // What was typed stays in the form, to be corrected.
+            let mut section = EmailSection::of(&state, &admin.workspace);
+            section.from = f.from;
+            section.reply_to = f.reply_to;
+            let mut text = text;
+            let typed = f.smtp_url.trim();
+            if typed != stored {
+                // A password is never shown back: a URL with one must be typed again.
+                if redact_smtp_url(typed) == typed {
+                    section.smtp_url = typed.to_owned();
+                } else {
+                    text.push_str(" Type the SMTP server URL again: its password is not shown back.");
+                }
+            }
+            section.tracking = f.tracking.is_some();
+            section.rate_per_minute = f.rate_per_minute;
+            section.dkim_selector = f.dkim_selector;
+            section.dkim_domain = f.dkim_domain;
+            if !f.dkim_private_key.trim().is_empty() {
+                text.push_str(" Paste the DKIM key again: it is not shown back.");
+            }
+            section.bad_fields = fields;
+            let notice = Notice { email: Some(section), ..Notice::error(text) };
+            settings_page(&state, &admin, notice).await
         }
     }
 }
