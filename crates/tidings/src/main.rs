@@ -256,6 +256,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
     };
     mail.connections = settings.smtp_connections.max(1);
     mail.retry_after = settings.email_retry_seconds.clone();
+    mail.lease = settings.email_lease_seconds.max(1);
     engine.set_mail(mail);
     let config = WebConfig { public_url, rate_limit_per_minute: settings.rate_limit_per_minute };
     let state = AppState::with_engine(engine, config);

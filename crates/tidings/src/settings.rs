@@ -39,6 +39,9 @@ pub struct Settings {
     /// Seconds to wait before each further attempt after a temporary SMTP failure, e.g.
     /// `[60, 300, 900]`; when they run out, the email fails.
     pub email_retry_seconds: Vec<i64>,
+    /// Seconds an email worker's claim holds: an email claimed by a node that died is claimed
+    /// again when it ends.
+    pub email_lease_seconds: i64,
 }
 
 impl Default for Settings {
@@ -56,6 +59,7 @@ impl Default for Settings {
             email_bounce_address: None,
             smtp_connections: 10,
             email_retry_seconds: vec![60, 300, 900, 1800, 5400],
+            email_lease_seconds: 300,
         }
     }
 }
@@ -75,6 +79,7 @@ impl std::fmt::Debug for Settings {
             .field("email_bounce_address", &self.email_bounce_address)
             .field("smtp_connections", &self.smtp_connections)
             .field("email_retry_seconds", &self.email_retry_seconds)
+            .field("email_lease_seconds", &self.email_lease_seconds)
             .finish()
     }
 }
@@ -166,6 +171,11 @@ impl Settings {
                 .collect::<Option<Vec<_>>>()
                 .ok_or_else(|| format!("TIDINGS_EMAIL_RETRY_SECONDS must be seconds separated by commas, not {v}"))?;
         }
+        if let Some(v) = env("TIDINGS_EMAIL_LEASE_SECONDS") {
+            s.email_lease_seconds = v.parse().ok().filter(|n| (1..=86_400).contains(n)).ok_or_else(|| {
+                format!("TIDINGS_EMAIL_LEASE_SECONDS must be a whole number of seconds from 1 to 86400, not {v}")
+            })?;
+        }
         if let Some(v) = env("TIDINGS_LOG") {
             s.log = v;
         }
@@ -232,6 +242,9 @@ impl Settings {
         text.push_str("smtp_connections = 10\n");
         text.push_str("# Seconds before each further attempt after a temporary SMTP failure\n");
         text.push_str("email_retry_seconds = [60, 300, 900, 1800, 5400]\n");
+        text.push_str("# Seconds a worker's claim on an email holds; a node that dies leaves its emails to be\n");
+        text.push_str("# claimed again when it ends (each may then go out twice, with the same Message-ID)\n");
+        text.push_str("email_lease_seconds = 300\n");
         text
     }
 }

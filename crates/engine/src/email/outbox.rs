@@ -45,6 +45,9 @@ struct Job {
     smtp: Arc<SmtpConfig>,
     envelope: Envelope,
     bytes: Vec<u8>,
+    /// When the claim ends (seconds): after it, the email may be claimed again, by this node or
+    /// another, so a job still waiting then is not sent.
+    lease_until: i64,
 }
 
 /// The outbox of this node, running.
@@ -89,7 +92,8 @@ async fn run(engine: Arc<Engine>, setup: Arc<MailSetup>, mut stopped: watch::Rec
             break;
         }
         let now = engine.now();
-        let claimed = match engine.store.claim_emails(now, now + setup.lease, batch).await {
+        let lease_until = now + setup.lease;
+        let claimed = match engine.store.claim_emails(now, lease_until, batch).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "could not claim emails; will retry");
@@ -104,7 +108,7 @@ async fn run(engine: Arc<Engine>, setup: Arc<MailSetup>, mut stopped: watch::Rec
             }
             continue;
         }
-        for job in prepare(&engine, &setup, claimed).await {
+        for job in prepare(&engine, &setup, claimed, lease_until).await {
             if tx.send(job).await.is_err() {
                 break;
             }
@@ -125,7 +129,7 @@ struct Batch {
 
 /// Turns claimed emails into letters: skips those that cannot go, moves those over a rate limit
 /// later, records them, and returns the rest.
-async fn prepare(engine: &Arc<Engine>, setup: &MailSetup, claimed: Vec<Claimed>) -> Vec<Job> {
+async fn prepare(engine: &Arc<Engine>, setup: &MailSetup, claimed: Vec<Claimed>, lease_until: i64) -> Vec<Job> {
     let now = engine.now();
     let mut batch = Batch::default();
     let mut by_ws: BTreeMap<i64, Vec<Claimed>> = BTreeMap::new();
@@ -245,7 +249,9 @@ async fn prepare(engine: &Arc<Engine>, setup: &MailSetup, claimed: Vec<Claimed>)
                 dkim: dkim.as_ref(),
             };
             match letter(&st, contact, c.delivery_id).to_mime() {
-                Ok((envelope, bytes)) => jobs.push(Job { claimed: c, smtp: smtp.clone(), envelope, bytes }),
+                Ok((envelope, bytes)) => {
+                    jobs.push(Job { claimed: c, smtp: smtp.clone(), envelope, bytes, lease_until });
+                }
                 Err(e) => outcomes.push((c, EmailOutcome::Failed(e.to_string()))),
             }
         }
@@ -328,6 +334,18 @@ async fn work(engine: Arc<Engine>, setup: Arc<MailSetup>, rx: Arc<Mutex<mpsc::Re
                 old.close().await;
             }
             conn = Some(Connection::new((*job.smtp).clone()));
+        }
+        // A job that waited in the queue (a slow or stalled server) until its claim is about to
+        // end is left: once the lease ends the email is claimed again, and sending this copy
+        // too would send it twice. The margin is the longest one attempt may take (connecting,
+        // then the letter), or half the lease when the lease is shorter than that.
+        let longest = (job.smtp.timeout.as_secs_f64() * 3.0).ceil() as i64 + 1;
+        if engine.now() + longest.min(setup.lease / 2) >= job.lease_until {
+            tracing::debug!(
+                delivery = job.claimed.delivery_id,
+                "claim about to end before sending; left to the next claim"
+            );
+            continue;
         }
         let c = conn.as_mut().expect("set above");
         let outcome = match c.send(&job.envelope, &job.bytes).await {

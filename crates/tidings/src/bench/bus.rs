@@ -51,8 +51,12 @@ pub async fn measure(
 ) -> Result<(), String> {
     out.load = super::load_average();
     eprintln!("  the bus's cost: {} sends each (load average {})", plan.sends, out.load);
-    servers.push(Server::launch(url, dir, token, Launch { nats_url: None, unlimited: true }).await?);
-    servers.push(Server::launch(url, dir, token, Launch { nats_url: Some(nats_url), unlimited: true }).await?);
+    servers
+        .push(Server::launch(url, dir, token, Launch { nats_url: None, unlimited: true, ..Launch::default() }).await?);
+    servers.push(
+        Server::launch(url, dir, token, Launch { nats_url: Some(nats_url), unlimited: true, ..Launch::default() })
+            .await?,
+    );
     let (local, joined) = (&servers[0], &servers[1]);
     out.pinned = local.pinned && joined.pinned;
     let http = reqwest::Client::new();

@@ -9,6 +9,7 @@
 mod bus;
 mod clients;
 mod data;
+mod email;
 mod import;
 mod messenger;
 mod nats;
@@ -54,6 +55,11 @@ pub enum Bench {
     /// the in-process bus; then a send's answer time with the in-process bus and with NATS.
     /// Needs nats-server.
     Nodes(nodes::NodesArgs),
+    /// Personalised ~5 KB emails through the outbox (claim, render, SMTP, record) into Postfix's
+    /// `smtp-sink` at 1, 10 and 50 connections, beside `smtp-source` into the same sink; then one
+    /// 100,000-recipient send end to end with the server's memory and CPU. Needs Postfix's tools
+    /// (`apt-get install postfix`; the service is never started).
+    Email(email::EmailArgs),
     /// WebSocket clients for `bench messenger` and `bench nodes`, driven over stdin/stdout
     /// (started by them).
     #[command(hide = true)]
@@ -173,6 +179,7 @@ pub async fn run(bench: Bench) -> Result<(), String> {
         Bench::Send(args) => send::run(args).await,
         Bench::Messenger(args) => messenger::run(args).await,
         Bench::Nodes(args) => nodes::run(args).await,
+        Bench::Email(args) => email::run(args).await,
         Bench::WsClients(args) => clients::client(args).await,
     }
 }

@@ -247,11 +247,13 @@ async fn measure(
     let nats = Nats::start(server::cpu_count() >= 2).await?;
     let nats_url = nats.url.clone();
     procs.nats = Some(nats);
-    let joined = Launch { nats_url: Some(&nats_url), unlimited: true };
+    let joined = Launch { nats_url: Some(&nats_url), unlimited: true, ..Launch::default() };
     for _ in 0..args.nodes {
         procs.servers.push(Server::launch(url, dir, token, joined).await?);
     }
-    procs.servers.push(Server::launch(url, dir, token, Launch { nats_url: None, unlimited: true }).await?);
+    procs
+        .servers
+        .push(Server::launch(url, dir, token, Launch { nats_url: None, unlimited: true, ..Launch::default() }).await?);
     r.pinned = procs.servers.iter().all(|s| s.pinned) && server::pin_self("1");
     r.memory.push(("started".into(), memory(procs)?));
     eprintln!(

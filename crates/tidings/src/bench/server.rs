@@ -56,6 +56,11 @@ pub struct Launch<'a> {
     /// Turns the API's rate limit off (`TIDINGS_RATE_LIMIT_PER_MINUTE=0`), for a benchmark that
     /// sends more requests with one token than a minute allows.
     pub unlimited: bool,
+    /// More environment for the server (e.g. its SMTP settings).
+    pub env: &'a [(&'a str, &'a str)],
+    /// Leaves the server free on every CPU, for a benchmark whose counterpart is not pinned
+    /// either.
+    pub unpinned: bool,
 }
 
 /// A running `tidings serve`.
@@ -92,7 +97,8 @@ impl Server {
             .port();
         let listen = format!("127.0.0.1:{port}");
         let exe = exe()?;
-        let pinned = cpu_count() >= 2
+        let pinned = !how.unpinned
+            && cpu_count() >= 2
             && std::process::Command::new("taskset")
                 .arg("-V")
                 .stdout(Stdio::null())
@@ -114,6 +120,9 @@ impl Server {
         }
         if how.unlimited {
             cmd.env("TIDINGS_RATE_LIMIT_PER_MINUTE", "0");
+        }
+        for (k, v) in how.env {
+            cmd.env(k, v);
         }
         // taskset execs the server, so the child's pid is the server's.
         let child = cmd

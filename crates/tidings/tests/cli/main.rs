@@ -1,8 +1,9 @@
 //! The `tidings` binary as a user runs it: `setup`, `import`, `export` on SQLite and PostgreSQL,
-//! `serve` on a fresh data directory, a server killed in the middle of a send, and several
-//! servers on PostgreSQL and NATS.
+//! `serve` on a fresh data directory, a server killed in the middle of a send (in-app and email),
+//! an SMTP server that fails in every way, and several servers on PostgreSQL and NATS.
 
 mod crash;
+mod email;
 mod nodes;
 
 use std::io::{BufRead, BufReader};
