@@ -56,6 +56,9 @@ pub trait EmailStore: Send + Sync {
     /// Records what became of a claimed email; `false` when it was no longer `sending` (a bounce
     /// or another worker recorded it first).
     async fn record_email(&self, ws: i64, delivery_id: i64, outcome: &EmailOutcome, now: i64) -> Result<bool>;
+    /// Records several outcomes `(workspace, delivery, outcome)` in one transaction, as
+    /// [`EmailStore::record_email`] each: whether each was still `sending`.
+    async fn record_emails(&self, outcomes: &[(i64, i64, EmailOutcome)], now: i64) -> Result<Vec<bool>>;
     /// Takes up to `n` sends from the workspace's rate limit of one email per `interval_ms`,
     /// with up to `burst` sent at once (GCRA; the state is one column, changed only if nobody
     /// changed it meanwhile, so every node shares one limit). Returns how many were granted and,

@@ -35,61 +35,19 @@ impl EmailStore for Store {
 
     async fn record_email(&self, ws: i64, delivery_id: i64, outcome: &EmailOutcome, now: i64) -> Result<bool> {
         let mut tx = self.writer.begin().await?;
-        let (event, set) = match outcome {
-            EmailOutcome::Sent => (DeliveryEvent::Deliver, "sent_at = $3, reason = NULL, due_at = NULL"),
-            EmailOutcome::Retry { counts: true, .. } => (DeliveryEvent::Retry, "due_at = $5, reason = $4"),
-            EmailOutcome::Retry { counts: false, .. } => {
-                (DeliveryEvent::Retry, "due_at = $5, attempts = attempts - 1")
-            }
-            EmailOutcome::Failed(_) => (DeliveryEvent::Fail, "failed_at = $3, reason = $4, due_at = NULL"),
-            EmailOutcome::Bounced(_) => (DeliveryEvent::Bounce, "bounced_at = $3, reason = $4, due_at = NULL"),
-            EmailOutcome::Skipped(_) => (DeliveryEvent::Skip, "reason = $4, due_at = NULL"),
-            // Not the machine's `sending → cancelled` (a stop leaves an email on its way alone):
-            // the worker's own claim, given up before anything was sent.
-            EmailOutcome::Cancelled => (DeliveryEvent::Cancel, "cancelled_at = $3, due_at = NULL"),
-        };
-        let (to, _) = delivery_move(event);
-        let reason = match outcome {
-            EmailOutcome::Sent | EmailOutcome::Cancelled => None,
-            EmailOutcome::Retry { reason, .. }
-            | EmailOutcome::Failed(reason)
-            | EmailOutcome::Bounced(reason)
-            | EmailOutcome::Skipped(reason) => Some(reason.as_str()),
-        };
-        let at = match outcome {
-            EmailOutcome::Retry { at, .. } => Some(*at),
-            _ => None,
-        };
-        // Only the worker's own claim is recorded: a delivery that moved on meanwhile is left.
-        let sql = format!(
-            "UPDATE deliveries SET {to}, {set} WHERE workspace_id = $1 AND id = $2 AND state = 'sending' \
-             RETURNING contact_id"
-        );
-        let row = sqlx::query(&sql)
-            .bind(ws)
-            .bind(delivery_id)
-            .bind(now)
-            .bind(reason)
-            .bind(at)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(row) = row else { return Ok(false) };
-        let contact: i64 = row.try_get(0)?;
-        let contact_change = match outcome {
-            EmailOutcome::Sent => Some("last_contacted_at = $3"),
-            EmailOutcome::Bounced(_) => Some("has_hard_bounced = TRUE, updated_at = $3"),
-            _ => None,
-        };
-        if let Some(change) = contact_change {
-            sqlx::query(&format!("UPDATE contacts SET {change} WHERE workspace_id = $1 AND id = $2"))
-                .bind(ws)
-                .bind(contact)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+        let done = record_in(&mut tx, ws, delivery_id, outcome, now).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn record_emails(&self, outcomes: &[(i64, i64, EmailOutcome)], now: i64) -> Result<Vec<bool>> {
+        let mut tx = self.writer.begin().await?;
+        let mut done = Vec::with_capacity(outcomes.len());
+        for (ws, delivery_id, outcome) in outcomes {
+            done.push(record_in(&mut tx, *ws, *delivery_id, outcome, now).await?);
         }
         tx.commit().await?;
-        Ok(true)
+        Ok(done)
     }
 
     async fn take_email_slots(&self, ws: i64, n: i64, interval_ms: i64, burst: i64, now_ms: i64) -> Result<(i64, i64)> {
@@ -223,4 +181,68 @@ impl EmailStore for Store {
         .await?;
         Ok(done.rows_affected() > 0)
     }
+}
+
+/// Records one claimed email's outcome inside `tx` (see `EmailStore::record_email`).
+async fn record_in(
+    tx: &mut sqlx::Transaction<'_, Db>,
+    ws: i64,
+    delivery_id: i64,
+    outcome: &EmailOutcome,
+    now: i64,
+) -> Result<bool> {
+    let (event, set) = match outcome {
+        EmailOutcome::Sent => (DeliveryEvent::Deliver, "sent_at = $3, reason = NULL, due_at = NULL"),
+        EmailOutcome::Retry { counts: true, .. } => (DeliveryEvent::Retry, "due_at = $5, reason = $4"),
+        EmailOutcome::Retry { counts: false, .. } => {
+            (DeliveryEvent::Retry, "due_at = $5, attempts = attempts - 1")
+        }
+        EmailOutcome::Failed(_) => (DeliveryEvent::Fail, "failed_at = $3, reason = $4, due_at = NULL"),
+        EmailOutcome::Bounced(_) => (DeliveryEvent::Bounce, "bounced_at = $3, reason = $4, due_at = NULL"),
+        EmailOutcome::Skipped(_) => (DeliveryEvent::Skip, "reason = $4, due_at = NULL"),
+        // Not the machine's `sending → cancelled` (a stop leaves an email on its way alone):
+        // the worker's own claim, given up before anything was sent.
+        EmailOutcome::Cancelled => (DeliveryEvent::Cancel, "cancelled_at = $3, due_at = NULL"),
+    };
+    let (to, _) = delivery_move(event);
+    let reason = match outcome {
+        EmailOutcome::Sent | EmailOutcome::Cancelled => None,
+        EmailOutcome::Retry { reason, .. }
+        | EmailOutcome::Failed(reason)
+        | EmailOutcome::Bounced(reason)
+        | EmailOutcome::Skipped(reason) => Some(reason.as_str()),
+    };
+    let at = match outcome {
+        EmailOutcome::Retry { at, .. } => Some(*at),
+        _ => None,
+    };
+    // Only the worker's own claim is recorded: a delivery that moved on meanwhile is left.
+    let sql = format!(
+        "UPDATE deliveries SET {to}, {set} WHERE workspace_id = $1 AND id = $2 AND state = 'sending' \
+         RETURNING contact_id"
+    );
+    let row = sqlx::query(&sql)
+        .bind(ws)
+        .bind(delivery_id)
+        .bind(now)
+        .bind(reason)
+        .bind(at)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let Some(row) = row else { return Ok(false) };
+    let contact: i64 = row.try_get(0)?;
+    let contact_change = match outcome {
+        EmailOutcome::Sent => Some("last_contacted_at = $3"),
+        EmailOutcome::Bounced(_) => Some("has_hard_bounced = TRUE, updated_at = $3"),
+        _ => None,
+    };
+    if let Some(change) = contact_change {
+        sqlx::query(&format!("UPDATE contacts SET {change} WHERE workspace_id = $1 AND id = $2"))
+            .bind(ws)
+            .bind(contact)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(true)
 }

@@ -84,8 +84,13 @@ async fn run(engine: Arc<Engine>, setup: Arc<MailSetup>, mut stopped: watch::Rec
     let workers = setup.connections.max(1);
     let (tx, rx) = mpsc::channel::<Job>(workers * 2);
     let rx = Arc::new(Mutex::new(rx));
+    // Room for one outcome per worker: while the database is slow the workers wait, so the
+    // emails sent but not yet recorded stay a few per connection.
+    let (done_tx, done_rx) = mpsc::channel::<(Claimed, EmailOutcome)>(workers);
+    let recorder = tokio::spawn(recorder(engine.clone(), done_rx));
     let handles: Vec<JoinHandle<()>> =
-        (0..workers).map(|_| tokio::spawn(work(engine.clone(), setup.clone(), rx.clone()))).collect();
+        (0..workers).map(|_| tokio::spawn(work(engine.clone(), setup.clone(), rx.clone(), done_tx.clone()))).collect();
+    drop(done_tx);
     let batch = (workers * 20) as i64;
     loop {
         if *stopped.borrow() {
@@ -117,6 +122,24 @@ async fn run(engine: Arc<Engine>, setup: Arc<MailSetup>, mut stopped: watch::Rec
     drop(tx);
     for h in handles {
         let _ = h.await;
+    }
+    // The workers are done: what they sent is recorded before the outbox stops.
+    let _ = recorder.await;
+}
+
+/// Outcomes written in one transaction at most.
+const RECORD_BATCH: usize = 256;
+
+/// Writes the workers' outcomes as they come, those waiting together in one transaction: one
+/// commit per email would bound the outbox at the database's commit rate. An outcome waits here
+/// for the time of one commit, the window in which a crash leaves an email sent but not recorded
+/// (see docs/email.md); at most three per connection are in it (one being written, one waiting
+/// in the channel, one held by its worker).
+async fn recorder(engine: Arc<Engine>, mut done: mpsc::Receiver<(Claimed, EmailOutcome)>) {
+    let mut batch = Vec::with_capacity(RECORD_BATCH);
+    while done.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+        record_many(&engine, &batch).await;
+        batch.clear();
     }
 }
 
@@ -296,6 +319,52 @@ fn retry_or_fail(setup: &MailSetup, c: &Claimed, now: i64, reason: String) -> Em
     }
 }
 
+/// The bus's word for an outcome, when it moves a figure.
+fn moved_by(outcome: &EmailOutcome) -> Option<Moved> {
+    match outcome {
+        EmailOutcome::Sent => Some(Moved::Delivered),
+        EmailOutcome::Failed(_) => Some(Moved::Failed),
+        EmailOutcome::Bounced(_) => Some(Moved::Bounced),
+        EmailOutcome::Skipped(_) => Some(Moved::Skipped),
+        EmailOutcome::Retry { .. } | EmailOutcome::Cancelled => None,
+    }
+}
+
+/// Records outcomes in one transaction, retried as [`record`] is, and tells the bus what moved,
+/// per workspace, message and figure.
+async fn record_many(engine: &Engine, batch: &[(Claimed, EmailOutcome)]) {
+    let rows: Vec<(i64, i64, EmailOutcome)> =
+        batch.iter().map(|(c, o)| (c.workspace_id, c.delivery_id, o.clone())).collect();
+    for attempt in 0..5 {
+        match engine.store.record_emails(&rows, engine.now()).await {
+            Ok(done) => {
+                let mut moved: Vec<((i64, Moved), BTreeMap<i64, u64>)> = Vec::new();
+                for ((c, outcome), done) in batch.iter().zip(done) {
+                    if let (true, Some(what)) = (done, moved_by(outcome)) {
+                        let key = (c.workspace_id, what);
+                        let at = match moved.iter().position(|(k, _)| *k == key) {
+                            Some(i) => i,
+                            None => {
+                                moved.push((key, BTreeMap::new()));
+                                moved.len() - 1
+                            }
+                        };
+                        *moved[at].1.entry(c.message_id).or_default() += 1;
+                    }
+                }
+                for ((ws, what), counts) in moved {
+                    engine.moved(ws, counts, what);
+                }
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(emails = batch.len(), attempt, error = %e, "could not record emails' outcomes");
+                tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+            }
+        }
+    }
+}
+
 async fn record(engine: &Engine, c: &Claimed, outcome: &EmailOutcome) {
     let now = engine.now();
     // A failure to write is retried a few times: the lease brings the email back anyway, but
@@ -303,14 +372,7 @@ async fn record(engine: &Engine, c: &Claimed, outcome: &EmailOutcome) {
     for attempt in 0..5 {
         match engine.store.record_email(c.workspace_id, c.delivery_id, outcome, now).await {
             Ok(done) => {
-                let what = match outcome {
-                    EmailOutcome::Sent => Some(Moved::Delivered),
-                    EmailOutcome::Failed(_) => Some(Moved::Failed),
-                    EmailOutcome::Bounced(_) => Some(Moved::Bounced),
-                    EmailOutcome::Skipped(_) => Some(Moved::Skipped),
-                    EmailOutcome::Retry { .. } | EmailOutcome::Cancelled => None,
-                };
-                if let (true, Some(what)) = (done, what) {
+                if let (true, Some(what)) = (done, moved_by(outcome)) {
                     engine.moved(c.workspace_id, BTreeMap::from([(c.message_id, 1)]), what);
                 }
                 return;
@@ -324,7 +386,12 @@ async fn record(engine: &Engine, c: &Claimed, outcome: &EmailOutcome) {
 }
 
 /// A worker: one SMTP connection, one email at a time.
-async fn work(engine: Arc<Engine>, setup: Arc<MailSetup>, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
+async fn work(
+    engine: Arc<Engine>,
+    setup: Arc<MailSetup>,
+    rx: Arc<Mutex<mpsc::Receiver<Job>>>,
+    done: mpsc::Sender<(Claimed, EmailOutcome)>,
+) {
     let mut conn: Option<Connection> = None;
     loop {
         let job = { rx.lock().await.recv().await };
@@ -356,7 +423,9 @@ async fn work(engine: Arc<Engine>, setup: Arc<MailSetup>, rx: Arc<Mutex<mpsc::Re
                 retry_or_fail(&setup, &job.claimed, engine.now(), why)
             }
         };
-        record(&engine, &job.claimed, &outcome).await;
+        if done.send((job.claimed, outcome)).await.is_err() {
+            break;
+        }
     }
     if let Some(mut c) = conn {
         c.close().await;
