@@ -3,57 +3,13 @@
 //! contact will get, links untracked) and the test to oneself through a real SMTP server process
 //! (`scripts/smtp-server`), which records no delivery.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
-use serde_json::Value as Json;
 use tidings_core::message::EmailTemplate;
 use tidings_engine::EngineError;
 use tidings_engine::email::MailSetup;
 use tidings_engine::email::compose::{DkimInput, EmailDraft, EmailSettingsInput, SmtpChange};
 
+use crate::email::Sink;
 use crate::support::World;
-
-struct Sink {
-    child: Child,
-    port: u16,
-    out: std::path::PathBuf,
-}
-
-impl Sink {
-    fn start(dir: &std::path::Path) -> Sink {
-        let out = dir.join("sink.jsonl");
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/smtp-server");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .arg("--out")
-            .arg(&out)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 runs the test SMTP server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let port = line.trim().strip_prefix("ready ").and_then(|p| p.parse().ok()).unwrap_or_else(|| {
-            panic!("the test SMTP server did not start (is aiosmtpd installed? scripts/test installs it): {line:?}")
-        });
-        Sink { child, port, out }
-    }
-
-    fn accepted(&self) -> Vec<Json> {
-        std::fs::read_to_string(&self.out)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn settings(from: &str, reply_to: &str, smtp: SmtpChange, rate: &str) -> EmailSettingsInput {
     EmailSettingsInput {

@@ -24,7 +24,7 @@ use serde_json::{Map, Value as Json, json};
 use tidings_core::contact::ContactInput;
 use tidings_store::MessageStats;
 
-use crate::{BIN, Db, setup, unique};
+use crate::{Db, serve_with, setup, unique};
 
 /// The SMTP server process: started, killed and started again on the same port, stopped and
 /// continued, its answers changed through its rules file.
@@ -137,28 +137,16 @@ struct Mail<'a> {
 
 impl Server {
     fn start(db: &Db, mail: &Mail) -> Server {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &db.url])
-            .env_remove("TIDINGS_CONFIG")
-            .env("TIDINGS_SMTP_URL", mail.smtp_url)
-            .env("TIDINGS_EMAIL_FROM", "news@acme.test")
-            .env("TIDINGS_SMTP_CONNECTIONS", mail.connections.to_string())
-            .env("TIDINGS_EMAIL_LEASE_SECONDS", mail.lease.to_string())
-            .env("TIDINGS_EMAIL_RETRY_SECONDS", mail.retries)
-            .env("TIDINGS_RATE_LIMIT_PER_MINUTE", "0")
-            .env("TIDINGS_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let url = loop {
-            let line = lines.next().expect("serve exited before printing its URL").unwrap();
-            if let Some(rest) = line.strip_prefix("Tidings is running at ") {
-                break rest.split_whitespace().next().unwrap().to_owned();
-            }
-        };
-        std::thread::spawn(move || lines.for_each(drop));
+        let env = [
+            ("TIDINGS_SMTP_URL", mail.smtp_url.to_owned()),
+            ("TIDINGS_EMAIL_FROM", "news@acme.test".to_owned()),
+            ("TIDINGS_SMTP_CONNECTIONS", mail.connections.to_string()),
+            ("TIDINGS_EMAIL_LEASE_SECONDS", mail.lease.to_string()),
+            ("TIDINGS_EMAIL_RETRY_SECONDS", mail.retries.to_owned()),
+            ("TIDINGS_RATE_LIMIT_PER_MINUTE", "0".to_owned()),
+            ("TIDINGS_LOG", "warn".to_owned()),
+        ];
+        let (child, url) = serve_with(&["--database-url", &db.url], &env);
         Server { child, url }
     }
 

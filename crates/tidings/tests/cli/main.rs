@@ -80,10 +80,16 @@ impl Db {
 /// returns it with the URL it prints. Whatever it prints later is read, so that a full pipe
 /// never stalls it.
 pub(crate) fn serve(args: &[&str]) -> (std::process::Child, String) {
+    serve_with(args, &[])
+}
+
+/// As [`serve`], with these environment variables set.
+pub(crate) fn serve_with(args: &[&str], env: &[(&str, String)]) -> (std::process::Child, String) {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(args)
         .env_remove("TIDINGS_CONFIG")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
