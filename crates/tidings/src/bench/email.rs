@@ -347,9 +347,15 @@ async fn email_size(scratch: &Scratch, dir: &Path, token: &str) -> Result<u64, S
     sent?;
     let text = std::fs::read_to_string(&dump).unwrap_or_default();
     let _ = std::fs::remove_file(&dump);
-    // smtp-sink puts X-Client-Addr, X-Client-Proto, X-Helo-Args, X-Mail-Args, X-Rcpt-Args and
-    // a three-line Received: before the message.
-    let body: usize = text.split_inclusive('\n').skip(8).map(str::len).sum();
+    // smtp-sink writes its own headers (X-Client-Addr, X-Client-Proto, X-Helo-Args, X-Mail-Args,
+    // X-Rcpt-Args, and a folded Received:) before the message: the size is what follows them.
+    const SINK: [&str; 6] =
+        ["X-Client-Addr:", "X-Client-Proto:", "X-Helo-Args:", "X-Mail-Args:", "X-Rcpt-Args:", "Received:"];
+    let body: usize = text
+        .split_inclusive('\n')
+        .skip_while(|l| SINK.iter().any(|h| l.starts_with(h)) || l.starts_with([' ', '\t']))
+        .map(str::len)
+        .sum();
     if body == 0 {
         return Err("smtp-sink wrote no message".into());
     }
