@@ -1,19 +1,21 @@
 //! Tidings storage: the one API the rest of Tidings uses to read and write its data, and its
 //! implementations for SQLite (the embedded default) and PostgreSQL.
 //!
-//! Both implementations are compiled from one source file, `imp.rs`, included once per dialect
-//! with that dialect's sqlx types. The few places where the dialects differ branch on a `DIALECT`
+//! Both implementations are compiled from one source, `imp.rs` and the `imp_*.rs` files beside it
+//! (one per part of the API: accounts, labels, messages, conversations, email), included once
+//! per dialect with that dialect's sqlx types. The few places where the dialects differ branch on a `DIALECT`
 //! constant, so a change to a query lands in both at once and the shared conformance suite
 //! (`tests/`) checks both behave the same. Each method is one unit of work: when it needs a
 //! transaction it opens and commits it inside, and no transaction crosses this crate's boundary.
 
+mod accounts;
 mod email;
+mod labels;
 mod messages;
 mod model;
 mod postgres;
 mod sqlite;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -21,7 +23,9 @@ use tidings_core::attribute::CustomAttribute;
 use tidings_core::contact::{Contact, ContactInput};
 use tidings_core::filter::Pred;
 
+pub use accounts::*;
 pub use email::*;
+pub use labels::*;
 pub use messages::*;
 pub use model::*;
 pub use tidings_core::filter::sql::Dialect;
@@ -69,47 +73,10 @@ pub async fn open_postgres_schema(url: &str, schema: &str) -> Result<Arc<dyn Sto
 /// The storage API. Every method that reads or writes workspace data takes the workspace id and
 /// scopes its queries to it.
 #[async_trait]
-pub trait Store: MessageStore + EmailStore + Send + Sync + 'static {
+pub trait Store:
+    AccountStore + LabelStore + MessageStore + ConversationStore + EmailStore + Send + Sync + 'static
+{
     fn dialect(&self) -> Dialect;
-
-    // --- workspaces and teammates -------------------------------------------------------
-    /// Creates a workspace with its owner and its built-in segments, in one transaction.
-    async fn create_workspace(&self, ws: NewWorkspace, owner: NewTeammate) -> Result<(Workspace, Teammate)>;
-    async fn workspace(&self, id: i64) -> Result<Option<Workspace>>;
-    async fn workspace_by_app_id(&self, app_id: &str) -> Result<Option<Workspace>>;
-    async fn workspace_count(&self) -> Result<i64>;
-    async fn workspaces(&self) -> Result<Vec<Workspace>>;
-    /// Saves the Messenger settings of a workspace.
-    async fn update_messenger_settings(
-        &self,
-        id: i64,
-        identity_required: bool,
-        allowed_origins: &[String],
-    ) -> Result<bool>;
-    /// Saves how a workspace sends email (its secret is kept).
-    async fn update_email_settings(&self, id: i64, email: &EmailSettings) -> Result<bool>;
-    /// Replaces a workspace's identity secret with `secret`, recording `now` as when; returns the
-    /// workspace as it now is, or `None` when there is no such workspace.
-    async fn rotate_identity_secret(&self, id: i64, secret: &str, now: i64) -> Result<Option<Workspace>>;
-    async fn create_teammate(&self, ws: i64, teammate: NewTeammate) -> Result<Teammate>;
-    /// Moves a teammate from role `from` to role `to`, only if they still hold `from` (so a
-    /// decision taken on what the caller saw is not applied to a role changed since). The owner
-    /// is never moved and nobody is made owner. Returns whether the teammate was changed.
-    async fn set_teammate_role(&self, ws: i64, id: i64, from: TeammateRole, to: TeammateRole) -> Result<bool>;
-    async fn teammate(&self, ws: i64, id: i64) -> Result<Option<Teammate>>;
-    /// Teammate emails are unique across the server; login looks them up here.
-    async fn teammate_by_email(&self, email: &str) -> Result<Option<Teammate>>;
-    async fn teammates(&self, ws: i64) -> Result<Vec<Teammate>>;
-
-    // --- sessions and API tokens ---------------------------------------------------------
-    async fn create_session(&self, session: &Session) -> Result<()>;
-    async fn session(&self, token_hash: &str, now: i64) -> Result<Option<Session>>;
-    async fn delete_session(&self, token_hash: &str) -> Result<()>;
-    async fn create_api_token(&self, ws: i64, token: NewApiToken) -> Result<ApiToken>;
-    /// A live (not revoked) token by the hash of its secret.
-    async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>>;
-    async fn api_tokens(&self, ws: i64) -> Result<Vec<ApiToken>>;
-    async fn revoke_api_token(&self, ws: i64, id: i64, now: i64) -> Result<bool>;
 
     // --- data attributes -----------------------------------------------------------------
     async fn custom_attributes(&self, ws: i64) -> Result<Vec<CustomAttribute>>;
@@ -142,25 +109,6 @@ pub trait Store: MessageStore + EmailStore + Send + Sync + 'static {
     async fn upsert_contacts(&self, ws: i64, inputs: &[ContactInput], now: i64) -> Result<UpsertReport>;
     /// Contacts with an id greater than `after`, by id: the export walks the table with this.
     async fn contacts_after(&self, ws: i64, after: i64, limit: i64) -> Result<Vec<Contact>>;
-
-    // --- tags --------------------------------------------------------------------------------
-    async fn tags(&self, ws: i64) -> Result<Vec<Tag>>;
-    async fn tag(&self, ws: i64, id: i64) -> Result<Option<Tag>>;
-    /// Creates a tag, or returns the existing one of the same name.
-    async fn create_tag(&self, ws: i64, name: &str, now: i64) -> Result<Tag>;
-    async fn rename_tag(&self, ws: i64, id: i64, name: &str) -> Result<Option<Tag>>;
-    async fn delete_tag(&self, ws: i64, id: i64) -> Result<bool>;
-    async fn tag_contact(&self, ws: i64, contact_id: i64, tag_id: i64, admin: Option<i64>, now: i64) -> Result<()>;
-    async fn untag_contact(&self, ws: i64, contact_id: i64, tag_id: i64) -> Result<bool>;
-    /// The tags of each of the given contacts.
-    async fn contact_tags(&self, ws: i64, contact_ids: &[i64]) -> Result<HashMap<i64, Vec<AppliedTag>>>;
-
-    // --- segments ----------------------------------------------------------------------------
-    async fn segments(&self, ws: i64) -> Result<Vec<Segment>>;
-    async fn segment(&self, ws: i64, id: i64) -> Result<Option<Segment>>;
-    async fn create_segment(&self, ws: i64, segment: NewSegment, now: i64) -> Result<Segment>;
-    async fn update_segment(&self, ws: i64, id: i64, segment: NewSegment, now: i64) -> Result<Option<Segment>>;
-    async fn delete_segment(&self, ws: i64, id: i64) -> Result<bool>;
 
     // --- for tests and benchmarks -----------------------------------------------------------
     /// Runs a raw SQL statement (benchmarks compare against hand-written SQL with it).

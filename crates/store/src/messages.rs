@@ -300,8 +300,11 @@ pub trait MessageStore: Send + Sync {
         now: i64,
     ) -> Result<bool>;
     async fn deliveries_of_contact(&self, ws: i64, contact_id: i64) -> Result<Vec<Delivery>>;
+}
 
-    // --- conversations ----------------------------------------------------------------------
+/// Conversations: a contact's or a teammate's, with their parts.
+#[async_trait]
+pub trait ConversationStore: Send + Sync {
     /// The conversation of a contact about a message, created with `first` as its opening part
     /// when it does not exist yet.
     async fn conversation_for(

@@ -45,7 +45,10 @@ const SKIP_LOCKED: &str = "";
 const RANDOM_SECRET: &str = "lower(hex(randomblob(32)))";
 
 include!("imp.rs");
+include!("imp_accounts.rs");
+include!("imp_labels.rs");
 include!("imp_messages.rs");
+include!("imp_conversations.rs");
 include!("imp_email.rs");
 
 impl Store {
