@@ -1,8 +1,10 @@
 //! Conversations: their states, the kinds of part they are made of, and who writes a part.
 //!
 //! A conversation is `open`, `closed` or `snoozed` (until a time). A part is a contact's or a
-//! teammate's words (`comment`), a teammate's note the contact never sees (`note`), or a change
-//! of state (`open`, `close`, `snoozed`). These names are Intercom's, and stored as text.
+//! teammate's words (`comment`), a teammate's note the contact never sees (`note`), a change of
+//! state (`open`, `close`, `snoozed`, and `unsnoozed` when its time comes), or a change of
+//! assignee (`assignment`, or `assign_and_reopen` when the assignment also reopens it). These
+//! names are Intercom's, and stored as text.
 
 /// Where a conversation stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -70,6 +72,12 @@ pub enum PartType {
     Open,
     Close,
     Snoozed,
+    /// A snoozed conversation woke up: its time came.
+    Unsnoozed,
+    /// The conversation was assigned to a teammate, or unassigned.
+    Assignment,
+    /// An assignment that also reopened a closed or snoozed conversation.
+    AssignAndReopen,
 }
 
 impl PartType {
@@ -80,6 +88,9 @@ impl PartType {
             PartType::Open => "open",
             PartType::Close => "close",
             PartType::Snoozed => "snoozed",
+            PartType::Unsnoozed => "unsnoozed",
+            PartType::Assignment => "assignment",
+            PartType::AssignAndReopen => "assign_and_reopen",
         }
     }
 
@@ -90,9 +101,24 @@ impl PartType {
             "open" => PartType::Open,
             "close" => PartType::Close,
             "snoozed" => PartType::Snoozed,
+            "unsnoozed" => PartType::Unsnoozed,
+            "assignment" => PartType::Assignment,
+            "assign_and_reopen" => PartType::AssignAndReopen,
             _ => return None,
         })
     }
+
+    /// Every kind of part, for the places that list them all.
+    pub const ALL: [PartType; 8] = [
+        PartType::Comment,
+        PartType::Note,
+        PartType::Open,
+        PartType::Close,
+        PartType::Snoozed,
+        PartType::Unsnoozed,
+        PartType::Assignment,
+        PartType::AssignAndReopen,
+    ];
 }
 
 /// Who wrote a part: a teammate, or the contact (a user or a lead).
@@ -135,9 +161,9 @@ impl Author {
 }
 
 /// Whether the contact sees a part in their Messenger: the team's notes, and changes of state
-/// that carry no words, are not shown.
+/// or assignee that carry no words, are not shown; an assignment's words are the team's own.
 pub fn visible_to_contact(part_type: PartType, has_words: bool) -> bool {
-    part_type != PartType::Note && has_words
+    !matches!(part_type, PartType::Note | PartType::Assignment | PartType::AssignAndReopen) && has_words
 }
 
 #[cfg(test)]
@@ -149,7 +175,7 @@ mod tests {
         for s in [State::Open, State::Closed, State::Snoozed] {
             assert_eq!(State::parse(s.as_str()), Some(s));
         }
-        for p in [PartType::Comment, PartType::Note, PartType::Open, PartType::Close, PartType::Snoozed] {
+        for p in PartType::ALL {
             assert_eq!(PartType::parse(p.as_str()), Some(p));
         }
         for a in [Author::Admin, Author::User, Author::Lead] {
@@ -165,5 +191,6 @@ mod tests {
         assert!(!visible_to_contact(PartType::Note, true));
         assert!(!visible_to_contact(PartType::Close, false));
         assert!(visible_to_contact(PartType::Close, true));
+        assert!(!visible_to_contact(PartType::Assignment, true), "an assignment's words are for the team");
     }
 }

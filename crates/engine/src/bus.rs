@@ -28,8 +28,13 @@ pub enum Event {
     DeliveriesMoved { workspace: i64, message: i64, what: Moved, count: u64 },
     /// A part was added to a conversation. `visible` says whether the contact sees it.
     PartAdded { workspace: i64, conversation: i64, contact: i64, part: i64, visible: bool },
-    /// A conversation changed state.
+    /// A conversation changed: its state, assignee, tags or read mark.
     ConversationChanged { workspace: i64, conversation: i64, contact: i64, state: StateName },
+    /// The contact saw the team's latest words in a conversation.
+    ConversationSeen { workspace: i64, conversation: i64, contact: i64 },
+    /// A teammate has a conversation open (`typing`: and is writing in it). Nothing is stored:
+    /// pages repeat it while it holds and forget it when it stops coming.
+    TeammatePresent { workspace: i64, conversation: i64, teammate: i64, typing: bool },
 }
 
 /// What happened to deliveries.
@@ -79,7 +84,9 @@ impl Event {
             | Event::MessageChanged { workspace, .. }
             | Event::DeliveriesMoved { workspace, .. }
             | Event::PartAdded { workspace, .. }
-            | Event::ConversationChanged { workspace, .. } => *workspace,
+            | Event::ConversationChanged { workspace, .. }
+            | Event::ConversationSeen { workspace, .. }
+            | Event::TeammatePresent { workspace, .. } => *workspace,
         }
     }
 }

@@ -33,7 +33,16 @@ pub enum Words {
 }
 
 fn part(part_type: PartType, author_type: Author, author_id: i64, body: Option<String>, now: i64) -> ConversationPart {
-    ConversationPart { id: 0, conversation_id: 0, part_type, author_type, author_id, body, created_at: now }
+    ConversationPart {
+        id: 0,
+        conversation_id: 0,
+        part_type,
+        author_type,
+        author_id,
+        body,
+        created_at: now,
+        assigned_to: None,
+    }
 }
 
 impl Engine {

@@ -12,6 +12,8 @@ pub enum Missing {
     Message,
     Conversation,
     Delivery,
+    Tag,
+    SavedReply,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -15,6 +15,7 @@ pub mod deliveries;
 pub mod email;
 pub mod error;
 pub mod filters;
+pub mod inbox;
 pub mod messages;
 pub mod presence;
 pub mod render;

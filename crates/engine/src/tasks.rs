@@ -22,10 +22,11 @@ struct Task {
     step: Step,
 }
 
-/// How often scheduled messages and opened delivery windows are looked for, and pings written.
+/// How often scheduled messages, opened delivery windows and snoozed conversations whose time
+/// came are looked for, and pings written.
 pub const TICK: Duration = Duration::from_secs(1);
 
-const TASKS: [Task; 3] = [
+const TASKS: [Task; 4] = [
     Task {
         name: "scheduler",
         every: TICK,
@@ -41,6 +42,15 @@ const TASKS: [Task; 3] = [
         step: |engine, now| {
             Box::pin(async move {
                 crate::windows::step(&engine, now).await;
+            })
+        },
+    },
+    Task {
+        name: "snoozes",
+        every: TICK,
+        step: |engine, now| {
+            Box::pin(async move {
+                crate::inbox::step(&engine, now).await;
             })
         },
     },

@@ -19,6 +19,17 @@ fn conversation_from_row(row: &DbRow) -> Result<Conversation> {
         updated_at: row.try_get("updated_at")?,
         waiting_since: row.try_get("waiting_since")?,
         snoozed_until: row.try_get("snoozed_until")?,
+        assignee_id: row.try_get("assignee_id")?,
+        contact_seen_part_id: row.try_get("contact_seen_part_id")?,
+        team_part_id: row.try_get("team_part_id")?,
+        emailed_part_id: row.try_get("emailed_part_id")?,
+        custom_attributes: {
+            let text: String = row.try_get("custom_attributes")?;
+            match serde_json::from_str(&text) {
+                Ok(Json::Object(map)) => map,
+                _ => return Err(StoreError::Corrupt(format!("conversation attributes {text}"))),
+            }
+        },
     })
 }
 
@@ -37,6 +48,7 @@ fn part_from_row(row: &DbRow) -> Result<ConversationPart> {
         author_id: row.try_get("author_id")?,
         body: row.try_get("body")?,
         created_at: row.try_get("created_at")?,
+        assigned_to: row.try_get("assigned_to")?,
     })
 }
 
@@ -48,8 +60,8 @@ async fn insert_part(
     part: &ConversationPart,
 ) -> Result<Option<ConversationPart>> {
     let row = sqlx::query(
-        "INSERT INTO conversation_parts (workspace_id, conversation_id, part_type, author_type, author_id, body, created_at) \
-         SELECT $1, c.id, $3, $4, $5, $6, $7 FROM conversations c WHERE c.workspace_id = $1 AND c.id = $2 RETURNING *",
+        "INSERT INTO conversation_parts (workspace_id, conversation_id, part_type, author_type, author_id, body, created_at, assigned_to) \
+         SELECT $1, c.id, $3, $4, $5, $6, $7, $8 FROM conversations c WHERE c.workspace_id = $1 AND c.id = $2 RETURNING *",
     )
     .bind(ws)
     .bind(conversation_id)
@@ -58,9 +70,25 @@ async fn insert_part(
     .bind(part.author_id)
     .bind(&part.body)
     .bind(part.created_at)
+    .bind(part.assigned_to)
     .fetch_optional(&mut **tx)
     .await?;
-    row.as_ref().map(part_from_row).transpose()
+    let written = row.as_ref().map(part_from_row).transpose()?;
+    // The team's words to the contact: what a reply email is about if the contact does not see
+    // them in time.
+    if let Some(p) = &written
+        && p.author_type == Author::Admin
+        && tidings_core::conversation::visible_to_contact(p.part_type, p.body.is_some())
+    {
+        sqlx::query("UPDATE conversations SET team_part_id = $3, team_part_at = $4 WHERE workspace_id = $1 AND id = $2")
+            .bind(ws)
+            .bind(conversation_id)
+            .bind(p.id)
+            .bind(p.created_at)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(written)
 }
 
 impl Store {
@@ -124,8 +152,8 @@ impl ConversationStore for Store {
     ) -> Result<Conversation> {
         let mut tx = self.writer.begin().await?;
         let created = sqlx::query(
-            "INSERT INTO conversations (workspace_id, contact_id, teammate_id, message_id, state, read, created_at, updated_at) \
-             SELECT $1, c.id, $3, $4, 'open', TRUE, $5, $5 FROM contacts c WHERE c.workspace_id = $1 AND c.id = $2 \
+            "INSERT INTO conversations (workspace_id, contact_id, teammate_id, assignee_id, message_id, state, read, created_at, updated_at) \
+             SELECT $1, c.id, $3, $3, $4, 'open', TRUE, $5, $5 FROM contacts c WHERE c.workspace_id = $1 AND c.id = $2 \
              ON CONFLICT (message_id, contact_id) DO NOTHING RETURNING *",
         )
         .bind(ws)

@@ -2,7 +2,7 @@
 //! implementations for SQLite (the embedded default) and PostgreSQL.
 //!
 //! Both implementations are compiled from one source, `imp.rs` and the `imp_*.rs` files beside it
-//! (one per part of the API: accounts, labels, messages, conversations, email), included once
+//! (one per part of the API: accounts, labels, messages, conversations, the Inbox, email), included once
 //! per dialect with that dialect's sqlx types. The few places where the dialects differ branch on a `DIALECT`
 //! constant, so a change to a query lands in both at once and the shared conformance suite
 //! (`tests/`) checks both behave the same. Each method is one unit of work: when it needs a
@@ -10,6 +10,7 @@
 
 mod accounts;
 mod email;
+mod inbox;
 mod labels;
 mod messages;
 mod model;
@@ -25,6 +26,7 @@ use tidings_core::filter::Pred;
 
 pub use accounts::*;
 pub use email::*;
+pub use inbox::*;
 pub use labels::*;
 pub use messages::*;
 pub use model::*;
@@ -74,7 +76,7 @@ pub async fn open_postgres_schema(url: &str, schema: &str) -> Result<Arc<dyn Sto
 /// scopes its queries to it.
 #[async_trait]
 pub trait Store:
-    AccountStore + LabelStore + MessageStore + ConversationStore + EmailStore + Send + Sync + 'static
+    AccountStore + LabelStore + MessageStore + ConversationStore + InboxStore + EmailStore + Send + Sync + 'static
 {
     fn dialect(&self) -> Dialect;
 

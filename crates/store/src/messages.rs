@@ -204,6 +204,16 @@ pub struct Conversation {
     pub waiting_since: Option<i64>,
     /// Set while the conversation is `snoozed`.
     pub snoozed_until: Option<i64>,
+    /// The teammate it is assigned to; `None` when unassigned.
+    pub assignee_id: Option<i64>,
+    /// The last part the contact has seen in their Messenger.
+    pub contact_seen_part_id: i64,
+    /// The team's latest words to the contact (a comment, or a close with words), 0 for none.
+    pub team_part_id: i64,
+    /// The latest of the team's words emailed to the contact, 0 for none.
+    pub emailed_part_id: i64,
+    /// Attributes set through the API, a JSON object.
+    pub custom_attributes: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A conversation with what its list entry shows without reading every part.
@@ -228,6 +238,8 @@ pub struct ConversationPart {
     /// HTML.
     pub body: Option<String>,
     pub created_at: i64,
+    /// For an assignment: the teammate it assigned the conversation to (0: nobody).
+    pub assigned_to: Option<i64>,
 }
 
 #[async_trait]

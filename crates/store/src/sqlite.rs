@@ -23,6 +23,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "email", include_str!("../migrations/sqlite/0007_email.sql")),
     (8, "email_reports", include_str!("../migrations/sqlite/0008_email_reports.sql")),
     (9, "delivery_windows", include_str!("../migrations/sqlite/0009_delivery_windows.sql")),
+    (10, "inbox", include_str!("../migrations/sqlite/0010_inbox.sql")),
 ];
 
 /// `column` is one of a list of ids bound at `$n`, as one JSON array (SQLite reads it into an
@@ -49,6 +50,7 @@ include!("imp_accounts.rs");
 include!("imp_labels.rs");
 include!("imp_messages.rs");
 include!("imp_conversations.rs");
+include!("imp_inbox.rs");
 include!("imp_email.rs");
 
 impl Store {

@@ -119,7 +119,11 @@ impl From<EngineError> for ApiError {
                 let e = match what {
                     Missing::Contact => ApiError::user_not_found(),
                     Missing::Teammate => ApiError::new(StatusCode::NOT_FOUND, "admin_not_found", "Admin not found"),
-                    Missing::Message | Missing::Conversation | Missing::Delivery => ApiError::not_found(),
+                    Missing::Message
+                    | Missing::Conversation
+                    | Missing::Delivery
+                    | Missing::Tag
+                    | Missing::SavedReply => ApiError::not_found(),
                 };
                 match field {
                     Some(f) => e.with_field(&f),

@@ -6,6 +6,7 @@ mod conversations;
 mod email;
 mod email_compose;
 mod email_reports;
+mod inbox;
 mod messages;
 mod support;
 mod windows;

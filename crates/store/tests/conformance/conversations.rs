@@ -18,6 +18,7 @@ fn part(part_type: &str, author_type: &str, author_id: i64, body: Option<&str>, 
         author_id,
         body: body.map(str::to_owned),
         created_at: at,
+        assigned_to: None,
     }
 }
 

@@ -4,6 +4,7 @@
 mod contacts;
 mod conversations;
 mod filters;
+mod inbox;
 mod messages;
 mod schema;
 mod support;

@@ -264,6 +264,7 @@ async fn one_conversation_per_contact_and_message_and_replies_open_it() {
                     author_id: ada.id,
                     body: Some("<p>Thanks!</p>".into()),
                     created_at: 5,
+                    assigned_to: None,
                 },
             )
             .await

@@ -141,6 +141,13 @@ fn notice(event: &Event, workspace: i64) -> Option<String> {
     if event.workspace() != workspace {
         return None;
     }
+    if let Event::TeammatePresent { conversation, teammate, typing, .. } = *event {
+        return Some(
+            json!({"type": "teammate_present", "conversation_id": conversation.to_string(),
+                   "teammate_id": teammate.to_string(), "typing": typing})
+            .to_string(),
+        );
+    }
     let (kind, key, id) = match *event {
         Event::MessageSent { message, .. } => ("message_sent", "message_id", message),
         Event::MessageStopped { message, .. } => ("message_stopped", "message_id", message),
@@ -148,6 +155,8 @@ fn notice(event: &Event, workspace: i64) -> Option<String> {
         Event::DeliveriesMoved { message, .. } => ("deliveries_moved", "message_id", message),
         Event::PartAdded { conversation, .. } => ("part_added", "conversation_id", conversation),
         Event::ConversationChanged { conversation, .. } => ("conversation_changed", "conversation_id", conversation),
+        Event::ConversationSeen { conversation, .. } => ("conversation_seen", "conversation_id", conversation),
+        Event::TeammatePresent { .. } => return None,
     };
     Some(json!({"type": kind, key: id.to_string()}).to_string())
 }

@@ -115,7 +115,7 @@ pub(crate) fn schemas() -> Json {
         }, "description": "body is plain text"},
         "conversation_part": {"type": "object", "properties": {
             "type": {"const": "conversation_part"}, "id": {"type": "string"},
-            "part_type": {"enum": ["comment", "note", "open", "close", "snoozed"]}, "body": {"type": ["string", "null"]},
+            "part_type": {"enum": ["comment", "note", "open", "close", "snoozed", "unsnoozed", "assignment", "assign_and_reopen"]}, "body": {"type": ["string", "null"]},
             "created_at": {"type": "integer"}, "author": {"type": "object"},
         }},
         "conversation": {"type": "object", "properties": {

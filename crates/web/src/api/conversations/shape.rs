@@ -18,6 +18,7 @@ pub(crate) struct Refs {
     teammates: HashMap<i64, Teammate>,
     contacts: HashMap<i64, Contact>,
     subjects: HashMap<i64, Option<String>>,
+    tags: HashMap<i64, Vec<tidings_store::Tag>>,
 }
 
 impl Refs {
@@ -43,6 +44,10 @@ impl Refs {
             if let Some(c) = state.store.contact(ws, id).await? {
                 refs.contacts.insert(id, c);
             }
+        }
+        let ids: Vec<i64> = conversations.iter().map(|s| s.conversation.id).collect();
+        for (id, tag) in state.store.conversation_tags(ws, &ids).await? {
+            refs.tags.entry(id).or_default().push(tag);
         }
         for id in conversations.iter().filter_map(|s| s.conversation.message_id) {
             if let std::collections::hash_map::Entry::Vacant(slot) = refs.subjects.entry(id) {
@@ -72,7 +77,7 @@ pub(crate) fn part(p: &ConversationPart, refs: &Refs) -> Json {
         "created_at": p.created_at,
         "updated_at": p.created_at,
         "notified_at": p.created_at,
-        "assigned_to": null,
+        "assigned_to": p.assigned_to.map(|id| json!({"type": if id == 0 { "nobody_admin" } else { "admin" }, "id": id.to_string()})),
         "author": refs.author(p),
         "attachments": [],
         "external_id": null,
@@ -112,19 +117,21 @@ pub(crate) fn conversation(s: &ConversationSummary, refs: &Refs, parts: Option<&
             {"type": "contact", "id": c.contact_id.to_string(), "external_id": contact.and_then(|c| c.external_id.clone())},
         ]},
         "first_contact_reply": s.first_contact_reply_at.map(|at| json!({"created_at": at, "type": "conversation", "url": null})),
-        "admin_assignee_id": c.teammate_id,
+        "admin_assignee_id": c.assignee_id,
         "team_assignee_id": null,
         "open": c.state != State::Closed,
         "state": c.state.as_str(),
         "read": c.read,
-        "tags": {"type": "tag.list", "tags": []},
+        "tags": {"type": "tag.list", "tags": refs.tags.get(&c.id).map_or_else(Vec::new, |tags| tags.iter().map(|t| {
+            json!({"type": "tag", "id": t.id.to_string(), "name": t.name, "applied_at": null, "applied_by": null})
+        }).collect())},
         "priority": "not_priority",
         "sla_applied": null,
         "statistics": null,
         "conversation_rating": null,
         "teammates": null,
         "title": null,
-        "custom_attributes": {},
+        "custom_attributes": c.custom_attributes,
         "topics": {},
         "ticket": null,
         "linked_objects": {"type": "list", "data": [], "total_count": 0, "has_more": false},
