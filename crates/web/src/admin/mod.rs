@@ -8,11 +8,14 @@
 mod conversations;
 mod email;
 mod email_settings;
+mod inbox;
 pub mod live;
 mod messages;
 mod pages;
+mod saved_replies;
 mod session;
 mod settings;
+mod thread;
 mod view;
 
 pub(crate) use session::render;
@@ -40,7 +43,14 @@ pub fn router() -> Router<AppState> {
         .route("/app/messages/new", get(messages::compose))
         .route("/app/messages/{id}", get(messages::show))
         .route("/app/messages/{id}/edit", get(messages::edit))
-        .route("/app/conversations/{id}", get(conversations::show))
+        .route("/app/inbox", get(inbox::inbox))
+        .route("/app/conversations/{id}", get(thread::show))
+        .route("/app/conversations/{id}/presence", post(thread::presence))
+        .route("/app/saved-replies", get(saved_replies::list).post(saved_replies::create))
+        .route("/app/saved-replies/{id}", post(saved_replies::update))
+        .route("/app/saved-replies/{id}/delete", post(saved_replies::delete))
+        .route("/app/contacts/{id}/conversations/new", get(thread::start_page))
+        .route("/app/contacts/{id}/conversations", post(thread::start))
         .route("/app/teammates/{id}", get(conversations::teammate))
         .route("/app/settings", get(settings::settings))
         .route("/app/settings/teammates", post(settings::add_teammate))
@@ -61,6 +71,7 @@ pub fn router() -> Router<AppState> {
         .route("/assets/message.js", get(|| script(include_str!("../../assets/message.js"))))
         .route("/assets/conversation.js", get(|| script(include_str!("../../assets/conversation.js"))))
         .route("/assets/activity.js", get(|| script(include_str!("../../assets/activity.js"))))
+        .route("/assets/inbox.js", get(|| script(include_str!("../../assets/inbox.js"))))
         // The Messenger widget, loaded by companies' own sites.
         .route(
             "/messenger.js",
