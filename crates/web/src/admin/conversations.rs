@@ -23,24 +23,25 @@ pub(super) struct ConversationRow {
     pub(super) updated: String,
 }
 
-/// Rows for a list of conversations, each named by its contact.
+/// Rows for a list of conversations, each named by its contact (read in one query).
 pub(super) async fn rows(
     state: &AppState,
     admin: &Admin,
     list: Vec<Conversation>,
 ) -> Result<Vec<ConversationRow>, ApiError> {
     let ws = admin.workspace.id;
-    let mut out = Vec::with_capacity(list.len());
-    for c in list {
-        let contact = state.store.contact(ws, c.contact_id).await?;
-        out.push(ConversationRow {
+    let ids: Vec<i64> = list.iter().map(|c| c.contact_id).collect();
+    let contacts: std::collections::HashMap<i64, _> =
+        state.store.contacts_by_ids(ws, &ids).await?.into_iter().map(|c| (c.id, c)).collect();
+    Ok(list
+        .into_iter()
+        .map(|c| ConversationRow {
             id: c.id,
-            contact: contact.as_ref().map_or_else(|| format!("Contact {}", c.contact_id), contact_label),
+            contact: contacts.get(&c.contact_id).map_or_else(|| format!("Contact {}", c.contact_id), contact_label),
             state: c.state.as_str(),
             updated: when(Some(c.updated_at), &admin.workspace.timezone),
-        });
-    }
-    Ok(out)
+        })
+        .collect())
 }
 
 #[derive(Template)]
