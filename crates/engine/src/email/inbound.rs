@@ -132,8 +132,12 @@ impl Engine {
     /// # Errors
     /// A database failure (the mail server should hand the email on again later).
     pub async fn email_reply(&self, raw: &[u8], recipient: Option<&str>) -> Result<Received> {
+        let mut names = recipient.map(named_conversations).unwrap_or_default();
         let Some(email) = MessageParser::default().parse(raw) else {
-            return Ok(Received::Ignored { why: "not an email".into() });
+            return Ok(match self.named(&names).await? {
+                Some(_) => Received::Ignored { why: "not an email".into() },
+                None => Received::NotOurs,
+            });
         };
         let headers: Vec<(String, String)> =
             email.headers_raw().map(|(n, v)| (n.to_ascii_lowercase(), v.trim().to_owned())).collect();
@@ -146,7 +150,6 @@ impl Engine {
                 .join(" ")
         };
         // The address it came to names the conversation best; a Message-ID it answers next.
-        let mut names = recipient.map(named_conversations).unwrap_or_default();
         names.extend(named_conversations(&of(&["to", "cc", "delivered-to", "x-original-to"])));
         names.extend(named_conversations(&of(&["in-reply-to", "references"])));
         let Some((ws, conversation)) = self.named(&names).await? else { return Ok(Received::NotOurs) };

@@ -217,26 +217,33 @@ async fn record(engine: &Engine, r: &ReplyEmail, outcome: &ReplyOutcome) {
 /// The longest a workspace may wait before emailing unseen words: a day, in minutes.
 pub const MAX_DELAY_MINUTES: i64 = 1440;
 
+/// The delay a teammate typed, in whole minutes from 1 to 1440.
+///
+/// # Errors
+/// `reply_email_minutes` when it is not such a number.
+pub fn reply_email_minutes(typed: &str) -> Result<i64> {
+    let typed = typed.trim();
+    match typed.parse::<i64>() {
+        Ok(n) if (1..=MAX_DELAY_MINUTES).contains(&n) => Ok(n),
+        _ => Err(EngineError::invalid(
+            "reply_email_minutes",
+            format!(
+                "Email unseen replies after {typed:?} minutes: write a whole number of minutes from 1 to {MAX_DELAY_MINUTES}"
+            ),
+        )),
+    }
+}
+
 impl Engine {
     /// Sets how long the team's words may stay unseen in the Messenger before they are emailed
-    /// to the contact, from what a teammate typed: whole minutes, 1 to 1440. Returns the minutes.
+    /// to the contact, from what a teammate typed (see [`reply_email_minutes`]). Returns the
+    /// minutes.
     ///
     /// # Errors
-    /// `reply_email_minutes` when it is not such a number (nothing changes), or a database
-    /// failure.
+    /// `reply_email_minutes` when it is not a whole number of minutes from 1 to 1440 (nothing
+    /// changes), or a database failure.
     pub async fn set_reply_email_delay(&self, ws: &Workspace, minutes: &str) -> Result<i64> {
-        let typed = minutes.trim();
-        let minutes = match typed.parse::<i64>() {
-            Ok(n) if (1..=MAX_DELAY_MINUTES).contains(&n) => n,
-            _ => {
-                return Err(EngineError::invalid(
-                    "reply_email_minutes",
-                    format!(
-                        "Email unseen replies after {typed:?} minutes: write a whole number of minutes from 1 to {MAX_DELAY_MINUTES}"
-                    ),
-                ));
-            }
-        };
+        let minutes = reply_email_minutes(minutes)?;
         if !self.store.set_reply_email_after(ws.id, minutes * 60).await? {
             return Err(EngineError::conflict("workspace_gone", "The workspace no longer exists"));
         }
