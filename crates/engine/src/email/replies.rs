@@ -24,6 +24,7 @@ use super::outbox::unreachable;
 use super::reply_letter::{ReplyStationery, TeamWords, reply_letter, reply_subject};
 use crate::Engine;
 use crate::error::{EngineError, Result};
+use crate::render::Composed;
 
 /// Conversations queued per statement, and reply emails claimed per step.
 const BATCH: i64 = 100;
@@ -148,21 +149,25 @@ async fn prepare(engine: &Engine, setup: &MailSetup, r: &ReplyEmail) -> Result<R
         let author = match names.get(&p.author_id) {
             Some(name) => name.clone(),
             None => {
-                let name = store.teammate(ws.id, p.author_id).await?.map_or_else(|| ws.name.clone(), |t| t.name);
+                let name = store.teammate(ws.id, p.author_id).await?.map_or_else(|| "The team".to_owned(), |t| t.name);
                 names.insert(p.author_id, name.clone());
                 name
             }
         };
         words.push(TeamWords { author, html: p.body.clone().unwrap_or_default() });
     }
-    let message = match conversation.message_id {
-        Some(id) => store.message(ws.id, id).await?,
+    // The subject of the message that started the conversation, as this contact read it.
+    let subject = match conversation.message_id {
+        Some(id) => match store.message(ws.id, id).await? {
+            Some(m) if m.subject.is_some() => {
+                let custom = store.custom_attributes(ws.id).await?;
+                Composed::of(&m, &custom).ok().and_then(|c| c.for_contact(&contact).subject).or(m.subject)
+            }
+            _ => None,
+        },
         None => None,
     };
-    let subject = reply_subject(
-        message.as_ref().and_then(|m| m.subject.as_deref()),
-        parts.first().and_then(|p| p.body.as_deref()),
-    );
+    let subject = reply_subject(subject.as_deref(), parts.first().and_then(|p| p.body.as_deref()));
     let dkim = ws.email.dkim.as_ref().and_then(|k| {
         let domain = k.domain.as_deref().unwrap_or_else(|| from_address.rsplit_once('@').map_or("", |(_, d)| d));
         Dkim::new(domain, &k.selector, &k.private_key)
