@@ -8,5 +8,6 @@ mod email_compose;
 mod email_reports;
 mod inbox;
 mod messages;
+mod replies;
 mod support;
 mod windows;

@@ -15,7 +15,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tidings_core::attribute::{CustomAttribute, DataType, validate_custom_name};
 use tidings_core::text;
+use tidings_engine::EngineError;
 use tidings_engine::email::compose::{DkimInput, EmailSettingsInput, SmtpChange, redact_smtp_url};
+use tidings_engine::email::replies::reply_email_minutes;
 use tidings_store::{ApiToken, TeammateRole};
 
 use super::email_settings::EmailSection;
@@ -120,6 +122,14 @@ pub(super) async fn settings_page(state: &AppState, admin: &Admin, notice: Notic
             return ApiError::from(e).into_response();
         }
     };
+    let email = match (admin.can(Permission::EmailSettings), notice.email) {
+        (false, _) => None,
+        (true, Some(section)) => Some(section),
+        (true, None) => match EmailSection::of(state, &admin.workspace).await {
+            Ok(section) => Some(section),
+            Err(e) => return ApiError::from(e).into_response(),
+        },
+    };
     let me = &admin.teammate;
     let by_id: HashMap<i64, &tidings_store::Teammate> = teammates.iter().map(|t| (t.id, t)).collect();
     let mut response = render(&SettingsPage {
@@ -174,9 +184,7 @@ pub(super) async fn settings_page(state: &AppState, admin: &Admin, notice: Notic
         identity_required: admin.workspace.identity_required,
         allowed_origins: admin.workspace.allowed_origins.join("\n"),
         public_url: state.config.public_url.clone(),
-        email: admin
-            .can(Permission::EmailSettings)
-            .then(|| notice.email.unwrap_or_else(|| EmailSection::of(state, &admin.workspace))),
+        email,
     });
     *response.status_mut() = notice.status;
     response
@@ -501,6 +509,9 @@ pub struct EmailSettingsForm {
     /// Empty: keep the stored key (it is never shown back).
     #[serde(default)]
     dkim_private_key: String,
+    /// Minutes before an unseen reply is emailed; absent: unchanged.
+    #[serde(default)]
+    reply_email_minutes: Option<String>,
 }
 
 /// `POST /app/settings/email`: saves Settings › Email (admins only). The SMTP URL field shows
@@ -536,7 +547,18 @@ pub async fn save_email_settings(
             private_key: f.dkim_private_key.clone(),
         },
     };
-    match state.engine.update_email_settings(&admin.workspace, input).await {
+    let saved = async {
+        // The delay is checked first, so that a wrong one saves nothing at all.
+        if let Some(m) = &f.reply_email_minutes {
+            reply_email_minutes(m)?;
+        }
+        let ws = state.engine.update_email_settings(&admin.workspace, input).await?;
+        if let Some(m) = &f.reply_email_minutes {
+            state.engine.set_reply_email_delay(&ws, m).await?;
+        }
+        Ok::<_, EngineError>(ws)
+    };
+    match saved.await {
         Ok(ws) => {
             state.workspaces.forget(ws.id);
             admin.workspace = ws;
@@ -547,7 +569,10 @@ pub async fn save_email_settings(
             let text = e.errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join(" ");
             let fields = e.errors.iter().filter_map(|e| e.field.clone()).collect();
             // What was typed stays in the form, to be corrected.
-            let mut section = EmailSection::of(&state, &admin.workspace);
+            let mut section = match EmailSection::of(&state, &admin.workspace).await {
+                Ok(section) => section,
+                Err(e) => return ApiError::from(e).into_response(),
+            };
             section.from = f.from;
             section.reply_to = f.reply_to;
             let mut text = text;
@@ -562,6 +587,9 @@ pub async fn save_email_settings(
             }
             section.tracking = f.tracking.is_some();
             section.rate_per_minute = f.rate_per_minute;
+            if let Some(m) = f.reply_email_minutes {
+                section.reply_minutes = m;
+            }
             section.dkim_selector = f.dkim_selector;
             section.dkim_domain = f.dkim_domain;
             if !f.dkim_private_key.trim().is_empty() {
