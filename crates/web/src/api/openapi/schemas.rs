@@ -68,6 +68,8 @@ fn responses() -> Json {
         "admin": {"type": "object", "properties": {
             "type": {"const": "admin"}, "id": {"type": "string"}, "name": {"type": "string"}, "email": {"type": "string"},
             "away_mode_enabled": {"type": "boolean"}, "has_inbox_seat": {"type": "boolean"}, "team_ids": {"type": "array", "items": {"type": "integer"}},
+            "avatar": {"type": "object", "description": "The teammate's picture (Settings › Your profile); image_url is null without one",
+                "properties": {"type": {"const": "avatar"}, "image_url": {"type": ["string", "null"]}}},
         }},
         "me": {"allOf": [schema_ref("admin"), {"type": "object", "properties": {"app": {"type": "object", "properties": {
             "type": {"const": "app"}, "id_code": {"type": "string"}, "name": {"type": "string"}, "timezone": {"type": "string"},
