@@ -12,6 +12,7 @@ mod live;
 mod login;
 mod messages;
 mod messenger;
+mod messenger_threads;
 mod profiles;
 mod roles;
 mod sdk;
