@@ -26,7 +26,8 @@ async fn teammates_edit_their_own_profile_and_the_api_shows_their_avatar() {
         assert_eq!((me["name"].as_str(), me["avatar"]["image_url"].as_str()), (Some("Mia Wong"), Some(url)), "{db}");
         assert_eq!(me["avatar"]["type"], "avatar", "{db}");
         let (_, list) = s.get("/admins").await;
-        let listed = list["admins"].as_array().unwrap().iter().find(|a| a["id"] == member.id.to_string()).unwrap();
+        let id = member.id.to_string();
+        let listed = list["admins"].as_array().unwrap().iter().find(|a| a["id"].as_str() == Some(&id)).unwrap();
         assert_eq!(listed["avatar"]["image_url"], url, "{db}: {list}");
         let (_, one) = s.get(&format!("/admins/{}", member.id)).await;
         assert_eq!(one["avatar"]["image_url"], url, "{db}");
