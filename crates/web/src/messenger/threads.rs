@@ -189,7 +189,9 @@ fn chat_part(d: &Delivery, contact: &Contact, composed: &Composed, sender: Json)
 }
 
 /// `GET /conversations`: delivers what is pending, then lists the contact's threads newest
-/// first, with what each holds unread, and their announcements apart.
+/// first (their 100 most recently active conversations, and the chats among their 100 latest
+/// messages that nobody answered yet), with what each holds unread, and their announcements
+/// apart. The unread count covers every conversation.
 pub async fn list(State(state): State<AppState>, v: Visitor) -> ApiResult<JsonResponse<Json>> {
     let ws = v.workspace.id;
     state.engine.deliver_pending(ws, v.contact.id).await?;
@@ -197,7 +199,9 @@ pub async fn list(State(state): State<AppState>, v: Visitor) -> ApiResult<JsonRe
     let team = Team::of(state.store.teammates(ws).await?);
     let custom = state.store.custom_attributes(ws).await?;
     let mut threads = Vec::new();
-    for c in &held.conversations {
+    // The most recently active ones (the store lists them so): enough for any Messenger, and
+    // each costs a read of its parts.
+    for c in held.conversations.iter().take(RECENT as usize) {
         let parts = state.store.parts(ws, c.id).await?;
         let shown: Vec<_> = parts.iter().filter(|p| items::visible(p)).collect();
         let last = shown.last().map(|p| items::part(p, team.author(p)));
