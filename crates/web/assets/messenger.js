@@ -85,6 +85,7 @@
       if (!identified) localStorage.setItem(storeKey(), session);
       mount();
       setUnread(r.unread_count);
+      if (isOpen) loadHome(); // shown before the session was there
       render();
       await sync();
       connect();
@@ -541,7 +542,8 @@
     return [
       backButton(),
       h("span", { class: "faces" }, faces),
-      h("span", { class: "head-who" }, h("strong", { text: (who && who.name) || workspaceName() }), who ? h("small", { text: workspaceName() }) : h("small", { text: "The team can help" })),
+      h("span", { class: "head-who" }, h("strong", { text: (who && who.name) || workspaceName() }),
+        who ? h("small", { text: workspaceName() }) : home && home.greeting ? h("small", { text: home.greeting }) : null),
       closeButton(),
     ];
   }
@@ -561,7 +563,7 @@
 
   function homeView() {
     const team = (home && home.teammates) || [];
-    const name = me && me.name ? String(me.name).split(/\s+/)[0] : "";
+    const name = firstName();
     const hero = h("div", { class: "hero" },
       h("div", { class: "crew" }, team.slice(0, 5).map((t) => avatar(t))),
       h("h2", { class: "hello", text: name ? `Hi ${name}` : "Hi there" }),
@@ -634,10 +636,13 @@
     return body;
   }
 
+  const firstName = () => (me && me.name ? String(me.name).trim().split(/\s+/)[0] : "");
+
   function newView() {
-    const greeting = (home && home.greeting) || "Ask us anything: we reply here, in this window.";
+    const name = firstName();
+    const intro = `Hi ${name || "there"}, how can we help?`;
     return h("div", { class: "thread new" }, h("ol", { class: "parts" },
-      h("li", { class: "part team intro" }, avatar(((home && home.teammates) || [])[0], "small"), h("div", { class: "part-body" }, h("div", { class: "bubble", text: greeting })))));
+      h("li", { class: "part team intro" }, avatar(((home && home.teammates) || [])[0], "small"), h("div", { class: "part-body" }, h("div", { class: "bubble", text: intro })))));
   }
 
   function cardView(a) {

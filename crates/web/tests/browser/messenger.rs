@@ -9,7 +9,7 @@
 //! `onUnreadCountChange`) that clears when Ada opens the conversation. An announcement opens as a
 //! card of its own; a chat from the team is a conversation she opens and answers. The
 //! screenshots `docs/screenshots/messenger-{home,thread}-{desktop,phone}.png` are taken on the way,
-//! and `tidings-messenger-{desktop,phone}-{list,announcement}.png` land in the temporary folder.
+//! and `tidings-messenger-{desktop,phone}-{new,list,announcement}.png` land in the temporary folder.
 
 use std::path::Path;
 
@@ -210,6 +210,7 @@ async fn scenario(app: &App, host: &Host, b: &Browser, size: &str, (width, heigh
     // 2. A new conversation: Enter sends; Shift+Enter starts a new line.
     click_shadow(b, ".new-conversation").await?;
     let box_ = b.find_in_shadow(HOST, "textarea").await?;
+    shot(b, size, "new").await?;
     box_.send_keys(&format!("Hello! I have a question about my invoice.{ENTER}")).await?;
     wait_text(b, ".part.mine .bubble", "Hello! I have a question about my invoice.").await?;
     assert_eq!(text(b, ".part.mine .who").await?.as_deref(), Some("You"));
