@@ -12,6 +12,7 @@ mod inbox;
 pub mod live;
 mod messages;
 mod pages;
+mod profile;
 mod saved_replies;
 mod session;
 mod settings;
@@ -59,6 +60,8 @@ pub fn router() -> Router<AppState> {
         .route("/app/settings/tokens/{id}/revoke", post(settings::revoke_token))
         .route("/app/settings/attributes", post(settings::create_attribute))
         .route("/app/settings/messenger", post(settings::messenger_settings))
+        .route("/app/settings/messenger/look", post(profile::save_look))
+        .route("/app/settings/profile", post(profile::save_profile))
         .route("/app/settings/identity_secret/rotate", post(settings::rotate_identity_secret))
         .route("/app/settings/email", post(settings::save_email_settings))
         .route("/app/email/preview", post(email::preview))

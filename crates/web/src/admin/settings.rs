@@ -1,5 +1,6 @@
-//! The settings page: the Messenger snippet and settings, teammates and their roles, API tokens,
-//! data attributes, and how the workspace sends email (saved by [`super::email`]).
+//! The settings page: the teammate's own profile and the Messenger's look (saved by
+//! [`super::profile`]), the Messenger snippet and settings, teammates and their roles, API
+//! tokens, data attributes, and how the workspace sends email.
 //!
 //! What a teammate may change is decided by [`crate::roles`] through [`Admin::require`] and the
 //! rules about acting on others; the page shows only what the viewer may use, and every handler
@@ -21,6 +22,7 @@ use tidings_engine::email::replies::reply_email_minutes;
 use tidings_store::{ApiToken, TeammateRole};
 
 use super::email_settings::EmailSection;
+use super::profile::{LookSection, ProfileSection};
 use super::session::{Admin, render};
 use super::view::when;
 use crate::AppState;
@@ -82,6 +84,10 @@ struct SettingsPage {
     public_url: String,
     /// Settings › Email, for those who may change it.
     email: Option<EmailSection>,
+    /// Settings › Your profile.
+    profile: ProfileSection,
+    /// How the Messenger looks, for those who may change it.
+    look: Option<LookSection>,
 }
 
 /// What the page says above its sections, and the status it answers with.
@@ -93,6 +99,10 @@ pub(super) struct Notice {
     pub new_token: Option<String>,
     /// Settings › Email as submitted, when it was refused (otherwise as stored).
     pub email: Option<EmailSection>,
+    /// Settings › Your profile as submitted, when it was refused.
+    pub profile: Option<ProfileSection>,
+    /// The Messenger's look as submitted, when it was refused.
+    pub look: Option<LookSection>,
 }
 
 impl Notice {
@@ -185,6 +195,10 @@ pub(super) async fn settings_page(state: &AppState, admin: &Admin, notice: Notic
         allowed_origins: admin.workspace.allowed_origins.join("\n"),
         public_url: state.config.public_url.clone(),
         email,
+        profile: notice.profile.unwrap_or_else(|| ProfileSection::of(me)),
+        look: admin
+            .can(Permission::MessengerSettings)
+            .then(|| notice.look.unwrap_or_else(|| LookSection::of(&admin.workspace))),
     });
     *response.status_mut() = notice.status;
     response

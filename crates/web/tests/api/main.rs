@@ -12,6 +12,8 @@ mod live;
 mod login;
 mod messages;
 mod messenger;
+mod messenger_threads;
+mod profiles;
 mod reply_emails;
 mod roles;
 mod sdk;
