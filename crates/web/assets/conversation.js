@@ -72,15 +72,24 @@
     return CHANGES.has(e.type) && e.conversation_id === id;
   }, refresh);
 
-  let lastSaid = 0;
+  // Presence goes out every 10 s while the page is shown, and at once (at most every 2 s) while
+  // the teammate types; typing holds for 5 s after the last key.
+  let lastTyped = 0;
+  let typingSaid = 0;
   function sayPresent(typing) {
-    const now = Date.now();
-    if (typing && now - lastSaid < 3000) return;
-    lastSaid = now;
     const body = new URLSearchParams({ csrf, typing: typing ? "true" : "false" });
     fetch(`/app/conversations/${id}/presence`, { method: "POST", credentials: "same-origin", body }).catch(() => {});
   }
-  setInterval(() => { if (document.visibilityState === "visible") sayPresent(false); }, 10000);
+  function typed() {
+    const now = Date.now();
+    lastTyped = now;
+    if (now - typingSaid < 2000) return;
+    typingSaid = now;
+    sayPresent(true);
+  }
+  setInterval(() => {
+    if (document.visibilityState === "visible") sayPresent(Date.now() - lastTyped < 5000);
+  }, 10000);
   sayPresent(false);
 
   function setMode(m) {
@@ -112,7 +121,7 @@
     });
   }
 
-  $("reply-body").addEventListener("input", () => sayPresent(true));
+  $("reply-body").addEventListener("input", typed);
   $("reply-body").addEventListener("keydown", (ev) => {
     if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) {
       ev.preventDefault();
