@@ -2,7 +2,7 @@
 //! implementations for SQLite (the embedded default) and PostgreSQL.
 //!
 //! Both implementations are compiled from one source, `imp.rs` and the `imp_*.rs` files beside it
-//! (one per part of the API: accounts, labels, messages, conversations, the Inbox, email), included once
+//! (one per part of the API: accounts, labels, messages, conversations, the Inbox, email, webhooks), included once
 //! per dialect with that dialect's sqlx types. The few places where the dialects differ branch on a `DIALECT`
 //! constant, so a change to a query lands in both at once and the shared conformance suite
 //! (`tests/`) checks both behave the same. Each method is one unit of work: when it needs a
@@ -16,6 +16,7 @@ mod messages;
 mod model;
 mod postgres;
 mod sqlite;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -31,6 +32,7 @@ pub use labels::*;
 pub use messages::*;
 pub use model::*;
 pub use tidings_core::filter::sql::Dialect;
+pub use webhooks::*;
 
 /// What can go wrong in storage.
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +78,16 @@ pub async fn open_postgres_schema(url: &str, schema: &str) -> Result<Arc<dyn Sto
 /// scopes its queries to it.
 #[async_trait]
 pub trait Store:
-    AccountStore + LabelStore + MessageStore + ConversationStore + InboxStore + EmailStore + Send + Sync + 'static
+    AccountStore
+    + LabelStore
+    + MessageStore
+    + ConversationStore
+    + InboxStore
+    + EmailStore
+    + WebhookStore
+    + Send
+    + Sync
+    + 'static
 {
     fn dialect(&self) -> Dialect;
 

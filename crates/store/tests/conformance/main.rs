@@ -10,4 +10,5 @@ mod schema;
 mod support;
 mod tags_segments;
 mod teammates;
+mod webhooks;
 mod workspaces;
