@@ -21,6 +21,7 @@ pub mod presence;
 pub mod render;
 pub mod scheduler;
 pub mod tasks;
+pub mod webhooks;
 pub mod windows;
 
 use std::sync::Arc;
@@ -40,6 +41,8 @@ pub struct Engine {
     mail: std::sync::OnceLock<Arc<email::MailSetup>>,
     /// Wakes this node's outbox when a send here queued emails.
     outbox_wake: tokio::sync::Notify,
+    /// How webhooks are sent (read at every step of the worker, so a test may change it).
+    webhooks: std::sync::RwLock<Arc<webhooks::WebhookSetup>>,
 }
 
 impl Engine {
@@ -51,6 +54,7 @@ impl Engine {
             presence: presence::Presence::default(),
             mail: std::sync::OnceLock::new(),
             outbox_wake: tokio::sync::Notify::new(),
+            webhooks: std::sync::RwLock::default(),
         })
     }
 

@@ -9,4 +9,5 @@ mod email_reports;
 mod inbox;
 mod messages;
 mod support;
+mod webhooks;
 mod windows;
