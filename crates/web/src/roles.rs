@@ -9,8 +9,8 @@
 //!   and conversations; and sees and revokes their own API tokens. Nothing is needed for that
 //!   beyond being a teammate of the workspace, which the extractors already prove.
 //! - **The owner and admins** also manage the team (add teammates, change roles), API tokens
-//!   (creating them, and seeing and revoking everyone's), the identity secret, and the Messenger
-//!   settings (identity verification, allowed origins).
+//!   (creating them, and seeing and revoking everyone's), the identity secret, the Messenger
+//!   settings (identity verification, allowed origins), email settings and webhooks.
 //! - **Over other people**, a teammate acts only on those below them: the owner on admins and
 //!   members, an admin on members. So an admin can neither demote nor revoke the tokens of another
 //!   admin, and nobody but the owner touches anything of the owner's. The owner is the one who
@@ -35,6 +35,8 @@ pub enum Permission {
     MessengerSettings,
     /// How the workspace sends email: sender, reply-to, SMTP server, tracking, rate limit.
     EmailSettings,
+    /// Webhook subscriptions: where the workspace's conversations are sent, and their secrets.
+    Webhooks,
 }
 
 impl Permission {
@@ -48,12 +50,14 @@ impl Permission {
             (Permission::IdentitySecret, Owner | Admin) => true,
             (Permission::MessengerSettings, Owner | Admin) => true,
             (Permission::EmailSettings, Owner | Admin) => true,
+            (Permission::Webhooks, Owner | Admin) => true,
             (
                 Permission::ManageTeammates
                 | Permission::ManageTokens
                 | Permission::IdentitySecret
                 | Permission::MessengerSettings
-                | Permission::EmailSettings,
+                | Permission::EmailSettings
+                | Permission::Webhooks,
                 Member,
             ) => false,
         }
@@ -66,6 +70,7 @@ impl Permission {
             Permission::IdentitySecret => "Only the workspace's owner and admins can see or rotate the identity secret",
             Permission::MessengerSettings => "Only the workspace's owner and admins can change the Messenger settings",
             Permission::EmailSettings => "Only the workspace's owner and admins can change the email settings",
+            Permission::Webhooks => "Only the workspace's owner and admins can see or change webhooks",
         }
     }
 }
@@ -177,6 +182,7 @@ mod tests {
             Permission::IdentitySecret,
             Permission::MessengerSettings,
             Permission::EmailSettings,
+            Permission::Webhooks,
         ];
         for p in all {
             assert!(p.allows(Owner) && p.allows(Admin), "{p:?}");

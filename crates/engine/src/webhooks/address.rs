@@ -117,7 +117,10 @@ pub async fn lookup(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
 /// # Errors
 /// What is wrong with it, in words.
 pub fn parse_target(url: &str) -> Result<Url, String> {
-    let parsed = Url::parse(url.trim()).map_err(|e| format!("The URL is not valid: {e}"))?;
+    if url.trim() != url {
+        return Err("The URL must not begin or end with white space".into());
+    }
+    let parsed = Url::parse(url).map_err(|e| format!("The URL is not valid: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err("The URL must start with https:// (or http://)".into());
     }
@@ -230,9 +233,15 @@ mod tests {
     #[test]
     fn targets_are_http_or_https_with_a_host() {
         assert!(parse_target("https://hooks.example.com/in?x=1").is_ok());
-        assert!(parse_target(" http://example.com ").is_ok());
-        for bad in ["ftp://example.com/", "example.com/in", "https://", "file:///etc/passwd", "javascript:alert(1)", ""]
-        {
+        for bad in [
+            " http://example.com",
+            "ftp://example.com/",
+            "example.com/in",
+            "https://",
+            "file:///etc/passwd",
+            "javascript:alert(1)",
+            "",
+        ] {
             assert!(parse_target(bad).is_err(), "{bad}");
         }
         // Every way of writing 127.0.0.1 is read as the address it is.

@@ -150,15 +150,19 @@ impl Engine {
         Ok(())
     }
 
-    /// A URL as it is stored: http(s), at most 2,048 characters, every address of its host
-    /// public (unless the server allows private targets).
+    /// A URL as it is stored (normalised: `HTTPS://Example.COM` is `https://example.com/`):
+    /// http(s), at most 2,048 characters, every address of its host public (unless the server
+    /// allows private targets).
     async fn checked_url(&self, url: &str) -> std::result::Result<String, FieldError> {
         text::check("url", url, text::URL)?;
         let parsed = address::parse_target(url).map_err(|e| FieldError::invalid("url", e))?;
         address::check_target(&parsed, self.webhook_setup().allow_private)
             .await
             .map_err(|e| FieldError::invalid("url", e))?;
-        Ok(url.trim().to_owned())
+        let stored = parsed.to_string();
+        // Normalising may lengthen it (a trailing slash): the stored form keeps the limit too.
+        text::check("url", &stored, text::URL)?;
+        Ok(stored)
     }
 }
 

@@ -14,6 +14,7 @@ mod pages;
 mod session;
 mod settings;
 mod view;
+mod webhooks;
 
 pub(crate) use session::render;
 
@@ -51,6 +52,9 @@ pub fn router() -> Router<AppState> {
         .route("/app/settings/messenger", post(settings::messenger_settings))
         .route("/app/settings/identity_secret/rotate", post(settings::rotate_identity_secret))
         .route("/app/settings/email", post(settings::save_email_settings))
+        .route("/app/settings/webhooks", post(webhooks::create))
+        .route("/app/settings/webhooks/{id}/active", post(webhooks::set_active))
+        .route("/app/settings/webhooks/{id}/delete", post(webhooks::delete))
         .route("/app/email/preview", post(email::preview))
         .route("/app/email/preview.html", post(email::preview_html))
         .route("/app/email/test", post(email::send_test))

@@ -1,5 +1,6 @@
 //! The settings page: the Messenger snippet and settings, teammates and their roles, API tokens,
-//! data attributes, and how the workspace sends email (saved by [`super::email`]).
+//! data attributes, how the workspace sends email (saved by [`super::email`]), and its webhooks
+//! (changed by [`super::webhooks`]).
 //!
 //! What a teammate may change is decided by [`crate::roles`] through [`Admin::require`] and the
 //! rules about acting on others; the page shows only what the viewer may use, and every handler
@@ -21,6 +22,7 @@ use tidings_store::{ApiToken, TeammateRole};
 use super::email_settings::EmailSection;
 use super::session::{Admin, render};
 use super::view::when;
+use super::webhooks::WebhooksSection;
 use crate::AppState;
 use crate::auth::now;
 use crate::error::ApiError;
@@ -80,6 +82,8 @@ struct SettingsPage {
     public_url: String,
     /// Settings › Email, for those who may change it.
     email: Option<EmailSection>,
+    /// Settings › Webhooks, for those who may see and change them.
+    webhooks: Option<WebhooksSection>,
 }
 
 /// What the page says above its sections, and the status it answers with.
@@ -91,6 +95,8 @@ pub(super) struct Notice {
     pub new_token: Option<String>,
     /// Settings › Email as submitted, when it was refused (otherwise as stored).
     pub email: Option<EmailSection>,
+    /// Settings › Webhooks with the form as submitted, when it was refused (otherwise as stored).
+    pub webhooks: Option<WebhooksSection>,
 }
 
 impl Notice {
@@ -119,6 +125,14 @@ pub(super) async fn settings_page(state: &AppState, admin: &Admin, notice: Notic
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
             return ApiError::from(e).into_response();
         }
+    };
+    let webhooks = match (admin.can(Permission::Webhooks), notice.webhooks) {
+        (false, _) => None,
+        (true, Some(typed)) => Some(typed),
+        (true, None) => match WebhooksSection::of(state, &admin.workspace).await {
+            Ok(section) => Some(section),
+            Err(e) => return e.into_response(),
+        },
     };
     let me = &admin.teammate;
     let by_id: HashMap<i64, &tidings_store::Teammate> = teammates.iter().map(|t| (t.id, t)).collect();
@@ -177,6 +191,7 @@ pub(super) async fn settings_page(state: &AppState, admin: &Admin, notice: Notic
         email: admin
             .can(Permission::EmailSettings)
             .then(|| notice.email.unwrap_or_else(|| EmailSection::of(state, &admin.workspace))),
+        webhooks,
     });
     *response.status_mut() = notice.status;
     response

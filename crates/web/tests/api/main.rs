@@ -17,3 +17,4 @@ mod sdk;
 mod search;
 mod shapes;
 mod support;
+mod webhooks;
