@@ -6,7 +6,8 @@
 //! store (one transaction each, inside the store), and after that work commits publishes an
 //! [`Event`] on the bus. It returns [`EngineError`], typed, never an HTTP answer. Time comes from
 //! the engine's [`Clock`], so a test sets it. Background work (the scheduler, `last_seen_at`
-//! batches) lives here too, each a `step(now)` a test can run, supervised by [`tasks`].
+//! batches, the email outbox, the webhook worker) lives here too, each a step a test can run,
+//! supervised by [`tasks`] or by its own handle.
 
 pub mod bus;
 pub mod clock;

@@ -76,6 +76,9 @@ impl Store {
             // that wrote a part to end (and holds new writers back for the instant of one
             // index read), so every id up to the newest read under it is settled. SQLite has
             // one writer, whose transactions hand out ids and commit in the same order.
+            // Writers queue behind a lock request that waits: a transaction slow to end must not
+            // hold every conversation up for long, so the pass gives up and tries next time.
+            sqlx::query("SET LOCAL lock_timeout = '5s'").execute(&mut *tx).await?;
             sqlx::query("LOCK TABLE conversation_parts IN SHARE MODE").execute(&mut *tx).await?;
         }
         let newest: i64 =

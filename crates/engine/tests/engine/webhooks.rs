@@ -432,3 +432,72 @@ async fn nothing_is_lost_across_a_restart_nor_when_a_node_dies_holding_a_claim()
         w.cleanup().await;
     }
 }
+
+/// `openssl s_server` with a certificate no public authority signed, stopped when dropped.
+struct TlsServer {
+    child: std::process::Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl TlsServer {
+    fn start(dir: std::path::PathBuf) -> TlsServer {
+        std::fs::create_dir_all(&dir).unwrap();
+        let (key, cert) = (dir.join("key.pem"), dir.join("cert.pem"));
+        let made = std::process::Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+            .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("openssl makes the test's certificate (Debian's openssl package)");
+        assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new("openssl")
+            .args(["s_server", "-quiet", "-www", "-accept", &format!("127.0.0.1:{port}"), "-cert"])
+            .arg(&cert)
+            .arg("-key")
+            .arg(&key)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Held from here on, so that it is stopped however the wait below ends.
+        let server = TlsServer { child, port, dir };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("openssl s_server did not start on {port}");
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test]
+async fn https_targets_are_spoken_to_over_tls_and_a_certificate_nobody_vouches_for_is_refused() {
+    for w in World::both().await {
+        let db = w.db;
+        let tls = TlsServer::start(std::env::temp_dir().join(format!("tidings-tls-{db}-{}", std::process::id())));
+        w.engine.set_webhooks(setup(true));
+        let hook = subscribe(&w, &format!("https://127.0.0.1:{}/hook", tls.port), &[Topic::UserCreated]).await;
+        let ada = w.contact("Ada").await;
+        w.engine.contact_starts(&w.ws, &ada, "Hello").await.unwrap();
+        let step = worker(&w.engine).step(START).await;
+        assert_eq!((step.attempted, step.delivered), (1, 0), "{db}");
+        let n = &w.store.webhook_notifications(w.ws.id, hook.id, 1).await.unwrap()[0];
+        let why = n.last_error.as_deref().unwrap_or_default();
+        assert!(why.contains("certificate"), "{db}: the TLS handshake ran and refused the certificate: {why}");
+        assert_eq!((n.state, n.last_status), (NotificationState::Pending, None), "{db}: tried again later");
+        w.cleanup().await;
+    }
+}
