@@ -24,6 +24,10 @@ pub struct Letter {
     /// Without the angle brackets: `d42.m7.3f9a…@example.com`. The same on every attempt of one
     /// delivery, so a receiver can tell a retry from a new email.
     pub message_id: String,
+    /// Message-IDs (without angle brackets) of the thread this letter continues, oldest first:
+    /// written as `References`, the last also as `In-Reply-To`, so mail clients show the
+    /// letters of one conversation together.
+    pub references: Vec<String>,
     /// The one-click unsubscribe address (RFC 8058).
     pub unsubscribe_url: Option<String>,
     /// The envelope sender (`MAIL FROM`), where bounces go; the sender address when `None`.
@@ -66,6 +70,10 @@ impl Letter {
             .subject(self.subject.clone())
             .message_id(Some(format!("<{}>", self.message_id)))
             .date_now();
+        if let Some(last) = self.references.last() {
+            let all: Vec<String> = self.references.iter().map(|r| format!("<{r}>")).collect();
+            b = b.in_reply_to(format!("<{last}>")).references(all.join(" "));
+        }
         if let Some(r) = &self.reply_to {
             b = b.reply_to(Mailbox::new(None, address("reply-to", r)?));
         }
@@ -107,6 +115,7 @@ mod tests {
             text: "Hi Bob".into(),
             html: "<html><body><p>Hi Bob</p></body></html>".into(),
             message_id: "d1.m2.abc@acme.test".into(),
+            references: Vec::new(),
             unsubscribe_url: Some("https://tidings.test/email/unsubscribe/tok".into()),
             return_path: None,
             feedback_id: Some("m2:w1:tidings".into()),
@@ -132,6 +141,17 @@ mod tests {
         }
         assert_eq!(envelope.to().len(), 1);
         assert_eq!(envelope.from().map(ToString::to_string).as_deref(), Some("hello@acme.test"));
+    }
+
+    #[test]
+    fn a_letter_in_a_thread_names_it() {
+        let mut l = letter();
+        l.references = vec!["r7.00aa@acme.test".into(), "r7.p9.00aa@acme.test".into()];
+        let (_, bytes) = l.to_mime().unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(text.contains("In-Reply-To: <r7.p9.00aa@acme.test>"), "{text}");
+        assert!(text.contains("References: <r7.00aa@acme.test> <r7.p9.00aa@acme.test>"), "{text}");
+        assert!(!letter().to_mime().map(|(_, b)| String::from_utf8(b).unwrap()).unwrap().contains("References"));
     }
 
     #[test]

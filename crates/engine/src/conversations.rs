@@ -111,6 +111,24 @@ impl Engine {
         to: ReplyTo,
         words: &str,
     ) -> Result<Conversation> {
+        let (c, _) = self
+            .contact_replies_once(ws, contact, to, words, None)
+            .await?
+            .expect("without an email's Message-ID the words are always added");
+        Ok(c)
+    }
+
+    /// [`Engine::contact_replies`], once per received email when `email` (its Message-ID) is
+    /// given: `None` when that email's words were already added. Returns the conversation and
+    /// the part written.
+    pub(crate) async fn contact_replies_once(
+        &self,
+        ws: &Workspace,
+        contact: &Contact,
+        to: ReplyTo,
+        words: &str,
+        email: Option<&str>,
+    ) -> Result<Option<(Conversation, ConversationPart)>> {
         let html = contact_words(words)?;
         let c = match to {
             ReplyTo::Conversation(id) => self
@@ -145,10 +163,14 @@ impl Engine {
         };
         let part_type = if c.state == State::Closed { PartType::Open } else { PartType::Comment };
         let now = self.now();
-        let written = self
-            .store
-            .add_part(ws.id, c.id, part(part_type, Author::contact(contact.role), contact.id, Some(html), now))
-            .await?;
+        let reply = part(part_type, Author::contact(contact.role), contact.id, Some(html), now);
+        let written = match email {
+            None => self.store.add_part(ws.id, c.id, reply).await?,
+            Some(message_id) => match self.store.add_received_part(ws.id, c.id, message_id, reply).await? {
+                Some(p) => p,
+                None => return Ok(None),
+            },
+        };
         if let Some(message_id) = c.message_id {
             let delivery = self
                 .store
@@ -171,7 +193,7 @@ impl Engine {
         if c.state != State::Open {
             self.changed(ws.id, &c, State::Open);
         }
-        self.find_conversation(ws.id, c.id).await
+        Ok(Some((self.find_conversation(ws.id, c.id).await?, written)))
     }
 
     /// A teammate replies to the contact, or writes a note for the team (Markdown, personalised

@@ -19,6 +19,7 @@ pub mod filters;
 pub mod inbox;
 pub mod messages;
 pub mod presence;
+pub mod profiles;
 pub mod render;
 pub mod scheduler;
 pub mod tasks;

@@ -22,11 +22,11 @@ struct Task {
     step: Step,
 }
 
-/// How often scheduled messages, opened delivery windows and snoozed conversations whose time
-/// came are looked for, and pings written.
+/// How often scheduled messages, opened delivery windows, snoozed conversations whose time came
+/// and the team's words due for a reply email are looked for, and pings written.
 pub const TICK: Duration = Duration::from_secs(1);
 
-const TASKS: [Task; 4] = [
+const TASKS: [Task; 5] = [
     Task {
         name: "scheduler",
         every: TICK,
@@ -55,6 +55,15 @@ const TASKS: [Task; 4] = [
         },
     },
     Task {
+        name: "reply emails",
+        every: TICK,
+        step: |engine, now| {
+            Box::pin(async move {
+                crate::email::replies::step(&engine, now).await;
+            })
+        },
+    },
+    Task {
         name: "presence",
         every: TICK,
         step: |engine, now| {
@@ -72,7 +81,8 @@ pub struct Background {
 }
 
 impl Engine {
-    /// Starts the scheduler, the window waker and the presence writer.
+    /// Starts the scheduler, the window waker, the snooze waker, the reply emails and the
+    /// presence writer.
     pub fn start_background(self: &Arc<Self>) -> Background {
         let (stop, stopped) = watch::channel(false);
         let handles = TASKS

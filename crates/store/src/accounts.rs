@@ -22,6 +22,25 @@ pub trait AccountStore: Send + Sync {
         identity_required: bool,
         allowed_origins: &[String],
     ) -> Result<bool>;
+    /// Saves how the Messenger presents a workspace: its name, colour and greeting. Returns the
+    /// workspace as it now is, or `None` when there is no such workspace.
+    async fn update_messenger_look(
+        &self,
+        id: i64,
+        name: &str,
+        color: &str,
+        greeting: &str,
+    ) -> Result<Option<Workspace>>;
+    /// Saves how a teammate shows themselves (to the team and to contacts): their name and
+    /// avatar. Returns the teammate as they now are, or `None` when the workspace has no such
+    /// teammate.
+    async fn update_teammate_profile(
+        &self,
+        ws: i64,
+        id: i64,
+        name: &str,
+        avatar_url: Option<&str>,
+    ) -> Result<Option<Teammate>>;
     /// Saves how a workspace sends email (its secret is kept).
     async fn update_email_settings(&self, id: i64, email: &EmailSettings) -> Result<bool>;
     /// Replaces a workspace's identity secret with `secret`, recording `now` as when; returns the

@@ -237,6 +237,9 @@ fn workspace_from_row(row: &DbRow) -> Result<Workspace> {
                 _ => None,
             },
         },
+        messenger_color: row.try_get("messenger_color")?,
+        messenger_greeting: row.try_get("messenger_greeting")?,
+        reply_email_after: row.try_get("reply_email_after")?,
     })
 }
 
@@ -251,6 +254,7 @@ fn teammate_from_row(row: &DbRow) -> Result<Teammate> {
         role: parse_role(&role)?,
         job_title: row.try_get("job_title")?,
         away_mode_enabled: row.try_get("away_mode_enabled")?,
+        avatar_url: row.try_get("avatar_url")?,
         created_at: row.try_get("created_at")?,
     })
 }

@@ -83,6 +83,32 @@ impl AccountStore for Store {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn update_messenger_look(&self, id: i64, name: &str, color: &str, greeting: &str) -> Result<Option<Workspace>> {
+        let row = sqlx::query(
+            "UPDATE workspaces SET name = $2, messenger_color = $3, messenger_greeting = $4 WHERE id = $1 RETURNING *",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(color)
+        .bind(greeting)
+        .fetch_optional(&self.writer)
+        .await?;
+        row.as_ref().map(workspace_from_row).transpose()
+    }
+
+    async fn update_teammate_profile(&self, ws: i64, id: i64, name: &str, avatar_url: Option<&str>) -> Result<Option<Teammate>> {
+        let row = sqlx::query(
+            "UPDATE teammates SET name = $3, avatar_url = $4 WHERE workspace_id = $1 AND id = $2 RETURNING *",
+        )
+        .bind(ws)
+        .bind(id)
+        .bind(name)
+        .bind(avatar_url)
+        .fetch_optional(&self.writer)
+        .await?;
+        row.as_ref().map(teammate_from_row).transpose()
+    }
+
     async fn update_email_settings(&self, id: i64, email: &EmailSettings) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE workspaces SET email_from = $2, email_reply_to = $3, smtp_url = $4, email_tracking = $5, \

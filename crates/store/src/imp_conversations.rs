@@ -91,6 +91,37 @@ async fn insert_part(
     Ok(written)
 }
 
+/// Adds a part inside `tx` and updates the conversation as the part implies (see
+/// `ConversationStore::add_part`); `None` when the workspace has no such conversation.
+async fn add_part_in(
+    tx: &mut sqlx::Transaction<'_, Db>,
+    ws: i64,
+    conversation_id: i64,
+    part: &ConversationPart,
+) -> Result<Option<ConversationPart>> {
+    let Some(written) = insert_part(tx, ws, conversation_id, part).await? else { return Ok(None) };
+    // A contact's words reopen the conversation and make the team owe a reply; a teammate's
+    // comment pays that debt. A note is internal and changes neither.
+    let from_contact = part.author_type.is_contact();
+    let admin_comment = !from_contact && part.part_type == PartType::Comment;
+    sqlx::query(
+        "UPDATE conversations SET updated_at = $3, \
+         state = CASE WHEN $4 THEN 'open' ELSE state END, \
+         snoozed_until = CASE WHEN $4 THEN NULL ELSE snoozed_until END, \
+         read = CASE WHEN $4 THEN FALSE WHEN $5 THEN TRUE ELSE read END, \
+         waiting_since = CASE WHEN $4 THEN COALESCE(waiting_since, $3) WHEN $5 THEN NULL ELSE waiting_since END \
+         WHERE workspace_id = $1 AND id = $2",
+    )
+    .bind(ws)
+    .bind(conversation_id)
+    .bind(part.created_at)
+    .bind(from_contact)
+    .bind(admin_comment)
+    .execute(&mut **tx)
+    .await?;
+    Ok(Some(written))
+}
+
 impl Store {
     /// Conversations of a workspace whose `column` (a constant of this file) equals `id`.
     async fn conversations_where(&self, ws: i64, column: &str, id: i64) -> Result<Vec<Conversation>> {
@@ -232,26 +263,7 @@ impl ConversationStore for Store {
 
     async fn add_part(&self, ws: i64, conversation_id: i64, part: ConversationPart) -> Result<ConversationPart> {
         let mut tx = self.writer.begin().await?;
-        let written = insert_part(&mut tx, ws, conversation_id, &part).await?.ok_or(sqlx::Error::RowNotFound)?;
-        // A contact's words reopen the conversation and make the team owe a reply; a teammate's
-        // comment pays that debt. A note is internal and changes neither.
-        let from_contact = part.author_type.is_contact();
-        let admin_comment = !from_contact && part.part_type == PartType::Comment;
-        sqlx::query(
-            "UPDATE conversations SET updated_at = $3, \
-             state = CASE WHEN $4 THEN 'open' ELSE state END, \
-             snoozed_until = CASE WHEN $4 THEN NULL ELSE snoozed_until END, \
-             read = CASE WHEN $4 THEN FALSE WHEN $5 THEN TRUE ELSE read END, \
-             waiting_since = CASE WHEN $4 THEN COALESCE(waiting_since, $3) WHEN $5 THEN NULL ELSE waiting_since END \
-             WHERE workspace_id = $1 AND id = $2",
-        )
-        .bind(ws)
-        .bind(conversation_id)
-        .bind(part.created_at)
-        .bind(from_contact)
-        .bind(admin_comment)
-        .execute(&mut *tx)
-        .await?;
+        let written = add_part_in(&mut tx, ws, conversation_id, &part).await?.ok_or(sqlx::Error::RowNotFound)?;
         tx.commit().await?;
         Ok(written)
     }

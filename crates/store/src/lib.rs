@@ -2,8 +2,8 @@
 //! implementations for SQLite (the embedded default) and PostgreSQL.
 //!
 //! Both implementations are compiled from one source, `imp.rs` and the `imp_*.rs` files beside it
-//! (one per part of the API: accounts, labels, messages, conversations, the Inbox, email, webhooks), included once
-//! per dialect with that dialect's sqlx types. The few places where the dialects differ branch on a `DIALECT`
+//! (one per part of the API: accounts, labels, messages, conversations, the Inbox, email, reply
+//! emails, webhooks), included once per dialect with that dialect's sqlx types. The few places where the dialects differ branch on a `DIALECT`
 //! constant, so a change to a query lands in both at once and the shared conformance suite
 //! (`tests/`) checks both behave the same. Each method is one unit of work: when it needs a
 //! transaction it opens and commits it inside, and no transaction crosses this crate's boundary.
@@ -15,6 +15,7 @@ mod labels;
 mod messages;
 mod model;
 mod postgres;
+mod replies;
 mod sqlite;
 mod webhooks;
 
@@ -31,6 +32,7 @@ pub use inbox::*;
 pub use labels::*;
 pub use messages::*;
 pub use model::*;
+pub use replies::*;
 pub use tidings_core::filter::sql::Dialect;
 pub use webhooks::*;
 
@@ -84,6 +86,7 @@ pub trait Store:
     + ConversationStore
     + InboxStore
     + EmailStore
+    + ReplyEmailStore
     + WebhookStore
     + Send
     + Sync

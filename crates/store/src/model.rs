@@ -20,7 +20,17 @@ pub struct Workspace {
     pub allowed_origins: Vec<String>,
     pub created_at: i64,
     pub email: EmailSettings,
+    /// The Messenger's colour (launcher, header, the contact's words), `#rrggbb`.
+    pub messenger_color: String,
+    /// What the Messenger's home says under the workspace's name; empty for nothing.
+    pub messenger_greeting: String,
+    /// How long (seconds) a teammate's reply may stay unseen in the Messenger before it is
+    /// emailed to the contact.
+    pub reply_email_after: i64,
 }
+
+/// The Messenger's colour of a new workspace (the column's default).
+pub const DEFAULT_MESSENGER_COLOR: &str = "#1f5fd6";
 
 /// How a workspace sends email.
 #[derive(Clone, Default, PartialEq)]
@@ -89,6 +99,7 @@ impl std::fmt::Debug for Workspace {
             .field("identity_secret", &"[redacted]")
             .field("identity_required", &self.identity_required)
             .field("email", &self.email)
+            .field("messenger_color", &self.messenger_color)
             .finish_non_exhaustive()
     }
 }
@@ -147,6 +158,8 @@ pub struct Teammate {
     pub role: TeammateRole,
     pub job_title: Option<String>,
     pub away_mode_enabled: bool,
+    /// An http(s) address of their picture, shown to contacts in the Messenger.
+    pub avatar_url: Option<String>,
     pub created_at: i64,
 }
 
@@ -322,6 +335,9 @@ mod tests {
                 }),
                 ..EmailSettings::default()
             },
+            messenger_color: DEFAULT_MESSENGER_COLOR.into(),
+            messenger_greeting: String::new(),
+            reply_email_after: 300,
         };
         let logged = format!("{ws:?}");
         assert!(logged.contains("abc") && !logged.contains("s3cr3t-value"), "{logged}");

@@ -25,6 +25,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (9, "delivery_windows", include_str!("../migrations/sqlite/0009_delivery_windows.sql")),
     (10, "inbox", include_str!("../migrations/sqlite/0010_inbox.sql")),
     (11, "webhooks", include_str!("../migrations/sqlite/0011_webhooks.sql")),
+    (12, "reply_emails", include_str!("../migrations/sqlite/0012_reply_emails.sql")),
 ];
 
 /// `column` is one of a list of ids bound at `$n`, as one JSON array (SQLite reads it into an
@@ -52,6 +53,7 @@ include!("imp_labels.rs");
 include!("imp_messages.rs");
 include!("imp_conversations.rs");
 include!("imp_inbox.rs");
+include!("imp_replies.rs");
 include!("imp_email.rs");
 include!("imp_webhooks.rs");
 

@@ -254,6 +254,11 @@ async fn serve(settings: Settings) -> Result<(), String> {
         Some(a) => return Err(format!("email_bounce_address: {a:?} is not an email address")),
         None => None,
     };
+    mail.replies = match &settings.email_reply_address {
+        Some(a) if tidings_engine::email::compose::valid_address(a) => Some(a.trim().to_owned()),
+        Some(a) => return Err(format!("email_reply_address: {a:?} is not an email address")),
+        None => None,
+    };
     mail.connections = settings.smtp_connections.max(1);
     mail.retry_after = settings.email_retry_seconds.clone();
     mail.lease = settings.email_lease_seconds.max(1);

@@ -34,6 +34,11 @@ pub struct Settings {
     /// `bounces+<its reference>@mail.example.com`, and the mail server there hands what arrives
     /// to `POST /email/reports`.
     pub email_bounce_address: Option<String>,
+    /// Where contacts' answers to reply emails go, e.g. `replies@mail.example.com`: each reply
+    /// email's `Reply-To` becomes `replies+r<conversation>.<tag>@mail.example.com`, and the mail
+    /// server there hands what arrives to `POST /email/inbound`. Unset: the sender address with
+    /// the same suffix.
+    pub email_reply_address: Option<String>,
     /// SMTP connections this node holds (one per email worker).
     pub smtp_connections: usize,
     /// Seconds to wait before each further attempt after a temporary SMTP failure, e.g.
@@ -60,6 +65,7 @@ impl Default for Settings {
             smtp_url: None,
             email_from: None,
             email_bounce_address: None,
+            email_reply_address: None,
             smtp_connections: 10,
             email_retry_seconds: vec![60, 300, 900, 1800, 5400],
             email_lease_seconds: 300,
@@ -81,6 +87,7 @@ impl std::fmt::Debug for Settings {
             .field("smtp_url", &self.smtp_url.as_ref().map(|u| redact(u)))
             .field("email_from", &self.email_from)
             .field("email_bounce_address", &self.email_bounce_address)
+            .field("email_reply_address", &self.email_reply_address)
             .field("smtp_connections", &self.smtp_connections)
             .field("email_retry_seconds", &self.email_retry_seconds)
             .field("email_lease_seconds", &self.email_lease_seconds)
@@ -161,6 +168,9 @@ impl Settings {
         }
         if let Some(v) = env("TIDINGS_EMAIL_BOUNCE_ADDRESS") {
             s.email_bounce_address = Some(v);
+        }
+        if let Some(v) = env("TIDINGS_EMAIL_REPLY_ADDRESS") {
+            s.email_reply_address = Some(v);
         }
         if let Some(v) = env("TIDINGS_SMTP_CONNECTIONS") {
             s.smtp_connections = v
@@ -250,6 +260,9 @@ impl Settings {
         text.push_str("# email_from = \"hello@example.com\"\n");
         text.push_str("# Where bounces go (each email's return path is bounces+<reference>@…; see docs/email.md)\n");
         text.push_str("# email_bounce_address = \"bounces@mail.example.com\"\n");
+        text.push_str("# Where contacts' answers to reply emails go (Reply-To replies+r<conversation>.<tag>@…;\n");
+        text.push_str("# unset: the sender address with that suffix; see docs/email.md)\n");
+        text.push_str("# email_reply_address = \"replies@mail.example.com\"\n");
         text.push_str("# SMTP connections this node holds (one per email worker)\n");
         text.push_str("smtp_connections = 10\n");
         text.push_str("# Seconds before each further attempt after a temporary SMTP failure\n");

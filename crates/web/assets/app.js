@@ -120,11 +120,10 @@
 
   // "Message" with contacts selected opens the simple composer for them; with none selected it
   // offers the manual message composer, starting from this list's segment and filters.
-  const composeFor = (ids, conversation) =>
-    `/app/messages/new?contacts=${[...ids].join(",")}${conversation ? "&conversation=1" : ""}`;
+  const composeFor = (ids) => `/app/messages/new?contacts=${[...ids].join(",")}`;
   $("message").addEventListener("click", () => {
     if (selected.size) {
-      window.location.href = composeFor(selected, false);
+      window.location.href = composeFor(selected);
       return;
     }
     $("message-menu").hidden = !$("message-menu").hidden;
@@ -135,9 +134,10 @@
     if (group) audience.query = group;
     window.location.href = `/app/messages/new?audience=${encodeURIComponent(JSON.stringify(audience))}`;
   });
-  $("message-selected").addEventListener("click", () => { window.location.href = composeFor(selected, false); });
+  $("message-selected").addEventListener("click", () => { window.location.href = composeFor(selected); });
+  // A conversation with one contact starts in the light composer and lands in the conversation.
   $("start-conversation").addEventListener("click", () => {
-    if (selected.size === 1) window.location.href = composeFor(selected, true);
+    if (selected.size === 1) window.location.href = `/app/contacts/${[...selected][0]}/conversations/new`;
   });
   $("add-filter").addEventListener("click", () => builder.add());
   $("match").addEventListener("change", changed);

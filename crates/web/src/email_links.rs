@@ -8,6 +8,11 @@
 //! mail server's pipe hands it on, with `?recipient=` the address it came to; `POST
 //! /email/events` takes a relay's webhook events. Both act only on deliveries named by a signed
 //! reference, and answer 503 when they could not be recorded, so the sender tries again.
+//!
+//! And where contacts answer reply emails: `POST /email/inbound` takes a whole email received at
+//! the reply address, the same way (`?recipient=` the address it came to, the same body limit,
+//! 503 so the mail server tries again); the engine adds its new words to the conversation its
+//! signed reply address, or the email it answers, names.
 
 use askama::Template;
 use axum::Router;
@@ -17,6 +22,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde_json::{Value as Json, json};
+use tidings_engine::email::inbound::Received;
 use tidings_engine::email::links::LinkKind;
 use tidings_engine::email::reports::Reported;
 
@@ -30,9 +36,10 @@ pub fn router() -> Router<AppState> {
         .route("/email/click/{token}", get(clicked))
         .route("/email/reports", post(report).layer(DefaultBodyLimit::max(REPORT_LIMIT)))
         .route("/email/events", post(events))
+        .route("/email/inbound", post(inbound).layer(DefaultBodyLimit::max(REPORT_LIMIT)))
 }
 
-/// A report may carry the whole email it is about.
+/// A report may carry the whole email it is about, and a contact's answer the whole thread.
 const REPORT_LIMIT: usize = 10 * 1024 * 1024;
 
 #[derive(Template)]
@@ -152,6 +159,23 @@ async fn report(
         Ok(r) => axum::Json(reported(r)).into_response(),
         Err(e) => unavailable(&e),
     }
+}
+
+/// A whole email a contact sent to a conversation's reply address.
+async fn inbound(
+    State(state): State<AppState>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+    body: axum::body::Bytes,
+) -> Response {
+    let answer = match state.engine.email_reply(&body, q.get("recipient").map(String::as_str)).await {
+        Ok(Received::Added { conversation, part }) => json!({"type": "email_reply", "result": "added",
+            "conversation_id": conversation.to_string(), "part_id": part.to_string()}),
+        Ok(Received::Ignored { why }) => json!({"type": "email_reply", "result": "ignored", "why": why}),
+        Ok(Received::NotOurs) => json!({"type": "email_reply", "result": "not_ours",
+            "why": "no conversation of this server is named by a valid reply address or Message-ID"}),
+        Err(e) => return unavailable(&e),
+    };
+    axum::Json(answer).into_response()
 }
 
 /// A relay's webhook: one event, a list of them, or an Amazon SNS envelope around one.

@@ -10,7 +10,9 @@
 //!   beyond being a teammate of the workspace, which the extractors already prove.
 //! - **The owner and admins** also manage the team (add teammates, change roles), API tokens
 //!   (creating them, and seeing and revoking everyone's), the identity secret, the Messenger
-//!   settings (identity verification, allowed origins), email settings and webhooks.
+//!   settings (identity verification, allowed origins, and how it looks: the workspace's name,
+//!   colour and greeting), email settings and webhooks.
+//! - **Their own profile** (name and avatar) every teammate edits, and nobody edits another's.
 //! - **Over other people**, a teammate acts only on those below them: the owner on admins and
 //!   members, an admin on members. So an admin can neither demote nor revoke the tokens of another
 //!   admin, and nobody but the owner touches anything of the owner's. The owner is the one who
@@ -31,7 +33,8 @@ pub enum Permission {
     ManageTokens,
     /// Reading and rotating the identity secret.
     IdentitySecret,
-    /// The Messenger settings: identity verification and allowed origins.
+    /// The Messenger settings: identity verification, allowed origins, and how it looks (the
+    /// workspace's name, the Messenger's colour and greeting).
     MessengerSettings,
     /// How the workspace sends email: sender, reply-to, SMTP server, tracking, rate limit.
     EmailSettings,
@@ -170,6 +173,7 @@ mod tests {
             role,
             job_title: None,
             away_mode_enabled: false,
+            avatar_url: None,
             created_at: 0,
         }
     }

@@ -102,6 +102,7 @@ pub fn valid_address(a: &str) -> bool {
         text: String::new(),
         html: String::new(),
         message_id: "probe@tidings.invalid".into(),
+        references: Vec::new(),
         unsubscribe_url: None,
         return_path: None,
         feedback_id: None,

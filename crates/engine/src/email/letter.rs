@@ -226,6 +226,7 @@ pub fn letter(st: &Stationery<'_>, contact: &Contact, delivery: i64) -> Letter {
         text,
         html,
         message_id: message_id(st, delivery),
+        references: Vec::new(),
         unsubscribe_url: Some(unsubscribe),
         return_path: st.bounces.and_then(|b| return_path(b, st, delivery)),
         feedback_id: Some(format!("m{}:w{}:tidings", st.message.id, st.workspace.id)),

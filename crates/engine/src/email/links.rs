@@ -22,6 +22,9 @@ pub enum LinkKind {
     /// The tag in a Message-ID (and a VERP return path), which names the delivery a report
     /// (a bounce, a complaint) is about.
     MessageId,
+    /// The tag that names a conversation in its reply address (`…+r{conversation}.{tag}@…`) and
+    /// in the Message-IDs of its reply emails, so an email back can be trusted to be about it.
+    Reply,
 }
 
 impl LinkKind {
@@ -31,6 +34,7 @@ impl LinkKind {
             LinkKind::Open => "tidings/email-link/v1/open",
             LinkKind::Click => "tidings/email-link/v1/click",
             LinkKind::MessageId => "tidings/email-link/v1/message-id",
+            LinkKind::Reply => "tidings/email-link/v1/reply",
         }
     }
 }
@@ -78,14 +82,15 @@ pub fn verify(secret: &str, kind: LinkKind, workspace: i64, delivery: i64, url: 
 /// copy into their reports, so it is short.
 const TAG_BYTES: usize = 8;
 
-/// The tag of a delivery's Message-ID: `d{delivery}.m{message}.{tag}@domain`.
-pub fn message_tag(secret: &str, workspace: i64, delivery: i64) -> String {
-    let sig = mac(secret, LinkKind::MessageId, workspace, delivery, None).finalize().into_bytes();
+/// A tag of `kind` for `id` (a delivery, a conversation) of a workspace, as hex: it is written
+/// in addresses and headers, where letters may change case but hex survives.
+fn hex_tag(secret: &str, kind: LinkKind, workspace: i64, id: i64) -> String {
+    let sig = mac(secret, kind, workspace, id, None).finalize().into_bytes();
     sig[..TAG_BYTES].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Whether `tag` is the tag of this delivery's Message-ID (in constant time).
-pub fn verify_message_tag(secret: &str, workspace: i64, delivery: i64, tag: &str) -> bool {
+/// Whether `tag` is the tag of `kind` for `id` (in constant time; either case).
+fn verify_hex_tag(secret: &str, kind: LinkKind, workspace: i64, id: i64, tag: &str) -> bool {
     let Some(bytes) = (0..tag.len())
         .step_by(2)
         .map(|i| tag.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
@@ -95,7 +100,28 @@ pub fn verify_message_tag(secret: &str, workspace: i64, delivery: i64, tag: &str
     };
     bytes.len() == TAG_BYTES
         && !secret.is_empty()
-        && mac(secret, LinkKind::MessageId, workspace, delivery, None).verify_truncated_left(&bytes).is_ok()
+        && mac(secret, kind, workspace, id, None).verify_truncated_left(&bytes).is_ok()
+}
+
+/// The tag of a delivery's Message-ID: `d{delivery}.m{message}.{tag}@domain`.
+pub fn message_tag(secret: &str, workspace: i64, delivery: i64) -> String {
+    hex_tag(secret, LinkKind::MessageId, workspace, delivery)
+}
+
+/// Whether `tag` is the tag of this delivery's Message-ID (in constant time).
+pub fn verify_message_tag(secret: &str, workspace: i64, delivery: i64, tag: &str) -> bool {
+    verify_hex_tag(secret, LinkKind::MessageId, workspace, delivery, tag)
+}
+
+/// The tag of a conversation's reply address and reply emails' Message-IDs:
+/// `r{conversation}.{tag}`.
+pub fn conversation_tag(secret: &str, workspace: i64, conversation: i64) -> String {
+    hex_tag(secret, LinkKind::Reply, workspace, conversation)
+}
+
+/// Whether `tag` names this conversation (in constant time).
+pub fn verify_conversation_tag(secret: &str, workspace: i64, conversation: i64, tag: &str) -> bool {
+    verify_hex_tag(secret, LinkKind::Reply, workspace, conversation, tag)
 }
 
 #[cfg(test)]
@@ -130,5 +156,15 @@ mod tests {
         assert!(!verify_message_tag("other", 1, 42, &t), "another secret");
         assert!(!verify_message_tag("s3cret", 1, 42, &t[..14]), "cut short");
         assert!(!verify_message_tag("s3cret", 1, 42, "zz"), "not hex");
+    }
+
+    #[test]
+    fn a_conversation_tag_is_not_a_message_id_tag() {
+        let t = conversation_tag("s3cret", 1, 42);
+        assert!(verify_conversation_tag("s3cret", 1, 42, &t));
+        assert!(verify_conversation_tag("s3cret", 1, 42, &t.to_uppercase()), "a mail system changed its case");
+        assert!(!verify_conversation_tag("s3cret", 1, 43, &t), "another conversation");
+        assert!(!verify_conversation_tag("s3cret", 2, 42, &t), "another workspace");
+        assert!(!verify_message_tag("s3cret", 1, 42, &t), "another kind");
     }
 }

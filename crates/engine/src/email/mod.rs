@@ -1,10 +1,16 @@
 //! Email: the server's sending setup, the links in every email (unsubscribe, opens, clicks),
-//! and the outbox workers that send what a send queued.
+//! the outbox workers that send what a send queued, the reply emails that bring the team's
+//! unseen words to a contact, and the contact's emails back.
 
 pub mod compose;
+pub mod inbound;
 pub mod letter;
 pub mod links;
 pub mod outbox;
+pub mod plain;
+pub mod quotes;
+pub mod replies;
+pub mod reply_letter;
 pub mod reports;
 
 use std::collections::BTreeMap;
@@ -39,6 +45,11 @@ pub struct MailSetup {
     /// `bounces+<its reference>@mail.example.com` (VERP), so a bounce names its delivery. `None`:
     /// the sender address.
     pub bounces: Option<String>,
+    /// Where contacts' replies to reply emails go: with `replies@mail.example.com`, each reply
+    /// email's `Reply-To` is `replies+r<conversation>.<tag>@mail.example.com`, and the mail
+    /// server there hands what arrives to `POST /email/inbound`. `None`: the sender address with
+    /// the same suffix.
+    pub replies: Option<String>,
 }
 
 impl MailSetup {
@@ -54,6 +65,7 @@ impl MailSetup {
             retry_after: Self::RETRY_AFTER.to_vec(),
             lease: 300,
             bounces: None,
+            replies: None,
         }
     }
 }

@@ -286,7 +286,7 @@ async fn prepare(engine: &Arc<Engine>, setup: &MailSetup, claimed: Vec<Claimed>,
 }
 
 /// Why a contact cannot receive an email now, as the stats name it.
-fn unreachable(c: &Contact) -> Option<&'static str> {
+pub(super) fn unreachable(c: &Contact) -> Option<&'static str> {
     if c.email.as_deref().is_none_or(|e| e.trim().is_empty()) {
         Some("no_email")
     } else if c.unsubscribed_from_emails {

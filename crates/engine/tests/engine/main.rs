@@ -8,6 +8,7 @@ mod email_compose;
 mod email_reports;
 mod inbox;
 mod messages;
+mod replies;
 mod support;
 mod webhooks;
 mod windows;

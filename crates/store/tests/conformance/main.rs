@@ -6,6 +6,7 @@ mod conversations;
 mod filters;
 mod inbox;
 mod messages;
+mod replies;
 mod schema;
 mod support;
 mod tags_segments;

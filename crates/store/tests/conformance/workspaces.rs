@@ -33,3 +33,30 @@ async fn rotating_the_identity_secret_changes_only_that_workspace() {
     }
     stores.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_messenger_look_changes_only_that_workspace() {
+    let stores = Stores::new().await;
+    for (db, store) in &stores.all {
+        let ws = workspace(store).await;
+        let other = workspace(store).await;
+        assert_eq!(
+            (ws.messenger_color.as_str(), ws.messenger_greeting.as_str(), ws.reply_email_after),
+            (tidings_store::DEFAULT_MESSENGER_COLOR, "", 300),
+            "{db}: a new workspace's look"
+        );
+
+        let changed = store.update_messenger_look(ws.id, "Acme Support", "#0a7d4f", "Ask us anything").await.unwrap();
+        let expected = tidings_store::Workspace {
+            name: "Acme Support".into(),
+            messenger_color: "#0a7d4f".into(),
+            messenger_greeting: "Ask us anything".into(),
+            ..ws.clone()
+        };
+        assert_eq!(changed.as_ref(), Some(&expected), "{db}: nothing else of the workspace changed");
+        assert_eq!(store.workspace(ws.id).await.unwrap(), Some(expected), "{db}: what it returns is what is stored");
+        assert_eq!(store.workspace(other.id).await.unwrap(), Some(other), "{db}: the other workspace is untouched");
+        assert_eq!(store.update_messenger_look(-1, "X", "#000000", "").await.unwrap(), None, "{db}: no such workspace");
+    }
+    stores.cleanup().await;
+}

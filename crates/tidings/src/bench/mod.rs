@@ -11,6 +11,8 @@ mod clients;
 mod data;
 mod email;
 mod import;
+mod inbox;
+mod inbox_live;
 mod messenger;
 mod nats;
 mod nodes;
@@ -60,6 +62,11 @@ pub enum Bench {
     /// 100,000-recipient send end to end with the server's memory and CPU. Needs Postfix's tools
     /// (`apt-get install postfix`; the service is never started).
     Email(email::EmailArgs),
+    /// The Inbox on N generated conversations: the first page of every view and every view's
+    /// counts through the store beside hand-written SQL, the pages and a 500-part conversation
+    /// over HTTP as a teammate's browser gets them; then a contact's reply reaching 50 teammates'
+    /// open screens on one node and across nodes joined by NATS (needs nats-server).
+    Inbox(inbox::InboxArgs),
     /// WebSocket clients for `bench messenger` and `bench nodes`, driven over stdin/stdout
     /// (started by them).
     #[command(hide = true)]
@@ -180,6 +187,7 @@ pub async fn run(bench: Bench) -> Result<(), String> {
         Bench::Messenger(args) => messenger::run(args).await,
         Bench::Nodes(args) => nodes::run(args).await,
         Bench::Email(args) => email::run(args).await,
+        Bench::Inbox(args) => inbox::run(args).await,
         Bench::WsClients(args) => clients::client(args).await,
     }
 }

@@ -1,10 +1,7 @@
-//! The admin app's conversation pages: one conversation with its parts and a reply box, a
-//! teammate's own profile with the conversations they started, and the activity feed (recent
-//! sign-ups, replies and sessions) that a teammate on a phone starts from. The conversation and
-//! the feed follow the workspace's events (`assets/conversation.js`, `assets/activity.js`).
-//!
-//! Replies go through the REST API's `POST /conversations/{id}/reply` with the session (see
-//! `assets/conversation.js`), so the API's rules and its real-time push apply to them too.
+//! Conversations as other pages list them: a teammate's own profile with the conversations they
+//! started, and the activity feed (recent sign-ups, replies and sessions) that a teammate on a
+//! phone starts from, which follows the workspace's events (`assets/activity.js`). One
+//! conversation is [`super::thread`]; the Inbox is [`super::inbox`].
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -19,78 +16,6 @@ use super::view::{contact_label, fail, when};
 use crate::AppState;
 use crate::error::ApiError;
 
-pub(super) struct PartRow {
-    author: String,
-    from_team: bool,
-    kind: &'static str,
-    /// HTML that Tidings made safe when the part was written (escaped text, or our Markdown).
-    body: String,
-    at: String,
-}
-
-#[derive(Template)]
-#[template(path = "conversation.html")]
-struct ConversationPage {
-    admin_name: String,
-    workspace: String,
-    csrf: String,
-    id: i64,
-    admin_id: i64,
-    contact_id: i64,
-    contact: String,
-    state: &'static str,
-    message_id: Option<i64>,
-    parts: Vec<PartRow>,
-}
-
-pub async fn show(State(state): State<AppState>, admin: Admin, Path(id): Path<i64>) -> Response {
-    conversation_page(&state, &admin, id).await.unwrap_or_else(fail)
-}
-
-async fn conversation_page(state: &AppState, admin: &Admin, id: i64) -> Result<Response, ApiError> {
-    let ws = admin.workspace.id;
-    let tz = &admin.workspace.timezone;
-    let Some(c) = state.store.conversation(ws, id).await? else {
-        return Ok((StatusCode::NOT_FOUND, "No such conversation in this workspace.").into_response());
-    };
-    let contact = state.store.contact(ws, c.contact_id).await?;
-    let contact_name = contact.as_ref().map_or_else(|| format!("Contact {}", c.contact_id), contact_label);
-    let teammates = state.store.teammates(ws).await?;
-    let parts = state
-        .store
-        .parts(ws, id)
-        .await?
-        .into_iter()
-        .map(|p| {
-            let from_team = p.author_type == tidings_core::conversation::Author::Admin;
-            let author = if from_team {
-                teammates.iter().find(|t| t.id == p.author_id).map_or_else(|| "A teammate".into(), |t| t.name.clone())
-            } else {
-                contact_name.clone()
-            };
-            PartRow {
-                author,
-                from_team,
-                kind: p.part_type.as_str(),
-                body: p.body.unwrap_or_default(),
-                at: when(Some(p.created_at), tz),
-            }
-        })
-        .collect();
-    Ok(render(&ConversationPage {
-        admin_name: admin.teammate.name.clone(),
-        workspace: admin.workspace.name.clone(),
-        csrf: admin.session.csrf_token.clone(),
-        id,
-        admin_id: admin.teammate.id,
-        contact_id: c.contact_id,
-        contact: contact_name,
-        state: c.state.as_str(),
-        message_id: c.message_id,
-        parts,
-    }))
-}
-
 pub(super) struct ConversationRow {
     pub(super) id: i64,
     pub(super) contact: String,
@@ -98,24 +23,25 @@ pub(super) struct ConversationRow {
     pub(super) updated: String,
 }
 
-/// Rows for a list of conversations, each named by its contact.
+/// Rows for a list of conversations, each named by its contact (read in one query).
 pub(super) async fn rows(
     state: &AppState,
     admin: &Admin,
     list: Vec<Conversation>,
 ) -> Result<Vec<ConversationRow>, ApiError> {
     let ws = admin.workspace.id;
-    let mut out = Vec::with_capacity(list.len());
-    for c in list {
-        let contact = state.store.contact(ws, c.contact_id).await?;
-        out.push(ConversationRow {
+    let ids: Vec<i64> = list.iter().map(|c| c.contact_id).collect();
+    let contacts: std::collections::HashMap<i64, _> =
+        state.store.contacts_by_ids(ws, &ids).await?.into_iter().map(|c| (c.id, c)).collect();
+    Ok(list
+        .into_iter()
+        .map(|c| ConversationRow {
             id: c.id,
-            contact: contact.as_ref().map_or_else(|| format!("Contact {}", c.contact_id), contact_label),
+            contact: contacts.get(&c.contact_id).map_or_else(|| format!("Contact {}", c.contact_id), contact_label),
             state: c.state.as_str(),
             updated: when(Some(c.updated_at), &admin.workspace.timezone),
-        });
-    }
-    Ok(out)
+        })
+        .collect())
 }
 
 #[derive(Template)]

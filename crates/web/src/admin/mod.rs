@@ -8,11 +8,15 @@
 mod conversations;
 mod email;
 mod email_settings;
+mod inbox;
 pub mod live;
 mod messages;
 mod pages;
+mod profile;
+mod saved_replies;
 mod session;
 mod settings;
+mod thread;
 mod view;
 mod webhooks;
 
@@ -41,7 +45,14 @@ pub fn router() -> Router<AppState> {
         .route("/app/messages/new", get(messages::compose))
         .route("/app/messages/{id}", get(messages::show))
         .route("/app/messages/{id}/edit", get(messages::edit))
-        .route("/app/conversations/{id}", get(conversations::show))
+        .route("/app/inbox", get(inbox::inbox))
+        .route("/app/conversations/{id}", get(thread::show))
+        .route("/app/conversations/{id}/presence", post(thread::presence))
+        .route("/app/saved-replies", get(saved_replies::list).post(saved_replies::create))
+        .route("/app/saved-replies/{id}", post(saved_replies::update))
+        .route("/app/saved-replies/{id}/delete", post(saved_replies::delete))
+        .route("/app/contacts/{id}/conversations/new", get(thread::start_page))
+        .route("/app/contacts/{id}/conversations", post(thread::start))
         .route("/app/teammates/{id}", get(conversations::teammate))
         .route("/app/settings", get(settings::settings))
         .route("/app/settings/teammates", post(settings::add_teammate))
@@ -50,6 +61,8 @@ pub fn router() -> Router<AppState> {
         .route("/app/settings/tokens/{id}/revoke", post(settings::revoke_token))
         .route("/app/settings/attributes", post(settings::create_attribute))
         .route("/app/settings/messenger", post(settings::messenger_settings))
+        .route("/app/settings/messenger/look", post(profile::save_look))
+        .route("/app/settings/profile", post(profile::save_profile))
         .route("/app/settings/identity_secret/rotate", post(settings::rotate_identity_secret))
         .route("/app/settings/email", post(settings::save_email_settings))
         .route("/app/settings/webhooks", post(webhooks::create))
@@ -65,6 +78,7 @@ pub fn router() -> Router<AppState> {
         .route("/assets/message.js", get(|| script(include_str!("../../assets/message.js"))))
         .route("/assets/conversation.js", get(|| script(include_str!("../../assets/conversation.js"))))
         .route("/assets/activity.js", get(|| script(include_str!("../../assets/activity.js"))))
+        .route("/assets/inbox.js", get(|| script(include_str!("../../assets/inbox.js"))))
         // The Messenger widget, loaded by companies' own sites.
         .route(
             "/messenger.js",

@@ -1,6 +1,7 @@
-//! The settings page: the Messenger snippet and settings, teammates and their roles, API tokens,
-//! data attributes, how the workspace sends email (saved by [`super::email`]), and its webhooks
-//! (changed by [`super::webhooks`]).
+//! The settings page: the teammate's own profile and the Messenger's look (saved by
+//! [`super::profile`]), the Messenger snippet and settings, teammates and their roles, API
+//! tokens, data attributes, how the workspace sends email, and its webhooks (changed by
+//! [`super::webhooks`]).
 //!
 //! What a teammate may change is decided by [`crate::roles`] through [`Admin::require`] and the
 //! rules about acting on others; the page shows only what the viewer may use, and every handler
@@ -16,10 +17,13 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tidings_core::attribute::{CustomAttribute, DataType, validate_custom_name};
 use tidings_core::text;
+use tidings_engine::EngineError;
 use tidings_engine::email::compose::{DkimInput, EmailSettingsInput, SmtpChange, redact_smtp_url};
+use tidings_engine::email::replies::reply_email_minutes;
 use tidings_store::{ApiToken, TeammateRole};
 
 use super::email_settings::EmailSection;
+use super::profile::{LookSection, ProfileSection};
 use super::session::{Admin, render};
 use super::view::when;
 use super::webhooks::WebhooksSection;
@@ -82,6 +86,10 @@ struct SettingsPage {
     public_url: String,
     /// Settings › Email, for those who may change it.
     email: Option<EmailSection>,
+    /// Settings › Your profile.
+    profile: ProfileSection,
+    /// How the Messenger looks, for those who may change it.
+    look: Option<LookSection>,
     /// Settings › Webhooks, for those who may see and change them.
     webhooks: Option<WebhooksSection>,
 }
@@ -95,6 +103,10 @@ pub(super) struct Notice {
     pub new_token: Option<String>,
     /// Settings › Email as submitted, when it was refused (otherwise as stored).
     pub email: Option<EmailSection>,
+    /// Settings › Your profile as submitted, when it was refused.
+    pub profile: Option<ProfileSection>,
+    /// The Messenger's look as submitted, when it was refused.
+    pub look: Option<LookSection>,
     /// Settings › Webhooks with the form as submitted, when it was refused (otherwise as stored).
     pub webhooks: Option<WebhooksSection>,
 }
@@ -132,6 +144,14 @@ pub(super) async fn settings_page(state: &AppState, admin: &Admin, notice: Notic
         (true, None) => match WebhooksSection::of(state, &admin.workspace).await {
             Ok(section) => Some(section),
             Err(e) => return e.into_response(),
+        },
+    };
+    let email = match (admin.can(Permission::EmailSettings), notice.email) {
+        (false, _) => None,
+        (true, Some(section)) => Some(section),
+        (true, None) => match EmailSection::of(state, &admin.workspace).await {
+            Ok(section) => Some(section),
+            Err(e) => return ApiError::from(e).into_response(),
         },
     };
     let me = &admin.teammate;
@@ -188,9 +208,11 @@ pub(super) async fn settings_page(state: &AppState, admin: &Admin, notice: Notic
         identity_required: admin.workspace.identity_required,
         allowed_origins: admin.workspace.allowed_origins.join("\n"),
         public_url: state.config.public_url.clone(),
-        email: admin
-            .can(Permission::EmailSettings)
-            .then(|| notice.email.unwrap_or_else(|| EmailSection::of(state, &admin.workspace))),
+        email,
+        profile: notice.profile.unwrap_or_else(|| ProfileSection::of(me)),
+        look: admin
+            .can(Permission::MessengerSettings)
+            .then(|| notice.look.unwrap_or_else(|| LookSection::of(&admin.workspace))),
         webhooks,
     });
     *response.status_mut() = notice.status;
@@ -516,6 +538,9 @@ pub struct EmailSettingsForm {
     /// Empty: keep the stored key (it is never shown back).
     #[serde(default)]
     dkim_private_key: String,
+    /// Minutes before an unseen reply is emailed; absent: unchanged.
+    #[serde(default)]
+    reply_email_minutes: Option<String>,
 }
 
 /// `POST /app/settings/email`: saves Settings › Email (admins only). The SMTP URL field shows
@@ -551,7 +576,18 @@ pub async fn save_email_settings(
             private_key: f.dkim_private_key.clone(),
         },
     };
-    match state.engine.update_email_settings(&admin.workspace, input).await {
+    let saved = async {
+        // The delay is checked first, so that a wrong one saves nothing at all.
+        if let Some(m) = &f.reply_email_minutes {
+            reply_email_minutes(m)?;
+        }
+        let ws = state.engine.update_email_settings(&admin.workspace, input).await?;
+        if let Some(m) = &f.reply_email_minutes {
+            state.engine.set_reply_email_delay(&ws, m).await?;
+        }
+        Ok::<_, EngineError>(ws)
+    };
+    match saved.await {
         Ok(ws) => {
             state.workspaces.forget(ws.id);
             admin.workspace = ws;
@@ -562,7 +598,10 @@ pub async fn save_email_settings(
             let text = e.errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join(" ");
             let fields = e.errors.iter().filter_map(|e| e.field.clone()).collect();
             // What was typed stays in the form, to be corrected.
-            let mut section = EmailSection::of(&state, &admin.workspace);
+            let mut section = match EmailSection::of(&state, &admin.workspace).await {
+                Ok(section) => section,
+                Err(e) => return ApiError::from(e).into_response(),
+            };
             section.from = f.from;
             section.reply_to = f.reply_to;
             let mut text = text;
@@ -577,6 +616,9 @@ pub async fn save_email_settings(
             }
             section.tracking = f.tracking.is_some();
             section.rate_per_minute = f.rate_per_minute;
+            if let Some(m) = f.reply_email_minutes {
+                section.reply_minutes = m;
+            }
             section.dkim_selector = f.dkim_selector;
             section.dkim_domain = f.dkim_domain;
             if !f.dkim_private_key.trim().is_empty() {

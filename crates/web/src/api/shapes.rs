@@ -75,7 +75,7 @@ pub fn admin(t: &Teammate) -> Json {
         "away_mode_reassign": false,
         "has_inbox_seat": true,
         "team_ids": [],
-        "avatar": {"type": "avatar", "image_url": null},
+        "avatar": {"type": "avatar", "image_url": t.avatar_url},
         "email_verified": true,
     })
 }

@@ -12,13 +12,16 @@ mod items;
 pub mod relay;
 mod routes;
 pub mod session;
+mod threads;
+
+use std::collections::BTreeMap;
 
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 
 use crate::AppState;
 use crate::routes::ApiRoute;
@@ -45,6 +48,38 @@ pub fn routes() -> Vec<ApiRoute> {
             Some("messenger_update"),
             "messenger_unread",
             post(routes::update),
+        ),
+        r(
+            Method::GET,
+            "/messenger/v1/home",
+            "How the Messenger presents the workspace: its name, greeting and colour, and its teammates' names and avatars",
+            None,
+            "messenger_home",
+            get(threads::home),
+        ),
+        r(
+            Method::GET,
+            "/messenger/v1/conversations",
+            "Deliver every pending in-app message to this contact, then list their conversations (newest first, each with its last part and unread count) and their announcements",
+            None,
+            "messenger_conversation_list",
+            get(threads::list),
+        ),
+        r(
+            Method::GET,
+            "/messenger/v1/conversations/{id}",
+            "One of the contact's conversations: every part they see, in order, with its author's name and avatar",
+            None,
+            "messenger_conversation",
+            get(threads::show),
+        ),
+        r(
+            Method::POST,
+            "/messenger/v1/conversations/{id}/seen",
+            "The contact opened a conversation: everything in it so far is seen (the chat that opened it too)",
+            None,
+            "messenger_conversation_seen",
+            post(threads::seen),
         ),
         r(
             Method::GET,
@@ -98,7 +133,7 @@ pub fn routes() -> Vec<ApiRoute> {
         r(
             Method::GET,
             "/messenger/v1/ws",
-            "WebSocket (?session=…): the server pushes {type: hello|message|conversation_part} frames; see docs/messenger.md",
+            "WebSocket (?session=…): the server pushes {type: hello|message|conversation_part|conversation_seen|resync} frames; see docs/messenger.md",
             None,
             "websocket",
             get(routes::websocket),
@@ -107,10 +142,19 @@ pub fn routes() -> Vec<ApiRoute> {
 }
 
 pub fn router(state: AppState) -> Router<AppState> {
-    routes()
+    // One method router per path (a path may take several methods), each answering preflights
+    // too (the middleware below answers them), whatever its methods.
+    let mut by_path: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
+    for r in routes() {
+        let merged = match by_path.remove(r.path) {
+            Some(existing) => existing.merge(r.handler),
+            None => r.handler.options(|| async { StatusCode::NO_CONTENT }),
+        };
+        by_path.insert(r.path, merged);
+    }
+    by_path
         .into_iter()
-        // Preflights reach every route (the middleware below answers them), whatever its method.
-        .fold(Router::new(), |router, r| router.route(r.path, r.handler.options(|| async { StatusCode::NO_CONTENT })))
+        .fold(Router::new(), |router, (path, handler)| router.route(path, handler))
         .route("/messenger/v1/{*rest}", axum::routing::any(routes::not_found))
         .layer(axum::middleware::from_fn_with_state(state, cors))
 }

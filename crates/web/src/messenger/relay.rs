@@ -4,14 +4,15 @@
 //! window opened) is delivered here to
 //! the recipients whose Messenger is open on this node (the store's conditional move from
 //! `pending`, so a recipient connected twice, or to two nodes, gets it once); a teammate's words
-//! go to the contact's open Messengers; and when events may have been lost, every Messenger here
+//! go to the contact's open Messengers, and so does word that they saw a conversation (from
+//! another of their Messengers); and when events may have been lost, every Messenger here
 //! is told to read again from the database (`{"type": "resync"}`), so a lost event loses
 //! nothing.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde_json::json;
+use serde_json::{Value as Json, json};
 use tidings_core::contact::{Contact, Role};
 use tidings_engine::bus::{self, Event, Heard, Moved};
 use tidings_engine::render::Composed;
@@ -50,6 +51,11 @@ pub async fn run(state: AppState) {
                     if state.hub.is_online(workspace, contact) =>
                 {
                     push_part(&state, workspace, contact, part).await;
+                }
+                // Seen in one Messenger (or tab): the contact's others clear their badges.
+                Event::ConversationSeen { workspace, conversation, contact } => {
+                    let frame = json!({"type": "conversation_seen", "conversation_id": conversation.to_string()});
+                    state.hub.send(workspace, contact, Arc::from(frame.to_string()));
                 }
                 _ => {}
             },
@@ -93,7 +99,7 @@ async fn push(state: &AppState, workspace: i64, message: i64, delivered: &[(i64,
     let store = state.engine.store();
     let Some(m) = store.message(workspace, message).await? else { return Ok(()) };
     let composed = Composed::of(&m, &store.custom_attributes(workspace).await?)?;
-    let sender = store.teammate(workspace, m.sender_id).await?.map(|t| t.name).unwrap_or_default();
+    let sender = items::sender(store.teammate(workspace, m.sender_id).await?.as_ref());
     let now = state.engine.now();
     let frame = |delivery: i64, contact: &Contact| message_frame(delivery, &m, contact, &composed, &sender, now);
     let frames: Vec<(i64, Arc<str>)> = if composed.is_personalised() {
@@ -127,7 +133,7 @@ fn message_frame(
     m: &Message,
     contact: &Contact,
     composed: &Composed,
-    sender: &str,
+    sender: &Json,
     now: i64,
 ) -> Arc<str> {
     let item = items::item(delivery, m, contact, composed, sender, None, Some(now));
@@ -142,11 +148,11 @@ async fn push_part(state: &AppState, workspace: i64, contact: i64, part: i64) {
     if p.author_type.is_contact() {
         return;
     }
-    let sender = store.teammate(workspace, p.author_id).await.ok().flatten().map(|t| t.name).unwrap_or_default();
+    let teammate = store.teammate(workspace, p.author_id).await.ok().flatten();
     let frame = json!({
         "type": "conversation_part",
         "conversation_id": p.conversation_id.to_string(),
-        "part": items::part(&p, &sender),
+        "part": items::part(&p, items::sender(teammate.as_ref())),
     });
     state.hub.send(workspace, contact, Arc::from(frame.to_string()));
 }

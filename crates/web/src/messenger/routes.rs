@@ -6,15 +6,16 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value as Json, json};
 use tidings_core::contact::{Contact, ContactInput, Role};
-use tidings_core::conversation::Author;
 use tidings_engine::conversations::ReplyTo;
 use tidings_engine::render::Composed;
-use tidings_store::Workspace;
+use tidings_store::{Conversation, Workspace};
 
+use super::hub;
+use super::items::{self, Team};
 use super::session::{
     SessionKind, Visitor, origin_allowed, origin_refused, sign_session, verify_session, verify_user_hash,
 };
-use super::{hub, items};
+use super::threads::{conversation_json, unread_count};
 use crate::AppState;
 use crate::auth::now;
 use crate::error::{ApiError, ApiResult};
@@ -97,19 +98,12 @@ fn identity(settings: &Map<String, Json>) -> Option<String> {
     text("user_id").or_else(|| text("email"))
 }
 
-async fn unread(state: &AppState, ws: i64, contact: i64) -> ApiResult<usize> {
-    let pending = state.store.pending_in_app(ws, contact, state.engine.now()).await?.len();
-    let unseen =
-        state.store.delivered_in_app(ws, contact, 200).await?.iter().filter(|(d, _)| d.seen_at.is_none()).count();
-    Ok(pending + unseen)
-}
-
-fn session_json(ws: &Workspace, c: &Contact, unread: usize) -> Json {
+fn session_json(ws: &Workspace, c: &Contact, unread: i64) -> Json {
     let kind = if c.role == Role::Lead { SessionKind::Lead } else { SessionKind::User };
     json!({
         "type": "messenger_session",
         "session": sign_session(ws, c.id, kind, now() + super::session::SESSION_SECONDS),
-        "app": {"id": ws.app_id, "name": ws.name},
+        "app": {"id": ws.app_id, "name": ws.name, "color": ws.messenger_color},
         "contact": {"id": c.id.to_string(), "role": c.role.as_str(), "name": c.name, "email": c.email, "user_id": c.external_id},
         "unread_count": unread,
     })
@@ -197,7 +191,7 @@ pub async fn boot(State(state): State<AppState>, headers: HeaderMap, Body(b): Bo
         }
     };
     state.store.touch_contacts(ws.id, &[contact.id], now).await?;
-    let unread = unread(&state, ws.id, contact.id).await?;
+    let unread = unread_count(&state, ws.id, contact.id).await?;
     Ok(JsonResponse(session_json(&ws, &contact, unread)))
 }
 
@@ -214,7 +208,7 @@ pub async fn update(State(state): State<AppState>, v: Visitor, Body(b): Body) ->
         state.store.update_contact(&c).await?;
     }
     state.store.touch_contacts(v.workspace.id, &[c.id], now()).await?;
-    let unread = unread(&state, v.workspace.id, c.id).await?;
+    let unread = unread_count(&state, v.workspace.id, c.id).await?;
     Ok(JsonResponse(json!({"type": "messenger_update", "unread_count": unread})))
 }
 
@@ -224,49 +218,26 @@ pub async fn messages(State(state): State<AppState>, v: Visitor) -> ApiResult<Js
     state.engine.deliver_pending(ws, v.contact.id).await?;
     let delivered = state.store.delivered_in_app(ws, v.contact.id, 100).await?;
     let custom = state.store.custom_attributes(ws).await?;
-    let mut names = std::collections::HashMap::new();
+    let team = Team::of(state.store.teammates(ws).await?);
     let mut items = Vec::new();
     let conversations = state.store.conversations_of_contact(ws, v.contact.id).await?;
     for (d, m) in &delivered {
         let Ok(composed) = Composed::of(m, &custom) else { continue };
-        if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(m.sender_id) {
-            slot.insert(state.store.teammate(ws, m.sender_id).await?.map(|t| t.name).unwrap_or_default());
-        }
-        let mut it = items::item(d.id, m, &v.contact, &composed, &names[&m.sender_id], d.seen_at, d.sent_at);
+        let sender = team.teammate(m.sender_id);
+        let mut it = items::item(d.id, m, &v.contact, &composed, &sender, d.seen_at, d.sent_at);
         if let Some(c) = conversations.iter().find(|c| c.message_id == Some(m.id)) {
-            it["conversation"] = conversation_json(&state, ws, c.id).await?;
+            it["conversation"] = conversation_json(&state, &v, c).await?;
         }
         items.push(it);
     }
     let mut started = Vec::new();
     for c in conversations.iter().filter(|c| c.message_id.is_none()) {
-        started.push(conversation_json(&state, ws, c.id).await?);
+        started.push(conversation_json(&state, &v, c).await?);
     }
-    let unread = items.iter().filter(|i| i["seen_at"].is_null()).count();
+    let unread = unread_count(&state, ws, v.contact.id).await?;
     Ok(JsonResponse(
         json!({"type": "messenger_messages", "items": items, "conversations": started, "unread_count": unread}),
     ))
-}
-
-/// A conversation as the contact sees it: every part with words in it except the team's notes.
-async fn conversation_json(state: &AppState, ws: i64, id: i64) -> ApiResult<Json> {
-    let parts = state.store.parts(ws, id).await?;
-    let names: std::collections::HashMap<i64, String> = if parts.iter().any(|p| p.author_type == Author::Admin) {
-        state.store.teammates(ws).await?.into_iter().map(|t| (t.id, t.name)).collect()
-    } else {
-        Default::default()
-    };
-    let parts: Vec<Json> = parts
-        .iter()
-        .filter(|p| items::visible(p))
-        .map(|p| {
-            items::part(
-                p,
-                names.get(&p.author_id).filter(|_| p.author_type == Author::Admin).map_or("", String::as_str),
-            )
-        })
-        .collect();
-    Ok(json!({"id": id.to_string(), "parts": parts}))
 }
 
 pub async fn seen(State(state): State<AppState>, v: Visitor, Body(b): Body) -> ApiResult<JsonResponse<Json>> {
@@ -275,7 +246,7 @@ pub async fn seen(State(state): State<AppState>, v: Visitor, Body(b): Body) -> A
     };
     let ids: Vec<i64> = ids.iter().filter_map(parse_id).collect();
     let marked = state.engine.seen(v.workspace.id, v.contact.id, &ids).await?;
-    let unread = unread(&state, v.workspace.id, v.contact.id).await?;
+    let unread = unread_count(&state, v.workspace.id, v.contact.id).await?;
     Ok(JsonResponse(json!({"type": "messenger_seen", "marked": marked, "unread_count": unread})))
 }
 
@@ -299,7 +270,7 @@ pub async fn reply_to_delivery(
 ) -> ApiResult<JsonResponse<Json>> {
     let id = crate::input::path_id(&id).ok_or_else(ApiError::not_found)?;
     let c = state.engine.contact_replies(&v.workspace, &v.contact, ReplyTo::Delivery(id), words(&b)).await?;
-    Ok(JsonResponse(conversation_json(&state, v.workspace.id, c.id).await?))
+    written_in(&state, &v, &c).await
 }
 
 pub async fn start_conversation(
@@ -308,7 +279,7 @@ pub async fn start_conversation(
     Body(b): Body,
 ) -> ApiResult<JsonResponse<Json>> {
     let c = state.engine.contact_starts(&v.workspace, &v.contact, words(&b)).await?;
-    Ok(JsonResponse(conversation_json(&state, v.workspace.id, c.id).await?))
+    Ok(JsonResponse(conversation_json(&state, &v, &c).await?))
 }
 
 pub async fn reply_to_conversation(
@@ -319,7 +290,15 @@ pub async fn reply_to_conversation(
 ) -> ApiResult<JsonResponse<Json>> {
     let id = crate::input::path_id(&id).ok_or_else(ApiError::not_found)?;
     let c = state.engine.contact_replies(&v.workspace, &v.contact, ReplyTo::Conversation(id), words(&b)).await?;
-    Ok(JsonResponse(conversation_json(&state, v.workspace.id, c.id).await?))
+    written_in(&state, &v, &c).await
+}
+
+/// The conversation a contact just wrote in from their Messenger, where they read everything
+/// it held: it is seen, so the team's earlier words (a chat's first one included) are no longer
+/// counted unread when the team writes again.
+async fn written_in(state: &AppState, v: &Visitor, c: &Conversation) -> ApiResult<JsonResponse<Json>> {
+    state.engine.contact_saw(&v.workspace, v.contact.id, c.id).await?;
+    Ok(JsonResponse(conversation_json(state, v, c).await?))
 }
 
 /// Keeps `last_seen_at` fresh. The session is checked as everywhere, but without reading the

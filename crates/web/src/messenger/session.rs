@@ -259,6 +259,9 @@ mod tests {
             allowed_origins: vec![],
             created_at: 0,
             email: tidings_store::EmailSettings::default(),
+            messenger_color: tidings_store::DEFAULT_MESSENGER_COLOR.into(),
+            messenger_greeting: String::new(),
+            reply_email_after: 300,
         }
     }
 

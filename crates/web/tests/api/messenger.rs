@@ -16,15 +16,15 @@ fn user_hash(secret: &str, identity: &str) -> String {
 }
 
 /// A contact's Messenger: boots over HTTP, then calls the Messenger API with its session.
-struct Widget {
+pub(super) struct Widget {
     base: String,
-    session: String,
-    contact_id: String,
+    pub(super) session: String,
+    pub(super) contact_id: String,
     client: reqwest::Client,
 }
 
 impl Widget {
-    async fn boot(s: &Server, settings: Json) -> Widget {
+    pub(super) async fn boot(s: &Server, settings: Json) -> Widget {
         let (status, body) = boot(s, settings).await;
         assert_eq!(status, StatusCode::OK, "{}: {body}", s.db);
         Widget {
@@ -35,7 +35,7 @@ impl Widget {
         }
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Json>) -> (StatusCode, Json) {
+    pub(super) async fn call(&self, method: reqwest::Method, path: &str, body: Option<Json>) -> (StatusCode, Json) {
         let mut req = self
             .client
             .request(method, format!("{}/messenger/v1{path}", self.base))
@@ -55,7 +55,7 @@ impl Widget {
         body
     }
 
-    async fn socket(
+    pub(super) async fn socket(
         &self,
     ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
         let url = format!("{}/messenger/v1/ws?session={}", self.base.replace("http://", "ws://"), self.session);
@@ -66,7 +66,7 @@ impl Widget {
     }
 }
 
-async fn boot(s: &Server, settings: Json) -> (StatusCode, Json) {
+pub(super) async fn boot(s: &Server, settings: Json) -> (StatusCode, Json) {
     let mut body = settings;
     body["app_id"] = json!(s.workspace.app_id);
     let resp = reqwest::Client::new().post(format!("{}/messenger/v1/boot", s.base)).json(&body).send().await.unwrap();
@@ -75,7 +75,7 @@ async fn boot(s: &Server, settings: Json) -> (StatusCode, Json) {
 }
 
 /// The next text frame, waiting at most 10 seconds (a bound, not a measurement).
-async fn next_text<S>(ws: &mut S) -> Json
+pub(super) async fn next_text<S>(ws: &mut S) -> Json
 where
     S: futures_util::Stream<Item = Result<Ws, tokio_tungstenite::tungstenite::Error>> + Unpin,
 {
@@ -88,7 +88,7 @@ where
     }
 }
 
-fn verified(s: &Server, user_id: &str, name: &str) -> Json {
+pub(super) fn verified(s: &Server, user_id: &str, name: &str) -> Json {
     json!({"user_id": user_id, "name": name, "email": format!("{user_id}@example.test"), "user_hash": user_hash(&s.workspace.identity_secret, user_id)})
 }
 

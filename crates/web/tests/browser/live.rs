@@ -62,7 +62,7 @@ async fn scenario(app: &App, host: &Host, t: &Browser, ada: &Browser, size: &str
         .await?;
     let id = m["id"].as_str().ok_or_else(|| fail!("no message id: {m}"))?.to_owned();
     ada.wait_for("Ada's unread badge", WAIT, async || {
-        let badge = shadow(ada, ".badge").await?;
+        let badge = shadow(ada, ".launcher .badge").await?;
         if badge == "1" { Ok(()) } else { Err(fail!("badge {badge:?}")) }
     })
     .await?;
@@ -86,7 +86,7 @@ async fn scenario(app: &App, host: &Host, t: &Browser, ada: &Browser, size: &str
     wait_text(t, &clicked, "0").await?;
     read_again(t, "/manual_messages?").await?;
     mark_page(t).await?;
-    click_shadow(ada, ".chat[data-delivery] a[href]").await?;
+    click_shadow(ada, ".part[data-delivery] a[href]").await?;
     wait_text(t, &clicked, "1").await?;
     same_page(t, "Ada followed the link").await?;
     shot(t, size, "messages").await?;

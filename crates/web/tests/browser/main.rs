@@ -16,6 +16,7 @@ mod email;
 mod host;
 mod live;
 mod messages;
+mod messenger;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -72,7 +72,7 @@ async fn scenario(app: &App, host: &Host, driver: &std::path::Path, t: &Browser,
     let message_url = t.wait_for("the message's page", WAIT, async || page_id(t, "/app/messages/").await).await?;
     let message_id = message_url;
     ada.wait_for("Ada's unread badge", WAIT, async || {
-        let badge = shadow(ada, ".badge").await?;
+        let badge = shadow(ada, ".launcher .badge").await?;
         if badge == "1" { Ok(()) } else { Err(fail!("badge {badge:?}")) }
     })
     .await?;
@@ -88,20 +88,21 @@ async fn scenario(app: &App, host: &Host, driver: &std::path::Path, t: &Browser,
     assert!(!received_on_profile(t, app, grace_id, "Welcome chat").await?, "a pending message shows on the profile");
     assert!(received_on_profile(t, app, ada_id, "Welcome chat").await?, "a sent message is missing from the profile");
 
-    // 3. Ada opens the Messenger, reads the chat (the badge goes) and replies.
+    // 3. Ada opens the Messenger, which opens the unread chat; she reads it (the badge goes)
+    //    and replies.
     click_shadow(ada, ".launcher").await?;
     ada.wait_for("the chat in Ada's Messenger", WAIT, async || {
-        let text = shadow(ada, ".list").await?;
+        let text = shadow(ada, ".parts").await?;
         if text.contains("Hi Ada, how is it going?") { Ok(()) } else { Err(fail!("{text:?}")) }
     })
     .await?;
-    ada.wait_for("the badge to go", WAIT, async || match shadow(ada, ".badge").await {
+    ada.wait_for("the badge to go", WAIT, async || match shadow(ada, ".launcher .badge").await {
         Err(_) => Ok(()),
         Ok(b) => Err(fail!("badge still {b:?}")),
     })
     .await?;
     // She follows the link in it: a click, counted for her delivery.
-    click_shadow(ada, ".chat[data-delivery] a[href]").await?;
+    click_shadow(ada, ".part[data-delivery] a[href]").await?;
     let clicks = t.wait_for("the click in the stats", WAIT, async || {
         let figures = stats_of(app, &message_id).await?;
         if figures["clicked"] == json!(1) { Ok(figures) } else { Err(fail!("{figures}")) }
@@ -130,8 +131,8 @@ async fn scenario(app: &App, host: &Host, driver: &std::path::Path, t: &Browser,
     wait_contains(t, "#parts", "Sure, ask away.").await?;
     let shown = t.find("#parts").await?.text().await?;
     assert!(!shown.contains("<p>"), "the reply's markup shows as text: {shown:?}");
-    ada.wait_for("the teammate's answer in Ada's Messenger", WAIT, async || {
-        let text = shadow(ada, ".list").await?;
+    ada.wait_for("the teammate's answer in Ada's open conversation", WAIT, async || {
+        let text = shadow(ada, ".parts").await?;
         if text.contains("Sure, ask away.") { Ok(()) } else { Err(fail!("{text:?}")) }
     })
     .await?;
@@ -145,7 +146,7 @@ async fn scenario(app: &App, host: &Host, driver: &std::path::Path, t: &Browser,
         grace.goto(&host.page_of("grace@navy.test")).await?;
         grace
             .wait_for("Grace's unread badge", WAIT, async || {
-                let badge = shadow(&grace, ".badge").await?;
+                let badge = shadow(&grace, ".launcher .badge").await?;
                 if badge == "1" { Ok(()) } else { Err(fail!("badge {badge:?}")) }
             })
             .await
@@ -176,15 +177,6 @@ async fn scenario(app: &App, host: &Host, driver: &std::path::Path, t: &Browser,
     let post_id = t.wait_for("the message's page", WAIT, async || page_id(t, "/app/messages/").await).await?;
     let targeted = recipients(app, &post_id, "targeted").await?;
     assert_eq!(targeted, free, "the filter's audience");
-    // Ada (pro) has her Messenger open, yet never gets it.
-    let ada_posts = ada
-        .execute(
-            "return document.getElementById('tidings-messenger').shadowRoot.querySelectorAll('.post').length;",
-            json!([]),
-        )
-        .await?;
-    assert_eq!(ada_posts, json!(0), "an announcement to free users reached Ada");
-
     // 7. A chat to everyone on the pro plan, stopped: Ada (online) got it before the stop;
     //    Katherine, who comes online afterwards, never does.
     t.goto(&app.url("/app/messages/new")).await?;
@@ -199,11 +191,22 @@ async fn scenario(app: &App, host: &Host, driver: &std::path::Path, t: &Browser,
     accept_confirms(t).await?;
     t.find("#send").await?.click().await?;
     let outage = t.wait_for("the message's page", WAIT, async || page_id(t, "/app/messages/").await).await?;
+    // Ada goes back to the Messenger's home, whose latest conversation is the outage chat.
+    click_shadow(ada, ".back").await?;
     ada.wait_for("the outage chat in Ada's Messenger", WAIT, async || {
-        let text = shadow(ada, ".list").await?;
+        let text = shadow(ada, ".list-card").await?;
         if text.contains("looking into an outage") { Ok(()) } else { Err(fail!("{text:?}")) }
     })
     .await?;
+    // The announcement to free users (step 6) never reached her, though her Messenger was open
+    // all along: it went out before this chat, so it would be on her home by now.
+    let ada_news = ada
+        .execute(
+            "return document.getElementById('tidings-messenger').shadowRoot.querySelectorAll('.news, .post-card').length;",
+            json!([]),
+        )
+        .await?;
+    assert_eq!(ada_news, json!(0), "an announcement to free users reached Ada");
     accept_confirms(t).await?;
     t.find("#stop").await?.click().await?;
     wait_text(t, "#state", "stopped").await?;
@@ -213,6 +216,7 @@ async fn scenario(app: &App, host: &Host, driver: &std::path::Path, t: &Browser,
         // The Messenger fetches before it connects: once she is online, that fetch is done.
         wait_online(app, app.id("katherine@nasa.test")).await?;
         click_shadow(&katherine, ".launcher").await?;
+        click_shadow(&katherine, ".tab[data-tab=list]").await?;
         let text = shadow(&katherine, ".list").await?;
         Ok::<_, crate::webdriver::Error>(text)
     }

@@ -201,6 +201,21 @@ impl Browser {
         self.elements(&v)
     }
 
+    /// The first element matching a CSS selector inside the shadow root of the element with id
+    /// `host` (the Messenger draws itself in one), to type into and click as a person would.
+    pub async fn find_in_shadow(&self, host: &str, css: &str) -> Result<Element<'_>> {
+        let v = self
+            .execute(
+                "const h = document.getElementById(arguments[0]); return h && h.shadowRoot ? h.shadowRoot.querySelector(arguments[1]) : null;",
+                json!([host, css]),
+            )
+            .await?;
+        if v.is_null() {
+            return Err(fail!("no {css:?} in #{host}'s shadow root"));
+        }
+        self.element(&v)
+    }
+
     /// Runs `script` as the body of a function with `args` as `arguments` and returns what it
     /// returns.
     pub async fn execute(&self, script: &str, args: Json) -> Result<Json> {

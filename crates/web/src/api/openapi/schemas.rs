@@ -72,6 +72,8 @@ fn responses() -> Json {
         "admin": {"type": "object", "properties": {
             "type": {"const": "admin"}, "id": {"type": "string"}, "name": {"type": "string"}, "email": {"type": "string"},
             "away_mode_enabled": {"type": "boolean"}, "has_inbox_seat": {"type": "boolean"}, "team_ids": {"type": "array", "items": {"type": "integer"}},
+            "avatar": {"type": "object", "description": "The teammate's picture (Settings › Your profile); image_url is null without one",
+                "properties": {"type": {"const": "avatar"}, "image_url": {"type": ["string", "null"]}}},
         }},
         "me": {"allOf": [schema_ref("admin"), {"type": "object", "properties": {"app": {"type": "object", "properties": {
             "type": {"const": "app"}, "id_code": {"type": "string"}, "name": {"type": "string"}, "timezone": {"type": "string"},
@@ -120,13 +122,17 @@ fn responses() -> Json {
             "html": {"type": "string"}, "text": {"type": "string"},
         }},
         "messenger_session": {"type": "object", "properties": {
-            "type": {"const": "messenger_session"}, "session": {"type": "string"}, "app": {"type": "object"},
+            "type": {"const": "messenger_session"}, "session": {"type": "string"},
+            "app": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "color": color()}},
             "contact": {"type": "object"}, "unread_count": {"type": "integer"},
         }},
         "messenger_unread": {"type": "object", "properties": {"unread_count": {"type": "integer"}, "marked": {"type": "integer"}}},
+        "messenger_sender": {"type": "object", "description": "A teammate as contacts see them (empty name and null avatar on the contact's own words)", "properties": {
+            "name": {"type": "string"}, "avatar": {"type": ["string", "null"], "description": "an http(s) address; null: show initials"},
+        }},
         "messenger_item": {"type": "object", "properties": {
             "type": {"enum": ["chat", "post"]}, "delivery_id": {"type": "string"}, "message_id": {"type": "string"},
-            "title": {"type": ["string", "null"]}, "html": {"type": "string"}, "sender": {"type": "object"},
+            "title": {"type": ["string", "null"]}, "html": {"type": "string"}, "sender": schema_ref("messenger_sender"),
             "sent_at": {"type": ["integer", "null"]}, "seen_at": {"type": ["integer", "null"]}, "conversation": {"type": ["object", "null"]},
         }},
         "messenger_messages": {"type": "object", "properties": {
@@ -135,7 +141,39 @@ fn responses() -> Json {
             "unread_count": {"type": "integer"},
         }},
         "messenger_click": {"type": "object", "properties": {"type": {"const": "messenger_click"}, "clicked": {"type": "boolean"}}},
-        "messenger_conversation": {"type": "object", "properties": {"id": {"type": "string"}, "parts": {"type": "array", "items": {"type": "object"}}}},
+        "messenger_part": {"type": "object", "properties": {
+            "id": {"type": ["string", "null"], "description": "null for a chat no conversation holds yet"},
+            "author": {"enum": ["admin", "user", "lead"]}, "sender": schema_ref("messenger_sender"),
+            "html": {"type": ["string", "null"], "description": "safe to insert"}, "created_at": {"type": ["integer", "null"]},
+        }},
+        "messenger_conversation": {"type": "object", "properties": {
+            "type": {"const": "messenger_conversation"}, "id": {"type": "string"}, "state": {"enum": ["open", "closed", "snoozed"]},
+            "delivery_id": {"type": ["string", "null"], "description": "the chat that opened it, if one did"},
+            "parts": {"type": "array", "items": schema_ref("messenger_part")},
+        }},
+        "messenger_home": {"type": "object", "properties": {
+            "type": {"const": "messenger_home"}, "name": {"type": "string"}, "greeting": {"type": "string"}, "color": color(),
+            "teammates": {"type": "array", "items": {"type": "object", "properties": {
+                "id": {"type": "string"}, "name": {"type": "string"}, "avatar": {"type": ["string", "null"]},
+            }}},
+            "unread_count": {"type": "integer"},
+        }},
+        "messenger_conversation_list": {"type": "object", "properties": {
+            "type": {"const": "messenger_conversation_list"},
+            "conversations": {"type": "array", "description": "newest first", "items": {"type": "object", "properties": {
+                "id": {"type": ["string", "null"], "description": "null for a chat nobody answered yet: reply with POST /deliveries/{delivery_id}/reply"},
+                "delivery_id": {"type": ["string", "null"]}, "state": {"enum": ["open", "closed", "snoozed"]},
+                "unread_count": {"type": "integer"}, "updated_at": {"type": ["integer", "null"]},
+                "last_part": {"anyOf": [schema_ref("messenger_part"), {"type": "null"}]},
+                "teammate": {"anyOf": [schema_ref("messenger_sender"), {"type": "null"}]},
+            }}},
+            "announcements": {"type": "array", "items": schema_ref("messenger_item")},
+            "unread_count": {"type": "integer"},
+        }},
+        "messenger_conversation_seen": {"type": "object", "properties": {
+            "type": {"const": "messenger_conversation_seen"}, "conversation_id": {"type": "string"},
+            "seen": {"type": "boolean", "description": "whether anything was newly seen"}, "unread_count": {"type": "integer"},
+        }},
         "openapi": {"type": "object", "description": "An OpenAPI 3.1 document"},
     })
 }
@@ -174,6 +212,11 @@ fn delivery_window() -> Json {
         },
         "description": "Only send during these days and hours: emails in the contact's time zone (else the workspace's), in-app messages in the workspace's. end must differ from start; an end before the start runs overnight. null: any time",
     })
+}
+
+/// A colour as the Messenger's look stores it.
+fn color() -> Json {
+    json!({"type": "string", "pattern": "^#[0-9a-f]{6}$"})
 }
 
 fn timezone() -> Json {
