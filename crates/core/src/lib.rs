@@ -15,6 +15,7 @@ pub mod markdown;
 pub mod message;
 pub mod personalise;
 pub mod text;
+pub mod webhook;
 pub mod window;
 
 pub use error::{FieldError, FieldErrors};

@@ -14,6 +14,7 @@ pub enum Missing {
     Delivery,
     Tag,
     SavedReply,
+    Webhook,
 }
 
 #[derive(Debug, thiserror::Error)]

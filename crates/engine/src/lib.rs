@@ -6,7 +6,8 @@
 //! store (one transaction each, inside the store), and after that work commits publishes an
 //! [`Event`] on the bus. It returns [`EngineError`], typed, never an HTTP answer. Time comes from
 //! the engine's [`Clock`], so a test sets it. Background work (the scheduler, `last_seen_at`
-//! batches) lives here too, each a `step(now)` a test can run, supervised by [`tasks`].
+//! batches, the email outbox, the webhook worker) lives here too, each a step a test can run,
+//! supervised by [`tasks`] or by its own handle.
 
 pub mod bus;
 pub mod clock;
@@ -22,6 +23,7 @@ pub mod profiles;
 pub mod render;
 pub mod scheduler;
 pub mod tasks;
+pub mod webhooks;
 pub mod windows;
 
 use std::sync::Arc;
@@ -41,6 +43,8 @@ pub struct Engine {
     mail: std::sync::OnceLock<Arc<email::MailSetup>>,
     /// Wakes this node's outbox when a send here queued emails.
     outbox_wake: tokio::sync::Notify,
+    /// How webhooks are sent (read at every step of the worker, so a test may change it).
+    webhooks: std::sync::RwLock<Arc<webhooks::WebhookSetup>>,
 }
 
 impl Engine {
@@ -52,6 +56,7 @@ impl Engine {
             presence: presence::Presence::default(),
             mail: std::sync::OnceLock::new(),
             outbox_wake: tokio::sync::Notify::new(),
+            webhooks: std::sync::RwLock::default(),
         })
     }
 

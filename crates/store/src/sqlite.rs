@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (8, "email_reports", include_str!("../migrations/sqlite/0008_email_reports.sql")),
     (9, "delivery_windows", include_str!("../migrations/sqlite/0009_delivery_windows.sql")),
     (10, "inbox", include_str!("../migrations/sqlite/0010_inbox.sql")),
+    (11, "webhooks", include_str!("../migrations/sqlite/0011_webhooks.sql")),
     (12, "reply_emails", include_str!("../migrations/sqlite/0012_reply_emails.sql")),
 ];
 
@@ -54,6 +55,7 @@ include!("imp_conversations.rs");
 include!("imp_inbox.rs");
 include!("imp_replies.rs");
 include!("imp_email.rs");
+include!("imp_webhooks.rs");
 
 impl Store {
     /// Opens (creating if needed) the database file and applies pending migrations.

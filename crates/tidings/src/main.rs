@@ -263,6 +263,10 @@ async fn serve(settings: Settings) -> Result<(), String> {
     mail.retry_after = settings.email_retry_seconds.clone();
     mail.lease = settings.email_lease_seconds.max(1);
     engine.set_mail(mail);
+    engine.set_webhooks(tidings_engine::webhooks::WebhookSetup {
+        allow_private: settings.webhook_allow_private,
+        ..tidings_engine::webhooks::WebhookSetup::default()
+    });
     let config = WebConfig { public_url, rate_limit_per_minute: settings.rate_limit_per_minute };
     let state = AppState::with_engine(engine, config);
     tidings_web::launch(listener, state, shutdown).await.map_err(|e| e.to_string())

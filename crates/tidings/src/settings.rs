@@ -47,6 +47,9 @@ pub struct Settings {
     /// Seconds an email worker's claim holds: an email claimed by a node that died is claimed
     /// again when it ends.
     pub email_lease_seconds: i64,
+    /// Whether webhooks may go to loopback, private, link-local and other non-public addresses
+    /// (a receiver on this machine or network). Off: such targets are refused when saved and sent.
+    pub webhook_allow_private: bool,
 }
 
 impl Default for Settings {
@@ -66,6 +69,7 @@ impl Default for Settings {
             smtp_connections: 10,
             email_retry_seconds: vec![60, 300, 900, 1800, 5400],
             email_lease_seconds: 300,
+            webhook_allow_private: false,
         }
     }
 }
@@ -87,6 +91,7 @@ impl std::fmt::Debug for Settings {
             .field("smtp_connections", &self.smtp_connections)
             .field("email_retry_seconds", &self.email_retry_seconds)
             .field("email_lease_seconds", &self.email_lease_seconds)
+            .field("webhook_allow_private", &self.webhook_allow_private)
             .finish()
     }
 }
@@ -186,6 +191,13 @@ impl Settings {
                 format!("TIDINGS_EMAIL_LEASE_SECONDS must be a whole number of seconds from 1 to 86400, not {v}")
             })?;
         }
+        if let Some(v) = env("TIDINGS_WEBHOOK_ALLOW_PRIVATE") {
+            s.webhook_allow_private = match v.as_str() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => return Err(format!("TIDINGS_WEBHOOK_ALLOW_PRIVATE must be true or false, not {v}")),
+            };
+        }
         if let Some(v) = env("TIDINGS_LOG") {
             s.log = v;
         }
@@ -258,6 +270,9 @@ impl Settings {
         text.push_str("# Seconds a worker's claim on an email holds; a node that dies leaves its emails to be\n");
         text.push_str("# claimed again when it ends (each may then go out twice, with the same Message-ID)\n");
         text.push_str("email_lease_seconds = 300\n");
+        text.push_str("# Let webhooks go to loopback, private and link-local addresses (a receiver on this\n");
+        text.push_str("# machine or network); otherwise such targets are refused (see docs/webhooks.md)\n");
+        text.push_str("webhook_allow_private = false\n");
         text
     }
 }

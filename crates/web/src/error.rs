@@ -123,7 +123,8 @@ impl From<EngineError> for ApiError {
                     | Missing::Conversation
                     | Missing::Delivery
                     | Missing::Tag
-                    | Missing::SavedReply => ApiError::not_found(),
+                    | Missing::SavedReply
+                    | Missing::Webhook => ApiError::not_found(),
                 };
                 match field {
                     Some(f) => e.with_field(&f),

@@ -122,9 +122,10 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves until `shutdown` resolves, with the engine's background work and the relay of the
-/// bus to this server's Messengers; then finishes in-flight requests and stops the background
-/// work gracefully (the last second of pings is written).
+/// Serves until `shutdown` resolves, with the engine's background work (the email outbox and the
+/// webhook worker included) and the relay of the bus to this server's Messengers; then finishes
+/// in-flight requests and stops the background work gracefully (the last second of pings is
+/// written, and the emails and webhooks on their way are sent and recorded).
 ///
 /// # Errors
 /// When the listener fails.
@@ -135,6 +136,7 @@ pub async fn launch(
 ) -> std::io::Result<()> {
     let background = state.engine.start_background();
     let outbox = state.engine.start_outbox();
+    let webhooks = state.engine.start_webhooks(Arc::new(api::webhooks::ApiShaper(state.clone())));
     let relay = tokio::spawn(messenger::relay::run(state.clone()));
     let app = router(state.clone()).layer(axum::middleware::from_fn(trace_requests));
     let stopping = state.stopping.clone();
@@ -149,6 +151,7 @@ pub async fn launch(
     if let Some(o) = outbox {
         o.shutdown().await;
     }
+    webhooks.shutdown().await;
     background.shutdown().await;
     served
 }

@@ -9,9 +9,9 @@
 //!   and conversations; and sees and revokes their own API tokens. Nothing is needed for that
 //!   beyond being a teammate of the workspace, which the extractors already prove.
 //! - **The owner and admins** also manage the team (add teammates, change roles), API tokens
-//!   (creating them, and seeing and revoking everyone's), the identity secret, and the Messenger
+//!   (creating them, and seeing and revoking everyone's), the identity secret, the Messenger
 //!   settings (identity verification, allowed origins, and how it looks: the workspace's name,
-//!   colour and greeting).
+//!   colour and greeting), email settings and webhooks.
 //! - **Their own profile** (name and avatar) every teammate edits, and nobody edits another's.
 //! - **Over other people**, a teammate acts only on those below them: the owner on admins and
 //!   members, an admin on members. So an admin can neither demote nor revoke the tokens of another
@@ -38,6 +38,8 @@ pub enum Permission {
     MessengerSettings,
     /// How the workspace sends email: sender, reply-to, SMTP server, tracking, rate limit.
     EmailSettings,
+    /// Webhook subscriptions: where the workspace's conversations are sent, and their secrets.
+    Webhooks,
 }
 
 impl Permission {
@@ -51,12 +53,14 @@ impl Permission {
             (Permission::IdentitySecret, Owner | Admin) => true,
             (Permission::MessengerSettings, Owner | Admin) => true,
             (Permission::EmailSettings, Owner | Admin) => true,
+            (Permission::Webhooks, Owner | Admin) => true,
             (
                 Permission::ManageTeammates
                 | Permission::ManageTokens
                 | Permission::IdentitySecret
                 | Permission::MessengerSettings
-                | Permission::EmailSettings,
+                | Permission::EmailSettings
+                | Permission::Webhooks,
                 Member,
             ) => false,
         }
@@ -69,6 +73,7 @@ impl Permission {
             Permission::IdentitySecret => "Only the workspace's owner and admins can see or rotate the identity secret",
             Permission::MessengerSettings => "Only the workspace's owner and admins can change the Messenger settings",
             Permission::EmailSettings => "Only the workspace's owner and admins can change the email settings",
+            Permission::Webhooks => "Only the workspace's owner and admins can see or change webhooks",
         }
     }
 }
@@ -181,6 +186,7 @@ mod tests {
             Permission::IdentitySecret,
             Permission::MessengerSettings,
             Permission::EmailSettings,
+            Permission::Webhooks,
         ];
         for p in all {
             assert!(p.allows(Owner) && p.allows(Admin), "{p:?}");

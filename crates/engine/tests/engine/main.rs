@@ -10,4 +10,5 @@ mod inbox;
 mod messages;
 mod replies;
 mod support;
+mod webhooks;
 mod windows;

@@ -83,6 +83,13 @@ impl World {
         Engine::new(self.store.clone(), self.clock.clone(), Arc::new(InProcess::default()))
     }
 
+    /// Another pool on the same PostgreSQL schema: a second node's store. `None` on SQLite, which
+    /// serves one node.
+    pub async fn another_store(&self) -> Option<Arc<dyn Store>> {
+        let schema = self.cleanup.as_ref()?;
+        Some(tidings_store::open_postgres_schema(&postgres_url(), schema).await.unwrap())
+    }
+
     pub async fn contact(&self, name: &str) -> Contact {
         let mut c = Contact::new(self.ws.id, Role::User, START);
         c.name = Some(name.into());

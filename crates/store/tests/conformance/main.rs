@@ -11,4 +11,5 @@ mod schema;
 mod support;
 mod tags_segments;
 mod teammates;
+mod webhooks;
 mod workspaces;

@@ -43,6 +43,11 @@ impl Stores {
         Stores { all: vec![("sqlite", sqlite), ("postgres", pg)], schema, dir }
     }
 
+    /// The PostgreSQL schema of this test, for a connection of its own beside the store.
+    pub fn postgres_schema(&self) -> &str {
+        &self.schema
+    }
+
     /// Drops the PostgreSQL schema and the SQLite file.
     pub async fn cleanup(self) {
         let pg = &self.all[1].1;

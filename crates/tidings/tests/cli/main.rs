@@ -1,10 +1,12 @@
 //! The `tidings` binary as a user runs it: `setup`, `import`, `export` on SQLite and PostgreSQL,
 //! `serve` on a fresh data directory, a server killed in the middle of a send (in-app and email),
-//! an SMTP server that fails in every way, and several servers on PostgreSQL and NATS.
+//! an SMTP server that fails in every way, several servers on PostgreSQL and NATS, and webhooks to
+//! a receiver on loopback only when the server allows it.
 
 mod crash;
 mod email;
 mod nodes;
+mod webhooks;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};

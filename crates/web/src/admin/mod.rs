@@ -18,6 +18,7 @@ mod session;
 mod settings;
 mod thread;
 mod view;
+mod webhooks;
 
 pub(crate) use session::render;
 
@@ -64,6 +65,9 @@ pub fn router() -> Router<AppState> {
         .route("/app/settings/profile", post(profile::save_profile))
         .route("/app/settings/identity_secret/rotate", post(settings::rotate_identity_secret))
         .route("/app/settings/email", post(settings::save_email_settings))
+        .route("/app/settings/webhooks", post(webhooks::create))
+        .route("/app/settings/webhooks/{id}/active", post(webhooks::set_active))
+        .route("/app/settings/webhooks/{id}/delete", post(webhooks::delete))
         .route("/app/email/preview", post(email::preview))
         .route("/app/email/preview.html", post(email::preview_html))
         .route("/app/email/test", post(email::send_test))

@@ -1,6 +1,7 @@
 //! The settings page: the teammate's own profile and the Messenger's look (saved by
 //! [`super::profile`]), the Messenger snippet and settings, teammates and their roles, API
-//! tokens, data attributes, and how the workspace sends email.
+//! tokens, data attributes, how the workspace sends email, and its webhooks (changed by
+//! [`super::webhooks`]).
 //!
 //! What a teammate may change is decided by [`crate::roles`] through [`Admin::require`] and the
 //! rules about acting on others; the page shows only what the viewer may use, and every handler
@@ -25,6 +26,7 @@ use super::email_settings::EmailSection;
 use super::profile::{LookSection, ProfileSection};
 use super::session::{Admin, render};
 use super::view::when;
+use super::webhooks::WebhooksSection;
 use crate::AppState;
 use crate::auth::now;
 use crate::error::ApiError;
@@ -88,6 +90,8 @@ struct SettingsPage {
     profile: ProfileSection,
     /// How the Messenger looks, for those who may change it.
     look: Option<LookSection>,
+    /// Settings › Webhooks, for those who may see and change them.
+    webhooks: Option<WebhooksSection>,
 }
 
 /// What the page says above its sections, and the status it answers with.
@@ -103,6 +107,8 @@ pub(super) struct Notice {
     pub profile: Option<ProfileSection>,
     /// The Messenger's look as submitted, when it was refused.
     pub look: Option<LookSection>,
+    /// Settings › Webhooks with the form as submitted, when it was refused (otherwise as stored).
+    pub webhooks: Option<WebhooksSection>,
 }
 
 impl Notice {
@@ -131,6 +137,14 @@ pub(super) async fn settings_page(state: &AppState, admin: &Admin, notice: Notic
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
             return ApiError::from(e).into_response();
         }
+    };
+    let webhooks = match (admin.can(Permission::Webhooks), notice.webhooks) {
+        (false, _) => None,
+        (true, Some(typed)) => Some(typed),
+        (true, None) => match WebhooksSection::of(state, &admin.workspace).await {
+            Ok(section) => Some(section),
+            Err(e) => return e.into_response(),
+        },
     };
     let email = match (admin.can(Permission::EmailSettings), notice.email) {
         (false, _) => None,
@@ -199,6 +213,7 @@ pub(super) async fn settings_page(state: &AppState, admin: &Admin, notice: Notic
         look: admin
             .can(Permission::MessengerSettings)
             .then(|| notice.look.unwrap_or_else(|| LookSection::of(&admin.workspace))),
+        webhooks,
     });
     *response.status_mut() = notice.status;
     response

@@ -16,6 +16,7 @@ mod openapi;
 mod segments;
 mod shapes;
 mod tags;
+pub(crate) mod webhooks;
 
 use std::collections::BTreeMap;
 
@@ -49,6 +50,7 @@ pub fn routes() -> Vec<ApiRoute> {
     all.extend(messages::routes());
     all.extend(conversations::routes());
     all.extend(identity::routes());
+    all.extend(webhooks::routes());
     all.extend(openapi::routes());
     all
 }

@@ -20,3 +20,4 @@ mod sdk;
 mod search;
 mod shapes;
 mod support;
+mod webhooks;

@@ -25,6 +25,8 @@ pub struct Server {
     pub workspace: Workspace,
     pub token: String,
     pub admin_id: i64,
+    /// The server's engine, for settings a test changes while it runs (webhooks' private targets).
+    pub engine: Arc<tidings_engine::Engine>,
     client: reqwest::Client,
     cleanup: Cleanup,
 }
@@ -72,6 +74,7 @@ impl Server {
         let mut state =
             AppState::new(store.clone(), WebConfig { rate_limit_per_minute, ..WebConfig::new(base.clone()) });
         state.logins = Arc::new(LoginLimiter::new(logins));
+        let engine = state.engine.clone();
         tokio::spawn(tidings_web::launch(listener, state, std::future::pending()));
         Server {
             db,
@@ -80,6 +83,7 @@ impl Server {
             workspace: p.workspace,
             token: p.token_secret,
             admin_id: p.owner.id,
+            engine,
             client: reqwest::Client::new(),
             cleanup,
         }

@@ -3,7 +3,7 @@
 //! teammate's message, and moves between `open`, `closed` and `snoozed`.
 
 mod actions;
-mod shape;
+pub(crate) mod shape;
 
 use std::collections::HashMap;
 

@@ -14,9 +14,13 @@ use crate::api::CURSOR_PATTERN;
 /// Every schema, for one workspace's vocabulary.
 pub fn all(vocab: &Vocabulary) -> Map<String, Json> {
     let mut all = Map::new();
-    for part in
-        [responses(), requests(vocab), super::super::conversations::schemas(), super::super::identity::schemas()]
-    {
+    for part in [
+        responses(),
+        requests(vocab),
+        super::super::conversations::schemas(),
+        super::super::identity::schemas(),
+        super::super::webhooks::schemas(),
+    ] {
         if let Json::Object(m) = part {
             all.extend(m);
         }
