@@ -235,7 +235,7 @@ async fn one(args: &InboxArgs, scratch: &Scratch) -> Result<Section, String> {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| e.to_string())?;
-        let cookie = log_in(&client, srv.base()).await?;
+        let cookie = super::server::log_in(&client, srv.base()).await?;
         for (case, path) in cases.iter_mut().zip(&paths) {
             for r in 0..=args.runs {
                 let s = Instant::now();
@@ -263,7 +263,13 @@ async fn one(args: &InboxArgs, scratch: &Scratch) -> Result<Section, String> {
     srv.stop().await;
     let long_http = result?;
     let live = if args.screens > 0 {
-        Some(super::inbox_live::measure(args, scratch, &token, cases_conversation(store, ws.id).await?).await?)
+        let plan = super::inbox_live::Plan {
+            screens: args.screens,
+            replies: args.replies,
+            nodes: args.nodes,
+            work_dir: args.common().work_dir(),
+        };
+        Some(super::inbox_live::measure(&plan, scratch, &token, cases_conversation(store, ws.id).await?).await?)
     } else {
         None
     };
@@ -409,26 +415,6 @@ fn hand_sql(ws: i64, q: &InboxQuery) -> String {
         "SELECT CAST(id AS TEXT) AS shown FROM conversations WHERE workspace_id = {ws}{state}{assignee} ORDER BY {order} LIMIT {}",
         q.limit
     )
-}
-
-/// Logs in as the benchmark's owner; returns the session cookie.
-pub(super) async fn log_in(client: &reqwest::Client, base: &str) -> Result<String, String> {
-    let r = client
-        .post(format!("{base}/app/login"))
-        .form(&[("email", "bench@example.com"), ("password", "bench-password")])
-        .send()
-        .await
-        .map_err(|e| format!("log in: {e}"))?;
-    let cookie = r
-        .headers()
-        .get_all(reqwest::header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.contains('=') && !v.starts_with("=;"))
-        .and_then(|v| v.split(';').next())
-        .map(str::to_owned)
-        .ok_or_else(|| format!("logging in gave no session ({})", r.status()))?;
-    Ok(cookie)
 }
 
 async fn get_page(client: &reqwest::Client, base: &str, path: &str, cookie: &str) -> Result<String, String> {

@@ -14,15 +14,23 @@ use std::time::{Duration, Instant};
 use serde_json::{Value as Json, json};
 use tokio::sync::mpsc;
 
-use super::inbox::{InboxArgs, log_in};
 use super::nats::Nats;
-use super::server::{Launch, Server};
+use super::server::{Launch, Server, log_in};
 use super::{Db, Scratch, median, percentile, table};
 
 /// The goal for a reply to reach every screen, at the 99th percentile, in milliseconds.
 const GOAL_MS: f64 = 200.0;
 /// How long one reply may take to reach every screen before the run fails.
 const REACH: Duration = Duration::from_secs(10);
+
+/// What the live part does: its own knobs of `tidings bench inbox`.
+pub struct Plan {
+    pub screens: usize,
+    pub replies: usize,
+    /// Nodes joined by NATS for the second side (PostgreSQL only; fewer than 2 skips it).
+    pub nodes: usize,
+    pub work_dir: std::path::PathBuf,
+}
 
 pub struct Live {
     screens: usize,
@@ -38,14 +46,14 @@ enum Heard {
 }
 
 pub async fn measure(
-    args: &InboxArgs,
+    args: &Plan,
     scratch: &Scratch,
     token: &str,
     (conversation, contact): (i64, i64),
 ) -> Result<Live, String> {
-    let dir = args.common().work_dir();
+    let dir = &args.work_dir;
     eprintln!("  live: {} screens on one node", args.screens);
-    let srv = Server::launch(&scratch.url, &dir, token, Launch { unlimited: true, ..Launch::default() }).await?;
+    let srv = Server::launch(&scratch.url, dir, token, Launch { unlimited: true, ..Launch::default() }).await?;
     let one = side(args, &[&srv], token, conversation, contact).await;
     srv.stop().await;
     let one_node = one?;
@@ -57,7 +65,7 @@ pub async fn measure(
         for _ in 0..args.nodes {
             match Server::launch(
                 &scratch.url,
-                &dir,
+                dir,
                 token,
                 Launch { nats_url: Some(&nats.url), unlimited: true, ..Launch::default() },
             )
@@ -87,7 +95,7 @@ pub async fn measure(
 
 /// Opens the screens round robin over `servers`, then times the replies sent through the first.
 async fn side(
-    args: &InboxArgs,
+    args: &Plan,
     servers: &[&Server],
     token: &str,
     conversation: i64,

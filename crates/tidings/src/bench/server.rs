@@ -273,3 +273,23 @@ pub fn cpu_count() -> usize {
         })
         .sum()
 }
+
+/// Logs in as the benchmark's owner; returns the session cookie.
+pub async fn log_in(client: &reqwest::Client, base: &str) -> Result<String, String> {
+    let r = client
+        .post(format!("{base}/app/login"))
+        .form(&[("email", "bench@example.com"), ("password", "bench-password")])
+        .send()
+        .await
+        .map_err(|e| format!("log in: {e}"))?;
+    let cookie = r
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.contains('=') && !v.starts_with("=;"))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned)
+        .ok_or_else(|| format!("logging in gave no session ({})", r.status()))?;
+    Ok(cookie)
+}
