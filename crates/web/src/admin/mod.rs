@@ -13,12 +13,14 @@ pub mod live;
 mod messages;
 mod pages;
 mod profile;
+mod profile_section;
 mod saved_replies;
 mod session;
 mod settings;
 mod thread;
 mod view;
 mod webhooks;
+mod webhooks_section;
 
 pub(crate) use session::render;
 

@@ -1,7 +1,8 @@
 //! Settings › Your profile (every teammate: their own name and avatar) and the Messenger's look
 //! in Settings › Messenger (the owner and admins: the workspace's name, colour and greeting).
 //! Both are checked and saved by the engine; a refused change comes back with what was typed and
-//! the engine's words, naming the field.
+//! the engine's words, naming the field. What the page shows of them is
+//! [`super::profile_section`].
 
 use axum::Form;
 use axum::extract::State;
@@ -9,58 +10,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tidings_engine::profiles::MessengerLook;
-use tidings_store::{Teammate, Workspace};
 
+use super::profile_section::{LookSection, ProfileSection};
 use super::session::Admin;
 use super::settings::{Notice, settings_page};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::roles::Permission;
-
-/// Settings › Your profile, as shown.
-pub struct ProfileSection {
-    pub name: String,
-    pub avatar_url: String,
-    /// The fields the last save refused, to mark them.
-    pub bad_fields: Vec<String>,
-}
-
-impl ProfileSection {
-    pub fn of(t: &Teammate) -> Self {
-        ProfileSection {
-            name: t.name.clone(),
-            avatar_url: t.avatar_url.clone().unwrap_or_default(),
-            bad_fields: vec![],
-        }
-    }
-
-    pub fn bad(&self, field: &str) -> bool {
-        self.bad_fields.iter().any(|f| f == field)
-    }
-}
-
-/// How the Messenger looks, in Settings › Messenger.
-pub struct LookSection {
-    pub name: String,
-    pub color: String,
-    pub greeting: String,
-    pub bad_fields: Vec<String>,
-}
-
-impl LookSection {
-    pub fn of(ws: &Workspace) -> Self {
-        LookSection {
-            name: ws.name.clone(),
-            color: ws.messenger_color.clone(),
-            greeting: ws.messenger_greeting.clone(),
-            bad_fields: vec![],
-        }
-    }
-
-    pub fn bad(&self, field: &str) -> bool {
-        self.bad_fields.iter().any(|f| f == field)
-    }
-}
 
 fn csrf_refused() -> Response {
     (StatusCode::FORBIDDEN, "Missing or wrong CSRF token: reload the page and try again").into_response()

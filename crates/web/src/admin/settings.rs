@@ -3,6 +3,10 @@
 //! tokens, data attributes, how the workspace sends email, and its webhooks (changed by
 //! [`super::webhooks`]).
 //!
+//! What a section shows is read by a module of its own ([`super::email_settings`],
+//! [`super::profile_section`], [`super::webhooks_section`]) that imports nothing from here, so
+//! that the form handlers elsewhere can answer with this page without an import circle.
+//!
 //! What a teammate may change is decided by [`crate::roles`] through [`Admin::require`] and the
 //! rules about acting on others; the page shows only what the viewer may use, and every handler
 //! checks again, answering a refused change with 403 and the settings page saying why.
@@ -23,10 +27,10 @@ use tidings_engine::email::replies::reply_email_minutes;
 use tidings_store::{ApiToken, TeammateRole};
 
 use super::email_settings::EmailSection;
-use super::profile::{LookSection, ProfileSection};
+use super::profile_section::{LookSection, ProfileSection};
 use super::session::{Admin, render};
 use super::view::when;
-use super::webhooks::WebhooksSection;
+use super::webhooks_section::WebhooksSection;
 use crate::AppState;
 use crate::auth::now;
 use crate::error::ApiError;
