@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (8, "email_reports", include_str!("../migrations/sqlite/0008_email_reports.sql")),
     (9, "delivery_windows", include_str!("../migrations/sqlite/0009_delivery_windows.sql")),
     (10, "inbox", include_str!("../migrations/sqlite/0010_inbox.sql")),
+    (11, "conversation_search", include_str!("../migrations/sqlite/0011_conversation_search.sql")),
 ];
 
 /// `column` is one of a list of ids bound at `$n`, as one JSON array (SQLite reads it into an
@@ -51,6 +52,7 @@ include!("imp_labels.rs");
 include!("imp_messages.rs");
 include!("imp_conversations.rs");
 include!("imp_inbox.rs");
+include!("imp_conversation_search.rs");
 include!("imp_email.rs");
 
 impl Store {

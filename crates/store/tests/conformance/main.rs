@@ -2,6 +2,7 @@
 //! effects, not only return values.
 
 mod contacts;
+mod conversation_search;
 mod conversations;
 mod filters;
 mod inbox;
