@@ -448,10 +448,20 @@ fn one_of(mut preds: Vec<Pred>) -> Pred {
     if preds.len() == 1 { preds.remove(0) } else { Pred::Any(preds) }
 }
 
+/// `true` or `false`, as JSON or text; or 1 or 0, which is what python-intercom 5 sends for
+/// `value=True` (its search value is typed `str | int | list`, and pydantic turns a bool into an
+/// int).
 fn boolean(v: &Json, path: &str) -> Result<bool, FieldError> {
+    if let Json::Number(n) = v {
+        match whole_number(n) {
+            Some(1) => return Ok(true),
+            Some(0) => return Ok(false),
+            _ => {}
+        }
+    }
     match DataType::Boolean.coerce(v) {
         Ok(Some(Value::Bool(b))) => Ok(b),
-        _ => Err(FieldError::invalid(path, format!("{path} must be true or false"))),
+        _ => Err(FieldError::invalid(path, format!("{path} must be true or false (or 1 or 0)"))),
     }
 }
 

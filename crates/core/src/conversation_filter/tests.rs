@@ -81,6 +81,9 @@ fn states_and_booleans() {
     );
     assert_eq!(lower(json!({"field": "open", "operator": "=", "value": "false"})), Pred::State(vec![State::Closed]));
     assert_eq!(lower(json!({"field": "read", "operator": "!=", "value": true})), not(Pred::Read(true)));
+    // python-intercom 5 sends value=True as 1.
+    assert_eq!(lower(json!({"field": "read", "operator": "=", "value": 1})), Pred::Read(true));
+    assert_eq!(lower(json!({"field": "read", "operator": "IN", "value": [0]})), Pred::Read(false));
     assert_eq!(
         lower(json!({"field": "state", "operator": "IN", "value": ["open", "snoozed"]})),
         Pred::State(vec![State::Open, State::Snoozed])
@@ -165,7 +168,8 @@ fn every_bad_part_of_a_leaf_is_named_by_its_path() {
     assert_eq!(at(json!({"field": "id", "operator": "IN", "value": [1, "x"]})).field, "query.value[1].value[1]");
     assert_eq!(at(json!({"field": "id", "operator": "IN", "value": 1})).field, "query.value[1].value");
     assert_eq!(at(json!({"field": "id", "operator": "NIN", "value": []})).field, "query.value[1].value");
-    assert_eq!(at(json!({"field": "open", "operator": "=", "value": 1})).field, "query.value[1].value");
+    assert_eq!(at(json!({"field": "open", "operator": "=", "value": 2})).field, "query.value[1].value");
+    assert_eq!(at(json!({"field": "open", "operator": "=", "value": "1"})).field, "query.value[1].value");
     assert_eq!(at(json!({"field": "source.body", "operator": "~", "value": ""})).field, "query.value[1].value");
     assert_eq!(at(json!({"field": "source.body", "operator": "=", "value": 5})).field, "query.value[1].value");
     let long = "x".repeat(crate::text::VALUE + 1);

@@ -34,7 +34,8 @@ fn value_of(kind: Kind) -> Json {
     match kind {
         Kind::Id | Kind::Assignee => id(),
         Kind::Time => time(),
-        Kind::Boolean => boolean(),
+        // 1 and 0 too: python-intercom 5 sends value=True as 1.
+        Kind::Boolean => json!({"anyOf": [boolean(), {"enum": [0, 1]}]}),
         Kind::Choice(choices) => json!({"enum": choices}),
         Kind::Words => json!({"type": "string", "maxLength": text::VALUE}),
     }
