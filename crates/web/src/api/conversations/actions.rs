@@ -155,12 +155,13 @@ pub(super) async fn manage(
     // done to someone else.
     match crate::api::fields::text(&b, "type", "type")? {
         None | Some("admin") => {}
-        Some("team") => {
+        Some("team") if message_type == "assignment" => {
             return Err(ApiError::bad_request(
                 "type",
-                "Tidings has no teams: assign a conversation to a teammate, with type admin",
+                "Tidings has no teams: assign the conversation to a teammate, with type admin",
             ));
         }
+        Some("team") => return Err(ApiError::bad_request("type", "Tidings has no teams: type must be admin")),
         Some(_) => return Err(ApiError::bad_request("type", "type must be admin")),
     }
     // Read whenever they are there, whatever the action, as the document describes them.

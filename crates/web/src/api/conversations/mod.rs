@@ -14,8 +14,6 @@ use axum::Json as JsonResponse;
 use axum::extract::{Path, Query, State};
 use axum::http::Method;
 use serde_json::{Value as Json, json};
-
-pub(crate) use schemas::schemas;
 use tidings_core::contact::Contact;
 use tidings_store::Conversation;
 
@@ -23,6 +21,8 @@ use super::{ApiRoute, Body, list_page, pages, parse_id, path_id, route};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+
+pub(crate) use schemas::schemas;
 
 /// A retrieved conversation carries at most this many parts, the most recent ones (as Intercom's).
 const MAX_PARTS: i64 = 500;
