@@ -3,6 +3,7 @@
 
 mod contacts;
 mod conversation_search;
+mod conversation_search_property;
 mod conversations;
 mod filters;
 mod inbox;
