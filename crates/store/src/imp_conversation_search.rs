@@ -37,6 +37,17 @@ fn list(ids: &[i64], out: &mut Sql) -> String {
     ids.iter().map(|id| out.bind(SqlParam::Int(*id))).collect::<Vec<_>>().join(", ")
 }
 
+/// `parts` joined by `joiner`, nested a few at a time: SQLite parses `a OR b OR c …` into a tree
+/// as deep as the list is long and refuses one deeper than 1,000, which an `IN` list of a hundred
+/// days (each a range of two comparisons) inside groups could near.
+fn balanced(mut parts: Vec<String>, joiner: &str) -> String {
+    const FAN: usize = 8;
+    while parts.len() > FAN {
+        parts = parts.chunks(FAN).map(|c| format!("({})", c.join(joiner))).collect();
+    }
+    format!("({})", parts.join(joiner))
+}
+
 /// The condition `p` as SQL over `conversations c`, its values bound in `out`.
 fn condition(p: &search::Pred, out: &mut Sql) -> String {
     use search::Pred;
@@ -46,8 +57,7 @@ fn condition(p: &search::Pred, out: &mut Sql) -> String {
         Pred::Any(ps) if ps.is_empty() => "FALSE".into(),
         Pred::All(ps) | Pred::Any(ps) => {
             let joiner = if matches!(p, Pred::All(_)) { " AND " } else { " OR " };
-            let parts: Vec<String> = ps.iter().map(|p| condition(p, out)).collect();
-            format!("({})", parts.join(joiner))
+            balanced(ps.iter().map(|p| condition(p, out)).collect(), joiner)
         }
         // A test of a missing value is NULL: COALESCE makes "not" include those conversations.
         Pred::Not(inner) => format!("(NOT COALESCE({}, FALSE))", condition(inner, out)),

@@ -126,6 +126,10 @@ impl Kind {
     }
 }
 
+/// At most this many values in one `IN` or `NIN` list of times, booleans, choices or words:
+/// each of those becomes a test of its own, where a list of ids is one SQL `IN`.
+pub const MAX_TESTS: usize = 100;
+
 /// The states a conversation is in, as `state` takes them.
 pub const STATES: &[&str] = &["open", "closed", "snoozed"];
 /// Who wrote an opening part, as `source.author.type` names them.
@@ -287,6 +291,15 @@ impl Lowering<'_> {
                 };
                 if items.is_empty() {
                     return Err(FieldError::invalid(&vpath, format!("{vpath} must not be empty")));
+                }
+                if !matches!(field.kind, Kind::Id | Kind::Assignee) && items.len() > MAX_TESTS {
+                    return Err(FieldError::invalid(
+                        &vpath,
+                        format!(
+                            "{vpath} lists {} values; a list of {name}'s values holds at most {MAX_TESTS}",
+                            items.len()
+                        ),
+                    ));
                 }
                 let listed: Vec<(&Json, String)> =
                     items.iter().enumerate().map(|(i, v)| (v, format!("{vpath}[{i}]"))).collect();

@@ -174,6 +174,10 @@ fn every_bad_part_of_a_leaf_is_named_by_its_path() {
     assert_eq!(at(json!({"field": "source.body", "operator": "=", "value": 5})).field, "query.value[1].value");
     let long = "x".repeat(crate::text::VALUE + 1);
     assert_eq!(at(json!({"field": "source.body", "operator": "=", "value": long})).field, "query.value[1].value");
+    let days: Vec<i64> = (0..=MAX_TESTS as i64).collect();
+    assert_eq!(at(json!({"field": "created_at", "operator": "IN", "value": days})).field, "query.value[1].value");
+    let words = vec!["a"; MAX_TESTS + 1];
+    assert_eq!(at(json!({"field": "source.body", "operator": "NIN", "value": words})).field, "query.value[1].value");
     let many: Vec<i64> = (0..=MAX_VALUES as i64).collect();
     assert_eq!(
         at(json!({"field": "id", "operator": "IN", "value": many})).field,

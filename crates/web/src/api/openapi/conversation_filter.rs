@@ -3,7 +3,7 @@
 //! values it takes, in groups nested at most two deep with at most 15 filters each.
 
 use serde_json::{Map, Value as Json, json};
-use tidings_core::conversation_filter::{FIELDS, Kind};
+use tidings_core::conversation_filter::{FIELDS, Kind, MAX_TESTS};
 use tidings_core::text;
 
 use super::filter::{group, leaf, list_of};
@@ -51,7 +51,12 @@ fn leaves() -> Vec<Json> {
         let mut l = leaf(&name, &scalar, value.clone());
         l["description"] = f.description.into();
         out.push(l);
-        out.push(leaf(&name, &["IN", "NIN"], list_of(value)));
+        let list = match f.kind {
+            Kind::Id | Kind::Assignee => list_of(value),
+            // Each value of these is a test of its own: fewer of them.
+            _ => json!({"type": "array", "minItems": 1, "maxItems": MAX_TESTS, "items": value}),
+        };
+        out.push(leaf(&name, &["IN", "NIN"], list));
         if f.kind == Kind::Words {
             out.push(leaf(
                 &name,
