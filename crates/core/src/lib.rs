@@ -8,6 +8,7 @@ pub mod attribute;
 pub mod audience;
 pub mod contact;
 pub mod conversation;
+pub mod conversation_filter;
 pub mod dates;
 pub mod error;
 pub mod filter;

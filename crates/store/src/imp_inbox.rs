@@ -394,6 +394,10 @@ impl InboxStore for Store {
             .rows_affected();
         Ok(gone > 0)
     }
+
+    async fn search_conversations(&self, ws: i64, q: &ConversationSearch) -> Result<(Vec<ConversationSummary>, i64)> {
+        self.search_conversations_imp(ws, q).await
+    }
 }
 
 /// A value bound into a query built piece by piece.

@@ -1,12 +1,13 @@
 //! Storage of the Inbox: its views of conversations (by state and assignee, most recent or
 //! waiting longest, a page at a time), their counts, assignment, tags and read marks on
-//! conversations, what contacts have seen, snoozed conversations waking up, and saved replies.
+//! conversations, what contacts have seen, snoozed conversations waking up, saved replies, and
+//! the API's conversation search.
 
 use async_trait::async_trait;
 use tidings_core::conversation::State;
 
-use crate::messages::{Conversation, ConversationPart};
-use crate::{Result, Tag};
+use crate::messages::{Conversation, ConversationPart, ConversationSummary};
+use crate::{Result, SortOrder, Tag};
 
 /// Whose conversations a view shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,6 +99,30 @@ pub struct SavedReply {
     pub updated_at: i64,
 }
 
+/// What conversation search orders by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ConversationOrder {
+    Id,
+    #[default]
+    CreatedAt,
+    UpdatedAt,
+    /// Conversations nobody waits in come last, whichever the direction.
+    WaitingSince,
+    /// Conversations not snoozed come last, whichever the direction.
+    SnoozedUntil,
+}
+
+/// One page of a conversation search.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConversationSearch {
+    /// `None`: every conversation.
+    pub pred: Option<tidings_core::conversation_filter::Pred>,
+    pub order_by: ConversationOrder,
+    pub order: SortOrder,
+    pub offset: i64,
+    pub limit: i64,
+}
+
 #[async_trait]
 pub trait InboxStore: Send + Sync {
     /// One page of a view, in its order.
@@ -155,4 +180,8 @@ pub trait InboxStore: Send + Sync {
     async fn create_saved_reply(&self, ws: i64, name: &str, body: &str, now: i64) -> Result<SavedReply>;
     async fn update_saved_reply(&self, ws: i64, id: i64, name: &str, body: &str, now: i64) -> Result<bool>;
     async fn delete_saved_reply(&self, ws: i64, id: i64) -> Result<bool>;
+
+    /// One page of the workspace's conversations that match a search, in its order (ties by
+    /// id), and how many match in all.
+    async fn search_conversations(&self, ws: i64, q: &ConversationSearch) -> Result<(Vec<ConversationSummary>, i64)>;
 }

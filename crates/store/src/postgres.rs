@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (10, "inbox", include_str!("../migrations/postgres/0010_inbox.sql")),
     (11, "webhooks", include_str!("../migrations/postgres/0011_webhooks.sql")),
     (12, "reply_emails", include_str!("../migrations/postgres/0012_reply_emails.sql")),
+    (13, "conversation_search", include_str!("../migrations/postgres/0013_conversation_search.sql")),
 ];
 
 /// `column` is one of a list of ids bound at `$n`, as one `bigint[]` parameter.
@@ -56,6 +57,7 @@ include!("imp_messages.rs");
 include!("imp_conversations.rs");
 include!("imp_inbox.rs");
 include!("imp_replies.rs");
+include!("imp_conversation_search.rs");
 include!("imp_email.rs");
 include!("imp_webhooks.rs");
 

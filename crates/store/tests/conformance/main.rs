@@ -2,6 +2,8 @@
 //! effects, not only return values.
 
 mod contacts;
+mod conversation_search;
+mod conversation_search_property;
 mod conversations;
 mod filters;
 mod inbox;

@@ -10,8 +10,8 @@ use serde_json::{Map, Value as Json};
 
 use crate::error::ApiError;
 
-/// A JSON object request body. An empty body reads as `{}`; anything that is not a JSON object is
-/// refused with a 400 that says why.
+/// A JSON object request body. A body left out (no bytes at all) reads as `{}`; anything that is
+/// not a JSON object, white space alone included, is refused with a 400 that says why.
 pub struct Body(pub Map<String, Json>);
 
 impl<S: Send + Sync> FromRequest<S> for Body {
@@ -21,7 +21,7 @@ impl<S: Send + Sync> FromRequest<S> for Body {
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(|e| ApiError::new(e.status(), "parameter_invalid", e.body_text()))?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        if bytes.is_empty() {
             return Ok(Body(Map::new()));
         }
         match serde_json::from_slice::<Json>(&bytes) {

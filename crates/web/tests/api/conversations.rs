@@ -8,7 +8,7 @@ use serde_json::{Value as Json, json};
 use super::support::{Server, assert_error, servers};
 
 /// Every field of Intercom's conversation object (§5.1), parts aside.
-const CONVERSATION_KEYS: [&str; 27] = [
+pub(super) const CONVERSATION_KEYS: [&str; 27] = [
     "type",
     "id",
     "created_at",
@@ -38,13 +38,13 @@ const CONVERSATION_KEYS: [&str; 27] = [
     "ai_agent_participated",
 ];
 
-fn keys(v: &Json) -> Vec<String> {
+pub(super) fn keys(v: &Json) -> Vec<String> {
     let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
     k.sort();
     k
 }
 
-fn expected_keys(with_parts: bool) -> Vec<String> {
+pub(super) fn expected_keys(with_parts: bool) -> Vec<String> {
     let mut k: Vec<String> = CONVERSATION_KEYS.iter().map(|s| s.to_string()).collect();
     if with_parts {
         k.push("conversation_parts".into());
@@ -53,7 +53,7 @@ fn expected_keys(with_parts: bool) -> Vec<String> {
     k
 }
 
-fn part_types(c: &Json) -> Vec<String> {
+pub(super) fn part_types(c: &Json) -> Vec<String> {
     c["conversation_parts"]["conversation_parts"]
         .as_array()
         .unwrap()
@@ -62,7 +62,7 @@ fn part_types(c: &Json) -> Vec<String> {
         .collect()
 }
 
-async fn start(s: &Server, contact_id: &str, body: &str) -> String {
+pub(super) async fn start(s: &Server, contact_id: &str, body: &str) -> String {
     let (status, m) = s.post("/conversations", json!({"from": {"type": "user", "id": contact_id}, "body": body})).await;
     assert_eq!(status, StatusCode::OK, "{}: {m}", s.db);
     m["conversation_id"].as_str().unwrap().to_owned()
@@ -305,7 +305,7 @@ async fn contacts_start_conversations_and_replies_and_state_changes_follow_inter
         assert_eq!(e["field"], "snoozed_until");
         let e = assert_error(
             db,
-            &s.post(&parts, json!({"message_type": "assignment", "admin_id": s.admin_id})).await,
+            &s.post(&parts, json!({"message_type": "transfer", "admin_id": s.admin_id})).await,
             StatusCode::BAD_REQUEST,
             "parameter_invalid",
         );

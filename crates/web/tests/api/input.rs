@@ -276,3 +276,27 @@ async fn filters_too_large_for_one_statement_are_refused_by_name() {
         s.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_body_left_out_reads_as_empty_and_white_space_alone_is_refused() {
+    for s in servers().await {
+        let db = s.db;
+        let c = s.contact(json!({"email": "ada@example.test"})).await;
+        let path = format!("/contacts/{}", c["id"].as_str().unwrap());
+        let send = |body: &'static str| {
+            reqwest::Client::new()
+                .put(format!("{}{path}", s.base))
+                .bearer_auth(&s.token)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+        };
+        assert_eq!(send("").await.unwrap().status(), StatusCode::OK, "{db}: no body is {{}}");
+        for blank in ["\r", " \n "] {
+            let resp = send(blank).await.unwrap();
+            let got = (resp.status(), resp.json().await.unwrap());
+            assert_error(db, &got, StatusCode::BAD_REQUEST, "parameter_invalid");
+        }
+        s.stop().await;
+    }
+}

@@ -4,6 +4,8 @@
 mod access;
 mod attributes_segments_tags;
 mod contacts;
+mod conversation_search;
+mod conversation_updates;
 mod conversations;
 mod email_links;
 mod headers;

@@ -41,6 +41,53 @@ async fn a_known_path_with_the_wrong_method_answers_an_error_list_and_allow() {
     }
 }
 
+/// Every documented path, called with each method it does not take, answers 405 with an
+/// `error.list` and an `Allow` header listing exactly the methods it takes.
+#[tokio::test]
+async fn every_documented_path_answers_other_methods_with_405_and_allow() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut by_path: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for r in tidings_web::api::routes() {
+        by_path.entry(r.path).or_default().insert(r.method.to_string());
+    }
+    assert!(by_path.contains_key("/conversations/{id}/tags/{tag_id}"), "the new routes are listed");
+    for s in servers().await {
+        let mut checked = 0;
+        for (path, methods) in &by_path {
+            // Any id will do: the method is refused before the path's records are looked up.
+            let concrete: String =
+                path.split('/').map(|seg| if seg.starts_with('{') { "1" } else { seg }).collect::<Vec<_>>().join("/");
+            let mut allowed: BTreeSet<String> = methods.clone();
+            if allowed.contains("GET") {
+                allowed.insert("HEAD".into());
+            }
+            for method in [Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::PATCH] {
+                if allowed.contains(method.as_str()) {
+                    continue;
+                }
+                let resp = reqwest::Client::new()
+                    .request(method.clone(), format!("{}{concrete}", s.base))
+                    .bearer_auth(&s.token)
+                    .send()
+                    .await
+                    .unwrap();
+                let allow: BTreeSet<String> = resp
+                    .headers()
+                    .get("allow")
+                    .map(|v| v.to_str().unwrap().split(',').map(|m| m.trim().to_owned()).collect())
+                    .unwrap_or_default();
+                let got = (resp.status(), resp.json().await.unwrap_or(serde_json::Value::Null));
+                let e = assert_error(s.db, &got, StatusCode::METHOD_NOT_ALLOWED, "unsupported");
+                assert!(e["message"].as_str().unwrap().contains(method.as_str()), "{method} {path}: {e}");
+                assert_eq!(allow, allowed, "{}: {method} {path}: the Allow header", s.db);
+                checked += 1;
+            }
+        }
+        assert!(checked > 100, "only {checked} wrong methods were tried");
+        s.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn deleting_a_tag_answers_with_what_was_deleted() {
     for s in servers().await {

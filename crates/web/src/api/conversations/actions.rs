@@ -1,6 +1,6 @@
 //! What teammates and contacts do to a conversation: reply (`POST /conversations/{id}/reply`)
-//! and close, open or snooze it (`POST /conversations/{id}/parts`). Each answers with the whole
-//! conversation, as Intercom's do.
+//! and close, open, snooze or assign it (`POST /conversations/{id}/parts`). Each answers with the
+//! whole conversation, as Intercom's do.
 
 use axum::Json as JsonResponse;
 use axum::extract::{Path, State};
@@ -30,10 +30,10 @@ pub(super) async fn reply(
     }
 }
 
-/// The teammate named by `admin_id` (a JSON number or string), in the caller's workspace.
-/// The teammate an action is done as. An API token may act for any teammate of its workspace
-/// (integrations do); a logged-in teammate acts only as themself.
-async fn admin(state: &AppState, caller: &Caller, b: &Map<String, Json>) -> ApiResult<Teammate> {
+/// The teammate an action is done as, named by `admin_id` (a JSON number or string) in the
+/// caller's workspace. An API token may act for any teammate of its workspace (integrations
+/// do); a logged-in teammate acts only as themself.
+pub(super) async fn admin(state: &AppState, caller: &Caller, b: &Map<String, Json>) -> ApiResult<Teammate> {
     let id = match b.get("admin_id") {
         None | Some(Json::Null) => return Err(ApiError::bad_request("admin_id", "admin_id is required")),
         Some(v) => parse_id(v),
@@ -51,7 +51,6 @@ async fn admin(state: &AppState, caller: &Caller, b: &Map<String, Json>) -> ApiR
     })
 }
 
-/// The body's text, trimmed, if there is any; its limit holds for the text as sent.
 /// The body's text, as sent.
 fn words(b: &Map<String, Json>) -> &str {
     b.get("body").and_then(Json::as_str).unwrap_or_default()
@@ -135,6 +134,13 @@ async fn contact_reply(
     respond(&state, &caller, c.id).await
 }
 
+/// What `POST /conversations/{id}/parts` asks for.
+enum Manage {
+    Change(Change),
+    /// To a teammate, or to nobody.
+    Assign(Option<i64>),
+}
+
 pub(super) async fn manage(
     State(state): State<AppState>,
     caller: Caller,
@@ -142,32 +148,67 @@ pub(super) async fn manage(
     Body(b): Body,
 ) -> ApiResult<JsonResponse<Json>> {
     let message_type = b.get("message_type").and_then(Json::as_str).unwrap_or_default();
-    if !["close", "open", "snoozed"].contains(&message_type) {
-        let hint = if message_type == "assignment" { "; assignment is not available yet" } else { "" };
-        return Err(ApiError::bad_request(
-            "message_type",
-            format!("message_type must be close, open or snoozed{hint}"),
-        ));
+    if !["close", "open", "snoozed", "assignment"].contains(&message_type) {
+        return Err(ApiError::bad_request("message_type", "message_type must be close, open, snoozed or assignment"));
     }
-    let change = match message_type {
-        "close" => Change::Close,
-        "open" => Change::Open,
-        _ => {
-            let until = b.get("snoozed_until").and_then(parse_id).filter(|t| *t > 0).ok_or_else(|| {
+    // Tidings has teammates and no teams: what a team would be asked to do is refused, not
+    // done to someone else.
+    match crate::api::fields::text(&b, "type", "type")? {
+        None | Some("admin") => {}
+        Some("team") if message_type == "assignment" => {
+            return Err(ApiError::bad_request(
+                "type",
+                "Tidings has no teams: assign the conversation to a teammate, with type admin",
+            ));
+        }
+        Some("team") => return Err(ApiError::bad_request("type", "Tidings has no teams: type must be admin")),
+        Some(_) => return Err(ApiError::bad_request("type", "type must be admin")),
+    }
+    // Read whenever they are there, whatever the action, as the document describes them.
+    let snoozed_until = match crate::api::fields::present(&b, "snoozed_until") {
+        None => None,
+        Some(v) => Some(parse_id(v).filter(|t| *t > 0).ok_or_else(|| {
+            ApiError::bad_request("snoozed_until", "snoozed_until must be the time to wake up, in UNIX seconds")
+        })?),
+    };
+    let assignee_id = crate::api::fields::id(&b, "assignee_id", "assignee_id")?;
+    let action = match message_type {
+        "close" => Manage::Change(Change::Close),
+        "open" => Manage::Change(Change::Open),
+        "snoozed" => {
+            let until = snoozed_until.ok_or_else(|| {
                 ApiError::bad_request(
                     "snoozed_until",
                     "snoozed_until is required: the time to wake up, in UNIX seconds",
                 )
             })?;
-            Change::Snooze { until }
+            Manage::Change(Change::Snooze { until })
         }
+        // 0 (or "0") unassigns, as Intercom's.
+        _ => match assignee_id {
+            Some(0) => Manage::Assign(None),
+            Some(id) => Manage::Assign(Some(id)),
+            None => {
+                return Err(ApiError::bad_request(
+                    "assignee_id",
+                    "assignee_id is required: the teammate's id, or 0 to unassign",
+                ));
+            }
+        },
     };
     let teammate = admin(&state, &caller, &b).await?;
     let c = find(&state, &caller, &id).await?;
-    // Only a close carries words, and they go to the contact like a reply; their limit holds
-    // whatever the change, as the document says.
+    // A close carries words to the contact, an assignment words for the team; their limit holds
+    // whatever the action, as the document says.
     tidings_core::text::check("body", words(&b), tidings_core::text::BODY)?;
     let words = Some(words(&b)).filter(|w| !w.trim().is_empty());
-    state.engine.teammate_changes(&caller.workspace, &teammate, c.id, change, words).await?;
+    match action {
+        Manage::Change(change) => {
+            state.engine.teammate_changes(&caller.workspace, &teammate, c.id, change, words).await?;
+        }
+        Manage::Assign(to) => {
+            state.engine.assign(&caller.workspace, &teammate, c.id, to, words).await?;
+        }
+    }
     respond(&state, &caller, c.id).await
 }

@@ -3,7 +3,10 @@
 //! teammate's message, and moves between `open`, `closed` and `snoozed`.
 
 mod actions;
+mod schemas;
+mod search;
 pub(crate) mod shape;
+mod update;
 
 use std::collections::HashMap;
 
@@ -18,6 +21,8 @@ use super::{ApiRoute, Body, list_page, pages, parse_id, path_id, route};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+
+pub(crate) use schemas::schemas;
 
 /// A retrieved conversation carries at most this many parts, the most recent ones (as Intercom's).
 const MAX_PARTS: i64 = 500;
@@ -50,6 +55,22 @@ pub fn routes() -> Vec<ApiRoute> {
         ),
         route(
             Method::POST,
+            "/conversations/search",
+            "Search conversations with the query language (as contacts' search), newest first unless sorted",
+            Some("conversation_search_request"),
+            "conversation_list",
+            search::search,
+        ),
+        route(
+            Method::PUT,
+            "/conversations/{id}",
+            "Mark a conversation read or unread, and set its custom attributes",
+            Some("update_conversation_request"),
+            "conversation",
+            update::update,
+        ),
+        route(
+            Method::POST,
             "/conversations/{id}/reply",
             "Reply as a teammate (comment or note) or as the contact; `last` is the contact's latest conversation",
             Some("reply_conversation_request"),
@@ -59,100 +80,28 @@ pub fn routes() -> Vec<ApiRoute> {
         route(
             Method::POST,
             "/conversations/{id}/parts",
-            "Close, open or snooze a conversation",
+            "Close, open, snooze or assign a conversation (to a teammate, or 0 to unassign)",
             Some("manage_conversation_request"),
             "conversation",
             actions::manage,
         ),
+        route(
+            Method::POST,
+            "/conversations/{id}/tags",
+            "Tag a conversation",
+            Some("conversation_tag_request"),
+            "tag",
+            update::tag,
+        ),
+        route(
+            Method::DELETE,
+            "/conversations/{id}/tags/{tag_id}",
+            "Take a tag off a conversation",
+            Some("conversation_untag_request"),
+            "tag",
+            update::untag,
+        ),
     ]
-}
-
-/// The OpenAPI schemas of this module and of `POST /messages`.
-pub(crate) fn schemas() -> Json {
-    use super::openapi::kinds::{WS, id, non_blank, or_null, schema_ref, text, without_tags};
-    use tidings_core::text::{BODY, SUBJECT};
-    let contact_ref = |types: &[&str]| {
-        json!({
-            "type": "object", "required": ["type"],
-            "properties": {"type": {"enum": types}, "id": or_null(id()), "user_id": or_null(json!({"type": ["string", "number"]}))},
-            "anyOf": [
-                {"required": ["id"], "properties": {"id": id()}},
-                {"required": ["user_id"], "properties": {"user_id": {"type": ["string", "number"]}}},
-            ],
-            "description": "A contact by its Tidings id, or by your user_id (external id)",
-        })
-    };
-    let markdown = || {
-        without_tags(
-            non_blank(BODY),
-            "Markdown with {{attribute}} tags naming attributes that exist; raw HTML is shown as text",
-        )
-    };
-    let plain = || non_blank(BODY);
-    let someone = json!({"anyOf": [
-        {"type": "string", "pattern": format!("[^{WS}]")},
-        {"type": "number"},
-    ]});
-    json!({
-        "create_message_request": {"type": "object", "required": ["message_type", "body", "from", "to"], "properties": {
-            "message_type": {"enum": ["inapp", "in_app", "email"], "description": "email needs a subject, and the server or the workspace set up to send email (409 email_not_set_up otherwise)"},
-            "template": or_null(json!({"enum": ["plain", "personal"], "description": "How an email looks (personal by default)"})),
-            "subject": or_null(without_tags(text(SUBJECT), "Text with {{attribute}} tags naming attributes that exist")),
-            "body": markdown(),
-            "from": {"type": "object", "required": ["type", "id"], "properties": {"type": {"const": "admin"}, "id": id()}},
-            "to": contact_ref(&["user", "lead"]),
-            "create_conversation_without_contact_reply": or_null(json!({"type": "boolean"})),
-        },
-        "if": {"required": ["message_type"], "properties": {"message_type": {"const": "email"}}},
-        "then": {"required": ["subject"], "properties": {"subject": {"type": "string", "pattern": "\\S"}}}},
-        "message": {"type": "object", "properties": {
-            "type": {"enum": ["admin_message", "user_message"]}, "id": {"type": "string"}, "created_at": {"type": "integer"},
-            "subject": {"type": ["string", "null"]}, "body": {"type": "string"}, "message_type": {"enum": ["inapp", "email"]},
-            "owner": schema_ref("admin"), "conversation_id": {"type": ["string", "null"]},
-        }},
-        "create_conversation_request": {"type": "object", "required": ["from", "body"], "properties": {
-            "from": contact_ref(&["user", "lead", "contact"]), "body": plain(),
-        }, "description": "body is plain text"},
-        "conversation_part": {"type": "object", "properties": {
-            "type": {"const": "conversation_part"}, "id": {"type": "string"},
-            "part_type": {"enum": ["comment", "note", "open", "close", "snoozed", "unsnoozed", "assignment", "assign_and_reopen"]}, "body": {"type": ["string", "null"]},
-            "created_at": {"type": "integer"}, "author": {"type": "object"},
-        }},
-        "conversation": {"type": "object", "properties": {
-            "type": {"const": "conversation"}, "id": {"type": "string"}, "created_at": {"type": "integer"}, "updated_at": {"type": "integer"},
-            "waiting_since": {"type": ["integer", "null"]}, "snoozed_until": {"type": ["integer", "null"]},
-            "source": {"type": "object"}, "contacts": {"type": "object"}, "admin_assignee_id": {"type": ["integer", "null"]},
-            "open": {"type": "boolean"}, "state": {"enum": ["open", "closed", "snoozed"]}, "read": {"type": "boolean"},
-            "conversation_parts": {"type": "object", "properties": {
-                "type": {"const": "conversation_part.list"}, "total_count": {"type": "integer"},
-                "conversation_parts": {"type": "array", "items": schema_ref("conversation_part")},
-            }},
-        }},
-        "conversation_list": {"type": "object", "properties": {
-            "type": {"const": "conversation.list"}, "total_count": {"type": "integer"}, "pages": schema_ref("pages"),
-            "conversations": {"type": "array", "items": schema_ref("conversation")},
-        }},
-        "reply_conversation_request": {"anyOf": [
-            {"type": "object", "required": ["type", "message_type", "admin_id", "body"], "properties": {
-                "type": {"const": "admin"}, "message_type": {"enum": ["comment", "note"]}, "admin_id": id(), "body": markdown(),
-            }},
-            {"type": "object", "required": ["type", "body"], "properties": {
-                "type": {"enum": ["user", "lead", "contact"]}, "message_type": or_null(json!({"const": "comment"})), "body": plain(),
-            }, "anyOf": [
-                {"required": ["intercom_user_id"], "properties": {"intercom_user_id": someone}},
-                {"required": ["email"], "properties": {"email": someone}},
-                {"required": ["user_id"], "properties": {"user_id": someone}},
-            ]},
-        ], "description": "A teammate's comment or note (Markdown), or the contact's reply (plain text) naming the contact by intercom_user_id, email or user_id"},
-        "manage_conversation_request": {"type": "object", "required": ["message_type", "admin_id"], "properties": {
-            "message_type": {"enum": ["close", "open", "snoozed"]}, "admin_id": id(),
-            "body": or_null(without_tags(text(BODY), "Words sent to the contact with a close (Markdown)")),
-            "snoozed_until": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": i64::MAX}, {"type": "string", "maxLength": 18, "pattern": "^0*[1-9][0-9]*$"}]},
-        }, "anyOf": [
-            {"properties": {"message_type": {"enum": ["close", "open"]}}},
-            {"required": ["snoozed_until"]},
-        ], "description": "snoozed needs snoozed_until, in UNIX seconds"},
-    })
 }
 
 /// A contact named by `{type, id}` or `{type, user_id}` (the external id), in the caller's

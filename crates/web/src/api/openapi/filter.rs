@@ -21,25 +21,27 @@ pub fn schemas(vocab: &Vocabulary) -> Map<String, Json> {
             "anyOf": [leaf.clone(), schema_ref("filter_group")],
         }),
     );
-    let group = |items: Json| {
-        json!({
-            "type": "object",
-            "required": ["operator", "value"],
-            "not": {"required": ["field"]},
-            "properties": {
-                "operator": {"enum": ["AND", "OR"]},
-                "value": {"type": "array", "minItems": 1, "maxItems": MAX_GROUP, "items": items},
-            },
-        })
-    };
     out.insert("filter_group".into(), group(json!({"anyOf": [leaf.clone(), schema_ref("filter_group_inner")]})));
     out.insert("filter_group_inner".into(), group(leaf));
     out.insert("filter_leaf".into(), json!({"anyOf": leaves(vocab)}));
     out
 }
 
+/// An AND or OR group of `items`, at most [`MAX_GROUP`] of them.
+pub(super) fn group(items: Json) -> Json {
+    json!({
+        "type": "object",
+        "required": ["operator", "value"],
+        "not": {"required": ["field"]},
+        "properties": {
+            "operator": {"enum": ["AND", "OR"]},
+            "value": {"type": "array", "minItems": 1, "maxItems": MAX_GROUP, "items": items},
+        },
+    })
+}
+
 /// A leaf on `fields` with one of `operators` and a value of `value`'s kind.
-fn leaf(fields: &[String], operators: &[&str], value: Json) -> Json {
+pub(super) fn leaf(fields: &[String], operators: &[&str], value: Json) -> Json {
     json!({
         "type": "object",
         "required": ["field", "operator", "value"],
@@ -47,7 +49,7 @@ fn leaf(fields: &[String], operators: &[&str], value: Json) -> Json {
     })
 }
 
-fn list_of(value: Json) -> Json {
+pub(super) fn list_of(value: Json) -> Json {
     json!({"type": "array", "minItems": 1, "maxItems": MAX_VALUES, "items": value})
 }
 

@@ -5,6 +5,7 @@
 //! what only exists in that workspace (custom attributes, tags, segments, messages), so that it
 //! describes the API as that workspace sees it; without one, it describes every workspace.
 
+mod conversation_filter;
 mod filter;
 pub(crate) mod kinds;
 mod schemas;

@@ -26,6 +26,7 @@ pub fn all(vocab: &Vocabulary) -> Map<String, Json> {
         }
     }
     all.extend(super::filter::schemas(vocab));
+    all.extend(super::conversation_filter::schemas());
     all
 }
 
