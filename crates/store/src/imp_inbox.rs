@@ -117,7 +117,7 @@ impl InboxStore for Store {
     async fn inbox_counts(&self, ws: i64) -> Result<Vec<InboxCount>> {
         let rows = sqlx::query(
             "SELECT state, assignee_id, COUNT(*) AS total, SUM(CASE WHEN read THEN 0 ELSE 1 END) AS unread \
-             FROM conversations WHERE workspace_id = $1 GROUP BY state, assignee_id",
+             FROM conversations WHERE workspace_id = $1 AND state IN ('open', 'snoozed') GROUP BY state, assignee_id",
         )
         .bind(ws)
         .fetch_all(&self.reader)

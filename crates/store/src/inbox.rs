@@ -127,7 +127,8 @@ pub struct ConversationSearch {
 pub trait InboxStore: Send + Sync {
     /// One page of a view, in its order.
     async fn inbox(&self, ws: i64, q: &InboxQuery) -> Result<Vec<InboxEntry>>;
-    /// The workspace's conversations counted by state and assignee.
+    /// The workspace's open and snoozed conversations counted by state and assignee (closed ones
+    /// are not counted: there is nothing left to do with them, and they only grow).
     async fn inbox_counts(&self, ws: i64) -> Result<Vec<InboxCount>>;
     /// Assigns a conversation to a teammate (`None`: unassigns it) and records `part` (an
     /// `assignment`), in one transaction. A closed or snoozed conversation is reopened by it and

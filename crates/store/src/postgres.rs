@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (11, "webhooks", include_str!("../migrations/postgres/0011_webhooks.sql")),
     (12, "reply_emails", include_str!("../migrations/postgres/0012_reply_emails.sql")),
     (13, "conversation_search", include_str!("../migrations/postgres/0013_conversation_search.sql")),
+    (14, "inbox_counts", include_str!("../migrations/postgres/0014_inbox_counts.sql")),
 ];
 
 /// `column` is one of a list of ids bound at `$n`, as one `bigint[]` parameter.

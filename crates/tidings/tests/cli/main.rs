@@ -1,10 +1,22 @@
 //! The `tidings` binary as a user runs it: `setup`, `import`, `export` on SQLite and PostgreSQL,
 //! `serve` on a fresh data directory, a server killed in the middle of a send (in-app and email),
-//! an SMTP server that fails in every way, several servers on PostgreSQL and NATS, and webhooks to
-//! a receiver on loopback only when the server allows it.
+//! an SMTP server that fails in every way, several servers on PostgreSQL and NATS (with two
+//! teammates and a contact in browsers of their own working one conversation across two of them),
+//! and webhooks to a receiver on loopback only when the server allows it.
+
+// The browser tests' WebDriver client and the company page with the Messenger, shared with the
+// web crate's browser tests.
+#[macro_use]
+#[allow(dead_code)]
+#[path = "../../../web/tests/browser/webdriver.rs"]
+mod webdriver;
+#[allow(dead_code)]
+#[path = "../../../web/tests/browser/host.rs"]
+mod host;
 
 mod crash;
 mod email;
+mod inbox_nodes;
 mod nodes;
 mod webhooks;
 

@@ -25,18 +25,18 @@ use crate::{Db, serve, setup};
 /// How long a frame that should come may take before the test fails.
 const BOUND: Duration = Duration::from_secs(15);
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A `nats-server` of this test's own.
-struct Nats {
+pub(crate) struct Nats {
     child: Child,
     port: u16,
 }
 
 impl Nats {
-    fn start(port: u16) -> Nats {
+    pub(crate) fn start(port: u16) -> Nats {
         let binary = ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"]
             .into_iter()
             .find(|p| std::path::Path::new(p).exists())
@@ -58,7 +58,7 @@ impl Nats {
         panic!("nats-server did not start on port {port}");
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
 }
@@ -71,13 +71,13 @@ impl Drop for Nats {
 }
 
 /// One `tidings serve` on PostgreSQL and NATS.
-struct Node {
+pub(crate) struct Node {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Node {
-    fn start(db: &Db, nats: &str) -> Node {
+    pub(crate) fn start(db: &Db, nats: &str) -> Node {
         let (child, url) = serve(&["--database-url", &db.url, "--nats-url", nats]);
         Node { child, url }
     }

@@ -84,7 +84,8 @@ struct StateTab {
     label: &'static str,
     href: String,
     active: bool,
-    count: i64,
+    /// Open and snoozed conversations are counted; closed ones are not.
+    count: Option<i64>,
 }
 
 pub(super) struct Entry {
@@ -221,7 +222,12 @@ async fn page(state: &AppState, admin: &Admin, q: &HashMap<String, String>) -> R
         ("Closed", ConversationState::Closed),
     ]
     .into_iter()
-    .map(|(label, s)| StateTab { label, href: link(view, s), active: s == status, count: sum(view, s, false) })
+    .map(|(label, s)| StateTab {
+        label,
+        href: link(view, s),
+        active: s == status,
+        count: (s != ConversationState::Closed).then(|| sum(view, s, false)),
+    })
     .collect();
     let heading = views.iter().find(|v| v.active).map_or_else(|| "Inbox".into(), |v| v.label.clone());
     let base = {

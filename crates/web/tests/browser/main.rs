@@ -14,6 +14,7 @@ mod app;
 mod csp;
 mod email;
 mod host;
+mod inbox;
 mod live;
 mod messages;
 mod messenger;
