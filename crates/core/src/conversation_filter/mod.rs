@@ -26,7 +26,7 @@ use crate::attribute::{DataType, Value, whole_number};
 use crate::conversation::{Author, State};
 use crate::dates::{Clock, Day};
 use crate::error::FieldError;
-use crate::filter::{MAX_DEPTH, MAX_GROUP, MAX_VALUES};
+use crate::filter::MAX_VALUES;
 
 /// A whole number a conversation has (or lacks), compared in SQL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -201,46 +201,7 @@ impl Lowering<'_> {
         if obj.contains_key("field") {
             return self.leaf(obj, path);
         }
-        let any = match obj.get("operator").and_then(Json::as_str) {
-            Some("AND") => false,
-            Some("OR") => true,
-            Some(other) => {
-                return Err(FieldError::invalid(
-                    &format!("{path}.operator"),
-                    format!(
-                        "{path}.operator '{other}' is not valid for a group: use AND or OR (a filter needs a field)"
-                    ),
-                ));
-            }
-            None => {
-                return Err(FieldError::missing(
-                    &format!("{path}.field"),
-                    format!(
-                        "{path} needs a field, an operator and a value, or an AND/OR operator with a list of filters"
-                    ),
-                ));
-            }
-        };
-        if depth > MAX_DEPTH {
-            return Err(FieldError::invalid(
-                path,
-                format!("{path}: filters can be nested at most {MAX_DEPTH} levels deep"),
-            ));
-        }
-        let vpath = format!("{path}.value");
-        let children = match obj.get("value") {
-            Some(Json::Array(children)) if !children.is_empty() => children,
-            Some(Json::Array(_)) => {
-                return Err(FieldError::invalid(&vpath, format!("{vpath} must hold at least one filter")));
-            }
-            _ => return Err(FieldError::invalid(&vpath, format!("{vpath} must be a list of filters"))),
-        };
-        if children.len() > MAX_GROUP {
-            return Err(FieldError::invalid(
-                &vpath,
-                format!("{vpath} holds {} filters; a group holds at most {MAX_GROUP}", children.len()),
-            ));
-        }
+        let (any, children, vpath) = crate::filter::group(obj, path, depth)?;
         let preds = children
             .iter()
             .enumerate()

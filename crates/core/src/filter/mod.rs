@@ -20,6 +20,57 @@ use crate::error::FieldError;
 pub const MAX_DEPTH: usize = 2;
 /// At most this many filters in one AND or OR group.
 pub const MAX_GROUP: usize = 15;
+
+/// A node of the query language that is a group (no `field`): whether it is an `OR` (else an
+/// `AND`), its filters, and the path of its `value`, each checked against the language's limits
+/// (nesting, filters per group). Contact search and conversation search read groups alike.
+///
+/// # Errors
+/// An operator other than AND/OR, a group nested too deep, a value that is not a non-empty list
+/// of at most [`MAX_GROUP`] filters; each on its path.
+pub fn group<'j>(
+    obj: &'j serde_json::Map<String, Json>,
+    path: &str,
+    depth: usize,
+) -> Result<(bool, &'j [Json], String), FieldError> {
+    let any = match obj.get("operator").and_then(Json::as_str) {
+        Some("AND") => false,
+        Some("OR") => true,
+        Some(other) => {
+            return Err(FieldError::invalid(
+                &format!("{path}.operator"),
+                format!("{path}.operator '{other}' is not valid for a group: use AND or OR (a filter needs a field)"),
+            ));
+        }
+        None => {
+            return Err(FieldError::missing(
+                &format!("{path}.field"),
+                format!("{path} needs a field, an operator and a value, or an AND/OR operator with a list of filters"),
+            ));
+        }
+    };
+    if depth > MAX_DEPTH {
+        return Err(FieldError::invalid(
+            path,
+            format!("{path}: filters can be nested at most {MAX_DEPTH} levels deep"),
+        ));
+    }
+    let vpath = format!("{path}.value");
+    let children = match obj.get("value") {
+        Some(Json::Array(children)) if !children.is_empty() => children,
+        Some(Json::Array(_)) => {
+            return Err(FieldError::invalid(&vpath, format!("{vpath} must hold at least one filter")));
+        }
+        _ => return Err(FieldError::invalid(&vpath, format!("{vpath} must be a list of filters"))),
+    };
+    if children.len() > MAX_GROUP {
+        return Err(FieldError::invalid(
+            &vpath,
+            format!("{vpath} holds {} filters; a group holds at most {MAX_GROUP}", children.len()),
+        ));
+    }
+    Ok((any, children, vpath))
+}
 /// Segments may refer to segments, but not deeper than this.
 const MAX_SEGMENT_NESTING: usize = 4;
 /// A query may list at most this many values in all (`IN` and `NIN` lists together).
@@ -222,46 +273,7 @@ impl Lowering<'_, '_> {
         if obj.contains_key("field") {
             return self.leaf(obj, path);
         }
-        let op = obj.get("operator").and_then(Json::as_str);
-        let group_any = match op {
-            Some("AND") => false,
-            Some("OR") => true,
-            Some(other) => {
-                return Err(FieldError::invalid(
-                    &format!("{path}.operator"),
-                    format!(
-                        "{path}.operator '{other}' is not valid for a group: use AND or OR (a filter needs a field)"
-                    ),
-                ));
-            }
-            None => {
-                return Err(FieldError::missing(
-                    &format!("{path}.field"),
-                    format!(
-                        "{path} needs a field, an operator and a value, or an AND/OR operator with a list of filters"
-                    ),
-                ));
-            }
-        };
-        if depth > MAX_DEPTH {
-            return Err(FieldError::invalid(
-                path,
-                format!("{path}: filters can be nested at most {MAX_DEPTH} levels deep"),
-            ));
-        }
-        let vpath = format!("{path}.value");
-        let Some(Json::Array(children)) = obj.get("value") else {
-            return Err(FieldError::invalid(&vpath, format!("{vpath} must be a list of filters")));
-        };
-        if children.is_empty() {
-            return Err(FieldError::invalid(&vpath, format!("{vpath} must hold at least one filter")));
-        }
-        if children.len() > MAX_GROUP {
-            return Err(FieldError::invalid(
-                &vpath,
-                format!("{vpath} holds {} filters; a group holds at most {MAX_GROUP}", children.len()),
-            ));
-        }
+        let (group_any, children, vpath) = group(obj, path, depth)?;
         let preds = children
             .iter()
             .enumerate()

@@ -12,28 +12,13 @@ use tidings_core::conversation::{Author, Change, PartType};
 use tidings_core::conversation_filter::compile;
 use tidings_core::dates::Clock;
 use tidings_core::message::{Channel, MessageState};
-use tidings_store::{
-    ConversationOrder, ConversationPart, ConversationSearch, NewMessage, NewTeammate, SortOrder, Store, TeammateRole,
-};
+use tidings_store::{ConversationOrder, ConversationSearch, NewMessage, NewTeammate, SortOrder, Store, TeammateRole};
 
-use super::support::{Stores, workspace};
+use super::support::{Stores, part, workspace};
 
 /// 2020-01-01 09:00 UTC, and a day.
 const T: i64 = 1_577_869_200;
 const DAY: i64 = 86_400;
-
-fn part(part_type: PartType, author_type: Author, author_id: i64, body: Option<&str>, at: i64) -> ConversationPart {
-    ConversationPart {
-        id: 0,
-        conversation_id: 0,
-        part_type,
-        author_type,
-        author_id,
-        body: body.map(str::to_owned),
-        created_at: at,
-        assigned_to: None,
-    }
-}
 
 async fn person(store: &Arc<dyn Store>, ws: i64, name: &str) -> Contact {
     let mut c = Contact::new(ws, Role::User, 1);

@@ -2,33 +2,10 @@
 //! counts, assignment (reopening), read marks, what a contact has seen, snoozed conversations
 //! waking once, tags on conversations and saved replies; each scoped to its workspace.
 
-use std::sync::Arc;
-
-use tidings_core::contact::{Contact, Role};
 use tidings_core::conversation::{Author, Change, PartType, State};
-use tidings_store::{Assignee, ConversationPart, InboxCursor, InboxQuery, InboxSort, NewTeammate, Store, TeammateRole};
+use tidings_store::{Assignee, InboxCursor, InboxQuery, InboxSort, NewTeammate, TeammateRole};
 
-use super::support::{Stores, workspace};
-
-fn part(part_type: PartType, author_type: Author, author_id: i64, body: Option<&str>, at: i64) -> ConversationPart {
-    ConversationPart {
-        id: 0,
-        conversation_id: 0,
-        part_type,
-        author_type,
-        author_id,
-        body: body.map(str::to_owned),
-        created_at: at,
-        assigned_to: None,
-    }
-}
-
-async fn person(store: &Arc<dyn Store>, ws: i64, name: &str) -> Contact {
-    let mut c = Contact::new(ws, Role::User, 1);
-    c.name = Some(name.to_owned());
-    c.email = Some(format!("{}@example.test", name.to_lowercase()));
-    store.insert_contact(&c).await.unwrap()
-}
+use super::support::{Stores, part, person, workspace};
 
 fn ids(entries: &[tidings_store::InboxEntry]) -> Vec<i64> {
     entries.iter().map(|e| e.conversation.id).collect()

@@ -6,7 +6,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use tidings_store::{NewTeammate, NewWorkspace, Store, TeammateRole, Workspace};
+use tidings_core::contact::{Contact, Role};
+use tidings_core::conversation::{Author, PartType};
+use tidings_store::{ConversationPart, NewTeammate, NewWorkspace, Store, TeammateRole, Workspace};
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -79,4 +81,26 @@ pub async fn workspace(store: &Arc<dyn Store>) -> Workspace {
         .await
         .unwrap();
     ws
+}
+
+/// A part as a test writes it: no id yet, no assignee.
+pub fn part(part_type: PartType, author_type: Author, author_id: i64, body: Option<&str>, at: i64) -> ConversationPart {
+    ConversationPart {
+        id: 0,
+        conversation_id: 0,
+        part_type,
+        author_type,
+        author_id,
+        body: body.map(str::to_owned),
+        created_at: at,
+        assigned_to: None,
+    }
+}
+
+/// A user with a name and an email made of it (`Ada` is `ada@example.test`).
+pub async fn person(store: &Arc<dyn Store>, ws: i64, name: &str) -> Contact {
+    let mut c = Contact::new(ws, Role::User, 1);
+    c.name = Some(name.to_owned());
+    c.email = Some(format!("{}@example.test", name.to_lowercase()));
+    store.insert_contact(&c).await.unwrap()
 }

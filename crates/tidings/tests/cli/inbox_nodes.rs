@@ -96,7 +96,7 @@ async fn scenario(
     log_in(owner, &a.url, "owner@acme.test", "a-long-password").await?;
     log_in(grace, &b.url, "grace@acme.test", "grace-long-password").await?;
     owner.goto(&format!("{}/app/inbox?view=unassigned", a.url)).await?;
-    read_again(owner, "/app/inbox?view=unassigned").await?;
+    owner.wait_fetched("/app/inbox?view=unassigned", WAIT).await?;
     mark_page(owner).await?;
 
     // 1. Ada writes from her Messenger (node B): the owner's Inbox (node A) shows it, unread.
@@ -121,8 +121,8 @@ async fn scenario(
     owner.find(&format!("{entry} a")).await?.click().await?;
     let page = format!("/app/conversations/{cid}");
     grace.goto(&format!("{}{page}", b.url)).await?;
-    read_again(owner, &page).await?;
-    read_again(grace, &page).await?;
+    owner.wait_fetched(&page, WAIT).await?;
+    grace.wait_fetched(&page, WAIT).await?;
     mark_page(owner).await?;
     mark_page(grace).await?;
     wait_contains(owner, "#presence", "Grace Hopper is viewing").await?;
@@ -182,21 +182,6 @@ async fn log_in(b: &Browser, base: &str, email: &str, password: &str) -> Result<
     b.wait_for("the login to land", WAIT, async || {
         let url = b.current_url().await?;
         if url.contains("/app/contacts") { Ok(()) } else { Err(fail!("at {url}")) }
-    })
-    .await
-}
-
-/// Waits until the page has fetched itself again since it loaded (the URL of the fetch ends with
-/// `path`): its event stream opened and said `ready`, so what happens next reaches it as an event.
-async fn read_again(b: &Browser, path: &str) -> Result<()> {
-    b.wait_for(&format!("{path} to read again when its stream opened"), WAIT, async || {
-        let n = b
-            .execute(
-                "return performance.getEntriesByType('resource').filter((e) => e.name.endsWith(arguments[0])).length;",
-                json!([path]),
-            )
-            .await?;
-        if n.as_u64().unwrap_or(0) > 0 { Ok(()) } else { Err(fail!("not yet")) }
     })
     .await
 }

@@ -55,7 +55,8 @@ async fn the_inbox_lists_views_pages_and_searches_its_own_workspace() {
         let first = listed(&page);
         let newest: Vec<String> = ids.iter().rev().take(25).cloned().collect();
         assert_eq!(first, newest, "{db}");
-        let preview = page.split("entry-preview\">").nth(1).unwrap_or_default().split("</span>").next().unwrap_or_default();
+        let preview =
+            page.split("entry-preview\">").nth(1).unwrap_or_default().split("</span>").next().unwrap_or_default();
         assert_eq!(preview, "Question 29 &#60;script&#62;", "{db}: what a contact wrote is escaped");
         assert!(!page.contains("<script>"), "{db}");
         assert!(page.contains("Ada &#60;b&#62;Lovelace&#60;/b&#62;"), "{db}: a contact's name is escaped");

@@ -78,7 +78,7 @@ async fn scenario(app: &App, owner: &Browser, grace: &Browser, size: &str) -> Re
     owner.goto(&app.url("/app/inbox?view=unassigned")).await?;
     wait_for_path(owner, app, "/app/inbox").await?;
     wait_contains(owner, "#inbox-empty", "No open conversations here.").await?;
-    read_again(owner, "/app/inbox?view=unassigned").await?;
+    owner.wait_fetched("/app/inbox?view=unassigned", WAIT).await?;
     mark_page(owner).await?;
     let started = app
         .api
@@ -103,8 +103,8 @@ async fn scenario(app: &App, owner: &Browser, grace: &Browser, size: &str) -> Re
     grace.goto(&app.url(&format!("/app/conversations/{cid}"))).await?;
     wait_contains(grace, "#parts", "wrong VAT number").await?;
     let page = format!("/app/conversations/{cid}");
-    read_again(owner, &page).await?;
-    read_again(grace, &page).await?;
+    owner.wait_fetched(&page, WAIT).await?;
+    grace.wait_fetched(&page, WAIT).await?;
     mark_page(owner).await?;
     mark_page(grace).await?;
     wait_contains(owner, "#presence", "Grace Hopper is viewing").await?;
@@ -160,22 +160,6 @@ async fn scenario(app: &App, owner: &Browser, grace: &Browser, size: &str) -> Re
 /// WebDriver key codes: Control (held until [`RELEASE`]) and release all keys.
 const CONTROL: char = '\u{E009}';
 const RELEASE: char = '\u{E000}';
-
-/// Waits until the page has fetched itself again since it loaded (the URL of the fetch ends with
-/// `path`): its event stream opened and said `ready`. What happens from then on reaches the page
-/// as an event, not in that first read.
-async fn read_again(b: &Browser, path: &str) -> Result<()> {
-    b.wait_for(&format!("the page to read {path} again when its stream opened"), WAIT, async || {
-        let n = b
-            .execute(
-                "return performance.getEntriesByType('resource').filter((e) => e.name.endsWith(arguments[0])).length;",
-                json!([path]),
-            )
-            .await?;
-        if n.as_u64().unwrap_or(0) > 0 { Ok(()) } else { Err(fail!("not yet")) }
-    })
-    .await
-}
 
 async fn shot(b: &Browser, size: &str, page: &str) -> Result<()> {
     let path = std::env::temp_dir().join(format!("tidings-inbox-{size}-{page}.png"));

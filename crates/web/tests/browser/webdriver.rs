@@ -265,6 +265,25 @@ impl Browser {
         }
     }
 
+    /// Waits until the page has fetched a URL ending with `path` since it loaded: for a page that
+    /// follows the workspace's events, that it read itself again when its stream said `ready`,
+    /// so that what happens from then on reaches it as an event.
+    ///
+    /// # Errors
+    /// When no such fetch shows within `timeout`.
+    pub async fn wait_fetched(&self, path: &str, timeout: Duration) -> Result<()> {
+        self.wait_for(&format!("the page to fetch {path}"), timeout, async || {
+            let n = self
+                .execute(
+                    "return performance.getEntriesByType('resource').filter((e) => e.name.endsWith(arguments[0])).length;",
+                    json!([path]),
+                )
+                .await?;
+            if n.as_u64().unwrap_or(0) > 0 { Ok(()) } else { Err(fail!("not yet")) }
+        })
+        .await
+    }
+
     /// Makes the frame `css` names the one later commands look into.
     pub async fn enter_frame(&self, css: &str) -> Result<()> {
         let frame = self.find(css).await?;
