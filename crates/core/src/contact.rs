@@ -178,10 +178,13 @@ pub struct ContactInput {
     pub timezone: Option<Option<String>>,
     /// Custom attribute values to set (`null` removes the value).
     pub custom_attributes: BTreeMap<String, Json>,
+    /// Tag names to apply (created as needed); tags already applied stay, none is removed. Only
+    /// the importer sets them: the API tags contacts through `/tags` and `/contacts/{id}/tags`.
+    pub tags: Vec<String>,
 }
 
 /// The fields a contact create or update request may carry.
-const INPUT_FIELDS: &[&str] = &[
+pub const INPUT_FIELDS: &[&str] = &[
     "role",
     "external_id",
     "email",

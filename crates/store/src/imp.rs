@@ -673,6 +673,8 @@ impl crate::Store for Store {
             index(&slots, i, &mut by_ext, &mut by_email);
         }
 
+        // The slot of each accepted input that carries tags, applied once its contact is written.
+        let mut tagged: Vec<(usize, &[String])> = Vec::new();
         for (n, input) in inputs.iter().enumerate() {
             let role = input.role.unwrap_or(Role::User);
             let ext = input.external_id.clone().flatten();
@@ -696,6 +698,9 @@ impl crate::Store for Store {
                         report.rejected.push((n, reason));
                         continue;
                     }
+                    if !input.tags.is_empty() {
+                        tagged.push((i, &input.tags));
+                    }
                     if changed {
                         report.updated += 1;
                         slots[i].contact = updated;
@@ -718,6 +723,9 @@ impl crate::Store for Store {
                     report.created += 1;
                     slots.push(Slot { contact, before: None });
                     index(&slots, slots.len() - 1, &mut by_ext, &mut by_email);
+                    if !input.tags.is_empty() {
+                        tagged.push((slots.len() - 1, &input.tags));
+                    }
                 }
             }
         }
@@ -754,6 +762,7 @@ impl crate::Store for Store {
                         .await?;
                 }
         }
+        apply_tags(&mut tx, ws, &slots, &tagged, now).await?;
         tx.commit().await?;
         Ok(report)
     }
@@ -793,6 +802,81 @@ impl Store {
         }
         Ok(None)
     }
+}
+
+/// Tags the contacts of an upsert's batch, in its transaction: creates the tags it names that
+/// do not exist yet, and applies each one a contact lacks, so a batch run twice changes nothing.
+async fn apply_tags(
+    tx: &mut sqlx::Transaction<'_, Db>,
+    ws: i64,
+    slots: &[Slot],
+    tagged: &[(usize, &[String])],
+    now: i64,
+) -> Result<()> {
+    let mut ids: HashMap<&str, i64> = HashMap::new();
+    for (_, names) in tagged {
+        for name in names.iter() {
+            if ids.contains_key(name.as_str()) {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO tags (workspace_id, name, created_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (workspace_id, name) DO NOTHING",
+            )
+            .bind(ws)
+            .bind(name)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+            let id: i64 = sqlx::query("SELECT id FROM tags WHERE workspace_id = $1 AND name = $2")
+                .bind(ws)
+                .bind(name)
+                .fetch_one(&mut **tx)
+                .await?
+                .try_get(0)?;
+            ids.insert(name, id);
+        }
+    }
+    for (slot, names) in tagged {
+        let c = &slots[*slot].contact;
+        // A contact created by this batch has no id here (the insert returns none); its external
+        // id or email, unique in the workspace after the batch, finds it.
+        let id: Option<i64> = if slots[*slot].before.is_some() {
+            Some(c.id)
+        } else if let Some(e) = &c.external_id {
+            sqlx::query("SELECT id FROM contacts WHERE workspace_id = $1 AND external_id = $2")
+                .bind(ws)
+                .bind(e.clone())
+                .fetch_optional(&mut **tx)
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?
+        } else if let Some(m) = &c.email {
+            sqlx::query("SELECT MAX(id) FROM contacts WHERE workspace_id = $1 AND email = $2 AND role = $3")
+                .bind(ws)
+                .bind(m.clone())
+                .bind(c.role.as_str())
+                .fetch_one(&mut **tx)
+                .await?
+                .try_get(0)?
+        } else {
+            None
+        };
+        let Some(id) = id else { continue };
+        for name in names.iter() {
+            sqlx::query(
+                "INSERT INTO contact_tags (contact_id, tag_id, workspace_id, applied_at, applied_by) \
+                 VALUES ($1, $2, $3, $4, NULL) ON CONFLICT (contact_id, tag_id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(ids[name.as_str()])
+            .bind(ws)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Whether `c` (at slot `me`) would break the uniqueness of external ids or user emails.

@@ -1,6 +1,7 @@
 //! `tidings import contacts FILE`: reads CSV (header row) or JSON lines, upserts contacts in
 //! batches, shows a progress bar with rate and ETA, and reports every bad line without stopping.
 
+use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::Arc;
@@ -9,10 +10,33 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value as Json;
 use tidings_core::attribute::CustomAttribute;
-use tidings_core::contact::ContactInput;
+use tidings_core::contact::{ContactInput, INPUT_FIELDS};
 use tidings_store::{Store, UpsertReport, Workspace};
 
 use crate::Format;
+use crate::import_columns as columns;
+
+/// How to read a file.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Guessed from the file's extension when `None`.
+    pub format: Option<Format>,
+    pub unknown: Unknown,
+    /// CSV columns read as another attribute (`column`, `attribute`).
+    pub map: Vec<(String, String)>,
+}
+
+/// What to do with columns that name no attribute of the workspace.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Unknown {
+    /// Stop before writing anything, listing them with their inferred types.
+    #[default]
+    Refuse,
+    /// Create each as a custom attribute of its inferred type, then import.
+    Create,
+    /// Import without them.
+    Skip,
+}
 
 /// Contacts per transaction.
 pub(crate) const BATCH: usize = 5_000;
@@ -35,22 +59,68 @@ impl<R: Read> Read for Counting<R> {
 pub(crate) type Parsed = Result<ContactInput, String>;
 
 pub(crate) fn parse_json_line(line: &str, custom: &[CustomAttribute]) -> Parsed {
-    match serde_json::from_str::<Json>(line) {
-        Ok(Json::Object(obj)) => ContactInput::parse(&obj, custom).map_err(|e| e.to_string()),
-        Ok(_) => Err("each line must be a JSON object".into()),
-        Err(e) => Err(format!("invalid JSON: {e}")),
-    }
+    parse_json_line_skipping(line, custom, &HashSet::new())
 }
 
-fn parse_csv_record(headers: &[String], record: &csv::StringRecord, custom: &[CustomAttribute]) -> Parsed {
+/// A JSON line, leaving out the custom attributes in `skip` and reading `tags` (an array of
+/// names, or comma-separated text).
+fn parse_json_line_skipping(line: &str, custom: &[CustomAttribute], skip: &HashSet<String>) -> Parsed {
+    let mut obj = match serde_json::from_str::<Json>(line) {
+        Ok(Json::Object(obj)) => obj,
+        Ok(_) => return Err("each line must be a JSON object".into()),
+        Err(e) => return Err(format!("invalid JSON: {e}")),
+    };
+    let tags = obj.remove(columns::TAGS).map(|t| columns::tag_names(&t)).transpose()?;
+    if let Some(Json::Object(attrs)) = obj.get_mut("custom_attributes") {
+        attrs.retain(|name, _| !skip.contains(name));
+        for (name, v) in attrs.iter_mut() {
+            if let Some(a) = custom.iter().find(|a| &a.name == name) {
+                *v = columns::normalise(a.data_type, v);
+            }
+        }
+    }
+    let mut input = ContactInput::parse(&obj, custom).map_err(|e| e.to_string())?;
+    input.tags = tags.unwrap_or_default();
+    Ok(input)
+}
+
+fn parse_csv_record(
+    headers: &[String],
+    record: &csv::StringRecord,
+    custom: &[CustomAttribute],
+    skip: &HashSet<String>,
+) -> Parsed {
     let mut input = ContactInput::default();
     let mut errors = Vec::new();
     for (name, value) in headers.iter().zip(record.iter()) {
-        if value.trim().is_empty() || name == "id" || name == "created_at" || name == "updated_at" {
+        if value.trim().is_empty()
+            || name == "id"
+            || name == "created_at"
+            || name == "updated_at"
+            || skip.contains(name)
+        {
             continue;
         }
-        let key = name.strip_prefix("custom_attributes.").unwrap_or(name);
-        if let Err(e) = input.set(key, &Json::String(value.to_owned()), custom) {
+        let value = Json::String(value.to_owned());
+        if name == columns::TAGS {
+            match columns::tag_names(&value) {
+                Ok(tags) => input.tags = tags,
+                Err(e) => errors.push(e),
+            }
+            continue;
+        }
+        let key = columns::attribute_name(name);
+        // Spreadsheet spellings (`yes`, `2027-01-15`) for the built-in dates and booleans too.
+        let data_type = if key == name && INPUT_FIELDS.contains(&key) {
+            tidings_core::attribute::builtin(key).map(|b| b.data_type)
+        } else {
+            custom.iter().find(|a| a.name == key).map(|a| a.data_type)
+        };
+        let value = match data_type {
+            Some(t) => columns::normalise(t, &value),
+            None => value,
+        };
+        if let Err(e) = input.set(key, &value, custom) {
             errors.push(e.message);
         }
     }
@@ -72,13 +142,8 @@ pub(crate) struct Summary {
 ///
 /// # Errors
 /// When the file cannot be read or storage fails; bad lines are reported, not errors.
-pub async fn contacts(
-    store: &Arc<dyn Store>,
-    ws: &Workspace,
-    file: &Path,
-    format: Option<Format>,
-) -> Result<(), String> {
-    let Summary { lines: seen, secs, total, bad_lines } = run(store, ws, file, format).await?;
+pub async fn contacts(store: &Arc<dyn Store>, ws: &Workspace, file: &Path, options: &Options) -> Result<(), String> {
+    let Summary { lines: seen, secs, total, bad_lines } = run(store, ws, file, options).await?;
     let rejected = bad_lines + total.rejected.len() as u64;
     println!(
         "Imported {seen} lines in {secs:.1}s ({:.0} contacts/s): {} created, {} updated, {} unchanged, {rejected} rejected.",
@@ -101,12 +166,27 @@ pub(crate) async fn run(
     store: &Arc<dyn Store>,
     ws: &Workspace,
     file: &Path,
-    format: Option<Format>,
+    options: &Options,
 ) -> Result<Summary, String> {
-    let format = format.unwrap_or_else(|| {
+    let format = options.format.unwrap_or_else(|| {
         if file.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) { Format::Csv } else { Format::Jsonl }
     });
-    let custom = store.custom_attributes(ws.id).await.map_err(|e| e.to_string())?;
+    if format == Format::Jsonl && !options.map.is_empty() {
+        return Err("--map renames CSV columns; a JSON lines file names its attributes itself".into());
+    }
+    let mut custom = store.custom_attributes(ws.id).await.map_err(|e| e.to_string())?;
+    let new = columns::unknown_columns(file, format, &custom, &options.map)?;
+    let mut skip = HashSet::new();
+    if !new.is_empty() {
+        match options.unknown {
+            Unknown::Refuse => return Err(columns::refusal(&new)),
+            Unknown::Skip => skip = new.into_iter().map(|(column, _)| column).collect(),
+            Unknown::Create => {
+                columns::create_attributes(store, ws, &new).await?;
+                custom = store.custom_attributes(ws.id).await.map_err(|e| e.to_string())?;
+            }
+        }
+    }
     let size = std::fs::metadata(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?.len();
     let bar = ProgressBar::new(size);
     bar.set_style(
@@ -147,7 +227,13 @@ pub(crate) async fn run(
                     continue;
                 }
                 seen += 1;
-                handle(n as u64 + 1, parse_json_line(&line, &custom), &mut batch, &mut lines, &mut bad_lines);
+                handle(
+                    n as u64 + 1,
+                    parse_json_line_skipping(&line, &custom, &skip),
+                    &mut batch,
+                    &mut lines,
+                    &mut bad_lines,
+                );
                 if batch.len() >= BATCH {
                     writer.submit(&mut batch, &mut lines).await?;
                     report_rate(&bar, seen, started);
@@ -156,17 +242,13 @@ pub(crate) async fn run(
         }
         Format::Csv => {
             let mut csv = csv::ReaderBuilder::new().flexible(false).from_reader(reader);
-            let headers: Vec<String> = csv
-                .headers()
-                .map_err(|e| format!("cannot read the header row: {e}"))?
-                .iter()
-                .map(|h| h.trim().to_owned())
-                .collect();
+            let headers = columns::headers(&mut csv, &options.map)?;
             for (n, record) in csv.records().enumerate() {
                 seen += 1;
                 // Line numbers count the header as line 1.
                 let line_no = n as u64 + 2;
-                let parsed = record.map_err(|e| e.to_string()).and_then(|r| parse_csv_record(&headers, &r, &custom));
+                let parsed =
+                    record.map_err(|e| e.to_string()).and_then(|r| parse_csv_record(&headers, &r, &custom, &skip));
                 handle(line_no, parsed, &mut batch, &mut lines, &mut bad_lines);
                 if batch.len() >= BATCH {
                     writer.submit(&mut batch, &mut lines).await?;

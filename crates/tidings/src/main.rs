@@ -4,6 +4,7 @@
 mod bench;
 mod export;
 mod import;
+mod import_columns;
 mod settings;
 
 use std::process::ExitCode;
@@ -73,6 +74,21 @@ enum Command {
 #[derive(Subcommand)]
 enum ImportWhat {
     /// Import contacts.
+    ///
+    /// The header row of a CSV file, or the keys of each JSON line, name the contact's fields
+    /// (external_id, email, name, phone, role, signed_up_at, last_seen_at, owner_id,
+    /// unsubscribed_from_emails, language_override, timezone), its custom attributes (`plan`
+    /// or `custom_attributes.plan` in CSV; `custom_attributes` in JSON lines) and `tags`:
+    /// comma-separated tag names (in JSON lines, also an array), created as needed and applied
+    /// to the contact; tags it already has stay.
+    ///
+    /// Columns that name no attribute stop the import before anything is written, and are
+    /// listed with the type their values suggest, read over the whole file: all whole numbers
+    /// are an integer (a date in a column named `…_at` or `…_date`), all numbers a float,
+    /// true/false/yes/no a boolean, ISO dates or RFC 3339 times a date, anything else a string.
+    /// Add --create-attributes to create them with those types, or --skip-unknown to leave them
+    /// out. Bad lines are reported by line number and the rest is imported; a second run of the
+    /// same file changes nothing.
     Contacts {
         /// The file to read.
         file: std::path::PathBuf,
@@ -82,7 +98,28 @@ enum ImportWhat {
         /// File format; guessed from the extension when omitted.
         #[arg(long)]
         format: Option<Format>,
+        /// Create each column that names no attribute yet as a custom attribute, of the type its
+        /// values suggest (string, integer, float, boolean or date), then import.
+        #[arg(long, conflicts_with = "skip_unknown")]
+        create_attributes: bool,
+        /// Import without the columns that name no attribute.
+        #[arg(long)]
+        skip_unknown: bool,
+        /// Read a CSV column as another attribute, e.g. `--map "Plan name=plan"` or
+        /// `--map Labels=tags`; repeat for several columns.
+        #[arg(long, value_name = "COLUMN=ATTRIBUTE", value_parser = column_map)]
+        map: Vec<(String, String)>,
     },
+}
+
+/// `COLUMN=ATTRIBUTE`, as `--map` takes it.
+fn column_map(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((column, attribute)) if !column.trim().is_empty() && !attribute.trim().is_empty() => {
+            Ok((column.trim().to_owned(), attribute.trim().to_owned()))
+        }
+        _ => Err("expected COLUMN=ATTRIBUTE".into()),
+    }
 }
 
 #[derive(Subcommand)]
@@ -185,10 +222,17 @@ async fn run(command: Command, settings: Settings) -> Result<(), String> {
             }
             Ok(())
         }
-        Command::Import { what: ImportWhat::Contacts { file, workspace, format } } => {
+        Command::Import {
+            what: ImportWhat::Contacts { file, workspace, format, create_attributes, skip_unknown, map },
+        } => {
             let store = open_store(&settings).await?;
             let ws = pick_workspace(&store, workspace.as_deref()).await?;
-            import::contacts(&store, &ws, &file, format).await
+            let unknown = match (create_attributes, skip_unknown) {
+                (true, _) => import::Unknown::Create,
+                (_, true) => import::Unknown::Skip,
+                _ => import::Unknown::Refuse,
+            };
+            import::contacts(&store, &ws, &file, &import::Options { format, unknown, map }).await
         }
         Command::Export { what: ExportWhat::Contacts { workspace, format, output } } => {
             let store = open_store(&settings).await?;

@@ -167,7 +167,13 @@ async fn ours(store: &Arc<dyn Store>, file: &Path, n: u64, now: i64) -> Result<(
     data::declare_attributes(store, p.workspace.id, now).await?;
     let mut rates = [0.0; 2];
     for (pass, rate) in rates.iter_mut().enumerate() {
-        let s = crate::import::run(store, &p.workspace, file, Some(Format::Jsonl)).await?;
+        let s = crate::import::run(
+            store,
+            &p.workspace,
+            file,
+            &crate::import::Options { format: Some(Format::Jsonl), ..Default::default() },
+        )
+        .await?;
         let (want_created, want_unchanged) = if pass == 0 { (n, 0) } else { (0, n) };
         if s.bad_lines > 0
             || !s.total.rejected.is_empty()

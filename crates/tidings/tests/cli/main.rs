@@ -16,6 +16,7 @@ mod host;
 
 mod crash;
 mod email;
+mod import;
 mod inbox_nodes;
 mod nodes;
 mod webhooks;
