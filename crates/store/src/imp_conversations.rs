@@ -88,7 +88,35 @@ async fn insert_part(
             .execute(&mut **tx)
             .await?;
     }
+    if let Some(p) = &written {
+        touch_contact(tx, ws, conversation_id, p).await?;
+    }
     Ok(written)
+}
+
+/// Keeps the contact's "Last contacted" and "Last replied" true in the transaction that writes
+/// the part: a teammate's words the contact sees contact them, the contact's own words are a
+/// reply. Never moves either date back, so a part written late (an email read hours after it
+/// came) cannot hide a newer one.
+async fn touch_contact(tx: &mut sqlx::Transaction<'_, Db>, ws: i64, conversation_id: i64, p: &ConversationPart) -> Result<()> {
+    let column = if p.author_type.is_contact() {
+        if p.part_type != PartType::Comment {
+            return Ok(());
+        }
+        "last_replied_at"
+    } else if p.author_type == Author::Admin
+        && tidings_core::conversation::visible_to_contact(p.part_type, p.body.is_some())
+    {
+        "last_contacted_at"
+    } else {
+        return Ok(());
+    };
+    let sql = format!(
+        "UPDATE contacts SET {column} = $3 WHERE workspace_id = $1 AND ({column} IS NULL OR {column} < $3) \
+         AND id = (SELECT contact_id FROM conversations WHERE workspace_id = $1 AND id = $2)"
+    );
+    sqlx::query(&sql).bind(ws).bind(conversation_id).bind(p.created_at).execute(&mut **tx).await?;
+    Ok(())
 }
 
 /// Adds a part inside `tx` and updates the conversation as the part implies (see
@@ -245,6 +273,16 @@ impl ConversationStore for Store {
         .bind(author_type.as_str())
         .bind(contact_id)
         .bind(body)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        // The contact's first words are a reply like any later ones.
+        sqlx::query(
+            "UPDATE contacts SET last_replied_at = $3 WHERE workspace_id = $1 AND id = $2 \
+             AND (last_replied_at IS NULL OR last_replied_at < $3)",
+        )
+        .bind(ws)
+        .bind(contact_id)
         .bind(now)
         .execute(&mut *tx)
         .await?;

@@ -37,7 +37,11 @@
     else v = c[field];
     const a = attrs.get(field);
     if (v === null || v === undefined) return "—";
-    if (a && a.type === "date") return new Date(v * 1000).toLocaleString();
+    // A date as every page shows one: a <time> common.js makes relative, exact on hover.
+    if (a && a.type === "date") {
+      const d = new Date(v * 1000);
+      return el("time", { dateTime: d.toISOString(), title: d.toLocaleString(), textContent: d.toLocaleString() });
+    }
     return String(v);
   }
 
@@ -62,7 +66,7 @@
       tr.dataset.id = c.id;
       columns.forEach((f, i) => {
         const text = cell(c, f);
-        tr.append(el("td", {}, i === 0 ? el("a", { href: `/app/contacts/${c.id}`, textContent: text === "—" ? (c.email || `#${c.id}`) : text }) : text));
+        tr.append(el("td", {}, i === 0 ? el("a", { href: `/app/contacts/${c.id}`, textContent: typeof text !== "string" || text === "—" ? (c.email || `#${c.id}`) : text }) : text));
       });
       body.append(tr);
     }

@@ -235,5 +235,35 @@
     };
   }
 
-  window.TidingsAdmin = { csrf, el, option, api, errorText, follow, filterBuilder };
+  // Times: the server writes <time datetime title> with the exact time in the workspace's
+  // zone; here the text becomes relative ("3 days ago", "in 2 hours") and the exact time stays
+  // in the title, on hover. An observer catches the parts `follow` and the pages swap in, and a
+  // minute's tick keeps "2 minutes ago" true without asking the server anything.
+  const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+  const UNITS = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600], ["minute", 60]];
+  function ago(date, now = Date.now()) {
+    const seconds = (date.getTime() - now) / 1000;
+    for (const [unit, size] of UNITS) {
+      if (Math.abs(seconds) >= size) return relative.format(Math.trunc(seconds / size), unit);
+    }
+    return relative.format(0, "second");
+  }
+  function relativeTimes(root) {
+    const now = Date.now();
+    const times = root.matches?.("time[datetime]") ? [root] : root.querySelectorAll?.("time[datetime]") || [];
+    for (const t of times) {
+      const d = new Date(t.getAttribute("datetime"));
+      if (Number.isNaN(d.getTime())) continue;
+      if (!t.title) t.title = t.textContent;
+      const text = ago(d, now);
+      if (t.textContent !== text) t.textContent = text;
+    }
+  }
+  relativeTimes(document);
+  new MutationObserver((changes) => {
+    for (const c of changes) for (const n of c.addedNodes) if (n.nodeType === 1) relativeTimes(n);
+  }).observe(document.body, { childList: true, subtree: true });
+  setInterval(() => relativeTimes(document), 60000);
+
+  window.TidingsAdmin = { csrf, el, option, api, errorText, follow, filterBuilder, ago };
 })();

@@ -98,3 +98,53 @@ async fn teammates_write_close_and_snooze_and_a_reply_reopens() {
         w.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn last_contacted_and_last_replied_follow_the_words_each_side_writes() {
+    for w in World::both().await {
+        let db = w.db;
+        let (ada, bea) = (w.contact("Ada").await, w.contact("Bea").await);
+        let dates = |c: tidings_core::contact::Contact| (c.last_contacted_at, c.last_replied_at);
+        let c = w.engine.contact_starts(&w.ws, &ada, "Where is my order?").await.unwrap();
+        let read = w.store.contact(w.ws.id, ada.id).await.unwrap().unwrap();
+        assert_eq!(dates(read), (None, Some(START)), "{db}: starting a conversation is a reply");
+
+        // A note is the team's own: it contacts nobody.
+        w.clock.advance(10);
+        w.engine.teammate_writes(&w.ws, &w.owner, c.id, Words::Note, "VIP").await.unwrap();
+        let read = w.store.contact(w.ws.id, ada.id).await.unwrap().unwrap();
+        assert_eq!(dates(read), (None, Some(START)), "{db}");
+
+        w.clock.advance(10);
+        w.engine.teammate_writes(&w.ws, &w.owner, c.id, Words::Reply, "On it").await.unwrap();
+        let read = w.store.contact(w.ws.id, ada.id).await.unwrap().unwrap();
+        assert_eq!(dates(read), (Some(START + 20), Some(START)), "{db}: a teammate's reply contacts her");
+
+        w.clock.advance(10);
+        w.engine.contact_replies(&w.ws, &ada, ReplyTo::Conversation(c.id), "Thanks").await.unwrap();
+        let read = w.store.contact(w.ws.id, ada.id).await.unwrap().unwrap();
+        assert_eq!(dates(read), (Some(START + 20), Some(START + 30)), "{db}: her reply");
+
+        // A delivered message contacts Bea; her answer to it is a reply.
+        let input = MessageInput {
+            body: Some("Hi {{first_name}}".into()),
+            audience: Some(json!({"contact_ids": [bea.id]})),
+            ..MessageInput::default()
+        };
+        w.engine.create_message(&w.ws, w.owner.id, input, Then::Send).await.unwrap();
+        w.clock.advance(10);
+        w.engine.deliver_pending(w.ws.id, bea.id).await.unwrap();
+        let read = w.store.contact(w.ws.id, bea.id).await.unwrap().unwrap();
+        assert_eq!(dates(read), (Some(START + 40), None), "{db}: the delivered message");
+        let delivery = w.store.deliveries_of_contact(w.ws.id, bea.id).await.unwrap()[0].id;
+        w.clock.advance(10);
+        w.engine.contact_replies(&w.ws, &bea, ReplyTo::Delivery(delivery), "Hello").await.unwrap();
+        let read = w.store.contact(w.ws.id, bea.id).await.unwrap().unwrap();
+        assert_eq!(dates(read), (Some(START + 40), Some(START + 50)), "{db}: her answer to the message");
+
+        // Neither moved Ada's dates.
+        let read = w.store.contact(w.ws.id, ada.id).await.unwrap().unwrap();
+        assert_eq!(dates(read), (Some(START + 20), Some(START + 30)), "{db}");
+        w.cleanup().await;
+    }
+}

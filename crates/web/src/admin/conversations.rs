@@ -12,7 +12,7 @@ use tidings_core::filter::{Pred, Target, Test};
 use tidings_store::{ContactQuery, Conversation, SortOrder};
 
 use super::session::{Admin, render};
-use super::view::{contact_label, fail, when};
+use super::view::{When, contact_label, fail, when};
 use crate::AppState;
 use crate::error::ApiError;
 
@@ -20,7 +20,7 @@ pub(super) struct ConversationRow {
     pub(super) id: i64,
     pub(super) contact: String,
     pub(super) state: &'static str,
-    pub(super) updated: String,
+    pub(super) updated: When,
 }
 
 /// Rows for a list of conversations, each named by its contact (read in one query).
@@ -83,7 +83,7 @@ pub async fn teammate(State(state): State<AppState>, admin: Admin, Path(id): Pat
 pub(super) struct PersonRow {
     id: i64,
     label: String,
-    at: String,
+    at: When,
 }
 
 #[derive(Template)]

@@ -15,7 +15,7 @@ use tidings_core::conversation::{Author, PartType, State as ConversationState};
 use tidings_store::{Assignee, InboxCount, InboxCursor, InboxQuery, InboxSort};
 
 use super::session::{Admin, render};
-use super::view::{contact_label, fail, initials, plain_text, when};
+use super::view::{When, contact_label, fail, initials, plain_text, when};
 use crate::AppState;
 use crate::error::ApiError;
 
@@ -93,7 +93,7 @@ pub(super) struct Entry {
     contact: String,
     initials: String,
     preview: String,
-    at: String,
+    at: When,
     unread: bool,
     waiting: bool,
     assignee: String,

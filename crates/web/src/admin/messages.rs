@@ -20,7 +20,7 @@ use tidings_store::{Message, MessageListQuery, MessageStats, Segment, StatFilter
 
 use super::pages::filter_schema;
 use super::session::{Admin, render};
-use super::view::{contact_label, fail, when};
+use super::view::{When, contact_label, fail, when};
 use crate::AppState;
 use crate::error::ApiError;
 
@@ -45,7 +45,7 @@ pub(super) struct ListRow {
     title: String,
     channel: &'static str,
     sender: String,
-    when: String,
+    when: When,
     stats: MessageStats,
 }
 
@@ -283,10 +283,10 @@ struct MessagePage {
     sender: String,
     sender_id: i64,
     audience: String,
-    created: String,
-    sent: String,
-    stopped: String,
-    scheduled: String,
+    created: When,
+    sent: When,
+    stopped: When,
+    scheduled: When,
     body_html: String,
     figures: Vec<Figure>,
     stat: &'static str,

@@ -73,6 +73,7 @@ pub fn router() -> Router<AppState> {
         .route("/app/email/preview", post(email::preview))
         .route("/app/email/preview.html", post(email::preview_html))
         .route("/app/email/test", post(email::send_test))
+        .route("/favicon.svg", get(|| asset("image/svg+xml", include_str!("../../assets/favicon.svg"))))
         .route("/assets/app.css", get(|| asset("text/css; charset=utf-8", include_str!("../../assets/app.css"))))
         .route("/assets/common.js", get(|| script(include_str!("../../assets/common.js"))))
         .route("/assets/app.js", get(|| script(include_str!("../../assets/app.js"))))

@@ -14,7 +14,7 @@ use tidings_core::message::MessageState;
 use tidings_store::{AppliedTag, MessageListQuery, Segment};
 
 use super::session::{Admin, render};
-use super::view::{contact_label, when};
+use super::view::{When, contact_label, when};
 use crate::AppState;
 use crate::error::ApiError;
 
@@ -109,6 +109,8 @@ async fn contacts_page(state: &AppState, admin: &Admin, q: &HashMap<String, Stri
 struct Row {
     label: String,
     value: String,
+    /// A date's instant, drawn as a `<time>` rather than `value`.
+    at: Option<When>,
 }
 
 #[derive(Template)]
@@ -135,19 +137,20 @@ struct Received {
     message_id: i64,
     title: String,
     channel: &'static str,
-    at: String,
+    at: When,
     seen: bool,
 }
 
-fn show(v: Option<Value>, tz: &str) -> String {
-    match v {
+fn show(label: String, v: Option<Value>, tz: &str) -> Row {
+    let value = match v {
         None => "—".into(),
         Some(Value::Str(s)) => s,
         Some(Value::Int(i)) => i.to_string(),
         Some(Value::Float(f)) => f.to_string(),
         Some(Value::Bool(b)) => if b { "yes" } else { "no" }.into(),
-        Some(Value::Date(d)) => when(Some(d), tz),
-    }
+        Some(Value::Date(d)) => return Row { label, value: String::new(), at: Some(when(Some(d), tz)) },
+    };
+    Row { label, value, at: None }
 }
 
 pub async fn profile(State(state): State<AppState>, admin: Admin, Path(id): Path<String>) -> Response {
@@ -170,17 +173,17 @@ pub async fn profile(State(state): State<AppState>, admin: Admin, Path(id): Path
     let attributes = BUILT_INS
         .iter()
         .filter(|b| b.data_type != DataType::Date)
-        .map(|b| Row { label: b.label.into(), value: show(contact.builtin_value(b.name), &tz) })
+        .map(|b| show(b.label.into(), contact.builtin_value(b.name), &tz))
         .collect();
     let custom_rows = custom
         .iter()
         .filter(|a| !a.archived)
-        .map(|a| Row { label: a.label.clone(), value: show(contact.custom_value(&a.name, a.data_type), &tz) })
+        .map(|a| show(a.label.clone(), contact.custom_value(&a.name, a.data_type), &tz))
         .collect();
     let activity = BUILT_INS
         .iter()
         .filter(|b| b.data_type == DataType::Date)
-        .map(|b| Row { label: b.label.into(), value: show(contact.builtin_value(b.name), &tz) })
+        .map(|b| show(b.label.into(), contact.builtin_value(b.name), &tz))
         .collect();
     let title = contact_label(&contact);
     let (conversations, delivered) = match state.store.conversations_of_contact(ws, contact.id).await {

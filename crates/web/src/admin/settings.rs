@@ -29,7 +29,7 @@ use tidings_store::{ApiToken, TeammateRole};
 use super::email_settings::EmailSection;
 use super::profile_section::{LookSection, ProfileSection};
 use super::session::{Admin, render};
-use super::view::when;
+use super::view::{When, when};
 use super::webhooks_section::WebhooksSection;
 use crate::AppState;
 use crate::auth::now;
@@ -51,7 +51,7 @@ struct TokenRow {
     name: String,
     prefix: String,
     holder: String,
-    created: String,
+    created: When,
     revoked: bool,
     revocable: bool,
 }
@@ -84,7 +84,7 @@ struct SettingsPage {
     /// Only for those allowed to see it.
     identity_secret: Option<String>,
     /// When the secret was last rotated, if ever.
-    secret_rotated: Option<String>,
+    secret_rotated: Option<When>,
     identity_required: bool,
     allowed_origins: String,
     public_url: String,

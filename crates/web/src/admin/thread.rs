@@ -20,7 +20,7 @@ use tidings_core::conversation::{Author, PartType, State as ConversationState};
 use tidings_store::{ConversationPart, Teammate};
 
 use super::session::{Admin, render};
-use super::view::{contact_label, fail, initials, when};
+use super::view::{When, contact_label, fail, initials, when};
 use crate::AppState;
 use crate::error::ApiError;
 
@@ -49,7 +49,7 @@ pub(super) struct PartRow {
     body: Option<String>,
     /// What happened, for changes of state or assignee.
     event: Option<String>,
-    at: String,
+    at: When,
 }
 
 struct Fact {
@@ -71,7 +71,9 @@ struct TagChip {
 struct Link {
     href: String,
     label: String,
-    note: String,
+    /// Words before the time, as a conversation's state; may be empty.
+    note: &'static str,
+    at: When,
 }
 
 struct Saved {
@@ -91,7 +93,7 @@ struct ConversationPage {
     contact: String,
     contact_initials: String,
     state: &'static str,
-    snoozed_until: Option<String>,
+    snoozed_until: Option<When>,
     seen: bool,
     message_id: Option<i64>,
     parts: Vec<PartRow>,
@@ -169,7 +171,7 @@ async fn conversation_page(state: &AppState, admin: &Admin, id: i64) -> Result<R
                     let b = BUILT_INS.iter().find(|b| b.name == *name)?;
                     let value = match k.builtin_value(name)? {
                         Value::Str(s) if !s.is_empty() => s,
-                        Value::Date(d) => when(Some(d), tz),
+                        Value::Date(d) => when(Some(d), tz).to_string(),
                         Value::Int(i) => i.to_string(),
                         Value::Float(f) => f.to_string(),
                         Value::Bool(b) => if b { "yes" } else { "no" }.into(),
@@ -209,7 +211,12 @@ async fn conversation_page(state: &AppState, admin: &Admin, id: i64) -> Result<R
         .delivered_in_app(ws, c.contact_id, 5)
         .await?
         .into_iter()
-        .map(|(d, m)| Link { href: format!("/app/messages/{}", m.id), label: m.title, note: when(d.sent_at, tz) })
+        .map(|(d, m)| Link {
+            href: format!("/app/messages/{}", m.id),
+            label: m.title,
+            note: "",
+            at: when(d.sent_at, tz),
+        })
         .collect();
     let others = state
         .store
@@ -221,7 +228,8 @@ async fn conversation_page(state: &AppState, admin: &Admin, id: i64) -> Result<R
         .map(|o| Link {
             href: format!("/app/conversations/{}", o.id),
             label: format!("Conversation {}", o.id),
-            note: format!("{} · {}", o.state.as_str(), when(Some(o.updated_at), tz)),
+            note: o.state.as_str(),
+            at: when(Some(o.updated_at), tz),
         })
         .collect();
     let saved =

@@ -5,13 +5,37 @@ use tidings_core::contact::Contact;
 
 use crate::error::ApiError;
 
+/// An instant as pages show it: the exact time in the workspace's time zone, and the instant
+/// itself for `<time datetime>`, which `common.js` turns into a relative time ("3 days ago")
+/// while the exact time stays on hover. Templates draw it with `macros.html`'s `time`; as text
+/// (`Display`) it is the exact time alone.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct When {
+    /// RFC 3339 in UTC; empty when there is no instant.
+    pub iso: String,
+    /// `2026-11-30 08:15`, or `—` when there is no instant.
+    pub exact: String,
+    /// The exact time with the zone's name, for the hover.
+    pub title: String,
+}
+
+impl std::fmt::Display for When {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.exact)
+    }
+}
+
 /// Formats UNIX seconds for people, in the workspace's time zone.
-pub(super) fn when(ts: Option<i64>, tz: &str) -> String {
-    let Some(ts) = ts else { return "—".into() };
+pub(super) fn when(ts: Option<i64>, tz: &str) -> When {
+    let Some(ts) = ts else { return When { exact: "—".into(), ..When::default() } };
     let zone = tidings_core::dates::Clock::zone(tz);
-    jiff::Timestamp::from_second(ts)
-        .map(|t| t.to_zoned(zone).strftime("%Y-%m-%d %H:%M").to_string())
-        .unwrap_or_else(|_| ts.to_string())
+    match jiff::Timestamp::from_second(ts) {
+        Ok(t) => {
+            let exact = t.to_zoned(zone).strftime("%Y-%m-%d %H:%M").to_string();
+            When { iso: t.to_string(), title: format!("{exact} ({tz})"), exact }
+        }
+        Err(_) => When { exact: ts.to_string(), ..When::default() },
+    }
 }
 
 /// An error as the page's answer.

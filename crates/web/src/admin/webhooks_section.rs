@@ -5,7 +5,7 @@
 use tidings_core::webhook::Topic;
 use tidings_store::Workspace;
 
-use super::view::when;
+use super::view::{When, when};
 use crate::AppState;
 use crate::error::ApiResult;
 
@@ -21,7 +21,7 @@ pub struct TopicChoice {
 
 /// One notification in a subscription's list.
 pub struct DeliveryRow {
-    pub when: String,
+    pub when: When,
     pub topic: &'static str,
     pub conversation_id: i64,
     pub status: &'static str,
@@ -37,7 +37,7 @@ pub struct HookRow {
     pub topics: Vec<&'static str>,
     pub secret: String,
     pub active: bool,
-    pub created: String,
+    pub created: When,
     pub deliveries: Vec<DeliveryRow>,
 }
 

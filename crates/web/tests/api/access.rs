@@ -56,6 +56,9 @@ async fn another_workspace_can_neither_read_nor_change_anything_route_by_route()
         let conv = started["conversation_id"].as_str().unwrap().to_owned();
         let before = snapshot(&a).await;
         let conversation_before = a.get(&format!("/conversations/{conv}")).await.1;
+        // Read after the conversation: Alice's words in it are her last reply.
+        let contact_before = a.get(&format!("/contacts/{cid}")).await.1;
+        assert!(contact_before["last_replied_at"].is_i64(), "{db}: {contact_before}");
 
         let (_, b_token) = a.other_workspace().await;
         let (_, b_me) = a.call_as(&b_token, Method::GET, "/me", None).await;
@@ -136,13 +139,15 @@ async fn another_workspace_can_neither_read_nor_change_anything_route_by_route()
         let conversation_after = a.get(&format!("/conversations/{conv}")).await.1;
         assert_eq!(conversation_after, conversation_before, "{db}: another workspace changed A's conversation");
         let (_, still) = a.get(&format!("/contacts/{cid}")).await;
-        assert_eq!(still, contact_with_tag(&contact, &tid), "{db}");
+        assert_eq!(still, contact_before, "{db}");
+        assert_eq!(still, contact_with_tag(&contact, &tid, &still["last_replied_at"]), "{db}");
         a.stop().await;
     }
 }
 
-fn contact_with_tag(c: &Json, tid: &str) -> Json {
+fn contact_with_tag(c: &Json, tid: &str, last_replied_at: &Json) -> Json {
     let mut c = c.clone();
+    c["last_replied_at"] = last_replied_at.clone();
     c["tags"]["data"] = json!([{"type": "tag", "id": tid, "name": "a-private-tag", "url": format!("/tags/{tid}")}]);
     c["tags"]["total_count"] = json!(1);
     c

@@ -13,6 +13,7 @@ mod webdriver;
 mod app;
 mod csp;
 mod email;
+mod everywhere;
 mod host;
 mod inbox;
 mod live;

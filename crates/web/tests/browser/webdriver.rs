@@ -79,6 +79,21 @@ impl Browser {
     /// When ChromeDriver does not start or become ready within 20 seconds, or the session cannot
     /// be created.
     pub async fn start(chromedriver: &Path, width: u32, height: u32, phone: bool) -> Result<Browser> {
+        Self::start_themed(chromedriver, width, height, phone, false).await
+    }
+
+    /// As [`Browser::start`]; with `dark`, the browser tells pages the system prefers a dark
+    /// theme (`prefers-color-scheme: dark`), as a phone or desktop set to dark mode does.
+    ///
+    /// # Errors
+    /// As [`Browser::start`].
+    pub async fn start_themed(
+        chromedriver: &Path,
+        width: u32,
+        height: u32,
+        phone: bool,
+        dark: bool,
+    ) -> Result<Browser> {
         let scratch = scratch_dir(&format!("tidings-browser-{width}x{height}"))?;
         let port = free_port()?;
         let log = scratch.join("chromedriver.log");
@@ -98,7 +113,7 @@ impl Browser {
             Browser { http, port, base: format!("http://127.0.0.1:{port}"), session: None, driver, scratch };
         browser.wait_until_ready().await?;
         let profile = browser.scratch.join("profile");
-        let args = [
+        let mut args = vec![
             "--headless=new".to_owned(),
             "--no-sandbox".to_owned(),
             "--disable-gpu".to_owned(),
@@ -111,6 +126,10 @@ impl Browser {
             format!("--window-size={width},{height}"),
             format!("--user-data-dir={}", profile.display()),
         ];
+        if dark {
+            // 0 is dark in Blink's preferredColorScheme; --force-dark-mode makes it the system's.
+            args.extend(["--force-dark-mode".to_owned(), "--blink-settings=preferredColorScheme=0".to_owned()]);
+        }
         let metrics = json!({"width": width, "height": height, "pixelRatio": 1.0, "mobile": phone, "touch": phone});
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
