@@ -237,7 +237,8 @@
   // or Escape, and gives focus back to the button that asked.
   function confirmSend(text) {
     const dialog = $("confirm-send");
-    const opener = document.activeElement;
+    // Send asked; not every browser focuses a button it clicks, so name it rather than read it.
+    const opener = $("send");
     $("confirm-send-text").textContent = text;
     return new Promise((resolve) => {
       const done = (ok) => {
@@ -245,7 +246,7 @@
         $("confirm-cancel").removeEventListener("click", no);
         dialog.removeEventListener("cancel", escape);
         if (dialog.open) dialog.close();
-        if (opener && opener.focus) opener.focus();
+        opener.focus();
         resolve(ok);
       };
       const yes = () => done(true);
