@@ -102,6 +102,21 @@ impl Template {
         self.render(contact, escape_html)
     }
 
+    /// The text with every tag as a reader who knows no contact sees it: its fallback, or the
+    /// label of its attribute (`First name`), never the `{{…}}` itself. Used for a title a
+    /// teammate did not write, which is shown in lists for every recipient at once.
+    pub fn render_placeholders(&self, custom: &[CustomAttribute]) -> String {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Text(t) => out.push_str(t),
+                Part::Attr { fallback: Some(f), .. } => out.push_str(f),
+                Part::Attr { source, fallback: None } => out.push_str(&label_of(source, custom)),
+            }
+        }
+        out
+    }
+
     fn render(&self, contact: &Contact, escape: impl Fn(&str) -> String) -> String {
         let mut out = String::new();
         for part in &self.parts {
@@ -167,6 +182,17 @@ fn parse_tag(tag: &str, custom: &[CustomAttribute], field: &str) -> Result<Part,
     Ok(Part::Attr { source, fallback })
 }
 
+fn label_of(source: &Source, custom: &[CustomAttribute]) -> String {
+    match source {
+        Source::FirstName => "First name".to_owned(),
+        Source::LastName => "Last name".to_owned(),
+        Source::BuiltIn(name) => builtin(name).map_or_else(|| (*name).to_owned(), |b| b.label.to_owned()),
+        Source::Custom(name, _) => {
+            custom.iter().find(|a| &a.name == name).map_or_else(|| name.clone(), |a| a.label.clone())
+        }
+    }
+}
+
 fn value_of(source: &Source, c: &Contact) -> Option<String> {
     let show = |v: Value| match v {
         Value::Str(s) => s,
@@ -227,6 +253,19 @@ mod tests {
         assert_eq!(t.render_text(&c), "Hi Ada, on pro (ada@example.test)");
         let last = Template::parse("{{last_name}}", &[], "body").unwrap();
         assert_eq!(last.render_text(&c), "Lovelace King");
+    }
+
+    #[test]
+    fn placeholders_are_fallbacks_or_labels() {
+        let mut plan = plan();
+        plan.label = "Plan".into();
+        let t = Template::parse(
+            "Hi {{first_name | fallback: \"there\"}}, {{last_name}} on {{ custom_attributes.plan }} ({{email}})",
+            &[plan.clone()],
+            "body",
+        )
+        .unwrap();
+        assert_eq!(t.render_placeholders(&[plan]), "Hi there, Last name on Plan (Email)");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use tidings_core::filter::{Pred, Target, Test, check_size, compile};
 use tidings_core::message::{
     Channel, DeliveryWindow, EmailTemplate, MessageAction, MessageState, TransitionError, transition,
 };
+use tidings_core::personalise::Template;
 use tidings_core::text;
 use tidings_store::{Conversation, Message, NewMessage, Recipients, Refused, StatFilter, Workspace};
 
@@ -221,7 +222,7 @@ impl Engine {
             .clone()
             .or_else(|| base.map(|m| m.title.clone()))
             .filter(|t| !t.trim().is_empty())
-            .unwrap_or_else(|| body.lines().next().unwrap_or("Untitled").chars().take(60).collect());
+            .unwrap_or_else(|| derived_title(&body, &custom));
         text::check("title", &title, text::NAME)?;
         Ok(Draft { title, channel, subject, body, template, delivery_window, audience, sender_id })
     }
@@ -249,6 +250,9 @@ impl Engine {
         if then != Then::Keep {
             no_subject(d.channel, d.subject.as_deref(), "sending or scheduling")?;
             self.can_send_email(ws, d.channel)?;
+        }
+        if then == Then::Send {
+            self.refuse_empty(ws, &d.audience).await?;
         }
         let new = NewMessage {
             title: d.title,
@@ -331,7 +335,24 @@ impl Engine {
     /// As [`Engine::send_message`].
     pub async fn send_message_by_id(&self, ws: &Workspace, id: i64) -> Result<Message> {
         let m = self.find_message(ws.id, id).await?;
+        transition(m.state, m.channel, MessageAction::Send).map_err(transition_error)?;
+        if !m.audience.is_null() {
+            self.refuse_empty(ws, &m.audience).await?;
+        }
         self.send_message(ws, m).await
+    }
+
+    /// A teammate's send to nobody is refused: it would be recorded as sent and reach no one,
+    /// which is never what was meant. (A scheduled message whose audience emptied meanwhile is
+    /// still sent by the scheduler, to record that it went to nobody.)
+    async fn refuse_empty(&self, ws: &Workspace, audience: &Json) -> Result<()> {
+        if self.count_audience(ws, audience).await? == 0 {
+            return Err(EngineError::invalid(
+                "audience",
+                "Nobody matches this audience now: a message to 0 recipients is not sent; change the audience",
+            ));
+        }
+        Ok(())
     }
 
     /// Sends a draft or scheduled message now: resolves its audience there and then and writes
@@ -454,7 +475,7 @@ impl Engine {
         open_conversation: bool,
     ) -> Result<(Message, Option<Conversation>)> {
         let input = MessageInput {
-            title: Some(body.lines().next().unwrap_or("Message").chars().take(60).collect()),
+            title: None,
             channel: Some(if email.is_some() { Channel::Email } else { Channel::Chat }),
             template: email,
             delivery_window: None,
@@ -471,4 +492,17 @@ impl Engine {
         };
         Ok((sent, conversation))
     }
+}
+
+/// A title from the body's first words, for a message its teammate did not name: tags read as
+/// their fallbacks or their attributes' labels, so a list never shows `{{first_name}}`.
+fn derived_title(body: &str, custom: &[tidings_core::attribute::CustomAttribute]) -> String {
+    let line = body.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("Untitled");
+    // Markdown's leading marks (a heading, a quote, a list item) are not words.
+    let line = line.trim_start_matches(['#', '>', '-', '*', ' ']);
+    // A tag that opens on this line and closes on a later one cannot be read alone: drop braces.
+    let words = Template::parse(line, custom, "body")
+        .map_or_else(|_| line.replace(['{', '}'], ""), |t| t.render_placeholders(custom));
+    let title: String = words.trim().chars().take(60).collect();
+    if title.trim().is_empty() { "Untitled".to_owned() } else { title }
 }

@@ -24,12 +24,20 @@
   // was, never silently dropped: the audience would otherwise widen when the draft is saved.
   let keptQuery = null;
 
-  function showError(e) {
+  // What the error shown came from: a count or a preview that answers later clears only its own
+  // error, never a refusal the teammate has not read yet.
+  let errorFrom = null;
+  function showError(e, from = "action") {
     const box = $("compose-error");
     box.textContent = errorText(e);
     box.hidden = false;
+    errorFrom = from;
   }
-  const clearError = () => { $("compose-error").hidden = true; };
+  const clearError = (...from) => {
+    if (from.length && !from.includes(errorFrom)) return;
+    $("compose-error").hidden = true;
+    errorFrom = null;
+  };
 
   // The segments chosen, and the filter rows, make the audience; nothing chosen is everyone.
   const channel = () => document.querySelector('input[name="channel"]:checked').value;
@@ -69,9 +77,10 @@
       recipients = r.count;
       $("audience-count").textContent = r.count.toLocaleString();
       $("audience-count-label").textContent = r.count === 1 ? "recipient" : "recipients";
-      clearError();
+      if (r.count > 0) clearError("count", "audience");
+      else clearError("count");
     } catch (e) {
-      if (mine === countSeq) { $("audience-count").textContent = "?"; showError(e); }
+      if (mine === countSeq) { $("audience-count").textContent = "?"; showError(e, "count"); }
     }
     candidates();
   }
@@ -112,9 +121,9 @@
       const form = $("email-frame-form");
       for (const [k, v] of Object.entries(f)) form.elements[k].value = v;
       form.submit();
-      clearError();
+      clearError("preview");
     } catch (e) {
-      if (mine === previewSeq) showError(e);
+      if (mine === previewSeq) showError(e, "preview");
     }
   }
 
@@ -135,9 +144,9 @@
       if (mine !== previewSeq) return;
       // Rendered by Tidings' Markdown renderer, which escapes raw HTML: safe to insert.
       box.innerHTML = r.html;
-      clearError();
+      clearError("preview");
     } catch (e) {
-      if (mine === previewSeq) showError(e);
+      if (mine === previewSeq) showError(e, "preview");
     }
   }
 
@@ -197,22 +206,95 @@
     return m;
   }
 
+  // A field the page refuses before anything is saved or confirmed: marked, focused, named.
+  function refuse(id, message, field) {
+    if (id) {
+      $(id).setAttribute("aria-invalid", "true");
+      $(id).focus();
+    }
+    showError({ errors: [{ message, field }] }, field);
+  }
+
+  // What must hold before a send or schedule is even offered for confirmation.
+  function invalid(then) {
+    if (!$("body").value.trim()) {
+      refuse("body", "Write a message first: its body is empty.", "body");
+      return true;
+    }
+    if (then === "draft") return false;
+    if (isEmail() && !$("subject").value.trim()) {
+      refuse("subject", "An email needs a subject: write one before sending or scheduling.", "subject");
+      return true;
+    }
+    if (then === "send" && recipients === 0) {
+      refuse(null, "Nobody matches this audience now: change the audience before sending.", "audience");
+      return true;
+    }
+    return false;
+  }
+
+  // Asks in the page (never the browser's confirm()): resolves true for Send, false for Cancel
+  // or Escape, and gives focus back to the button that asked.
+  function confirmSend(text) {
+    const dialog = $("confirm-send");
+    // Send asked; not every browser focuses a button it clicks, so name it rather than read it.
+    const opener = $("send");
+    $("confirm-send-text").textContent = text;
+    return new Promise((resolve) => {
+      const done = (ok) => {
+        $("confirm-ok").removeEventListener("click", yes);
+        $("confirm-cancel").removeEventListener("click", no);
+        dialog.removeEventListener("cancel", escape);
+        if (dialog.open) dialog.close();
+        opener.focus();
+        resolve(ok);
+      };
+      const yes = () => done(true);
+      const no = () => done(false);
+      const escape = (ev) => { ev.preventDefault(); done(false); };
+      $("confirm-ok").addEventListener("click", yes);
+      $("confirm-cancel").addEventListener("click", no);
+      dialog.addEventListener("cancel", escape);
+      dialog.showModal();
+      // Cancel first: a stray Enter must not send to everyone.
+      $("confirm-cancel").focus();
+    });
+  }
+
+  // The offset of `zone` from UTC at instant `t` (ms), from what Intl says the wall clock reads.
+  function zoneOffset(t, zone) {
+    const parts = {};
+    const format = new Intl.DateTimeFormat("en-US", { timeZone: zone, hourCycle: "h23",
+      year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    for (const p of format.formatToParts(new Date(t))) parts[p.type] = Number(p.value);
+    return Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second) - t;
+  }
+
+  // A `datetime-local` value read as a wall-clock time in the workspace's zone, not the
+  // browser's: the team schedules by the workspace's clock wherever each teammate is.
+  function zonedSeconds(value) {
+    const [date, time] = value.split("T");
+    const [y, mo, d] = date.split("-").map(Number);
+    const [h, mi] = time.split(":").map(Number);
+    const wall = Date.UTC(y, mo - 1, d, h, mi);
+    const zone = root.dataset.timezone || "UTC";
+    let t = wall - zoneOffset(wall, zone);
+    // Once more, in case the first guess fell on the other side of a daylight-saving change.
+    t = wall - zoneOffset(t, zone);
+    return Math.floor(t / 1000);
+  }
+
   async function act(then) {
     let at;
-    if (then !== "draft" && isEmail() && !$("subject").value.trim()) {
-      $("subject").setAttribute("aria-invalid", "true");
-      $("subject").focus();
-      showError({ errors: [{ message: "An email needs a subject: write one before sending or scheduling.", field: "subject" }] });
-      return;
-    }
+    if (invalid(then)) return;
     if (then === "schedule") {
       const v = $("schedule-at").value;
-      if (!v) { showError({ errors: [{ message: "Choose when to send it first." }] }); return; }
-      at = Math.floor(new Date(v).getTime() / 1000);
+      if (!v) { refuse("schedule-at", "Choose when to send it first.", "scheduled_at"); return; }
+      at = zonedSeconds(v);
     }
     if (then === "send") {
       const n = recipients === null ? "the chosen" : recipients.toLocaleString();
-      if (!window.confirm(`Send this message to ${n} recipient${recipients === 1 ? "" : "s"} now?`)) return;
+      if (!(await confirmSend(`Send this message to ${n} recipient${recipients === 1 ? "" : "s"} now?`))) return;
     }
     for (const b of document.querySelectorAll(".send-actions button")) b.disabled = true;
     try {
@@ -288,6 +370,18 @@
   for (const r of document.querySelectorAll('input[name="channel"]')) r.addEventListener("change", channelChanged);
   for (const r of document.querySelectorAll('input[name="template"]')) r.addEventListener("change", preview);
   $("subject").addEventListener("input", () => { $("subject").removeAttribute("aria-invalid"); previewSoon(); });
+  $("body").addEventListener("input", () => $("body").removeAttribute("aria-invalid"));
+  $("schedule-at").addEventListener("input", () => $("schedule-at").removeAttribute("aria-invalid"));
+
+  // Back goes where the teammate came from (a contact, the contact list with its filters, the
+  // messages), when that was a page of this app other than a composer; else to the messages.
+  try {
+    const from = new URL(document.referrer);
+    const composer = /^\/app\/messages\/(new|\d+\/edit)$/;
+    if (from.origin === window.location.origin && from.pathname.startsWith("/app/") && !composer.test(from.pathname)) {
+      $("back").href = from.pathname + from.search;
+    }
+  } catch (_) { /* no referrer: the messages list */ }
   $("sender").addEventListener("change", () => { if (isEmail()) preview(); });
   $("send-test").addEventListener("click", async () => {
     const result = $("test-result");

@@ -73,7 +73,7 @@ pub fn routes() -> Vec<ApiRoute> {
         route(
             Method::POST,
             "/manual_messages/{id}/send",
-            "Send now: resolve the audience and write one delivery per recipient",
+            "Send now: resolve the audience and write one delivery per recipient; refused (400, audience) when nobody matches",
             None,
             "manual_message",
             send,

@@ -222,3 +222,45 @@ async fn a_delivery_window_is_taken_shown_edited_and_refused_by_its_path() {
         s.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_send_to_nobody_is_refused_naming_the_audience_and_changes_nothing() {
+    for s in servers().await {
+        let db = s.db;
+        s.attribute("plan", "string").await;
+        s.contact(json!({"email": "ada@example.test", "custom_attributes": {"plan": "free"}})).await;
+        let nobody = json!({"query": {"field": "custom_attributes.plan", "operator": "=", "value": "pro"}});
+        let got = s.post("/manual_messages", json!({"body": "Hi", "audience": nobody, "send": true})).await;
+        let e = assert_error(db, &got, StatusCode::BAD_REQUEST, "parameter_invalid");
+        assert_eq!(e["field"], "audience", "{db}: {}", got.1);
+        let (_, list) = s.get("/manual_messages").await;
+        assert_eq!(list["data"].as_array().map(Vec::len), Some(0), "{db}: the refused send saved nothing: {list}");
+
+        // A draft to nobody may be saved, but not sent; it stays a draft.
+        let (status, draft) = s.post("/manual_messages", json!({"body": "Hi", "audience": nobody})).await;
+        assert_eq!(status, StatusCode::OK, "{db}: {draft}");
+        let id = draft["id"].as_str().unwrap().to_owned();
+        let got = s.post(&format!("/manual_messages/{id}/send"), json!({})).await;
+        let e = assert_error(db, &got, StatusCode::BAD_REQUEST, "parameter_invalid");
+        assert_eq!(e["field"], "audience", "{db}: {}", got.1);
+        let (_, again) = s.get(&format!("/manual_messages/{id}")).await;
+        assert_eq!(again["state"], "draft", "{db}: {again}");
+    }
+}
+
+#[tokio::test]
+async fn a_message_without_a_title_is_named_by_its_first_words_with_tags_read_as_words() {
+    for s in servers().await {
+        let db = s.db;
+        s.contact(json!({"email": "ada@example.test"})).await;
+        let everyone = json!({"everyone": true});
+        for (body, title) in [
+            ("Hi {{first_name | fallback: \"there\"}}, news!\n\nMore below.", "Hi there, news!"),
+            ("# Hello {{first_name}} at {{email}}", "Hello First name at Email"),
+        ] {
+            let (status, m) = s.post("/manual_messages", json!({"body": body, "audience": everyone})).await;
+            assert_eq!(status, StatusCode::OK, "{db}: {m}");
+            assert_eq!(m["title"], title, "{db}: {m}");
+        }
+    }
+}

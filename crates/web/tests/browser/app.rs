@@ -69,11 +69,23 @@ impl App {
     /// # Errors
     /// As [`App::start`].
     pub async fn start_with_mail(smtp_port: Option<u16>) -> Result<App> {
+        App::start_with(smtp_port, "UTC").await
+    }
+
+    /// Starts the server with its workspace in the time zone `zone` (e.g. `Europe/Paris`).
+    ///
+    /// # Errors
+    /// As [`App::start`].
+    pub async fn start_in_zone(zone: &str) -> Result<App> {
+        App::start_with(None, zone).await
+    }
+
+    async fn start_with(smtp_port: Option<u16>, zone: &str) -> Result<App> {
         let dir = scratch_dir("tidings-browser-db")?;
         let store = tidings_store::open(&format!("sqlite://{}", dir.join("t.db").display()))
             .await
             .map_err(|e| fail!("open the SQLite store: {e}"))?;
-        let p = provision::workspace(&store, "Acme", OWNER_EMAIL, OWNER_PASSWORD, "UTC")
+        let p = provision::workspace(&store, "Acme", OWNER_EMAIL, OWNER_PASSWORD, zone)
             .await
             .map_err(|e| fail!("provision the workspace: {e:?}"))?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| fail!("bind: {e}"))?;

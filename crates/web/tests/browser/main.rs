@@ -11,6 +11,7 @@
 #[macro_use]
 mod webdriver;
 mod app;
+mod composer;
 mod csp;
 mod email;
 mod everywhere;

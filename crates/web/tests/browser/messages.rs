@@ -290,9 +290,19 @@ pub(crate) async fn wait_online(app: &App, contact: i64) -> Result<()> {
     Ok(())
 }
 
-/// Makes the page's confirmation dialogs answer "OK", as a teammate would click.
+/// Makes the page's confirmations answer yes, as a teammate would click: the browser's
+/// `confirm()`, and the composer's own dialog, whose Send button is pressed once it opens
+/// (`composer.rs` drives that dialog by hand: Escape, Cancel, focus).
 pub(crate) async fn accept_confirms(b: &Browser) -> Result<()> {
-    b.execute("window.confirm = () => true;", json!([])).await.map(drop)
+    b.execute(
+        "window.confirm = () => true; \
+         const show = HTMLDialogElement.prototype.showModal; \
+         HTMLDialogElement.prototype.showModal = function () { \
+           show.call(this); const ok = this.querySelector('#confirm-ok'); if (ok) setTimeout(() => ok.click(), 0); };",
+        json!([]),
+    )
+    .await
+    .map(drop)
 }
 
 /// The id in a page's path, e.g. `/app/messages/7` → `7`, once the browser is there.

@@ -336,7 +336,7 @@ fn requests(vocab: &Vocabulary) -> Json {
                 "sender_id": or_null(id()),
                 "audience": or_null(schema_ref("audience")),
                 "scheduled_at": or_null(json!({"type": "integer", "minimum": i64::MIN, "maximum": i64::MAX})),
-                "send": or_null(json!({"type": "boolean", "description": "send at once"})),
+                "send": or_null(json!({"type": "boolean", "description": "send at once; refused with 400 naming audience when nobody matches it now"})),
             },
             // Sending or scheduling needs an audience.
             "anyOf": [
