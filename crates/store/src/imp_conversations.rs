@@ -100,7 +100,8 @@ async fn insert_part(
 /// came) cannot hide a newer one.
 async fn touch_contact(tx: &mut sqlx::Transaction<'_, Db>, ws: i64, conversation_id: i64, p: &ConversationPart) -> Result<()> {
     let column = if p.author_type.is_contact() {
-        if p.part_type != PartType::Comment {
+        // Their words, whether a comment or the reply that reopened a closed conversation.
+        if p.body.is_none() {
             return Ok(());
         }
         "last_replied_at"

@@ -145,6 +145,15 @@ async fn last_contacted_and_last_replied_follow_the_words_each_side_writes() {
         // Neither moved Ada's dates.
         let read = w.store.contact(w.ws.id, ada.id).await.unwrap().unwrap();
         assert_eq!(dates(read), (Some(START + 20), Some(START + 30)), "{db}");
+
+        // Her words that reopen a closed conversation (an `open` part) are a reply too.
+        w.engine.teammate_changes(&w.ws, &w.owner, c.id, Change::Close, None).await.unwrap();
+        w.clock.advance(10);
+        w.engine.contact_replies(&w.ws, &ada, ReplyTo::Conversation(c.id), "One more thing").await.unwrap();
+        let last = w.store.recent_parts(w.ws.id, c.id, 1).await.unwrap().pop().unwrap();
+        assert_eq!(last.part_type, PartType::Open, "{db}");
+        let read = w.store.contact(w.ws.id, ada.id).await.unwrap().unwrap();
+        assert_eq!(dates(read), (Some(START + 20), Some(START + 60)), "{db}: a reopening reply");
         w.cleanup().await;
     }
 }
