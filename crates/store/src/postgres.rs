@@ -52,6 +52,7 @@ const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
 const RANDOM_SECRET: &str = "replace(gen_random_uuid()::text, '-', '') || replace(gen_random_uuid()::text, '-', '')";
 
 include!("imp.rs");
+include!("imp_upsert.rs");
 include!("imp_accounts.rs");
 include!("imp_labels.rs");
 include!("imp_messages.rs");

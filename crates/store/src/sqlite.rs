@@ -50,6 +50,7 @@ const SKIP_LOCKED: &str = "";
 const RANDOM_SECRET: &str = "lower(hex(randomblob(32)))";
 
 include!("imp.rs");
+include!("imp_upsert.rs");
 include!("imp_accounts.rs");
 include!("imp_labels.rs");
 include!("imp_messages.rs");
