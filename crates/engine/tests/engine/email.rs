@@ -57,8 +57,12 @@ impl Sink {
         Sink { child, port, out, rules }
     }
 
+    /// Replaces the rules at once: written beside and renamed over, so the server never reads a
+    /// file cut short and answers a recipient as if no rule named it.
     pub(crate) fn rules(&self, text: &str) {
-        std::fs::write(&self.rules, text).unwrap();
+        let next = self.rules.with_extension("next");
+        std::fs::write(&next, text).unwrap();
+        std::fs::rename(&next, &self.rules).unwrap();
     }
 
     /// What the server accepted, one JSON object per recipient.

@@ -81,8 +81,12 @@ impl Sink {
         assert!(Command::new("kill").args([sig, &pid]).status().unwrap().success());
     }
 
+    /// Replaces the rules at once: written beside and renamed over, so the server never reads a
+    /// file cut short and answers a recipient as if no rule named it.
     fn rules(&self, text: &str) {
-        std::fs::write(&self.rules, text).unwrap();
+        let next = self.rules.with_extension("next");
+        std::fs::write(&next, text).unwrap();
+        std::fs::rename(&next, &self.rules).unwrap();
     }
 
     /// What the server accepted, one JSON object per recipient.
