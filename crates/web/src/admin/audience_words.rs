@@ -48,6 +48,30 @@ pub fn describe(audience: &Json, names: &Names) -> String {
     capitalise(&parts.join(" and "))
 }
 
+/// The ids of the messages an audience's filter names, so their titles can be read.
+pub fn message_ids(audience: &Json) -> Vec<i64> {
+    fn walk(q: &Json, out: &mut Vec<i64>) {
+        match q.get("field").and_then(Json::as_str) {
+            Some("targeted_by_message" | "received_message" | "seen_message") => {
+                out.extend(q.get("value").and_then(crate::api::parse_id));
+            }
+            Some(_) => {}
+            None => {
+                for item in q.get("value").and_then(Json::as_array).into_iter().flatten() {
+                    walk(item, out);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if let Some(q) = audience.get("query") {
+        walk(q, &mut out);
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 fn capitalise(s: &str) -> String {
     let mut c = s.chars();
     c.next().map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
@@ -247,6 +271,20 @@ mod tests {
         // Unknown names are still said, never dropped.
         assert_eq!(say(json!({"field": "tag_id", "operator": "=", "value": "99"})), "Tagged tag 99");
         assert_eq!(say(json!({"field": "custom_attributes.gone", "operator": "~", "value": "x"})), "Gone contains x");
+    }
+
+    #[test]
+    fn the_messages_a_filter_names_are_found_at_any_depth() {
+        let q = json!({"query": {"operator": "OR", "value": [
+            {"field": "received_message", "operator": "=", "value": "9"},
+            {"operator": "AND", "value": [
+                {"field": "seen_message", "operator": "!=", "value": 3},
+                {"field": "targeted_by_message", "operator": "=", "value": "9"},
+                {"field": "email", "operator": "~", "value": "12"},
+            ]},
+        ]}});
+        assert_eq!(message_ids(&q), [3, 9]);
+        assert!(message_ids(&json!({"segment_ids": ["1"]})).is_empty());
     }
 
     #[test]

@@ -406,23 +406,18 @@ async fn message_page(
         super::conversations::rows(state, admin, state.store.conversations_of_message(ws, id).await?).await?;
     let segments = state.store.segments(ws).await?;
     let tags = state.store.tags(ws).await?;
-    let (sent_messages, _) = state
-        .store
-        .messages(
-            ws,
-            &MessageListQuery {
-                states: vec![MessageState::Sending, MessageState::Stopped],
-                search: None,
-                offset: 0,
-                limit: 100,
-            },
-        )
-        .await?;
+    // The messages a filter names ("received message X"), each read by its id.
+    let mut named = Vec::new();
+    for mid in audience_words::message_ids(&m.audience) {
+        if let Some(other) = state.store.message(ws, mid).await? {
+            named.push((other.id, other.title));
+        }
+    }
     let names = audience_words::Names {
         custom: &custom,
         tags: tags.iter().map(|t| (t.id, t.name.clone())).collect(),
         segments: segments.iter().map(|s| (s.id, s.name.clone())).collect(),
-        messages: sent_messages.iter().map(|r| (r.message.id, r.message.title.clone())).collect(),
+        messages: named,
         timezone: tz,
     };
     Ok(render(&MessagePage {
