@@ -23,6 +23,7 @@ pub mod profiles;
 pub mod render;
 pub mod scheduler;
 pub mod tasks;
+pub mod uploads;
 pub mod webhooks;
 pub mod windows;
 

@@ -11,7 +11,7 @@ use tidings_core::message::{
 
 use crate::messages::{
     Conversation, ConversationPart, ConversationSummary, Delivery, Message, MessageListQuery, MessageRow, MessageStats, MessageStore,
-    NewMessage, Recipients, Refused, StatFilter,
+    NewMessage, Recipients, Refused, StatFilter, Timeline, TimelineBucket, timeline_width,
 };
 
 /// `state = '<to>'` and `state IN ('<from>', …)` for moving a delivery by `event`, as core's
@@ -372,6 +372,46 @@ impl MessageStore for Store {
             skipped: row.try_get(9)?,
             unsubscribed: row.try_get(10)?,
         })
+    }
+
+    async fn delivery_timeline(&self, ws: i64, id: i64, max_buckets: i64) -> Result<Timeline> {
+        // Each moment of a delivery as a row of its own: when it was sent, seen, clicked.
+        const MOMENTS: &str = "SELECT sent_at AS t, 1 AS sent, 0 AS seen, 0 AS clicked FROM deliveries \
+             WHERE workspace_id = $1 AND message_id = $2 AND sent_at IS NOT NULL \
+             UNION ALL SELECT seen_at, 0, 1, 0 FROM deliveries \
+             WHERE workspace_id = $1 AND message_id = $2 AND seen_at IS NOT NULL \
+             UNION ALL SELECT clicked_at, 0, 0, 1 FROM deliveries \
+             WHERE workspace_id = $1 AND message_id = $2 AND clicked_at IS NOT NULL";
+        let span = sqlx::query(&format!("SELECT MIN(t), MAX(t) FROM ({MOMENTS}) m"))
+            .bind(ws)
+            .bind(id)
+            .fetch_one(&self.reader)
+            .await?;
+        let (Some(first), Some(last)) = (span.try_get::<Option<i64>, _>(0)?, span.try_get::<Option<i64>, _>(1)?) else {
+            return Ok(Timeline::default());
+        };
+        let width = timeline_width(first, last, max_buckets);
+        let rows = sqlx::query(&format!(
+            "SELECT (t / $3) * $3 AS b, SUM(sent), SUM(seen), SUM(clicked) FROM ({MOMENTS}) m GROUP BY (t / $3) * $3 ORDER BY b"
+        ))
+        .bind(ws)
+        .bind(id)
+        .bind(width)
+        .fetch_all(&self.reader)
+        .await?;
+        let mut counted = HashMap::new();
+        for row in rows {
+            let start: i64 = row.try_get(0)?;
+            counted.insert(start, (row.try_get::<i64, _>(1)?, row.try_get::<i64, _>(2)?, row.try_get::<i64, _>(3)?));
+        }
+        let buckets = (first.div_euclid(width)..=last.div_euclid(width))
+            .map(|n| {
+                let start = n * width;
+                let (sent, seen, clicked) = counted.get(&start).copied().unwrap_or_default();
+                TimelineBucket { start, sent, seen, clicked }
+            })
+            .collect();
+        Ok(Timeline { width, buckets })
     }
 
     async fn delivery_reasons(&self, ws: i64, id: i64) -> Result<Vec<(DeliveryState, String, i64)>> {

@@ -3,7 +3,7 @@
 //!
 //! Both implementations are compiled from one source, `imp.rs` and the `imp_*.rs` files beside it
 //! (the bulk upsert of contacts, and one per part of the API: accounts, labels, messages,
-//! conversations, the Inbox, email, reply emails, webhooks), included once per dialect with that
+//! conversations, the Inbox, email, reply emails, webhooks, uploads), included once per dialect with that
 //! dialect's sqlx types. The few places where the dialects differ branch on a `DIALECT` constant, so a change to a query lands in both at once and the shared conformance suite
 //! (`tests/`) checks both behave the same. Each method is one unit of work: when it needs a
 //! transaction it opens and commits it inside, and no transaction crosses this crate's boundary.
@@ -17,6 +17,7 @@ mod model;
 mod postgres;
 mod replies;
 mod sqlite;
+mod uploads;
 mod webhooks;
 
 use std::sync::Arc;
@@ -34,6 +35,7 @@ pub use messages::*;
 pub use model::*;
 pub use replies::*;
 pub use tidings_core::filter::sql::Dialect;
+pub use uploads::*;
 pub use webhooks::*;
 
 /// What can go wrong in storage.
@@ -88,6 +90,7 @@ pub trait Store:
     + EmailStore
     + ReplyEmailStore
     + WebhookStore
+    + UploadStore
     + Send
     + Sync
     + 'static

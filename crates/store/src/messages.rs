@@ -91,6 +91,38 @@ pub struct MessageStats {
     pub unsubscribed: i64,
 }
 
+/// A message's deliveries, views and clicks over time: buckets of `width` seconds, each starting
+/// at a multiple of it, from the first bucket with any of them to the last, none left out.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Timeline {
+    pub width: i64,
+    pub buckets: Vec<TimelineBucket>,
+}
+
+/// How many deliveries were made, seen and clicked in one bucket of a [`Timeline`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TimelineBucket {
+    pub start: i64,
+    pub sent: i64,
+    pub seen: i64,
+    pub clicked: i64,
+}
+
+/// The widths a timeline's buckets may have: a minute, five, a quarter, an hour, three, six, a
+/// day, a week, thirty days.
+pub const TIMELINE_WIDTHS: [i64; 9] = [60, 300, 900, 3600, 10_800, 21_600, 86_400, 604_800, 2_592_000];
+
+/// The narrowest width of [`TIMELINE_WIDTHS`] that covers `first..=last` in at most
+/// `max_buckets` buckets (the widest when none does).
+pub fn timeline_width(first: i64, last: i64, max_buckets: i64) -> i64 {
+    let max = max_buckets.max(1);
+    TIMELINE_WIDTHS
+        .iter()
+        .copied()
+        .find(|w| last.div_euclid(*w) - first.div_euclid(*w) < max)
+        .unwrap_or(TIMELINE_WIDTHS[TIMELINE_WIDTHS.len() - 1])
+}
+
 /// Which contacts behind a figure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StatFilter {
@@ -265,6 +297,9 @@ pub trait MessageStore: Send + Sync {
     /// Scheduled messages whose time has come, across workspaces: `(workspace, message)`.
     async fn due_messages(&self, now: i64) -> Result<Vec<(i64, i64)>>;
     async fn message_stats(&self, ws: i64, id: i64) -> Result<MessageStats>;
+    /// When a message's deliveries were made, seen and clicked, in at most `max_buckets` buckets
+    /// (see [`timeline_width`]); empty when nothing was sent yet.
+    async fn delivery_timeline(&self, ws: i64, id: i64, max_buckets: i64) -> Result<Timeline>;
     /// Why deliveries of a message were skipped, failed or bounced: `(state, reason, count)`.
     async fn delivery_reasons(&self, ws: i64, id: i64) -> Result<Vec<(DeliveryState, String, i64)>>;
 

@@ -4,7 +4,7 @@
   "use strict";
   const root = document.getElementById("people");
   if (!root) return;
-  const { el, api, errorText, filterBuilder } = window.TidingsAdmin;
+  const { el, api, errorText, filterBuilder, menu } = window.TidingsAdmin;
   const $ = (id) => document.getElementById(id);
   const schema = JSON.parse(root.dataset.schema);
   const segment = root.dataset.segment;
@@ -125,12 +125,13 @@
   // "Message" with contacts selected opens the simple composer for them; with none selected it
   // offers the manual message composer, starting from this list's segment and filters.
   const composeFor = (ids) => `/app/messages/new?contacts=${[...ids].join(",")}`;
+  const messageMenu = menu($("message"), $("message-menu"), { manual: true });
   $("message").addEventListener("click", () => {
     if (selected.size) {
       window.location.href = composeFor(selected);
       return;
     }
-    $("message-menu").hidden = !$("message-menu").hidden;
+    messageMenu.toggle();
   });
   $("manual-message").addEventListener("click", () => {
     const group = builder.query($("match").value);

@@ -1,7 +1,9 @@
 // Tidings admin app: what every page's script shares. Plain JavaScript, no build step.
 // `TidingsAdmin.api` calls the REST API with the session cookie and the page's CSRF token;
 // `TidingsAdmin.follow` keeps a page's live parts fresh from the workspace's events;
-// `TidingsAdmin.filterBuilder` is the filter builder of the user list and the composer.
+// `TidingsAdmin.filterBuilder` is the filter builder of the user list and the composer;
+// `TidingsAdmin.menu` makes a button and the panel it shows into a menu every page closes alike;
+// `TidingsAdmin.confirmInPage` asks in the page's own dialog.
 (() => {
   "use strict";
   const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
@@ -125,6 +127,76 @@
       else open();
     });
     open();
+  }
+
+  /**
+   * A menu: `button` shows and hides `panel` (an element with `hidden`). Escape, or a click
+   * anywhere outside both, closes it; Escape, and a click outside that lands on nothing
+   * focusable, give focus back to the button that opened it. `manual` leaves the button's
+   * clicks to the page (which calls `toggle` when a click means the menu). Returns
+   * `{open, close, toggle, isOpen}`.
+   */
+  function menu(button, panel, { manual = false } = {}) {
+    button.setAttribute("aria-haspopup", "true");
+    button.setAttribute("aria-expanded", "false");
+    if (panel.id) button.setAttribute("aria-controls", panel.id);
+    const isOpen = () => !panel.hidden;
+    const close = (focus = true) => {
+      if (!isOpen()) return;
+      panel.hidden = true;
+      button.setAttribute("aria-expanded", "false");
+      if (focus) button.focus();
+    };
+    const open = () => {
+      panel.hidden = false;
+      button.setAttribute("aria-expanded", "true");
+      panel.querySelector("button, a[href], input, select, textarea")?.focus();
+    };
+    const toggle = () => (isOpen() ? close() : open());
+    if (!manual) button.addEventListener("click", toggle);
+    document.addEventListener("keydown", (ev) => {
+      if (ev.key !== "Escape" || !isOpen()) return;
+      ev.preventDefault();
+      close();
+    });
+    document.addEventListener("click", (ev) => {
+      if (!isOpen() || panel.contains(ev.target) || button.contains(ev.target)) return;
+      const active = document.activeElement;
+      close(!active || active === document.body || panel.contains(active));
+    });
+    return { open, close, toggle, isOpen };
+  }
+
+  /**
+   * Asks in the page, never with the browser's `confirm()`: shows `dialog` (a `<dialog>` holding
+   * `[data-confirm-text]`, `[data-confirm-ok]` and `[data-confirm-cancel]`) with `text` and, when
+   * given, the OK button's `ok` label. Resolves true for OK, false for Cancel or Escape. Cancel is
+   * focused first, so a stray Enter does nothing, and focus goes back to `opener` (named, as not
+   * every browser focuses a button it clicks).
+   */
+  function confirmInPage(dialog, opener, text, ok) {
+    const okButton = dialog.querySelector("[data-confirm-ok]");
+    const cancel = dialog.querySelector("[data-confirm-cancel]");
+    dialog.querySelector("[data-confirm-text]").textContent = text;
+    if (ok) okButton.textContent = ok;
+    return new Promise((resolve) => {
+      const done = (answer) => {
+        okButton.removeEventListener("click", yes);
+        cancel.removeEventListener("click", no);
+        dialog.removeEventListener("cancel", escape);
+        if (dialog.open) dialog.close();
+        opener.focus();
+        resolve(answer);
+      };
+      const yes = () => done(true);
+      const no = () => done(false);
+      const escape = (ev) => { ev.preventDefault(); done(false); };
+      okButton.addEventListener("click", yes);
+      cancel.addEventListener("click", no);
+      dialog.addEventListener("cancel", escape);
+      dialog.showModal();
+      cancel.focus();
+    });
   }
 
   const OPS = {
@@ -265,5 +337,5 @@
   }).observe(document.body, { childList: true, subtree: true });
   setInterval(() => relativeTimes(document), 60000);
 
-  window.TidingsAdmin = { csrf, el, option, api, errorText, follow, filterBuilder, ago };
+  window.TidingsAdmin = { csrf, el, option, api, errorText, follow, filterBuilder, ago, menu, confirmInPage };
 })();

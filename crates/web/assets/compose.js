@@ -8,11 +8,12 @@
   "use strict";
   const root = document.getElementById("composer");
   if (!root) return;
-  const { el, option, api, errorText, filterBuilder } = window.TidingsAdmin;
+  const { el, option, api, errorText, filterBuilder, confirmInPage } = window.TidingsAdmin;
   const $ = (id) => document.getElementById(id);
   const mode = root.dataset.mode;
   const schema = JSON.parse(root.dataset.schema);
   const initial = JSON.parse(root.dataset.audience || "{}");
+  const look = JSON.parse(root.dataset.look || "{}");
   let messageId = root.dataset.messageId || null;
   let countSeq = 0;
   let previewSeq = 0;
@@ -131,19 +132,33 @@
     const mine = ++previewSeq;
     const contact = $("preview-as").value;
     const body = $("body").value;
-    const box = $("preview");
     if (isEmail()) {
       if (!body.trim()) { $("email-subject").textContent = ""; $("email-text").textContent = "Write a message to see it here."; return; }
       emailPreview(mine);
       return;
     }
-    if (!body.trim()) { box.replaceChildren(el("p", { className: "muted", textContent: "Write a message to see it here." })); return; }
-    if (!contact) { box.replaceChildren(el("p", { className: "muted", textContent: "Nobody in this audience to preview as." })); return; }
+    const note = (text) => {
+      $("preview-note").textContent = text;
+      $("preview-note").hidden = false;
+      $("messenger-preview").hidden = true;
+    };
+    if (!body.trim()) { note("Write a message to see it here."); return; }
+    if (!contact) { note("Nobody in this audience to preview as."); return; }
     try {
       const r = await api("POST", "/manual_messages/preview", { body, contact_id: contact });
       if (mine !== previewSeq) return;
-      // Rendered by Tidings' Markdown renderer, which escapes raw HTML: safe to insert.
-      box.innerHTML = r.html;
+      // Drawn by the Messenger's own script and styles (`/messenger.js`, loaded for the preview),
+      // as the contact's Messenger will draw it: a chat as a conversation, an announcement as a card.
+      const sender = $("sender").selectedOptions[0];
+      $("preview-note").hidden = true;
+      $("messenger-preview").hidden = false;
+      window.TidingsPreview.show($("messenger-preview"), {
+        channel: channel(),
+        html: r.html,
+        sender: sender ? { name: sender.textContent, avatar: sender.dataset.avatar || null } : null,
+        workspace: look,
+        sent_at: Math.floor(Date.now() / 1000),
+      });
       clearError("preview");
     } catch (e) {
       if (mine === previewSeq) showError(e, "preview");
@@ -233,33 +248,8 @@
     return false;
   }
 
-  // Asks in the page (never the browser's confirm()): resolves true for Send, false for Cancel
-  // or Escape, and gives focus back to the button that asked.
-  function confirmSend(text) {
-    const dialog = $("confirm-send");
-    // Send asked; not every browser focuses a button it clicks, so name it rather than read it.
-    const opener = $("send");
-    $("confirm-send-text").textContent = text;
-    return new Promise((resolve) => {
-      const done = (ok) => {
-        $("confirm-ok").removeEventListener("click", yes);
-        $("confirm-cancel").removeEventListener("click", no);
-        dialog.removeEventListener("cancel", escape);
-        if (dialog.open) dialog.close();
-        opener.focus();
-        resolve(ok);
-      };
-      const yes = () => done(true);
-      const no = () => done(false);
-      const escape = (ev) => { ev.preventDefault(); done(false); };
-      $("confirm-ok").addEventListener("click", yes);
-      $("confirm-cancel").addEventListener("click", no);
-      dialog.addEventListener("cancel", escape);
-      dialog.showModal();
-      // Cancel first: a stray Enter must not send to everyone.
-      $("confirm-cancel").focus();
-    });
-  }
+  // Asks in the page's own dialog (never the browser's confirm()); focus goes back to Send.
+  const confirmSend = (text) => confirmInPage($("confirm-send"), $("send"), text);
 
   // The offset of `zone` from UTC at instant `t` (ms), from what Intl says the wall clock reads.
   function zoneOffset(t, zone) {
@@ -382,7 +372,7 @@
       $("back").href = from.pathname + from.search;
     }
   } catch (_) { /* no referrer: the messages list */ }
-  $("sender").addEventListener("change", () => { if (isEmail()) preview(); });
+  $("sender").addEventListener("change", preview);
   $("send-test").addEventListener("click", async () => {
     const result = $("test-result");
     const button = $("send-test");

@@ -435,11 +435,11 @@
     return n > 0 ? h("span", { class: "badge", "aria-label": `${n} ${label}`, text: n > 99 ? "99+" : String(n) }) : null;
   }
 
-  function mount() {
+  function mount(into) {
     if (ui) return;
     const host = document.createElement("div");
     host.id = "tidings-messenger";
-    document.body.appendChild(host);
+    (into || document.body).appendChild(host);
     const root = host.attachShadow({ mode: "open" });
     const box = h("textarea", { rows: "1", placeholder: "Write a message…", "aria-label": "Your message", title: "Enter sends; Shift+Enter starts a new line" });
     const sendButton = h("button", { type: "submit", class: "send", "aria-label": "Send" }, icon("send"));
@@ -772,6 +772,9 @@
     .composer textarea:focus { border-color: var(--accent); box-shadow: 0 0 0 1px var(--accent); }
     .send { flex: none; width: 40px; height: 40px; border: 0; border-radius: 50%; background: var(--accent); color: var(--on-accent); cursor: pointer; display: grid; place-items: center; }
     .send:disabled { opacity: .5; cursor: default; }
+    .still .panel { position: relative; top: auto; right: auto; bottom: auto; left: auto; width: 100%; max-width: 384px; height: auto;
+      min-height: 200px; border-radius: 16px; z-index: auto; }
+    .still .body { overflow: visible; }
     @media (max-width: 450px) {
       .panel { top: 0; left: 0; right: 0; bottom: 0; width: auto; max-width: none; height: auto; border-radius: 0; }
       .open .launcher { display: none; }
@@ -795,10 +798,36 @@
     getVisitorId: () => session,
   };
 
+  /// The composer's preview of a message (the admin app loads this script with `data-preview`):
+  /// the views and styles a contact's Messenger draws, filled from what it is given here and
+  /// never from Tidings, inert, in place in the page rather than floating over it.
+  function preview(into, m) {
+    const workspace = m.workspace || {};
+    settings = { hide_default_launcher: true };
+    app = { name: workspace.name, color: workspace.color };
+    home = { name: workspace.name, color: workspace.color, teammates: m.sender ? [m.sender] : [] };
+    isOpen = true;
+    if (m.channel === "post") {
+      view = "post";
+      card = { title: m.title || null, html: m.html, sender: m.sender, sent_at: m.sent_at, seen_at: m.sent_at };
+    } else {
+      view = "thread";
+      thread = { state: "open", teammate: m.sender, parts: [{ author: "admin", sender: m.sender, html: m.html, created_at: m.sent_at }] };
+    }
+    mount(into);
+    ui.wrap.classList.add("still");
+    ui.panel.inert = true;
+    render(true);
+  }
+
   function Tidings(method, ...args) {
     const f = api[method];
     if (!f) { console.warn(`Tidings: unknown method ${method}`); return undefined; }
     return f(...args);
+  }
+  if (script && script.hasAttribute("data-preview")) {
+    window.TidingsPreview = { show: preview };
+    return;
   }
   window.Tidings = Tidings;
   for (const args of queued) Tidings(...Array.from(args));

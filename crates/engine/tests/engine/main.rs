@@ -10,5 +10,6 @@ mod inbox;
 mod messages;
 mod replies;
 mod support;
+mod uploads;
 mod webhooks;
 mod windows;

@@ -13,5 +13,6 @@ mod schema;
 mod support;
 mod tags_segments;
 mod teammates;
+mod timeline_uploads;
 mod webhooks;
 mod workspaces;

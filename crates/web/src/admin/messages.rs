@@ -1,7 +1,8 @@
 //! The admin app's manual message pages: the list (tabs Sent, Draft, Scheduled and Stopped, and
 //! a search by title or sender name), the composer (the simple one for chosen contacts, and the
-//! manual message one with segments and filters), and a message's page with its live stats, the
-//! contacts behind each figure, its conversations, and the stop.
+//! manual message one with segments and filters), and a message's page with its live stats (the
+//! figures that apply, their rates and a chart over time: `message_stats.rs`), its audience in
+//! words (`audience_words.rs`), the contacts behind each figure, its conversations, and the stop.
 //!
 //! The pages are rendered here; what they change goes through the `/manual_messages` API with
 //! the session (see `assets/compose.js` and `assets/message.js`), so the rules live in one place.
@@ -16,11 +17,12 @@ use serde_json::{Value as Json, json};
 use tidings_core::contact::Contact;
 use tidings_core::markdown::Body as MessageBody;
 use tidings_core::message::{Channel, MessageAction, MessageState, transition};
-use tidings_store::{Message, MessageListQuery, MessageStats, Segment, StatFilter};
+use tidings_store::{Message, MessageListQuery, MessageStats, StatFilter};
 
 use super::pages::filter_schema;
 use super::session::{Admin, render};
 use super::view::{When, contact_label, fail, when};
+use super::{audience_words, message_stats};
 use crate::AppState;
 use crate::error::ApiError;
 
@@ -133,6 +135,8 @@ pub(super) struct Chosen {
 pub(super) struct Sender {
     id: i64,
     name: String,
+    /// Their picture's address, as contacts see it beside the message (empty: initials).
+    avatar: String,
     selected: bool,
 }
 
@@ -160,6 +164,8 @@ struct ComposePage {
     window_json: String,
     /// The workspace's time zone, which in-app windows follow.
     timezone: String,
+    /// How the Messenger presents the workspace (its name and colour), for the preview.
+    look_json: String,
 }
 
 /// `/app/messages/new`: `?contacts=1,2` opens the simple composer for those contacts
@@ -249,13 +255,19 @@ async fn composer(state: &AppState, admin: &Admin, m: &Message, conversation: bo
         template: m.template.as_str(),
         senders: teammates
             .into_iter()
-            .map(|t| Sender { selected: t.id == m.sender_id, id: t.id, name: t.name })
+            .map(|t| Sender {
+                selected: t.id == m.sender_id,
+                id: t.id,
+                name: t.name,
+                avatar: t.avatar_url.unwrap_or_default(),
+            })
             .collect(),
         chosen,
         audience_json: m.audience.to_string(),
         schema_json: schema.to_string(),
         window_json: m.delivery_window.as_ref().map_or_else(String::new, |w| w.to_json().to_string()),
         timezone: admin.workspace.timezone.clone(),
+        look_json: json!({"name": admin.workspace.name, "color": admin.workspace.messenger_color}).to_string(),
     }))
 }
 
@@ -268,6 +280,9 @@ pub(super) struct Figure {
     label: &'static str,
     value: i64,
     active: bool,
+    /// Its rate of those sent ("75%", "—"), for the figures that have one; else empty.
+    rate: String,
+    rate_label: &'static str,
 }
 
 #[derive(Template)]
@@ -289,6 +304,10 @@ struct MessagePage {
     scheduled: When,
     body_html: String,
     figures: Vec<Figure>,
+    /// The chart's data as JSON (see `message_stats::timeline_json`).
+    timeline_json: String,
+    /// The workspace's time zone, in which the chart names its times.
+    timezone: String,
     stat: &'static str,
     stat_label: &'static str,
     recipients: Vec<Chosen>,
@@ -310,21 +329,6 @@ struct MessagePage {
     is_scheduled: bool,
 }
 
-/// An email's figures: opens instead of views, failures after the retries ran out, no replies
-/// (they go to the sender's inbox, not here).
-const EMAIL_FIGURES: [(&str, &str, StatFilter); 10] = [
-    ("targeted", "Targeted", StatFilter::Targeted),
-    ("sent", "Sent", StatFilter::Sent),
-    ("pending", "Pending", StatFilter::Pending),
-    ("seen", "Opened", StatFilter::Seen),
-    ("clicked", "Clicked", StatFilter::Clicked),
-    ("bounced", "Bounced", StatFilter::Bounced),
-    ("failed", "Failed", StatFilter::Failed),
-    ("skipped", "Skipped", StatFilter::Skipped),
-    ("unsubscribed", "Unsubscribed", StatFilter::Unsubscribed),
-    ("cancelled", "Cancelled by the stop", StatFilter::Cancelled),
-];
-
 /// Why deliveries were skipped or did not go, in words.
 fn reason_words(reason: &str) -> String {
     match reason {
@@ -341,35 +345,6 @@ pub(super) struct Reason {
     state: &'static str,
     words: String,
     count: i64,
-}
-
-const FIGURES: [(&str, &str, StatFilter); 10] = [
-    ("targeted", "Targeted", StatFilter::Targeted),
-    ("sent", "Sent", StatFilter::Sent),
-    ("pending", "Pending", StatFilter::Pending),
-    ("seen", "Seen", StatFilter::Seen),
-    ("clicked", "Clicked", StatFilter::Clicked),
-    ("replied", "Replied", StatFilter::Replied),
-    ("cancelled", "Cancelled by the stop", StatFilter::Cancelled),
-    ("bounced", "Bounced", StatFilter::Bounced),
-    ("skipped", "Skipped", StatFilter::Skipped),
-    ("unsubscribed", "Unsubscribed", StatFilter::Unsubscribed),
-];
-
-fn figure(stats: &MessageStats, which: StatFilter) -> i64 {
-    match which {
-        StatFilter::Targeted => stats.targeted,
-        StatFilter::Pending => stats.pending,
-        StatFilter::Sent => stats.sent,
-        StatFilter::Seen => stats.seen,
-        StatFilter::Clicked => stats.clicked,
-        StatFilter::Replied => stats.replied,
-        StatFilter::Cancelled => stats.cancelled,
-        StatFilter::Failed => stats.failed,
-        StatFilter::Bounced => stats.bounced,
-        StatFilter::Skipped => stats.skipped,
-        StatFilter::Unsubscribed => stats.unsubscribed,
-    }
 }
 
 /// `/app/messages/{id}?stat=seen`: the message, its figures, and the contacts behind one.
@@ -394,8 +369,25 @@ async fn message_page(
         return Ok(not_found("No such message in this workspace."));
     };
     let stats = state.store.message_stats(ws, id).await?;
-    let figures: &[(&str, &str, StatFilter)] = if m.channel == Channel::Email { &EMAIL_FIGURES } else { &FIGURES };
-    let figure_of = figures.iter().find(|f| Some(f.0) == q.get("stat").map(String::as_str)).unwrap_or(&figures[0]);
+    let custom = state.store.custom_attributes(ws).await?;
+    let placeholder = Contact::new(ws, tidings_core::contact::Role::User, 0);
+    // Our Markdown renderer's output: raw HTML in the body is shown as text, links are limited to
+    // safe schemes, so it can be inserted as it is.
+    let body_html =
+        MessageBody::compile(&m.body, &custom, "body").map(|b| b.html_for(&placeholder)).unwrap_or_default();
+    let figures =
+        message_stats::figures(&m, &stats, admin.workspace.email.tracking, message_stats::has_links(&body_html));
+    const NONE: message_stats::Figure = ("targeted", "Targeted", StatFilter::Targeted);
+    let figure_of = *figures
+        .iter()
+        .find(|f| Some(f.0) == q.get("stat").map(String::as_str))
+        .unwrap_or(figures.first().unwrap_or(&NONE));
+    let rates = message_stats::rates(&figures, &stats, m.channel == Channel::Email);
+    let timeline = if figures.is_empty() {
+        Default::default()
+    } else {
+        state.store.delivery_timeline(ws, id, message_stats::MAX_BUCKETS).await?
+    };
     let reasons = if m.channel == Channel::Email {
         state
             .store
@@ -410,15 +402,24 @@ async fn message_page(
     let links = if m.channel == Channel::Email { state.store.link_clicks(ws, id).await? } else { Vec::new() };
     let (recipients, recipients_total) = state.store.message_recipients(ws, id, figure_of.2, 0, 100).await?;
     let sender = state.store.teammate(ws, m.sender_id).await?.map(|t| t.name).unwrap_or_else(|| "—".into());
-    let custom = state.store.custom_attributes(ws).await?;
-    let placeholder = Contact::new(ws, tidings_core::contact::Role::User, 0);
-    // Our Markdown renderer's output: raw HTML in the body is shown as text, links are limited to
-    // safe schemes, so it can be inserted as it is.
-    let body_html =
-        MessageBody::compile(&m.body, &custom, "body").map(|b| b.html_for(&placeholder)).unwrap_or_default();
     let conversations =
         super::conversations::rows(state, admin, state.store.conversations_of_message(ws, id).await?).await?;
     let segments = state.store.segments(ws).await?;
+    let tags = state.store.tags(ws).await?;
+    // The messages a filter names ("received message X"), each read by its id.
+    let mut named = Vec::new();
+    for mid in audience_words::message_ids(&m.audience) {
+        if let Some(other) = state.store.message(ws, mid).await? {
+            named.push((other.id, other.title));
+        }
+    }
+    let names = audience_words::Names {
+        custom: &custom,
+        tags: tags.iter().map(|t| (t.id, t.name.clone())).collect(),
+        segments: segments.iter().map(|s| (s.id, s.name.clone())).collect(),
+        messages: named,
+        timezone: tz,
+    };
     Ok(render(&MessagePage {
         admin_name: admin.teammate.name.clone(),
         workspace: admin.workspace.name.clone(),
@@ -429,15 +430,27 @@ async fn message_page(
         state: m.state.as_str(),
         sender,
         sender_id: m.sender_id,
-        audience: describe_audience(&m.audience, &segments),
+        audience: audience_words::describe(&m.audience, &names),
         created: when(Some(m.created_at), tz),
         sent: when(m.sent_at, tz),
         stopped: when(m.stopped_at, tz),
         scheduled: when(m.scheduled_at, tz),
         body_html,
+        timeline_json: message_stats::timeline_json(&timeline, &figures).to_string(),
+        timezone: tz.clone(),
         figures: figures
             .iter()
-            .map(|f| Figure { key: f.0, label: f.1, value: figure(&stats, f.2), active: f.0 == figure_of.0 })
+            .map(|f| {
+                let rate = rates.iter().find(|r| r.key == f.0);
+                Figure {
+                    key: f.0,
+                    label: f.1,
+                    value: message_stats::count(&stats, f.2),
+                    active: f.0 == figure_of.0,
+                    rate: rate.map(|r| r.value.clone()).unwrap_or_default(),
+                    rate_label: rate.map_or("", |r| r.label),
+                }
+            })
             .collect(),
         stat: figure_of.0,
         stat_label: figure_of.1,
@@ -456,65 +469,4 @@ async fn message_page(
         is_draft: m.state == MessageState::Draft,
         is_scheduled: m.state == MessageState::Scheduled,
     }))
-}
-
-/// An audience in words: "2 chosen contacts", "Segments: Trial users · with filters", "Everyone".
-fn describe_audience(audience: &Json, segments: &[Segment]) -> String {
-    let mut parts = Vec::new();
-    if let Some(ids) = audience.get("contact_ids").and_then(Json::as_array) {
-        parts.push(match ids.len() {
-            1 => "1 chosen contact".to_owned(),
-            n => format!("{n} chosen contacts"),
-        });
-    }
-    if let Some(ids) = audience.get("segment_ids").and_then(Json::as_array) {
-        let names: Vec<String> = ids
-            .iter()
-            .filter_map(crate::api::parse_id)
-            .map(|id| segments.iter().find(|s| s.id == id).map_or_else(|| format!("segment {id}"), |s| s.name.clone()))
-            .collect();
-        parts.push(format!("{}: {}", if names.len() == 1 { "Segment" } else { "Segments" }, names.join(", ")));
-    }
-    if audience.get("query").is_some_and(|q| !q.is_null()) {
-        parts.push(if parts.is_empty() { "Contacts matching filters".into() } else { "with filters".into() });
-    }
-    if audience.get("everyone").and_then(Json::as_bool) == Some(true) || parts.is_empty() {
-        if audience.as_object().is_none_or(|a| a.is_empty()) {
-            return "Not chosen yet".into();
-        }
-        parts.insert(0, "Everyone".into());
-    }
-    parts.join(" · ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn segment(id: i64, name: &str) -> Segment {
-        Segment {
-            id,
-            name: name.into(),
-            query: json!({}),
-            builtin: false,
-            person_type: tidings_store::PersonType::User,
-            created_at: 0,
-            updated_at: 0,
-        }
-    }
-
-    #[test]
-    fn audiences_read_as_words() {
-        let segs = [segment(4, "Trial users"), segment(5, "Churn risk")];
-        assert_eq!(describe_audience(&json!({"contact_ids": ["1", "2"]}), &segs), "2 chosen contacts");
-        assert_eq!(describe_audience(&json!({"contact_ids": [1]}), &segs), "1 chosen contact");
-        assert_eq!(
-            describe_audience(&json!({"segment_ids": ["4"], "query": {"field": "email"}}), &segs),
-            "Segment: Trial users · with filters"
-        );
-        assert_eq!(describe_audience(&json!({"segment_ids": [4, 5]}), &segs), "Segments: Trial users, Churn risk");
-        assert_eq!(describe_audience(&json!({"query": {"field": "email"}}), &segs), "Contacts matching filters");
-        assert_eq!(describe_audience(&json!({"everyone": true}), &segs), "Everyone");
-        assert_eq!(describe_audience(&json!({}), &segs), "Not chosen yet");
-    }
 }

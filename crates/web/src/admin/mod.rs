@@ -5,11 +5,13 @@
 //! scripts send it as `X-CSRF-Token` when they call the API with the session. The pages with live
 //! parts follow `/app/events` ([`live`]) and read again through the API when it says so.
 
+mod audience_words;
 mod conversations;
 mod email;
 mod email_settings;
 mod inbox;
 pub mod live;
+mod message_stats;
 mod messages;
 mod pages;
 mod profile;
@@ -18,6 +20,7 @@ mod saved_replies;
 mod session;
 mod settings;
 mod thread;
+mod uploads;
 mod view;
 mod webhooks;
 mod webhooks_section;
@@ -73,11 +76,16 @@ pub fn router() -> Router<AppState> {
         .route("/app/email/preview", post(email::preview))
         .route("/app/email/preview.html", post(email::preview_html))
         .route("/app/email/test", post(email::send_test))
+        .route("/app/uploads", post(uploads::upload).layer(axum::extract::DefaultBodyLimit::max(uploads::BODY_LIMIT)))
+        .route("/app/messages/{id}/timeline", get(message_stats::timeline))
+        // Uploaded images, for contacts' Messengers and mail readers: public, by token.
+        .route("/files/{token}", get(uploads::file))
         .route("/favicon.svg", get(|| asset("image/svg+xml", include_str!("../../assets/favicon.svg"))))
         .route("/assets/app.css", get(|| asset("text/css; charset=utf-8", include_str!("../../assets/app.css"))))
         .route("/assets/common.js", get(|| script(include_str!("../../assets/common.js"))))
         .route("/assets/app.js", get(|| script(include_str!("../../assets/app.js"))))
         .route("/assets/compose.js", get(|| script(include_str!("../../assets/compose.js"))))
+        .route("/assets/compose_tools.js", get(|| script(include_str!("../../assets/compose_tools.js"))))
         .route("/assets/message.js", get(|| script(include_str!("../../assets/message.js"))))
         .route("/assets/conversation.js", get(|| script(include_str!("../../assets/conversation.js"))))
         .route("/assets/activity.js", get(|| script(include_str!("../../assets/activity.js"))))

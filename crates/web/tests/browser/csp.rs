@@ -96,7 +96,7 @@ async fn scenario(app: &App, b: &Browser, size: &str) -> Result<()> {
     // the title must not submit the form (the page would reload, losing the message).
     b.goto(&app.url(&format!("/app/messages/new?contacts={ada}"))).await?;
     b.find("#body").await?.send_keys("Hi {{first_name}}, **welcome** to [Acme](https://acme.test).").await?;
-    wait_contains(b, "#preview", "Hi Ada, welcome to Acme.").await?;
+    crate::messages::wait_preview(b, "Hi Ada, welcome to Acme.").await?;
     mark_page(b).await?;
     b.find("#title").await?.send_keys(&format!("Welcome{ENTER}")).await?;
     same_page(b, "Enter in the composer's title").await?;

@@ -1,12 +1,13 @@
 //! The admin app's looks on every page, in real headless Chromium at desktop (1280×800) and phone
 //! (390×844) sizes, in the light theme and in the dark one (the system's choice, emulated): the
 //! favicon Tidings serves with its security headers; words readable on their background (4.5:1
-//! at least) everywhere on the profile, the message list, the Inbox and a conversation; times
-//! shown relative ("3 minutes ago") with the exact time, in the workspace's zone, on hover; the
-//! profile's conversations and messages above its attribute cards, and "Last contacted" and
-//! "Last replied" filled in; the message list's figures shown on a phone; nothing sticking out,
-//! overlapping or wrapping at 390 px. Screenshots land in the temporary folder
-//! (`tidings-everywhere-{desktop,phone}-{light,dark}-{profile,messages,inbox,conversation}.png`).
+//! at least) everywhere on the profile, the message list, a message's page (its rates and chart),
+//! the Inbox and a conversation; times shown relative ("3 minutes ago") with the exact time, in
+//! the workspace's zone, on hover; the profile's conversations and messages above its attribute
+//! cards, and "Last contacted" and "Last replied" filled in; the message list's figures shown on a
+//! phone; nothing sticking out, overlapping or wrapping at 390 px. Screenshots land in the
+//! temporary folder
+//! (`tidings-everywhere-{desktop,phone}-{light,dark}-{profile,messages,message,inbox,conversation}.png`).
 
 use serde_json::{Value as Json, json};
 use tidings_engine::messages::{MessageInput, Then};
@@ -166,6 +167,13 @@ async fn scenario(app: &App, b: &Browser, s: &Seeded, shot_name: &str, phone: bo
         }
     }
     page_checks(b, shot_name, "messages", phone).await?;
+
+    // A message's page: its figures with their rates, and the chart of its delivery.
+    let sent = app.api.get("/manual_messages?state=sent").await?;
+    let id = sent["data"][0]["id"].as_str().ok_or_else(|| fail!("no sent message: {sent}"))?.to_owned();
+    b.goto(&app.url(&format!("/app/messages/{id}"))).await?;
+    b.wait_for("the message's chart", crate::WAIT, async || b.find("#chart svg rect.chart-sent").await).await?;
+    page_checks(b, shot_name, "message", phone).await?;
 
     // The Inbox and the conversation.
     b.goto(&app.url("/app/inbox?view=all")).await?;

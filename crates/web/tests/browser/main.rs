@@ -11,13 +11,16 @@
 #[macro_use]
 mod webdriver;
 mod app;
+mod asking;
 mod composer;
+mod composer_tools;
 mod csp;
 mod email;
 mod everywhere;
 mod host;
 mod inbox;
 mod live;
+mod message_page;
 mod messages;
 mod messenger;
 

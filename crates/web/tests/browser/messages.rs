@@ -61,9 +61,9 @@ async fn scenario(app: &App, host: &Host, driver: &std::path::Path, t: &Browser,
     let body = format!("Hi {{{{first_name | fallback: \"there\"}}}}, **how is it going?** [Read the guide]({guide})");
     t.find("#body").await?.send_keys(&body).await?;
     // The preview shows the message as a chosen contact sees it, personalised.
-    wait_contains(t, "#preview", ", how is it going?").await?;
+    wait_preview(t, ", how is it going?").await?;
     t.find("#preview-as").await?.select(&ada_id.to_string()).await?;
-    wait_contains(t, "#preview", "Hi Ada, how is it going?").await?;
+    wait_preview(t, "Hi Ada, how is it going?").await?;
 
     // 2. Send: Ada's open Messenger shows it with an unread badge; Grace's delivery is pending.
     accept_confirms(t).await?;
@@ -324,6 +324,26 @@ pub(crate) async fn wait_text(b: &Browser, css: &str, want: &str) -> Result<()> 
     .await
 }
 
+/// Waits until the composer's preview, drawn by the Messenger's own script in its shadow root,
+/// shows a body containing `want`.
+pub(crate) async fn wait_preview(b: &Browser, want: &str) -> Result<()> {
+    b.wait_for(&format!("the preview to contain {want:?}"), WAIT, async || {
+        let text = b
+            .execute(
+                "const host = document.querySelector('#messenger-preview #tidings-messenger'); \
+                 const body = host && host.shadowRoot.querySelector('.html'); \
+                 return body ? body.textContent : null;",
+                json!([]),
+            )
+            .await?;
+        match text.as_str() {
+            Some(t) if t.contains(want) => Ok(()),
+            _ => Err(fail!("{text}")),
+        }
+    })
+    .await
+}
+
 pub(crate) async fn wait_contains(b: &Browser, css: &str, want: &str) -> Result<()> {
     b.wait_for(&format!("{css} to contain {want:?}"), WAIT, async || {
         let text = b.find(css).await?.text().await?;
@@ -427,7 +447,7 @@ async fn from_a_phone(app: &App, b: &Browser) -> Result<()> {
     b.find("input[name=channel][value=post]").await?.click().await?;
     b.find("#title").await?.send_keys("Welcome aboard").await?;
     b.find("#body").await?.send_keys("Thanks for signing up, {{first_name}}!").await?;
-    wait_contains(b, "#preview", "Thanks for signing up, Alan!").await?;
+    wait_preview(b, "Thanks for signing up, Alan!").await?;
     let hidden = b.execute("return document.getElementById('window').hidden;", json!([])).await?;
     assert_eq!(hidden, json!(true), "the window's fields wait for the box");
     b.find("#window-on").await?.click().await?;
