@@ -6,6 +6,8 @@
 //! [`Progress`].
 
 pub mod columns;
+pub mod jobs;
+pub mod preview;
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read};

@@ -16,6 +16,7 @@ mod csp;
 mod email;
 mod everywhere;
 mod host;
+mod import;
 mod inbox;
 mod live;
 mod messages;

@@ -1,0 +1,175 @@
+//! Importing contacts from the admin app, in real headless Chromium at desktop (1280×800) and
+//! phone (390×844) sizes, on an empty workspace: from the contacts' Import button, a CSV with a
+//! `plan` column, a `tags` column, a column to skip and two bad rows is uploaded; its preview
+//! shows each column with values; `plan` becomes a new string attribute and `notes` is skipped;
+//! the import runs on the server to 100% with its counts; the report of the rejected rows is
+//! fetched from its link and read; and the contacts are in the list with their plan and tags.
+//! A file that is not CSV is refused on the page with the reason. Screenshots of the finished
+//! import land in `docs/screenshots/import-{desktop,phone}.png`.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use crate::app::App;
+use crate::messages::{log_in, wait_contains, wait_text};
+use crate::webdriver::{Browser, Result, scratch_dir};
+use crate::{WAIT, check_layout, chromedriver_or_skip, definitions, fact, wait_for_path};
+
+const PEOPLE: &str = "email,name,plan,notes,tags\n\
+                      ada@import.test,Ada Import,pro,likes tea,\"vip, beta\"\n\
+                      bob@import.test,Bob Import,free,,beta\n\
+                      not-an-email,Bad Email,pro,,\n\
+                      cy@import.test,Cy Import,team,x,vip\n\
+                      short@import.test,Short Row\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn importing_contacts_at_desktop_size() {
+    run("desktop", 1280, 800).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn importing_contacts_at_phone_size() {
+    run("phone", 390, 844).await;
+}
+
+async fn run(size: &str, width: u32, height: u32) {
+    let Some(driver) = chromedriver_or_skip() else {
+        return;
+    };
+    let app = App::start_empty().await.unwrap_or_else(|e| panic!("[{size}] start Tidings: {e}"));
+    let phone = width < 700;
+    let b = Browser::start(&driver, width, height, phone)
+        .await
+        .unwrap_or_else(|e| panic!("[{size}] start the browser: {e}"));
+    let result = scenario(&app, &b, size).await;
+    let _ = b.quit().await;
+    if let Err(e) = result {
+        panic!("[{size}] {e}");
+    }
+}
+
+async fn scenario(app: &App, b: &Browser, size: &str) -> Result<()> {
+    log_in(app, b).await?;
+    b.find("#import").await?.click().await?;
+    wait_for_path(b, app, "/app/import").await?;
+    let dir = scratch_dir("tidings-browser-import")?;
+
+    // A file that is neither CSV nor JSON lines is refused in the page, saying why.
+    let sheet = dir.join("people.xlsx");
+    std::fs::write(&sheet, b"PK\x03\x04\x00\x00\x00binary").map_err(|e| fail!("{e}"))?;
+    b.find("#import-file").await?.send_keys(&sheet.display().to_string()).await?;
+    wait_contains(b, "#upload-error", "neither CSV nor JSON lines").await?;
+    check_layout(b, false).await?;
+    b.screenshot(&std::env::temp_dir().join(format!("tidings-admin-{size}-import-upload.png"))).await?;
+
+    // The CSV: its preview shows every column with its values and what it will set.
+    let csv = dir.join("people.csv");
+    std::fs::write(&csv, PEOPLE).map_err(|e| fail!("{e}"))?;
+    b.execute("document.getElementById('import-file').value = '';", json!([])).await?;
+    b.find("#import-file").await?.send_keys(&csv.display().to_string()).await?;
+    b.wait_for("the preview", WAIT, async || b.find("#preview-columns").await).await?;
+    let url = b.current_url().await?;
+    let id = url.rsplit('/').next().unwrap_or_default().to_owned();
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
+        return Err(fail!("the preview's address {url}"));
+    }
+    let columns = b
+        .execute(
+            "return [...document.querySelectorAll('#preview-columns tbody tr')].map((tr) => [tr.dataset.column, \
+             tr.querySelector('.samples').textContent, tr.querySelector('select') ? tr.querySelector('select').value : '']);",
+            json!([]),
+        )
+        .await?;
+    assert_eq!(
+        columns,
+        json!([
+            ["email", "ada@import.test · bob@import.test · not-an-email", "attribute:email"],
+            ["name", "Ada Import · Bob Import · Bad Email", "attribute:name"],
+            ["plan", "pro · free · pro", "new:string"],
+            ["notes", "likes tea · x", "new:string"],
+            ["tags", "vip, beta · beta · vip", "tags"],
+        ]),
+        "the preview"
+    );
+    b.find("tr[data-column=plan] select").await?.select("new:string").await?;
+    b.find("tr[data-column=notes] select").await?.select("skip").await?;
+    check_layout(b, false).await?;
+    b.screenshot(&std::env::temp_dir().join(format!("tidings-admin-{size}-import-preview.png"))).await?;
+    b.find("#start-import").await?.click().await?;
+
+    // It runs on the server to the end; the page follows it and shows the counts.
+    wait_for_path(b, app, &format!("/app/import/{id}")).await?;
+    wait_text(b, "#job-percent", "100%").await?;
+    wait_text(b, "#job-status", "Done").await?;
+    let counts = definitions(b).await?;
+    for (label, want) in [("Rows read", "5"), ("Created", "3"), ("Updated", "0"), ("Unchanged", "0"), ("Rejected", "2")]
+    {
+        assert_eq!(fact(&counts, label), Some(want), "{label}: {counts:?}");
+    }
+    wait_contains(b, "#job-summary", "3 contacts created").await?;
+
+    // The report of the rejected rows: each with its line, field, reason and values.
+    let href = b.find("#rejected-report").await?.attribute("href").await?.unwrap_or_default();
+    assert_eq!(href, format!("/app/import/{id}/rejected.csv"));
+    let report = b
+        .execute(
+            "return fetch(arguments[0], {credentials: 'same-origin'}).then(async (r) => \
+             [r.status, r.headers.get('content-type'), await r.text()]);",
+            json!([href]),
+        )
+        .await?;
+    assert_eq!(report[0], json!(200), "{report}");
+    assert!(report[1].as_str().unwrap_or_default().starts_with("text/csv"), "{report}");
+    let text = report[2].as_str().unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "line,field,reason,email,name,plan,notes,tags", "{text}");
+    assert_eq!(lines[1], "4,email,not-an-email is not a valid email address,not-an-email,Bad Email,pro,,", "{text}");
+    assert!(lines[2].starts_with("6,,") && lines[2].contains("fields"), "the short row: {text}");
+    assert_eq!(lines.len(), 3, "{text}");
+
+    check_layout(b, false).await?;
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
+    std::fs::create_dir_all(&docs).map_err(|e| fail!("{e}"))?;
+    b.screenshot(&docs.join(format!("import-{size}.png"))).await?;
+
+    // The contacts are in the list, with their plan and tags.
+    b.find("#job-summary a[href=\"/app/contacts\"]").await?.click().await?;
+    wait_for_path(b, app, "/app/contacts").await?;
+    let ada = b
+        .wait_for("Ada in the list", WAIT, async || {
+            let rows = b.find_all("#contacts tbody tr[data-id]").await?;
+            if rows.len() != 3 {
+                return Err(fail!("{} rows", rows.len()));
+            }
+            for row in rows {
+                if row.text().await?.contains("Ada Import") {
+                    return Ok(row.attribute("data-id").await?.unwrap_or_default());
+                }
+            }
+            Err(fail!("no Ada"))
+        })
+        .await?;
+    b.goto(&app.url(&format!("/app/contacts/{ada}"))).await?;
+    let facts = definitions(b).await?;
+    assert_eq!(fact(&facts, "plan"), Some("pro"), "{facts:?}");
+    assert_eq!(fact(&facts, "notes"), None, "notes was skipped: {facts:?}");
+    let tags = b
+        .execute("return [...document.querySelectorAll('ul.tags li')].map((li) => li.textContent).sort();", json!([]))
+        .await?;
+    assert_eq!(tags, json!(["beta", "vip"]));
+
+    // The same file again changes nothing.
+    b.goto(&app.url("/app/import")).await?;
+    b.find("#import-file").await?.send_keys(&csv.display().to_string()).await?;
+    b.wait_for("the second preview", WAIT, async || b.find("#preview-columns").await).await?;
+    assert_eq!(b.find("tr[data-column=plan] select").await?.property("value").await?, "attribute:plan");
+    b.find("tr[data-column=notes] select").await?.select("skip").await?;
+    b.find("#start-import").await?.click().await?;
+    wait_text(b, "#job-status", "Done").await?;
+    let counts = definitions(b).await?;
+    for (label, want) in [("Created", "0"), ("Updated", "0"), ("Unchanged", "3"), ("Rejected", "2")] {
+        assert_eq!(fact(&counts, label), Some(want), "again, {label}: {counts:?}");
+    }
+    Ok(())
+}
