@@ -4,14 +4,17 @@
 //! shows each column with values; `plan` becomes a new string attribute and `notes` is skipped;
 //! the import runs on the server to 100% with its counts; the report of the rejected rows is
 //! fetched from its link and read; and the contacts are in the list with their plan and tags.
-//! A file that is not CSV is refused on the page with the reason. Screenshots of the finished
-//! import land in `docs/screenshots/import-{desktop,phone}.png`.
+//! A file that is not CSV is refused on the page with the reason. Each size runs in the light
+//! theme and the dark one, every page held to 4.5:1 contrast and to no CSP violation.
+//! Screenshots of the finished import (light) land in `docs/screenshots/import-{desktop,phone}.png`,
+//! the others in the temporary folder.
 
 use std::path::Path;
 
 use serde_json::json;
 
 use crate::app::App;
+use crate::csp::no_violations;
 use crate::messages::{log_in, wait_contains, wait_text};
 use crate::webdriver::{Browser, Result, scratch_dir};
 use crate::{WAIT, check_layout, chromedriver_or_skip, definitions, fact, wait_for_path};
@@ -37,19 +40,34 @@ async fn run(size: &str, width: u32, height: u32) {
     let Some(driver) = chromedriver_or_skip() else {
         return;
     };
-    let app = App::start_empty().await.unwrap_or_else(|e| panic!("[{size}] start Tidings: {e}"));
-    let phone = width < 700;
-    let b = Browser::start(&driver, width, height, phone)
-        .await
-        .unwrap_or_else(|e| panic!("[{size}] start the browser: {e}"));
-    let result = scenario(&app, &b, size).await;
-    let _ = b.quit().await;
-    if let Err(e) = result {
-        panic!("[{size}] {e}");
+    for dark in [false, true] {
+        let theme = if dark { "dark" } else { "light" };
+        let app = App::start_empty().await.unwrap_or_else(|e| panic!("[{size}, {theme}] start Tidings: {e}"));
+        let b = Browser::start_themed(&driver, width, height, width < 700, dark)
+            .await
+            .unwrap_or_else(|e| panic!("[{size}, {theme}] start the browser: {e}"));
+        let result = scenario(&app, &b, size, dark).await;
+        let _ = b.quit().await;
+        if let Err(e) = result {
+            panic!("[{size}, {theme}] {e}");
+        }
     }
 }
 
-async fn scenario(app: &App, b: &Browser, size: &str) -> Result<()> {
+/// Words readable on their background (4.5:1), nothing sticking out, no CSP violation; a
+/// screenshot in the temporary folder.
+async fn page_checks(b: &Browser, size: &str, dark: bool, page: &str) -> Result<()> {
+    let poor = b.execute(crate::everywhere::CONTRAST, json!([])).await?;
+    if poor.as_array().is_none_or(|p| !p.is_empty()) {
+        return Err(fail!("{page}: words below 4.5:1 contrast on their background: {poor:#}"));
+    }
+    check_layout(b, false).await?;
+    no_violations(b, page).await?;
+    let theme = if dark { "dark" } else { "light" };
+    b.screenshot(&std::env::temp_dir().join(format!("tidings-admin-{size}-{theme}-import-{page}.png"))).await
+}
+
+async fn scenario(app: &App, b: &Browser, size: &str, dark: bool) -> Result<()> {
     log_in(app, b).await?;
     b.find("#import").await?.click().await?;
     wait_for_path(b, app, "/app/import").await?;
@@ -60,8 +78,7 @@ async fn scenario(app: &App, b: &Browser, size: &str) -> Result<()> {
     std::fs::write(&sheet, b"PK\x03\x04\x00\x00\x00binary").map_err(|e| fail!("{e}"))?;
     b.find("#import-file").await?.send_keys(&sheet.display().to_string()).await?;
     wait_contains(b, "#upload-error", "neither CSV nor JSON lines").await?;
-    check_layout(b, false).await?;
-    b.screenshot(&std::env::temp_dir().join(format!("tidings-admin-{size}-import-upload.png"))).await?;
+    page_checks(b, size, dark, "upload").await?;
 
     // The CSV: its preview shows every column with its values and what it will set.
     let csv = dir.join("people.csv");
@@ -94,8 +111,7 @@ async fn scenario(app: &App, b: &Browser, size: &str) -> Result<()> {
     );
     b.find("tr[data-column=plan] select").await?.select("new:string").await?;
     b.find("tr[data-column=notes] select").await?.select("skip").await?;
-    check_layout(b, false).await?;
-    b.screenshot(&std::env::temp_dir().join(format!("tidings-admin-{size}-import-preview.png"))).await?;
+    page_checks(b, size, dark, "preview").await?;
     b.find("#start-import").await?.click().await?;
 
     // It runs on the server to the end; the page follows it and shows the counts.
@@ -128,10 +144,12 @@ async fn scenario(app: &App, b: &Browser, size: &str) -> Result<()> {
     assert!(lines[2].starts_with("6,,") && lines[2].contains("fields"), "the short row: {text}");
     assert_eq!(lines.len(), 3, "{text}");
 
-    check_layout(b, false).await?;
-    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
-    std::fs::create_dir_all(&docs).map_err(|e| fail!("{e}"))?;
-    b.screenshot(&docs.join(format!("import-{size}.png"))).await?;
+    page_checks(b, size, dark, "done").await?;
+    if !dark {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
+        std::fs::create_dir_all(&docs).map_err(|e| fail!("{e}"))?;
+        b.screenshot(&docs.join(format!("import-{size}.png"))).await?;
+    }
 
     // The contacts are in the list, with their plan and tags.
     b.find("#job-summary a[href=\"/app/contacts\"]").await?.click().await?;
