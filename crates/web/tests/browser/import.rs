@@ -189,5 +189,65 @@ async fn scenario(app: &App, b: &Browser, size: &str, dark: bool) -> Result<()> 
     for (label, want) in [("Created", "0"), ("Updated", "0"), ("Unchanged", "3"), ("Rejected", "2")] {
         assert_eq!(fact(&counts, label), Some(want), "again, {label}: {counts:?}");
     }
+    if !dark {
+        live_progress(app, b, &dir).await?;
+    }
+    Ok(())
+}
+
+/// Contacts in the file whose import the page follows while it runs.
+const MANY: usize = 30_000;
+
+/// A file large enough to take seconds: the page's counts and bar move while it runs, without
+/// the page being loaded again; a reload shows the same import going on; it ends at 100%.
+async fn live_progress(app: &App, b: &Browser, dir: &Path) -> Result<()> {
+    let mut text = String::from("email,name,plan,tags\n");
+    for i in 0..MANY {
+        text.push_str(&format!(
+            "many{i}@import.test,Person {i},{},\"crowd\"\n",
+            if i % 2 == 0 { "pro" } else { "free" }
+        ));
+    }
+    let big = dir.join("many.csv");
+    std::fs::write(&big, text).map_err(|e| fail!("{e}"))?;
+    b.goto(&app.url("/app/import")).await?;
+    b.find("#import-file").await?.send_keys(&big.display().to_string()).await?;
+    b.wait_for("the preview of many.csv", WAIT, async || b.find("#preview-columns").await).await?;
+    b.find("#start-import").await?.click().await?;
+    b.wait_for("the import's page", WAIT, async || b.find("#job").await).await?;
+    b.execute("window.sameImportPage = true;", json!([])).await?;
+    let number = |s: String| s.parse::<u64>().map_err(|_| fail!("not a number: {s:?}"));
+    let seen = b
+        .wait_for("the counts to move while the import runs", WAIT, async || {
+            let status = b.find("#job-status").await?.text().await?;
+            let lines = number(b.find("#count-lines").await?.text().await?)?;
+            let percent = b.find("#job-progress").await?.property("value").await?;
+            if status == "Importing…" && lines > 0 && (lines as usize) < MANY && percent != "0" {
+                Ok(lines)
+            } else {
+                Err(fail!("{status:?}, {lines} rows, {percent}%"))
+            }
+        })
+        .await?;
+    let same = b.execute("return window.sameImportPage === true;", json!([])).await?;
+    assert_eq!(same, json!(true), "the counts moved without loading the page again");
+
+    // Loaded again, the page shows the same import, at least as far along.
+    let url = b.current_url().await?;
+    b.goto(&url).await?;
+    assert_eq!(b.find("#job .file-name").await?.text().await?, "many.csv");
+    let after = number(b.find("#count-lines").await?.text().await?)?;
+    assert!(after >= seen, "{after} rows after the reload, {seen} before");
+    b.wait_for("the import to end", std::time::Duration::from_secs(120), async || {
+        let status = b.find("#job-status").await?.text().await?;
+        if status == "Done" { Ok(()) } else { Err(fail!("{status:?}")) }
+    })
+    .await?;
+    wait_text(b, "#job-percent", "100%").await?;
+    let counts = definitions(b).await?;
+    let many = MANY.to_string();
+    for (label, want) in [("Rows read", many.as_str()), ("Created", many.as_str()), ("Rejected", "0")] {
+        assert_eq!(fact(&counts, label), Some(want), "{label}: {counts:?}");
+    }
     Ok(())
 }
