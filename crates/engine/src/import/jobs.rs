@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tidings_store::{Dialect, Import, ImportCounters, ImportEnd, ImportStatus, NewImport, Workspace};
+use tidings_store::{Dialect, Import, ImportCounters, ImportEnd, ImportStatus, NewImport, StoreError, Workspace};
 
 use super::preview::{self, Preview};
 use super::{Counts, Format, ImportError, Options, Progress, Rejection};
@@ -54,6 +54,7 @@ impl ImportError {
                 either. Choose email or external_id for the column that holds it."
                 .into(),
             ImportError::Io(m) => m.clone(),
+            ImportError::Store(e @ StoreError::Conflict { .. }) => format!("{}.", capitalised(&e.to_string())),
             ImportError::Store(_) => "The database failed. Try again.".into(),
         }
     }
@@ -281,6 +282,11 @@ impl Engine {
         let stale_before = if self.store().dialect() == Dialect::Sqlite { i64::MAX } else { now - STALE_SECS };
         Ok(self.store().interrupt_imports(None, stale_before, now).await?)
     }
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }
 
 fn gone() -> ImportError {

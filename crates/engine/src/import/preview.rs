@@ -205,6 +205,17 @@ pub fn preview(path: &Path, format: Format, custom: &[CustomAttribute]) -> Resul
             }
         }
     }
+    if format == Format::Jsonl {
+        // A JSON object's keys come sorted: the contact's fields first, then its custom
+        // attributes, then what is left out.
+        let group = |c: &Column| match (c.ignored, c.choices.is_empty() && INPUT_FIELDS.contains(&c.name.as_str())) {
+            (true, _) => 2,
+            (false, true) => 0,
+            (false, false) if c.suggested == Choice::Tags => 0,
+            _ => 1,
+        };
+        out.sort_by_key(group);
+    }
     let identified =
         out.iter().any(|c| matches!(&c.suggested, Choice::Attribute(a) if a == "email" || a == "external_id"));
     Ok(Preview { format, columns: out, identified })

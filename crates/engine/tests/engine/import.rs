@@ -241,3 +241,54 @@ async fn an_import_left_running_by_a_stopped_server_is_marked_interrupted() {
         w.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn a_new_attribute_takes_the_type_chosen_and_json_lines_offer_only_their_new_attributes() {
+    for w in World::both().await {
+        let db = w.db;
+        // `seats` reads as whole numbers; the teammate makes it text.
+        let path = file("seats.csv", b"E-mail,seats\nada@example.test,3\nbob@example.test,12\n");
+        let p = preview::preview(&path, Format::Csv, &[]).unwrap();
+        assert_eq!(p.columns[0].suggested, Choice::Attribute("email".into()), "{db}: E-mail reads as email");
+        assert_eq!(
+            (p.columns[1].inferred, &p.columns[1].suggested),
+            (DataType::Integer, &Choice::New(DataType::Integer))
+        );
+        let options = p.options(&[None, Some(Choice::New(DataType::String))]).unwrap();
+        assert_eq!(options.map, [("E-mail".to_owned(), "email".to_owned())], "{db}");
+        let s = w.engine.import_contacts(&w.ws, &path, &options, &Quiet).await.unwrap();
+        assert_eq!((s.total.created, s.rejected()), (2, 0), "{db}");
+        let attrs: Vec<(String, DataType)> =
+            w.store.custom_attributes(w.ws.id).await.unwrap().into_iter().map(|a| (a.name, a.data_type)).collect();
+        assert_eq!(attrs, [("seats".to_owned(), DataType::String)], "{db}");
+
+        // JSON lines: top-level keys are read as named; new custom attributes are created or skipped.
+        let path = file(
+            "people.jsonl",
+            b"{\"email\": \"cy@example.test\", \"company\": \"Acme\", \"custom_attributes\": {\"seats\": \"4\", \"score\": 2.5, \"beta\": true}}\n",
+        );
+        let format = preview::check(&path).unwrap();
+        assert_eq!(format, Format::Jsonl, "{db}");
+        let custom = w.store.custom_attributes(w.ws.id).await.unwrap();
+        let p = preview::preview(&path, format, &custom).unwrap();
+        let seen: Vec<(&str, &Choice, bool, usize)> =
+            p.columns.iter().map(|c| (c.name.as_str(), &c.suggested, c.ignored, c.choices.len())).collect();
+        assert_eq!(
+            seen,
+            [
+                ("email", &Choice::Attribute("email".into()), false, 0),
+                ("beta", &Choice::New(DataType::Boolean), false, 6),
+                ("score", &Choice::New(DataType::Float), false, 6),
+                ("seats", &Choice::Attribute("seats".into()), false, 0),
+                ("company", &Choice::Skip, true, 0),
+            ],
+            "{db}"
+        );
+        let options = p.options(&[None, Some(Choice::Skip)]).unwrap();
+        let s = w.engine.import_contacts(&w.ws, &path, &options, &Quiet).await.unwrap();
+        assert_eq!((s.total.created, s.rejected()), (1, 0), "{db}");
+        let cy = w.store.user_by_email(w.ws.id, "cy@example.test").await.unwrap().unwrap();
+        assert_eq!(serde_json::to_value(&cy.custom_attributes).unwrap(), json!({"seats": "4", "score": 2.5}), "{db}");
+        w.cleanup().await;
+    }
+}

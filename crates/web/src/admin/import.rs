@@ -157,7 +157,13 @@ fn preview_rows(p: &Preview, chosen: &[Option<Choice>]) -> Vec<PreviewRow> {
         .map(|(index, c)| {
             let current = chosen.get(index).cloned().flatten().unwrap_or_else(|| c.suggested.clone());
             let fixed = if c.choices.is_empty() || c.ignored {
-                if c.ignored { "skipped: Tidings sets it".into() } else { choice_label(&c.suggested, &c.name) }
+                if !c.ignored {
+                    choice_label(&c.suggested, &c.name)
+                } else if ["id", "created_at", "updated_at"].contains(&c.name.as_str()) {
+                    "skipped: Tidings sets it".into()
+                } else {
+                    "left out: not a contact's field".into()
+                }
             } else {
                 String::new()
             };
