@@ -151,6 +151,7 @@ impl Engine {
         file_name: &str,
         path: &Path,
     ) -> Result<Import, ImportError> {
+        prune_uploads(&upload_dir());
         let checked = preview::check(path).and_then(|format| {
             let size = std::fs::metadata(path).map_err(|e| ImportError::Io(e.to_string()))?.len();
             Ok((format, size))
@@ -245,7 +246,18 @@ impl Engine {
                 }
             })
         };
-        let result = self.import_contacts(&ws, &path, &options, &*tracker).await;
+        // Reading and parsing the file is blocking work: on a thread of its own, so that a large
+        // file does not hold up one of the threads serving requests.
+        let result = {
+            let (engine, ws, path, options, tracker) =
+                (self.clone(), ws.clone(), path.clone(), options.clone(), tracker.clone());
+            let runtime = tokio::runtime::Handle::current();
+            tokio::task::spawn_blocking(move || {
+                runtime.block_on(engine.import_contacts(&ws, &path, &options, &*tracker))
+            })
+            .await
+            .unwrap_or_else(|e| Err(ImportError::Io(format!("the import stopped: {e}"))))
+        };
         ticking.abort();
         let mut counters = tracker.counters();
         let (status, error) = match &result {
@@ -281,6 +293,20 @@ impl Engine {
         let now = self.now();
         let stale_before = if self.store().dialect() == Dialect::Sqlite { i64::MAX } else { now - STALE_SECS };
         Ok(self.store().interrupt_imports(None, stale_before, now).await?)
+    }
+}
+
+/// Uploaded files older than a day are left over: never imported, or their import interrupted.
+const KEEP_UPLOADS: Duration = Duration::from_secs(24 * 3600);
+
+/// Deletes the left-over uploads in `dir` (only ever [`upload_dir`], which holds nothing else).
+fn prune_uploads(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let old = entry.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+        if old.is_some_and(|age| age > KEEP_UPLOADS) {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 

@@ -235,8 +235,15 @@ async fn live_progress(app: &App, b: &Browser, dir: &Path) -> Result<()> {
     // Loaded again, the page shows the same import, at least as far along.
     let url = b.current_url().await?;
     b.goto(&url).await?;
-    assert_eq!(b.find("#job .file-name").await?.text().await?, "many.csv");
-    let after = number(b.find("#count-lines").await?.text().await?)?;
+    // The page draws itself again when the import ends: read it in one go, again if it did.
+    let (name, after) = b
+        .wait_for("the import's page again", WAIT, async || {
+            let name = b.find("#job .file-name").await?.text().await?;
+            let lines = number(b.find("#count-lines").await?.text().await?)?;
+            Ok((name, lines))
+        })
+        .await?;
+    assert_eq!(name, "many.csv");
     assert!(after >= seen, "{after} rows after the reload, {seen} before");
     b.wait_for("the import to end", std::time::Duration::from_secs(120), async || {
         let status = b.find("#job-status").await?.text().await?;
