@@ -50,6 +50,17 @@ async fn owners_and_admins_import_with_the_token_and_see_their_workspace_s_impor
             assert!(body["errors"][0]["message"].as_str().unwrap().contains(why), "{db}: {name}: {body}");
         }
 
+        // JSON lines naming nobody: the preview says so, and the start is refused with the reason.
+        let (status, body) = owner.upload(&s, "nobody.jsonl", b"{\"name\": \"Ada\"}\n", true).await;
+        assert_eq!(status, StatusCode::OK, "{db}: {body}");
+        let nobody = body["id"].as_str().unwrap().to_owned();
+        let (status, page) = owner.page(&s, &format!("/app/import/{nobody}")).await;
+        assert_eq!(status, StatusCode::OK, "{db}");
+        assert!(page.contains("name no email or external_id"), "{db}: {page}");
+        let (status, page) = owner.form(&s, &format!("/app/import/{nobody}/start"), &[]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{db}");
+        assert!(page.contains("finds each contact by email or external_id"), "{db}: {page}");
+
         // An admin uploads; the preview lists the columns.
         let (status, body) = admin.upload(&s, "people.csv", FILE, true).await;
         assert_eq!(status, StatusCode::OK, "{db}: {body}");
