@@ -16,6 +16,7 @@ pub mod deliveries;
 pub mod email;
 pub mod error;
 pub mod filters;
+pub mod import;
 pub mod inbox;
 pub mod messages;
 pub mod presence;

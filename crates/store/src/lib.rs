@@ -3,13 +3,14 @@
 //!
 //! Both implementations are compiled from one source, `imp.rs` and the `imp_*.rs` files beside it
 //! (the bulk upsert of contacts, and one per part of the API: accounts, labels, messages,
-//! conversations, the Inbox, email, reply emails, webhooks, uploads), included once per dialect with that
+//! conversations, the Inbox, email, reply emails, webhooks, uploads, imports), included once per dialect with that
 //! dialect's sqlx types. The few places where the dialects differ branch on a `DIALECT` constant, so a change to a query lands in both at once and the shared conformance suite
 //! (`tests/`) checks both behave the same. Each method is one unit of work: when it needs a
 //! transaction it opens and commits it inside, and no transaction crosses this crate's boundary.
 
 mod accounts;
 mod email;
+mod imports;
 mod inbox;
 mod labels;
 mod messages;
@@ -29,6 +30,7 @@ use tidings_core::filter::Pred;
 
 pub use accounts::*;
 pub use email::*;
+pub use imports::*;
 pub use inbox::*;
 pub use labels::*;
 pub use messages::*;
@@ -91,6 +93,7 @@ pub trait Store:
     + ReplyEmailStore
     + WebhookStore
     + UploadStore
+    + ImportStore
     + Send
     + Sync
     + 'static

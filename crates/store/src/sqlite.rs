@@ -29,6 +29,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (13, "conversation_search", include_str!("../migrations/sqlite/0013_conversation_search.sql")),
     (14, "inbox_counts", include_str!("../migrations/sqlite/0014_inbox_counts.sql")),
     (15, "uploads", include_str!("../migrations/sqlite/0015_uploads.sql")),
+    (19, "imports", include_str!("../migrations/sqlite/0019_imports.sql")),
 ];
 
 /// `column` is one of a list of ids bound at `$n`, as one JSON array (SQLite reads it into an
@@ -62,6 +63,7 @@ include!("imp_conversation_search.rs");
 include!("imp_email.rs");
 include!("imp_webhooks.rs");
 include!("imp_uploads.rs");
+include!("imp_imports.rs");
 
 impl Store {
     /// Opens (creating if needed) the database file and applies pending migrations.

@@ -4,7 +4,6 @@
 mod bench;
 mod export;
 mod import;
-mod import_columns;
 mod settings;
 
 use std::process::ExitCode;
@@ -232,7 +231,7 @@ async fn run(command: Command, settings: Settings) -> Result<(), String> {
                 (_, true) => import::Unknown::Skip,
                 _ => import::Unknown::Refuse,
             };
-            import::contacts(&store, &ws, &file, &import::Options { format, unknown, map }).await
+            import::contacts(&store, &ws, &file, &import::options(format, unknown, map)).await
         }
         Command::Export { what: ExportWhat::Contacts { workspace, format, output } } => {
             let store = open_store(&settings).await?;

@@ -134,6 +134,12 @@ pub async fn launch(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Imports a stopped server left running will not end: say so before anyone looks.
+    match state.engine.interrupt_stopped_imports().await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!("{n} imports were running when the server last stopped: marked interrupted"),
+        Err(e) => tracing::warn!("checking for interrupted imports failed: {e}"),
+    }
     let background = state.engine.start_background();
     let outbox = state.engine.start_outbox();
     let webhooks = state.engine.start_webhooks(Arc::new(api::webhooks::ApiShaper(state.clone())));

@@ -11,7 +11,8 @@
 //! - **The owner and admins** also manage the team (add teammates, change roles), API tokens
 //!   (creating them, and seeing and revoking everyone's), the identity secret, the Messenger
 //!   settings (identity verification, allowed origins, and how it looks: the workspace's name,
-//!   colour and greeting), email settings and webhooks.
+//!   colour and greeting), email settings and webhooks, and import contacts from a file in the
+//!   admin app (many contacts, attributes and tags at once).
 //! - **Their own profile** (name and avatar) every teammate edits, and nobody edits another's.
 //! - **Over other people**, a teammate acts only on those below them: the owner on admins and
 //!   members, an admin on members. So an admin can neither demote nor revoke the tokens of another
@@ -40,6 +41,8 @@ pub enum Permission {
     EmailSettings,
     /// Webhook subscriptions: where the workspace's conversations are sent, and their secrets.
     Webhooks,
+    /// Importing contacts from a file: many contacts, new custom attributes and tags at once.
+    ImportContacts,
 }
 
 impl Permission {
@@ -54,13 +57,15 @@ impl Permission {
             (Permission::MessengerSettings, Owner | Admin) => true,
             (Permission::EmailSettings, Owner | Admin) => true,
             (Permission::Webhooks, Owner | Admin) => true,
+            (Permission::ImportContacts, Owner | Admin) => true,
             (
                 Permission::ManageTeammates
                 | Permission::ManageTokens
                 | Permission::IdentitySecret
                 | Permission::MessengerSettings
                 | Permission::EmailSettings
-                | Permission::Webhooks,
+                | Permission::Webhooks
+                | Permission::ImportContacts,
                 Member,
             ) => false,
         }
@@ -74,6 +79,7 @@ impl Permission {
             Permission::MessengerSettings => "Only the workspace's owner and admins can change the Messenger settings",
             Permission::EmailSettings => "Only the workspace's owner and admins can change the email settings",
             Permission::Webhooks => "Only the workspace's owner and admins can see or change webhooks",
+            Permission::ImportContacts => "Only the workspace's owner and admins can import contacts from a file",
         }
     }
 }
@@ -187,6 +193,7 @@ mod tests {
             Permission::MessengerSettings,
             Permission::EmailSettings,
             Permission::Webhooks,
+            Permission::ImportContacts,
         ];
         for p in all {
             assert!(p.allows(Owner) && p.allows(Admin), "{p:?}");

@@ -6,6 +6,7 @@ mod conversations;
 mod email;
 mod email_compose;
 mod email_reports;
+mod import;
 mod inbox;
 mod messages;
 mod replies;

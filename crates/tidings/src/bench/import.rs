@@ -171,7 +171,7 @@ async fn ours(store: &Arc<dyn Store>, file: &Path, n: u64, now: i64) -> Result<(
             store,
             &p.workspace,
             file,
-            &crate::import::Options { format: Some(Format::Jsonl), ..Default::default() },
+            &crate::import::options(Some(Format::Jsonl), crate::import::Unknown::Refuse, Vec::new()),
         )
         .await?;
         let (want_created, want_unchanged) = if pass == 0 { (n, 0) } else { (0, n) };
@@ -213,18 +213,18 @@ async fn halves(store: &Arc<dyn Store>, file: &Path, now: i64) -> Result<(f64, f
     let mut n = 0u64;
     for line in read()? {
         let line = line.map_err(|e| e.to_string())?;
-        crate::import::parse_json_line(&line, &custom)?;
+        tidings_engine::import::parse_json_line(&line, &custom)?;
         n += 1;
     }
     let parse = n as f64 / started.elapsed().as_secs_f64();
     let mut busy = 0.0;
-    let mut batch = Vec::with_capacity(crate::import::BATCH);
+    let mut batch = Vec::with_capacity(tidings_engine::import::BATCH);
     let mut lines = read()?;
     loop {
         batch.clear();
-        for line in lines.by_ref().take(crate::import::BATCH) {
+        for line in lines.by_ref().take(tidings_engine::import::BATCH) {
             let line = line.map_err(|e| e.to_string())?;
-            batch.push(crate::import::parse_json_line(&line, &custom)?);
+            batch.push(tidings_engine::import::parse_json_line(&line, &custom)?);
         }
         if batch.is_empty() {
             break;

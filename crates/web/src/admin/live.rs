@@ -156,6 +156,7 @@ fn notice(event: &Event, workspace: i64) -> Option<String> {
         Event::PartAdded { conversation, .. } => ("part_added", "conversation_id", conversation),
         Event::ConversationChanged { conversation, .. } => ("conversation_changed", "conversation_id", conversation),
         Event::ConversationSeen { conversation, .. } => ("conversation_seen", "conversation_id", conversation),
+        Event::ImportChanged { import, .. } => ("import_changed", "import_id", import),
         Event::TeammatePresent { .. } => return None,
     };
     Some(json!({"type": kind, key: id.to_string()}).to_string())

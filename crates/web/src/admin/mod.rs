@@ -9,6 +9,7 @@ mod audience_words;
 mod conversations;
 mod email;
 mod email_settings;
+mod import;
 mod inbox;
 pub mod live;
 mod message_stats;
@@ -44,6 +45,17 @@ pub fn router() -> Router<AppState> {
         .route("/app/logout", post(session::logout))
         .route("/app/contacts", get(pages::contacts))
         .route("/app/contacts/{id}", get(pages::profile))
+        .route("/app/import", get(import::index))
+        // The one route whose body may be a whole file.
+        .route(
+            "/app/import/upload",
+            post(import::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(tidings_engine::import::jobs::MAX_UPLOAD as usize + 1)),
+        )
+        .route("/app/import/{id}", get(import::show))
+        .route("/app/import/{id}/start", post(import::start))
+        .route("/app/import/{id}/state", get(import::state))
+        .route("/app/import/{id}/rejected.csv", get(import::report))
         .route("/app/events", get(live::events))
         .route("/app/activity", get(conversations::activity))
         .route("/app/messages", get(messages::list))
@@ -90,6 +102,7 @@ pub fn router() -> Router<AppState> {
         .route("/assets/conversation.js", get(|| script(include_str!("../../assets/conversation.js"))))
         .route("/assets/activity.js", get(|| script(include_str!("../../assets/activity.js"))))
         .route("/assets/inbox.js", get(|| script(include_str!("../../assets/inbox.js"))))
+        .route("/assets/import.js", get(|| script(include_str!("../../assets/import.js"))))
         // The Messenger widget, loaded by companies' own sites.
         .route(
             "/messenger.js",

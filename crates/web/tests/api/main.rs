@@ -9,6 +9,7 @@ mod conversation_updates;
 mod conversations;
 mod email_links;
 mod headers;
+mod import;
 mod inbox;
 mod input;
 mod live;

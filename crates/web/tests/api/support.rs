@@ -298,6 +298,29 @@ impl Mate {
         s.call_as(&self.token, method, path, body).await
     }
 
+    /// Uploads a file to import as the import page's script does (with the session's CSRF token
+    /// unless `csrf` is false); the status and the JSON answer.
+    pub async fn upload(&self, s: &Server, name: &str, body: &[u8], csrf: bool) -> (StatusCode, Json) {
+        let mut req = self
+            .client
+            .post(format!("{}/app/import/upload?name={name}", s.base))
+            .header("cookie", &self.cookie)
+            .header("content-type", "application/octet-stream")
+            .body(body.to_vec());
+        if csrf {
+            req = req.header("x-csrf-token", &self.csrf);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Json::Null))
+    }
+
+    /// A page with the session: the status and the text.
+    pub async fn page(&self, s: &Server, path: &str) -> (StatusCode, String) {
+        let resp = self.open(s, path).await;
+        (resp.status(), resp.text().await.unwrap())
+    }
+
     /// A `GET` with the session, answered as it comes: for streams such as `/app/events`.
     pub async fn open(&self, s: &Server, path: &str) -> reqwest::Response {
         self.client.get(format!("{}{path}", s.base)).header("cookie", &self.cookie).send().await.unwrap()

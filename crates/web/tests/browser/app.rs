@@ -80,7 +80,19 @@ impl App {
         App::start_with(None, zone).await
     }
 
+    /// Starts the server with an empty workspace: no `plan` attribute and no contacts.
+    ///
+    /// # Errors
+    /// As [`App::start`].
+    pub async fn start_empty() -> Result<App> {
+        App::start_seeded(None, "UTC", false).await
+    }
+
     async fn start_with(smtp_port: Option<u16>, zone: &str) -> Result<App> {
+        App::start_seeded(smtp_port, zone, true).await
+    }
+
+    async fn start_seeded(smtp_port: Option<u16>, zone: &str, seed: bool) -> Result<App> {
         let dir = scratch_dir("tidings-browser-db")?;
         let store = tidings_store::open(&format!("sqlite://{}", dir.join("t.db").display()))
             .await
@@ -105,9 +117,12 @@ impl App {
         tokio::spawn(tidings_web::launch(listener, state.clone(), std::future::pending()));
 
         let api = Api { http: reqwest::Client::new(), base: base.clone(), token: p.token_secret };
-        api.post("/data_attributes", json!({"name": "plan", "model": "contact", "data_type": "string"})).await?;
         let mut ids = HashMap::new();
-        for person in PEOPLE {
+        let people = if seed { PEOPLE } else { &[] };
+        if seed {
+            api.post("/data_attributes", json!({"name": "plan", "model": "contact", "data_type": "string"})).await?;
+        }
+        for person in people {
             let mut body = json!({"role": person.role, "name": person.name, "email": person.email});
             if let Some(plan) = person.plan {
                 body["custom_attributes"] = json!({"plan": plan});

@@ -229,7 +229,7 @@ return { count: times.length, bad };
 
 /// Words whose colour is below 4.5:1 against the first opaque background behind them (WCAG's
 /// relative luminance), in text and in form fields; disabled controls are exempt, as in WCAG.
-const CONTRAST: &str = r#"
+pub(crate) const CONTRAST: &str = r#"
 const rgba = (s) => (s.match(/[\d.]+/g) || []).map(Number);
 const lum = (c) => { const [r, g, b] = c.slice(0, 3).map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
   return 0.2126 * r + 0.7152 * g + 0.0722 * b; };

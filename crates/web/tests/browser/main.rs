@@ -18,6 +18,7 @@ mod csp;
 mod email;
 mod everywhere;
 mod host;
+mod import;
 mod inbox;
 mod live;
 mod message_page;

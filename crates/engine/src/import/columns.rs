@@ -8,29 +8,27 @@
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::sync::Arc;
 
 use serde_json::Value as Json;
 use tidings_core::attribute::{CustomAttribute, DataType};
 use tidings_core::contact::INPUT_FIELDS;
-use tidings_store::{Store, Workspace};
 
-use crate::Format;
+use super::{Format, ImportError};
 
 /// Columns every import understands besides the contact's fields: what an export writes and
 /// Tidings sets itself, and the tags.
 const IGNORED: &[&str] = &["id", "created_at", "updated_at"];
-pub(crate) const TAGS: &str = "tags";
+pub const TAGS: &str = "tags";
 
 /// Whether a CSV column (or JSON `custom_attributes` key) names something the import knows.
-pub(crate) fn known(name: &str, custom: &[CustomAttribute]) -> bool {
+pub fn known(name: &str, custom: &[CustomAttribute]) -> bool {
     let key = name.strip_prefix("custom_attributes.").unwrap_or(name);
     (key == name && (INPUT_FIELDS.contains(&key) || IGNORED.contains(&key) || key == TAGS))
         || custom.iter().any(|a| a.name == key)
 }
 
 /// The name of the attribute a column sets.
-pub(crate) fn attribute_name(column: &str) -> &str {
+pub fn attribute_name(column: &str) -> &str {
     column.strip_prefix("custom_attributes.").unwrap_or(column)
 }
 
@@ -115,7 +113,7 @@ fn date_text(s: &str) -> Option<i64> {
 
 /// A value as the attribute's type reads it: spreadsheets write `yes` and `2027-01-15` where the
 /// API takes `true` and UNIX seconds or RFC 3339. Anything else is left for validation to judge.
-pub(crate) fn normalise(data_type: DataType, value: &Json) -> Json {
+pub fn normalise(data_type: DataType, value: &Json) -> Json {
     let Json::String(s) = value else { return value.clone() };
     let s = s.trim();
     match data_type {
@@ -131,7 +129,7 @@ pub(crate) fn normalise(data_type: DataType, value: &Json) -> Json {
 ///
 /// # Errors
 /// When the value is neither, or a name is too long or holds a NUL.
-pub(crate) fn tag_names(value: &Json) -> Result<Vec<String>, String> {
+pub fn tag_names(value: &Json) -> Result<Vec<String>, String> {
     let names: Vec<&str> = match value {
         Json::Null => Vec::new(),
         Json::String(s) => s.split(',').collect(),
@@ -152,25 +150,47 @@ pub(crate) fn tag_names(value: &Json) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-/// A CSV file's header row, each column renamed as `--map` says.
+/// A CSV file's header row as written (trimmed).
 ///
 /// # Errors
-/// When the row cannot be read, or `--map` names a column the file does not have.
+/// When the row cannot be read.
+pub(crate) fn raw_headers<R: std::io::Read>(csv: &mut csv::Reader<R>) -> Result<Vec<String>, ImportError> {
+    Ok(csv
+        .headers()
+        .map_err(|e| ImportError::Unreadable(format!("cannot read the header row: {e}")))?
+        .iter()
+        .map(|h| h.trim().to_owned())
+        .collect())
+}
+
+/// A CSV file's header row, each column renamed as `map` says, and `None` for the columns in
+/// `skip` (named as the file names them).
+///
+/// # Errors
+/// When the row cannot be read, or `map` names a column the file does not have.
 pub(crate) fn headers<R: std::io::Read>(
     csv: &mut csv::Reader<R>,
     map: &[(String, String)],
-) -> Result<Vec<String>, String> {
-    let mut headers: Vec<String> = csv
-        .headers()
-        .map_err(|e| format!("cannot read the header row: {e}"))?
-        .iter()
-        .map(|h| h.trim().to_owned())
-        .collect();
+    skip: &[String],
+) -> Result<Vec<Option<String>>, ImportError> {
+    let raw = raw_headers(csv)?;
+    let mut headers: Vec<Option<String>> = raw.iter().map(|h| Some(h.clone())).collect();
     for (column, attribute) in map {
-        let slot = headers.iter_mut().find(|h| *h == column).ok_or_else(|| {
-            format!("nothing was imported: --map names the column {column:?}, which the file does not have")
-        })?;
-        attribute.clone_into(slot);
+        let mut found = false;
+        for (slot, name) in headers.iter_mut().zip(&raw) {
+            if name == column {
+                *slot = Some(attribute.clone());
+                found = true;
+            }
+        }
+        if !found {
+            return Err(ImportError::NoSuchColumn(column.clone()));
+        }
+    }
+    for (slot, name) in headers.iter_mut().zip(&raw) {
+        if skip.contains(name) {
+            *slot = None;
+        }
     }
     Ok(headers)
 }
@@ -192,15 +212,22 @@ pub(crate) fn unknown_columns(
     format: Format,
     custom: &[CustomAttribute],
     map: &[(String, String)],
-) -> Result<Vec<(String, DataType)>, String> {
-    let open =
-        || std::fs::File::open(file).map(BufReader::new).map_err(|e| format!("cannot open {}: {e}", file.display()));
+    skip: &[String],
+) -> Result<Vec<(String, DataType)>, ImportError> {
+    let open = || {
+        std::fs::File::open(file)
+            .map(BufReader::new)
+            .map_err(|e| ImportError::Io(format!("cannot open {}: {e}", file.display())))
+    };
     let mut found: Vec<(String, Guess)> = Vec::new();
     match format {
         Format::Csv => {
             let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(open()?);
-            let headers = headers(&mut csv, map)?;
-            let unknown: Vec<usize> = (0..headers.len()).filter(|i| !known(&headers[*i], custom)).collect();
+            let headers: Vec<String> =
+                headers(&mut csv, map, skip)?.into_iter().map(Option::unwrap_or_default).collect();
+            // Skipped columns (empty names here) are left out.
+            let unknown: Vec<usize> =
+                (0..headers.len()).filter(|i| !headers[*i].is_empty() && !known(&headers[*i], custom)).collect();
             if unknown.is_empty() {
                 return Ok(Vec::new());
             }
@@ -225,20 +252,20 @@ pub(crate) fn unknown_columns(
         Format::Jsonl => {
             let mut seen: HashSet<String> = HashSet::new();
             for line in open()?.lines() {
-                let line = line.map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+                let line = line.map_err(|e| ImportError::Io(format!("cannot read {}: {e}", file.display())))?;
                 // Most files name no custom attribute: skip parsing those lines twice.
                 if !line.contains("custom_attributes") {
                     continue;
                 }
                 // Reading only the keys costs a fraction of building the line's values.
                 let Ok(Keys { custom_attributes: Some(keys) }) = serde_json::from_str::<Keys>(&line) else { continue };
-                if keys.keys().all(|k| custom.iter().any(|a| &a.name == k)) {
+                if keys.keys().all(|k| skip.contains(k) || custom.iter().any(|a| &a.name == k)) {
                     continue;
                 }
                 let Ok(Json::Object(obj)) = serde_json::from_str::<Json>(&line) else { continue };
                 let Some(Json::Object(attrs)) = obj.get("custom_attributes") else { continue };
                 for (name, v) in attrs {
-                    if custom.iter().any(|a| &a.name == name) {
+                    if skip.contains(name) || custom.iter().any(|a| &a.name == name) {
                         continue;
                     }
                     if seen.insert(name.clone()) {
@@ -252,58 +279,6 @@ pub(crate) fn unknown_columns(
         }
     }
     Ok(found.into_iter().map(|(name, guess)| (name.clone(), guess.data_type(attribute_name(&name)))).collect())
-}
-
-/// Why an import with unknown columns and neither flag stopped, and what to do.
-pub(crate) fn refusal(new: &[(String, DataType)]) -> String {
-    let width = new.iter().map(|(c, _)| c.chars().count()).max().unwrap_or(0);
-    let list: Vec<String> = new.iter().map(|(column, ty)| format!("  {column:<width$}  {}", ty.as_str())).collect();
-    format!(
-        "nothing was imported: these columns name no attribute of this workspace (type inferred from every value):\n{}\n\
-         Run again with --create-attributes to create them as custom attributes of these types and import them, \
-         or with --skip-unknown to import without them.",
-        list.join("\n")
-    )
-}
-
-/// Creates the file's new columns as custom attributes, as the data attributes API does: every
-/// name is checked before the first is created, so a bad one leaves the workspace as it was.
-pub(crate) async fn create_attributes(
-    store: &Arc<dyn Store>,
-    ws: &Workspace,
-    new: &[(String, DataType)],
-) -> Result<(), String> {
-    let mut bad = Vec::new();
-    for (column, _) in new {
-        let name = attribute_name(column);
-        if let Err(m) = tidings_core::attribute::validate_custom_name(name) {
-            bad.push(format!("  {column:?}: {m}"));
-        } else if tidings_core::attribute::builtin(name).is_some() {
-            bad.push(format!("  {column:?}: '{name}' is a built-in attribute the import cannot set"));
-        }
-    }
-    if !bad.is_empty() {
-        return Err(format!(
-            "nothing was imported: these columns cannot be custom attributes:\n{}\n\
-             Rename them with --map COLUMN=ATTRIBUTE, or run again with --skip-unknown to import without them.",
-            bad.join("\n")
-        ));
-    }
-    // `plan` and `custom_attributes.plan` name one attribute: created once.
-    let mut created: HashSet<&str> = HashSet::new();
-    for (column, ty) in new {
-        let name = attribute_name(column);
-        if !created.insert(name) {
-            continue;
-        }
-        let attr = CustomAttribute::new(name, *ty);
-        store
-            .create_custom_attribute(ws.id, &attr)
-            .await
-            .map_err(|e| format!("cannot create the custom attribute {name:?}: {e}"))?;
-        println!("Created the custom attribute {name:?} ({}).", ty.as_str());
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,0 +1,323 @@
+//! Imports the admin app runs in the background: an uploaded file is checked and recorded
+//! (`imports` table, status `uploaded`), previewed, then started with a teammate's choices as a
+//! task of its own that outlives the page. The task writes its progress every second (which is
+//! also its heartbeat) and tells the bus; at the end it records the counts and the report of the
+//! rejected lines. An import whose heartbeat stopped (its server stopped) is marked
+//! `interrupted`: at start-up, and whenever it is read.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tidings_store::{Dialect, Import, ImportCounters, ImportEnd, ImportStatus, NewImport, StoreError, Workspace};
+
+use super::preview::{self, Preview};
+use super::{Counts, Format, ImportError, Options, Progress, Rejection};
+use crate::{Engine, Event};
+
+/// The largest file the admin app takes.
+pub const MAX_UPLOAD: u64 = 100 * 1024 * 1024;
+/// Rejected lines listed in a report; the rest are counted.
+const REPORT_ROWS: usize = 10_000;
+/// A running import whose heartbeat is older than this was interrupted.
+const STALE_SECS: i64 = 30;
+const TICK: Duration = Duration::from_secs(1);
+
+/// Where uploaded files are kept until their import ends.
+pub fn upload_dir() -> PathBuf {
+    std::env::temp_dir().join("tidings-imports")
+}
+
+impl ImportError {
+    /// The error in words for a person choosing a file and its columns.
+    pub fn explain(&self) -> String {
+        match self {
+            ImportError::UnknownColumns(new) => {
+                let list: Vec<String> = new.iter().map(|(c, t)| format!("“{c}” ({})", t.as_str())).collect();
+                format!("These columns name no attribute: {}. Create them or skip them.", list.join(", "))
+            }
+            ImportError::BadAttributes(bad) => {
+                let list: Vec<String> = bad.iter().map(|(c, why)| format!("“{c}”: {why}")).collect();
+                format!(
+                    "These columns cannot be new custom attributes: {}. Choose an existing attribute for them, or skip them.",
+                    list.join("; ")
+                )
+            }
+            ImportError::NoSuchColumn(c) => format!("The file has no column “{c}”."),
+            ImportError::MapInJsonLines => self.to_string(),
+            ImportError::Unreadable(m) => m.clone(),
+            ImportError::Empty => {
+                "The file holds no contacts: it is empty, or has a header row and nothing else.".into()
+            }
+            ImportError::NoIdentity => "Tidings finds each contact by email or external_id, and no column is read as \
+                either. Choose email or external_id for the column that holds it."
+                .into(),
+            ImportError::Io(m) => m.clone(),
+            ImportError::Store(e @ StoreError::Conflict { .. }) => format!("{}.", capitalised(&e.to_string())),
+            ImportError::Store(_) => "The database failed. Try again.".into(),
+        }
+    }
+}
+
+/// The state of one running import, kept in memory by its task.
+#[derive(Default)]
+struct Tracker {
+    bytes: AtomicU64,
+    counts: Mutex<Counts>,
+    header: Mutex<Vec<String>>,
+    rejections: Mutex<Vec<Rejection>>,
+    unlisted: AtomicU64,
+}
+
+impl Progress for Tracker {
+    fn read(&self, n: u64) {
+        self.bytes.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn header(&self, columns: &[String]) {
+        *self.header.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = columns.to_vec();
+    }
+
+    fn rejected(&self, r: &Rejection) {
+        let mut list = self.rejections.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if list.len() < REPORT_ROWS {
+            list.push(r.clone());
+        } else {
+            self.unlisted.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn written(&self, counts: &Counts) {
+        *self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = *counts;
+    }
+}
+
+impl Tracker {
+    fn counters(&self) -> ImportCounters {
+        let c = *self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        ImportCounters {
+            bytes_read: self.bytes.load(Ordering::Relaxed) as i64,
+            lines: c.lines as i64,
+            created: c.created as i64,
+            updated: c.updated as i64,
+            unchanged: c.unchanged as i64,
+            rejected: c.rejected as i64,
+        }
+    }
+
+    /// The rejected lines as CSV: line, field, reason, then the line's values (under the file's
+    /// own column names for a CSV file), one row per problem, in the order of the file.
+    fn report(&self, format: Format) -> Option<String> {
+        let mut list = std::mem::take(&mut *self.rejections.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        if list.is_empty() {
+            return None;
+        }
+        list.sort_by_key(|r| r.line);
+        let header = self.header.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let mut w = csv::WriterBuilder::new().flexible(true).from_writer(Vec::new());
+        let mut head = vec!["line".to_owned(), "field".to_owned(), "reason".to_owned()];
+        match format {
+            Format::Csv => head.extend(header),
+            Format::Jsonl => head.push("original".into()),
+        }
+        let _ = w.write_record(&head);
+        for r in &list {
+            for p in &r.problems {
+                let mut row = vec![r.line.to_string(), p.field.clone().unwrap_or_default(), p.reason.clone()];
+                row.extend(r.values.iter().cloned());
+                let _ = w.write_record(&row);
+            }
+        }
+        let unlisted = self.unlisted.load(Ordering::Relaxed);
+        if unlisted > 0 {
+            let _ = w.write_record(["", "", &format!("{unlisted} more rejected lines are not listed")]);
+        }
+        w.into_inner().ok().and_then(|b| String::from_utf8(b).ok())
+    }
+}
+
+impl Engine {
+    /// Records a file uploaded to `path` (inside [`upload_dir`]) as an import waiting for its
+    /// preview's choices, once it is known to be CSV or JSON lines with contacts in it. A refused
+    /// file is deleted.
+    ///
+    /// # Errors
+    /// [`ImportError::Empty`], [`ImportError::Unreadable`], or the database's error.
+    pub async fn upload_import(
+        &self,
+        ws: &Workspace,
+        teammate: i64,
+        file_name: &str,
+        path: &Path,
+    ) -> Result<Import, ImportError> {
+        prune_uploads(&upload_dir());
+        let checked = preview::check(path).and_then(|format| {
+            let size = std::fs::metadata(path).map_err(|e| ImportError::Io(e.to_string()))?.len();
+            Ok((format, size))
+        });
+        let (format, size) = match checked {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = std::fs::remove_file(path);
+                return Err(e);
+            }
+        };
+        let new = NewImport {
+            teammate_id: Some(teammate),
+            file_name: file_name.chars().take(200).collect(),
+            format: format.as_str().into(),
+            path: path.display().to_string(),
+            size: size as i64,
+            created_at: self.now(),
+        };
+        let import = self.store().create_import(ws.id, &new).await?;
+        self.publish(Event::ImportChanged { workspace: ws.id, import: import.id });
+        Ok(import)
+    }
+
+    /// An import of the workspace as it stands; one whose server stopped is marked interrupted
+    /// first.
+    ///
+    /// # Errors
+    /// The database's.
+    pub async fn import(&self, ws: &Workspace, id: i64) -> crate::Result<Option<Import>> {
+        let now = self.now();
+        if self.store().interrupt_imports(Some(ws.id), now - STALE_SECS, now).await? > 0 {
+            self.publish(Event::ImportChanged { workspace: ws.id, import: id });
+        }
+        Ok(self.store().import(ws.id, id).await?)
+    }
+
+    /// The preview of an uploaded import's file.
+    ///
+    /// # Errors
+    /// When the file is gone (another server received it, or it was imported) or unreadable.
+    pub async fn import_preview(&self, ws: &Workspace, import: &Import) -> Result<Preview, ImportError> {
+        let format = if import.format == "csv" { Format::Csv } else { Format::Jsonl };
+        let path = PathBuf::from(&import.path);
+        if !path.exists() {
+            return Err(gone());
+        }
+        let custom = self.store().custom_attributes(ws.id).await?;
+        tokio::task::spawn_blocking(move || preview::preview(&path, format, &custom))
+            .await
+            .map_err(|e| ImportError::Io(e.to_string()))?
+    }
+
+    /// Starts an uploaded import with `options` in a task of its own, which writes its progress
+    /// to the database and tells the bus.
+    ///
+    /// # Errors
+    /// When the import is not waiting to start (started already, or finished), or its file is
+    /// gone.
+    pub async fn start_import(
+        self: &Arc<Self>,
+        ws: &Workspace,
+        import: &Import,
+        options: Options,
+    ) -> Result<(), ImportError> {
+        let path = PathBuf::from(&import.path);
+        if !path.exists() {
+            return Err(gone());
+        }
+        let text = serde_json::to_string(&options).map_err(|e| ImportError::Io(e.to_string()))?;
+        if !self.store().start_import(ws.id, import.id, &text, self.now()).await? {
+            return Err(ImportError::Unreadable("This import has already started.".into()));
+        }
+        self.publish(Event::ImportChanged { workspace: ws.id, import: import.id });
+        let (engine, ws, id) = (self.clone(), ws.clone(), import.id);
+        tokio::spawn(async move { engine.run_import(ws, id, path, options).await });
+        Ok(())
+    }
+
+    async fn run_import(self: Arc<Self>, ws: Workspace, id: i64, path: PathBuf, options: Options) {
+        let tracker = Arc::new(Tracker::default());
+        let ticking = {
+            let (engine, tracker, ws_id) = (self.clone(), tracker.clone(), ws.id);
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(TICK).await;
+                    match engine.store().import_progress(ws_id, id, &tracker.counters(), engine.now()).await {
+                        Ok(true) => engine.publish(Event::ImportChanged { workspace: ws_id, import: id }),
+                        Ok(false) => break,
+                        Err(e) => tracing::warn!(import = id, "recording an import's progress failed: {e}"),
+                    }
+                }
+            })
+        };
+        // Reading and parsing the file is blocking work: on a thread of its own, so that a large
+        // file does not hold up one of the threads serving requests.
+        let result = {
+            let (engine, ws, path, options, tracker) =
+                (self.clone(), ws.clone(), path.clone(), options.clone(), tracker.clone());
+            let runtime = tokio::runtime::Handle::current();
+            tokio::task::spawn_blocking(move || {
+                runtime.block_on(engine.import_contacts(&ws, &path, &options, &*tracker))
+            })
+            .await
+            .unwrap_or_else(|e| Err(ImportError::Io(format!("the import stopped: {e}"))))
+        };
+        ticking.abort();
+        let mut counters = tracker.counters();
+        let (status, error) = match &result {
+            Ok(summary) => {
+                counters.lines = summary.lines as i64;
+                counters.created = summary.total.created as i64;
+                counters.updated = summary.total.updated as i64;
+                counters.unchanged = summary.total.unchanged as i64;
+                counters.rejected = summary.rejected() as i64;
+                (ImportStatus::Done, None)
+            }
+            Err(e) => {
+                tracing::warn!(import = id, "an import failed: {e}");
+                (ImportStatus::Failed, Some(e.explain()))
+            }
+        };
+        let report = tracker.report(options.format.unwrap_or(Format::Csv));
+        let end = ImportEnd { status, counters, error, report };
+        match self.store().finish_import(ws.id, id, &end, self.now()).await {
+            Ok(_) => self.publish(Event::ImportChanged { workspace: ws.id, import: id }),
+            Err(e) => tracing::error!(import = id, "recording the end of an import failed: {e}"),
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+
+    /// At start-up: marks interrupted the imports a stopped server left running. On SQLite that
+    /// is every running one (one server); on PostgreSQL, those whose heartbeat stopped (other
+    /// servers' imports keep theirs going). How many.
+    ///
+    /// # Errors
+    /// The database's.
+    pub async fn interrupt_stopped_imports(&self) -> crate::Result<u64> {
+        let now = self.now();
+        let stale_before = if self.store().dialect() == Dialect::Sqlite { i64::MAX } else { now - STALE_SECS };
+        Ok(self.store().interrupt_imports(None, stale_before, now).await?)
+    }
+}
+
+/// Uploaded files older than a day are left over: never imported, or their import interrupted.
+const KEEP_UPLOADS: Duration = Duration::from_secs(24 * 3600);
+
+/// Deletes the left-over uploads in `dir` (only ever [`upload_dir`], which holds nothing else).
+fn prune_uploads(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let old = entry.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+        if old.is_some_and(|age| age > KEEP_UPLOADS) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+}
+
+fn gone() -> ImportError {
+    ImportError::Unreadable(
+        "The uploaded file is no longer on this server (it was imported, or the server was changed). Upload it again."
+            .into(),
+    )
+}

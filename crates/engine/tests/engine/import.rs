@@ -1,0 +1,294 @@
+//! Importing contacts from a file, on both databases: what the preview makes of a person's CSV,
+//! the choices turned into the import's options, what the import writes (contacts, a new
+//! attribute, tags) and rejects (line, field, values), that a second run changes nothing, the
+//! background import's progress, report and events, the files refused before anything is
+//! written, and an import left running by a stopped server marked interrupted.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::json;
+use tidings_core::attribute::DataType;
+use tidings_engine::Event;
+use tidings_engine::import::preview::{self, Choice};
+use tidings_engine::import::{Format, ImportError, Progress, Quiet, Rejection};
+use tidings_store::{ImportStatus, NewImport};
+
+use super::support::World;
+
+const PEOPLE: &str = "external_id,email,plan,notes,tags,id\n\
+                      1,ada@example.test,pro,likes tea,\"vip, beta\",99\n\
+                      2,not-an-email,free,,beta,\n\
+                      3,cy@example.test,team,,\"vip\",\n\
+                      4,dee@example.test,pro,\"a, b\",,\n\
+                      5,eve@example.test,free,x,\"beta,beta\",7\n";
+
+fn file(name: &str, text: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tidings-import-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let path = dir.join(format!("{n}-{name}"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[derive(Default)]
+struct Kept(Mutex<Vec<Rejection>>);
+
+impl Progress for Kept {
+    fn rejected(&self, r: &Rejection) {
+        self.0.lock().unwrap().push(r.clone());
+    }
+}
+
+async fn tags_of(w: &World, external_id: &str) -> Vec<String> {
+    let c = w.store.contact_by_external_id(w.ws.id, external_id).await.unwrap().unwrap();
+    let mut names: Vec<String> = w
+        .store
+        .contact_tags(w.ws.id, &[c.id])
+        .await
+        .unwrap()
+        .remove(&c.id)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|a| a.tag.name)
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn a_previewed_csv_imports_with_its_choices_rejects_by_line_and_changes_nothing_the_second_time() {
+    for w in World::both().await {
+        let db = w.db;
+        let path = file("people.csv", PEOPLE.as_bytes());
+        assert_eq!(preview::check(&path).unwrap(), Format::Csv, "{db}");
+        let p = preview::preview(&path, Format::Csv, &[]).unwrap();
+        let names: Vec<&str> = p.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["external_id", "email", "plan", "notes", "tags", "id"], "{db}");
+        let suggested: Vec<Choice> = p.columns.iter().map(|c| c.suggested.clone()).collect();
+        assert_eq!(
+            suggested,
+            [
+                Choice::Attribute("external_id".into()),
+                Choice::Attribute("email".into()),
+                Choice::New(DataType::String),
+                Choice::New(DataType::String),
+                Choice::Tags,
+                Choice::Skip,
+            ],
+            "{db}"
+        );
+        assert!(p.identified && p.columns[5].ignored, "{db}");
+        assert_eq!(p.columns[2].samples, ["pro", "free", "team"], "{db}: three values of plan");
+
+        // Nothing says who a contact is: refused before anything is written.
+        let skip_ids = [Some(Choice::Skip), Some(Choice::Skip)];
+        assert!(matches!(p.options(&skip_ids), Err(ImportError::NoIdentity)), "{db}");
+        // Create plan as a string attribute, skip notes.
+        let chosen = [None, None, Some(Choice::New(DataType::String)), Some(Choice::Skip), None, None];
+        let options = p.options(&chosen).unwrap();
+        assert_eq!(options.skip, ["notes"], "{db}");
+
+        let kept = Kept::default();
+        let s = w.engine.import_contacts(&w.ws, &path, &options, &kept).await.unwrap();
+        assert_eq!(
+            (s.lines, s.total.created, s.total.updated, s.total.unchanged, s.rejected()),
+            (5, 4, 0, 0, 1),
+            "{db}"
+        );
+        let rejected = kept.0.lock().unwrap().clone();
+        assert_eq!(rejected.len(), 1, "{db}: {rejected:?}");
+        assert_eq!(rejected[0].line, 3, "{db}: the header is line 1");
+        assert_eq!(rejected[0].problems[0].field.as_deref(), Some("email"), "{db}");
+        assert!(rejected[0].problems[0].reason.contains("not-an-email"), "{db}: {rejected:?}");
+        assert_eq!(rejected[0].values, ["2", "not-an-email", "free", "", "beta", ""], "{db}");
+
+        let attrs: Vec<(String, DataType)> =
+            w.store.custom_attributes(w.ws.id).await.unwrap().into_iter().map(|a| (a.name, a.data_type)).collect();
+        assert_eq!(attrs, [("plan".to_owned(), DataType::String)], "{db}: plan created, notes skipped");
+        let ada = w.store.contact_by_external_id(w.ws.id, "1").await.unwrap().unwrap();
+        assert_eq!(serde_json::to_value(&ada.custom_attributes).unwrap(), json!({"plan": "pro"}), "{db}");
+        assert_eq!(tags_of(&w, "1").await, ["beta", "vip"], "{db}");
+        assert_eq!(tags_of(&w, "5").await, ["beta"], "{db}: a tag named twice is applied once");
+        assert!(w.store.contact_by_external_id(w.ws.id, "2").await.unwrap().is_none(), "{db}");
+
+        // The same file again: the attribute exists now, and nothing changes.
+        let p = preview::preview(&path, Format::Csv, &w.store.custom_attributes(w.ws.id).await.unwrap()).unwrap();
+        assert_eq!(p.columns[2].suggested, Choice::Attribute("plan".into()), "{db}");
+        let options = p.options(&[None, None, None, Some(Choice::Skip), None, None]).unwrap();
+        let s = w.engine.import_contacts(&w.ws, &path, &options, &Quiet).await.unwrap();
+        assert_eq!((s.total.created, s.total.updated, s.total.unchanged, s.rejected()), (0, 0, 4, 1), "{db}");
+        assert_eq!(w.store.tags(w.ws.id).await.unwrap().len(), 2, "{db}");
+        w.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn files_that_cannot_be_imported_are_refused_with_the_reason() {
+    let cases: [(&str, &[u8], &str); 5] = [
+        ("empty.csv", b"", "empty"),
+        ("header.csv", b"email,plan\n", "empty"),
+        ("sheet.xlsx", b"PK\x03\x04\x00\x00binary", "not text"),
+        ("array.json", b"[{\"email\": \"a@example.test\"}]", "JSON array"),
+        ("broken.jsonl", b"{\"email\": \n", "not one JSON object"),
+    ];
+    for (name, text, why) in cases {
+        let path = file(name, text);
+        let e = preview::check(&path).expect_err(name);
+        let said = ImportError::explain(&e);
+        assert!(said.contains(why), "{name}: {said}");
+    }
+    // A column that would make a built-in attribute custom, and a name no attribute may have.
+    let path = file("clash.csv", b"email,custom_attributes.email,Plan (2024)\na@example.test,b,c\n");
+    let p = preview::preview(&path, Format::Csv, &[]).unwrap();
+    match p.options(&[]) {
+        Err(ImportError::BadAttributes(bad)) => {
+            let columns: Vec<&str> = bad.iter().map(|(c, _)| c.as_str()).collect();
+            assert_eq!(columns, ["custom_attributes.email", "Plan (2024)"]);
+            assert!(bad[0].1.contains("built-in"), "{bad:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // JSON lines without email or external_id.
+    let path = file("nobody.jsonl", b"{\"name\": \"Ada\"}\n");
+    let p = preview::preview(&path, preview::check(&path).unwrap(), &[]).unwrap();
+    assert!(!p.identified);
+    assert!(matches!(p.options(&[]), Err(ImportError::NoIdentity)));
+}
+
+#[tokio::test]
+async fn a_background_import_records_its_progress_report_and_end_and_tells_the_bus() {
+    for mut w in World::both().await {
+        let db = w.db;
+        let path = file("people.csv", PEOPLE.as_bytes());
+        let import = w.engine.upload_import(&w.ws, w.owner.id, "people.csv", &path).await.unwrap();
+        assert_eq!((import.status, import.format.as_str()), (ImportStatus::Uploaded, "csv"), "{db}");
+        let p = w.engine.import_preview(&w.ws, &import).await.unwrap();
+        let options = p.options(&[None, None, Some(Choice::New(DataType::String)), Some(Choice::Skip)]).unwrap();
+        w.engine.start_import(&w.ws, &import, options.clone()).await.unwrap();
+        let again = w.engine.start_import(&w.ws, &import, options).await;
+        assert!(matches!(again, Err(ImportError::Unreadable(_))), "{db}: started once");
+
+        let mut done = None;
+        for _ in 0..200 {
+            let i = w.engine.import(&w.ws, import.id).await.unwrap().unwrap();
+            if i.status.finished() {
+                done = Some(i);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let done = done.unwrap_or_else(|| panic!("{db}: the import did not end"));
+        assert_eq!(done.status, ImportStatus::Done, "{db}: {:?}", done.error);
+        let c = done.counters;
+        assert_eq!((c.lines, c.created, c.updated, c.unchanged, c.rejected), (5, 4, 0, 0, 1), "{db}");
+        assert_eq!(c.bytes_read, PEOPLE.len() as i64, "{db}");
+        let report = w.store.import_report(w.ws.id, import.id).await.unwrap().unwrap();
+        assert_eq!(
+            report,
+            "line,field,reason,external_id,email,plan,notes,tags,id\n\
+             3,email,not-an-email is not a valid email address,2,not-an-email,free,,beta,\n",
+            "{db}"
+        );
+        assert!(!path.exists(), "{db}: the uploaded file is removed once imported");
+        let events = w.events();
+        let ours = |e: &Event| matches!(e, Event::ImportChanged { workspace, import: id } if *workspace == w.ws.id && *id == import.id);
+        assert!(events.iter().filter(|e| ours(e)).count() >= 3, "{db}: uploaded, started, ended: {events:?}");
+        // Another workspace does not see it.
+        assert!(w.store.import(w.ws.id + 1_000_000, import.id).await.unwrap().is_none(), "{db}");
+        w.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn an_import_left_running_by_a_stopped_server_is_marked_interrupted() {
+    for w in World::both().await {
+        let db = w.db;
+        let new = NewImport {
+            teammate_id: Some(w.owner.id),
+            file_name: "big.csv".into(),
+            format: "csv".into(),
+            path: "/nonexistent/big.csv".into(),
+            size: 1000,
+            created_at: w.engine.now(),
+        };
+        let import = w.store.create_import(w.ws.id, &new).await.unwrap();
+        // Started by a server that stopped at once: its heartbeat is now.
+        assert!(w.store.start_import(w.ws.id, import.id, "{}", w.engine.now()).await.unwrap(), "{db}");
+        let restarted = w.engine.interrupt_stopped_imports().await.unwrap();
+        let status = |w: &World| {
+            let (store, ws, id) = (w.store.clone(), w.ws.id, import.id);
+            async move { store.import(ws, id).await.unwrap().unwrap().status }
+        };
+        if db == "sqlite" {
+            // One server: the one starting is the one that stopped.
+            assert_eq!(restarted, 1, "{db}");
+            assert_eq!(status(&w).await, ImportStatus::Interrupted, "{db}");
+        } else {
+            // Other servers may be running imports: only one whose heartbeat stopped is taken.
+            assert_eq!(restarted, 0, "{db}");
+            assert_eq!(status(&w).await, ImportStatus::Running, "{db}");
+            w.clock.advance(31);
+            let seen = w.engine.import(&w.ws, import.id).await.unwrap().unwrap();
+            assert_eq!(seen.status, ImportStatus::Interrupted, "{db}: reading it marks it");
+            assert!(seen.error.unwrap().contains("stopped"), "{db}");
+        }
+        // A finished import moves no more.
+        let late = w.store.import_progress(w.ws.id, import.id, &Default::default(), w.engine.now()).await.unwrap();
+        assert!(!late, "{db}");
+        w.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_new_attribute_takes_the_type_chosen_and_json_lines_offer_only_their_new_attributes() {
+    for w in World::both().await {
+        let db = w.db;
+        // `seats` reads as whole numbers; the teammate makes it text.
+        let path = file("seats.csv", b"E-mail,seats\nada@example.test,3\nbob@example.test,12\n");
+        let p = preview::preview(&path, Format::Csv, &[]).unwrap();
+        assert_eq!(p.columns[0].suggested, Choice::Attribute("email".into()), "{db}: E-mail reads as email");
+        assert_eq!(
+            (p.columns[1].inferred, &p.columns[1].suggested),
+            (DataType::Integer, &Choice::New(DataType::Integer))
+        );
+        let options = p.options(&[None, Some(Choice::New(DataType::String))]).unwrap();
+        assert_eq!(options.map, [("E-mail".to_owned(), "email".to_owned())], "{db}");
+        let s = w.engine.import_contacts(&w.ws, &path, &options, &Quiet).await.unwrap();
+        assert_eq!((s.total.created, s.rejected()), (2, 0), "{db}");
+        let attrs: Vec<(String, DataType)> =
+            w.store.custom_attributes(w.ws.id).await.unwrap().into_iter().map(|a| (a.name, a.data_type)).collect();
+        assert_eq!(attrs, [("seats".to_owned(), DataType::String)], "{db}");
+
+        // JSON lines: top-level keys are read as named; new custom attributes are created or skipped.
+        let path = file(
+            "people.jsonl",
+            b"{\"email\": \"cy@example.test\", \"company\": \"Acme\", \"custom_attributes\": {\"seats\": \"4\", \"score\": 2.5, \"beta\": true}}\n",
+        );
+        let format = preview::check(&path).unwrap();
+        assert_eq!(format, Format::Jsonl, "{db}");
+        let custom = w.store.custom_attributes(w.ws.id).await.unwrap();
+        let p = preview::preview(&path, format, &custom).unwrap();
+        let seen: Vec<(&str, &Choice, bool, usize)> =
+            p.columns.iter().map(|c| (c.name.as_str(), &c.suggested, c.ignored, c.choices.len())).collect();
+        assert_eq!(
+            seen,
+            [
+                ("email", &Choice::Attribute("email".into()), false, 0),
+                ("beta", &Choice::New(DataType::Boolean), false, 6),
+                ("score", &Choice::New(DataType::Float), false, 6),
+                ("seats", &Choice::Attribute("seats".into()), false, 0),
+                ("company", &Choice::Skip, true, 0),
+            ],
+            "{db}"
+        );
+        let options = p.options(&[None, Some(Choice::Skip)]).unwrap();
+        let s = w.engine.import_contacts(&w.ws, &path, &options, &Quiet).await.unwrap();
+        assert_eq!((s.total.created, s.rejected()), (1, 0), "{db}");
+        let cy = w.store.user_by_email(w.ws.id, "cy@example.test").await.unwrap().unwrap();
+        assert_eq!(serde_json::to_value(&cy.custom_attributes).unwrap(), json!({"seats": "4", "score": 2.5}), "{db}");
+        w.cleanup().await;
+    }
+}

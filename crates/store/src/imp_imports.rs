@@ -1,0 +1,152 @@
+// Imports started from the admin app, shared by both dialects. Included after `imp.rs`, whose
+// imports and helpers it uses.
+
+use crate::imports::{Import, ImportCounters, ImportEnd, ImportStatus, ImportStore, NewImport};
+
+/// Every column but the report, which only its download reads.
+const IMPORT_COLUMNS: &str = "id, workspace_id, teammate_id, file_name, format, path, size, status, options, \
+     bytes_read, lines, created, updated, unchanged, rejected, error, created_at, started_at, finished_at, heartbeat_at";
+
+fn import_from_row(row: &DbRow) -> Result<Import> {
+    let status: String = row.try_get("status")?;
+    Ok(Import {
+        id: row.try_get("id")?,
+        workspace_id: row.try_get("workspace_id")?,
+        teammate_id: row.try_get("teammate_id")?,
+        file_name: row.try_get("file_name")?,
+        format: row.try_get("format")?,
+        path: row.try_get("path")?,
+        size: row.try_get("size")?,
+        status: ImportStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("import status {status}")))?,
+        options: row.try_get("options")?,
+        counters: ImportCounters {
+            bytes_read: row.try_get("bytes_read")?,
+            lines: row.try_get("lines")?,
+            created: row.try_get("created")?,
+            updated: row.try_get("updated")?,
+            unchanged: row.try_get("unchanged")?,
+            rejected: row.try_get("rejected")?,
+        },
+        error: row.try_get("error")?,
+        created_at: row.try_get("created_at")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+        heartbeat_at: row.try_get("heartbeat_at")?,
+    })
+}
+
+#[async_trait]
+impl ImportStore for Store {
+    async fn create_import(&self, ws: i64, new: &NewImport) -> Result<Import> {
+        let sql = format!(
+            "INSERT INTO imports (workspace_id, teammate_id, file_name, format, path, size, status, created_at, heartbeat_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'uploaded', $7, $7) RETURNING {IMPORT_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(ws)
+            .bind(new.teammate_id)
+            .bind(&new.file_name)
+            .bind(&new.format)
+            .bind(&new.path)
+            .bind(new.size)
+            .bind(new.created_at)
+            .fetch_one(&self.writer)
+            .await?;
+        import_from_row(&row)
+    }
+
+    async fn import(&self, ws: i64, id: i64) -> Result<Option<Import>> {
+        let sql = format!("SELECT {IMPORT_COLUMNS} FROM imports WHERE workspace_id = $1 AND id = $2");
+        let row = sqlx::query(&sql).bind(ws).bind(id).fetch_optional(&self.writer).await?;
+        row.as_ref().map(import_from_row).transpose()
+    }
+
+    async fn imports(&self, ws: i64, limit: i64) -> Result<Vec<Import>> {
+        let sql = format!("SELECT {IMPORT_COLUMNS} FROM imports WHERE workspace_id = $1 ORDER BY id DESC LIMIT $2");
+        let rows = sqlx::query(&sql).bind(ws).bind(limit).fetch_all(&self.reader).await?;
+        rows.iter().map(import_from_row).collect()
+    }
+
+    async fn start_import(&self, ws: i64, id: i64, options: &str, now: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE imports SET status = 'running', options = $3, started_at = $4, heartbeat_at = $4 \
+             WHERE workspace_id = $1 AND id = $2 AND status = 'uploaded'",
+        )
+        .bind(ws)
+        .bind(id)
+        .bind(options)
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn import_progress(&self, ws: i64, id: i64, c: &ImportCounters, now: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE imports SET bytes_read = $3, lines = $4, created = $5, updated = $6, unchanged = $7, \
+             rejected = $8, heartbeat_at = $9 WHERE workspace_id = $1 AND id = $2 AND status = 'running'",
+        )
+        .bind(ws)
+        .bind(id)
+        .bind(c.bytes_read)
+        .bind(c.lines)
+        .bind(c.created)
+        .bind(c.updated)
+        .bind(c.unchanged)
+        .bind(c.rejected)
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn finish_import(&self, ws: i64, id: i64, end: &ImportEnd, now: i64) -> Result<bool> {
+        let c = &end.counters;
+        let done = sqlx::query(
+            "UPDATE imports SET status = $3, bytes_read = $4, lines = $5, created = $6, updated = $7, \
+             unchanged = $8, rejected = $9, error = $10, report = $11, finished_at = $12, heartbeat_at = $12 \
+             WHERE workspace_id = $1 AND id = $2 AND status = 'running'",
+        )
+        .bind(ws)
+        .bind(id)
+        .bind(end.status.as_str())
+        .bind(c.bytes_read)
+        .bind(c.lines)
+        .bind(c.created)
+        .bind(c.updated)
+        .bind(c.unchanged)
+        .bind(c.rejected)
+        .bind(end.error.as_deref())
+        .bind(end.report.as_deref())
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn import_report(&self, ws: i64, id: i64) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT report FROM imports WHERE workspace_id = $1 AND id = $2")
+            .bind(ws)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get("report")?,
+            None => None,
+        })
+    }
+
+    async fn interrupt_imports(&self, ws: Option<i64>, stale_before: i64, now: i64) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE imports SET status = 'interrupted', finished_at = $3, \
+             error = 'The server stopped before the import ended.' \
+             WHERE status = 'running' AND heartbeat_at < $2 AND ($1 IS NULL OR workspace_id = $1)",
+        )
+        .bind(ws)
+        .bind(stale_before)
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,125 @@
+//! Imports of contacts started from the admin app: one row per uploaded file, with the choices
+//! made on its preview, where it stands (moved only forward, by conditional updates), and the
+//! report of the lines it rejected.
+
+use async_trait::async_trait;
+
+use crate::Result;
+
+/// Where an import stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImportStatus {
+    /// Uploaded and checked; its preview waits for a teammate's choices.
+    Uploaded,
+    Running,
+    Done,
+    /// Stopped by an error (the file became unreadable, the database failed).
+    Failed,
+    /// Its server stopped before the end.
+    Interrupted,
+}
+
+impl ImportStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportStatus::Uploaded => "uploaded",
+            ImportStatus::Running => "running",
+            ImportStatus::Done => "done",
+            ImportStatus::Failed => "failed",
+            ImportStatus::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "uploaded" => ImportStatus::Uploaded,
+            "running" => ImportStatus::Running,
+            "done" => ImportStatus::Done,
+            "failed" => ImportStatus::Failed,
+            "interrupted" => ImportStatus::Interrupted,
+            _ => return None,
+        })
+    }
+
+    /// Whether it will move no more.
+    pub fn finished(self) -> bool {
+        matches!(self, ImportStatus::Done | ImportStatus::Failed | ImportStatus::Interrupted)
+    }
+}
+
+/// What an import has done so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImportCounters {
+    pub bytes_read: i64,
+    pub lines: i64,
+    pub created: i64,
+    pub updated: i64,
+    pub unchanged: i64,
+    pub rejected: i64,
+}
+
+/// An import, without its report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Import {
+    pub id: i64,
+    pub workspace_id: i64,
+    pub teammate_id: Option<i64>,
+    pub file_name: String,
+    /// `csv` or `jsonl`.
+    pub format: String,
+    /// Where the node that received the file keeps it.
+    pub path: String,
+    pub size: i64,
+    pub status: ImportStatus,
+    /// The choices made on the preview (JSON), once started.
+    pub options: Option<String>,
+    pub counters: ImportCounters,
+    pub error: Option<String>,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub heartbeat_at: i64,
+}
+
+/// How an import ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportEnd {
+    pub status: ImportStatus,
+    pub counters: ImportCounters,
+    pub error: Option<String>,
+    /// The rejected lines as CSV.
+    pub report: Option<String>,
+}
+
+/// An uploaded file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewImport {
+    pub teammate_id: Option<i64>,
+    pub file_name: String,
+    pub format: String,
+    pub path: String,
+    pub size: i64,
+    pub created_at: i64,
+}
+
+#[async_trait]
+pub trait ImportStore {
+    async fn create_import(&self, ws: i64, new: &NewImport) -> Result<Import>;
+    async fn import(&self, ws: i64, id: i64) -> Result<Option<Import>>;
+    /// The workspace's newest imports first.
+    async fn imports(&self, ws: i64, limit: i64) -> Result<Vec<Import>>;
+    /// Moves an uploaded import to running with these choices; `false` when it was not
+    /// `uploaded` (started already, by another click or another node).
+    async fn start_import(&self, ws: i64, id: i64, options: &str, now: i64) -> Result<bool>;
+    /// Records a running import's progress (and that it is alive); `false` when it is no longer
+    /// running.
+    async fn import_progress(&self, ws: i64, id: i64, counters: &ImportCounters, now: i64) -> Result<bool>;
+    /// Ends a running import as `status` with its last counters, error and report; `false` when
+    /// it was not running (it was marked interrupted meanwhile).
+    async fn finish_import(&self, ws: i64, id: i64, end: &ImportEnd, now: i64) -> Result<bool>;
+    /// The report of a finished import's rejected lines (CSV), if it has one.
+    async fn import_report(&self, ws: i64, id: i64) -> Result<Option<String>>;
+    /// Marks `interrupted` every running import (of workspace `ws`, or of all) whose heartbeat is
+    /// older than `stale_before`; how many.
+    async fn interrupt_imports(&self, ws: Option<i64>, stale_before: i64, now: i64) -> Result<u64>;
+}
