@@ -7,7 +7,8 @@
 //! cards, and "Last contacted" and "Last replied" filled in; the message list's figures shown on a
 //! phone; nothing sticking out, overlapping or wrapping at 390 px. Screenshots land in the
 //! temporary folder
-//! (`tidings-everywhere-{desktop,phone}-{light,dark}-{profile,messages,message,inbox,conversation}.png`).
+//! (`tidings-everywhere-{desktop,phone}-{light,dark}-{profile,messages,message,inbox,conversation}.png`),
+//! and the light theme's in the docs too (`docs/screenshots/{profile,messages,inbox,conversation}-{desktop,phone}.png`).
 
 use serde_json::{Value as Json, json};
 use tidings_engine::messages::{MessageInput, Then};
@@ -203,6 +204,13 @@ async fn page_checks(b: &Browser, shot_name: &str, page: &str, phone: bool) -> R
     .await?;
     b.screenshot(&path).await?;
     eprintln!("screenshot: {}", path.display());
+    // The light theme's main screens are the ones the docs show (the message's page is kept by
+    // message_page.rs).
+    if let Some(size) = shot_name.strip_suffix("-light")
+        && page != "message"
+    {
+        crate::composer_tools::keep(b, &format!("{page}-{size}")).await?;
+    }
     let poor = b.execute(CONTRAST, json!([])).await?;
     if poor.as_array().is_none_or(|p| !p.is_empty()) {
         return Err(fail!("{page}: words below 4.5:1 contrast on their background: {poor:#}"));
