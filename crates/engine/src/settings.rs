@@ -1,9 +1,11 @@
-//! Settings a teammate changes for the workspace: teammates' roles, API tokens revoked, and the
-//! Messenger's settings (identity verification and the origins allowed to embed it).
+//! Settings a teammate changes for the workspace: teammates' roles, API tokens revoked, the
+//! Messenger's settings (identity verification and the origins allowed to embed it), and a new
+//! identity secret.
 //!
 //! Who may change what is the caller's to check (`roles.rs` in the web crate holds that table);
 //! what a change must be, and the change itself, are here.
 
+use base64::Engine as _;
 use tidings_core::text;
 use tidings_store::{Teammate, TeammateRole, Workspace};
 
@@ -22,7 +24,36 @@ pub fn origin(line: &str) -> Option<String> {
     ok.then(|| line.to_owned())
 }
 
+/// A new identity secret: 32 random bytes as URL-safe base64.
+///
+/// # Errors
+/// When the system's random number generator fails.
+pub fn new_identity_secret() -> Result<String> {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).map_err(|e| EngineError::Unsupported {
+        message: format!("The system's random number generator failed: {e}"),
+        field: "identity_secret",
+    })?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
+}
+
 impl Engine {
+    /// Gives a workspace a new identity secret, rotated now; returns the workspace with it.
+    /// Every `user_hash` computed with the old secret stops verifying at once, and so does every
+    /// Messenger session, whose signing key derives from the secret. (Ending the sockets open on
+    /// this node, and forgetting cached copies, is the caller's.)
+    ///
+    /// # Errors
+    /// A workspace that does not exist, a random number generator that fails, or a database
+    /// failure.
+    pub async fn rotate_identity_secret(&self, ws: i64) -> Result<Workspace> {
+        let secret = new_identity_secret()?;
+        self.store
+            .rotate_identity_secret(ws, &secret, self.now())
+            .await?
+            .ok_or_else(|| EngineError::invalid("workspace", "This workspace no longer exists"))
+    }
+
     /// Moves a teammate (`target`, as the caller read it) to another role. The change is
     /// conditional on the role read, so two teammates changing it at once cannot both win.
     ///

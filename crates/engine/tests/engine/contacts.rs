@@ -355,6 +355,18 @@ async fn roles_tokens_and_messenger_settings_change_through_the_engine() {
         assert_eq!(field(&bad), "allowed_origins", "{db}");
         assert!(bad.to_string().contains("https://x/path is not an origin"), "{db}: {bad}");
         let after = w.store.workspace(w.ws.id).await.unwrap().unwrap();
+        w.clock.set(START + 44);
+        let rotated = w.engine.rotate_identity_secret(w.ws.id).await.unwrap();
+        let stored_secret = w.store.workspace(w.ws.id).await.unwrap().unwrap();
+        assert_ne!(rotated.identity_secret, w.ws.identity_secret, "{db}");
+        assert!(rotated.identity_secret.len() >= 43, "{db}: 32 random bytes");
+        assert_eq!(
+            (stored_secret.identity_secret, stored_secret.identity_secret_rotated_at),
+            (rotated.identity_secret.clone(), Some(START + 44)),
+            "{db}"
+        );
+        let again = w.engine.rotate_identity_secret(w.ws.id).await.unwrap();
+        assert_ne!(again.identity_secret, rotated.identity_secret, "{db}: a new secret each time");
         assert_eq!(
             (after.allowed_origins, after.identity_required),
             (stored.allowed_origins, false),
