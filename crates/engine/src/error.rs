@@ -15,6 +15,10 @@ pub enum Missing {
     Tag,
     SavedReply,
     Webhook,
+    /// A custom attribute.
+    Attribute,
+    /// A live API token.
+    ApiToken,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +32,9 @@ pub enum EngineError {
     /// The record is not in a state that allows this; `code` says why, for clients to branch on.
     #[error("{message}")]
     Conflict { code: &'static str, message: String, field: Option<&'static str> },
+    /// A record others depend on cannot be removed (a tag a segment uses); `code` says why.
+    #[error("{message}")]
+    InUse { code: &'static str, message: String },
     /// Well formed, but not something Tidings does (yet).
     #[error("{message}")]
     Unsupported { message: String, field: &'static str },

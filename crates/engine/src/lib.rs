@@ -9,8 +9,10 @@
 //! batches, the email outbox, the webhook worker) lives here too, each a step a test can run,
 //! supervised by [`tasks`] or by its own handle.
 
+pub mod attributes;
 pub mod bus;
 pub mod clock;
+pub mod contacts;
 pub mod conversations;
 pub mod deliveries;
 pub mod email;
@@ -18,11 +20,13 @@ pub mod error;
 pub mod filters;
 pub mod import;
 pub mod inbox;
+pub mod labels;
 pub mod messages;
 pub mod presence;
 pub mod profiles;
 pub mod render;
 pub mod scheduler;
+pub mod settings;
 pub mod tasks;
 pub mod uploads;
 pub mod webhooks;

@@ -124,7 +124,13 @@ impl From<EngineError> for ApiError {
                     | Missing::Delivery
                     | Missing::Tag
                     | Missing::SavedReply
-                    | Missing::Webhook => ApiError::not_found(),
+                    | Missing::Webhook
+                    | Missing::ApiToken => ApiError::not_found(),
+                    Missing::Attribute => ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        "field_not_found",
+                        "We couldn't find that data attribute to update",
+                    ),
                 };
                 match field {
                     Some(f) => e.with_field(&f),
@@ -138,6 +144,7 @@ impl From<EngineError> for ApiError {
                     None => e,
                 }
             }
+            EngineError::InUse { code, message } => ApiError::new(StatusCode::BAD_REQUEST, code, message),
             EngineError::Unsupported { message, field } => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unsupported", message).with_field(field)
             }

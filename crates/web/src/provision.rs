@@ -1,11 +1,14 @@
-//! Creating workspaces, teammates and API tokens, and replacing a workspace's identity secret:
-//! shared by `tidings setup`, the first start of `tidings serve`, the settings pages and the API.
+//! Creating workspaces, teammates and API tokens (with the password rules and hashing that
+//! logging in shares), and what replacing a workspace's identity secret (the engine's) means for
+//! this node: shared by `tidings setup`, the first start of `tidings serve`, the settings pages
+//! and the API.
 
 use std::sync::Arc;
 
 use tidings_store::{ApiToken, NewApiToken, NewTeammate, NewWorkspace, Store, Teammate, TeammateRole, Workspace};
 
 use tidings_core::text;
+use tidings_engine::EngineError;
 
 use crate::AppState;
 use crate::auth::{hash_password_async, hash_secret, now, random_secret};
@@ -51,7 +54,7 @@ pub async fn workspace(
                 app_id: app_id(),
                 name: name.trim().to_owned(),
                 timezone: timezone.to_owned(),
-                identity_secret: identity_secret(),
+                identity_secret: tidings_engine::settings::new_identity_secret()?,
                 // Secure by default: users must prove who they are to read their messages.
                 identity_required: true,
                 created_at,
@@ -69,11 +72,6 @@ pub async fn workspace(
     Ok(Provisioned { workspace, owner, token, token_secret })
 }
 
-/// A new identity secret: 32 random bytes as URL-safe text.
-fn identity_secret() -> String {
-    random_secret(32)
-}
-
 /// Gives a workspace a new identity secret and returns the workspace with it.
 ///
 /// Every `user_hash` computed with the old secret stops verifying at once, and so does every
@@ -85,11 +83,10 @@ fn identity_secret() -> String {
 /// # Errors
 /// When the workspace does not exist, or storage fails.
 pub async fn rotate_identity_secret(state: &AppState, workspace: i64) -> ApiResult<Workspace> {
-    let ws = state
-        .store
-        .rotate_identity_secret(workspace, &identity_secret(), now())
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let ws = state.engine.rotate_identity_secret(workspace).await.map_err(|e| match e {
+        EngineError::Invalid(_) => ApiError::not_found(),
+        other => other.into(),
+    })?;
     state.workspaces.forget(workspace);
     let closed = state.hub.end_workspace(workspace);
     tracing::info!(workspace, closed, "identity secret rotated");

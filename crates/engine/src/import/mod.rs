@@ -22,6 +22,7 @@ use tidings_core::contact::{ContactInput, INPUT_FIELDS};
 use tidings_store::{Store, StoreError, UpsertReport, Workspace};
 
 use crate::Engine;
+use crate::attributes::NewAttribute;
 
 /// The two formats a file may be in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -397,7 +398,10 @@ impl Engine {
             if !created.insert(name) {
                 continue;
             }
-            self.store().create_custom_attribute(ws.id, &CustomAttribute::new(name, *ty)).await?;
+            self.create_custom_attribute(ws, None, NewAttribute::named(name, *ty)).await.map_err(|e| match e {
+                crate::EngineError::Store(e) => ImportError::from(e),
+                refused => ImportError::BadAttributes(vec![(column.clone(), refused.to_string())]),
+            })?;
             progress.attribute_created(name, *ty);
         }
         Ok(())
@@ -409,10 +413,8 @@ pub fn bad_attribute_names<'a>(columns: impl Iterator<Item = &'a str>) -> Vec<(S
     let mut bad = Vec::new();
     for column in columns {
         let name = columns::attribute_name(column);
-        if let Err(m) = tidings_core::attribute::validate_custom_name(name) {
-            bad.push((column.to_owned(), m));
-        } else if tidings_core::attribute::builtin(name).is_some() {
-            bad.push((column.to_owned(), format!("'{name}' is a built-in attribute the import cannot set")));
+        if let Err(e) = crate::attributes::check_attribute_name(name) {
+            bad.push((column.to_owned(), e.message));
         }
     }
     bad

@@ -2,6 +2,7 @@
 //! PostgreSQL: what each writes, what it refuses, and what it says on the bus.
 
 mod background;
+mod contacts;
 mod conversations;
 mod email;
 mod email_compose;

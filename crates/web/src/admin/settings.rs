@@ -19,9 +19,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use tidings_core::attribute::{CustomAttribute, DataType, validate_custom_name};
-use tidings_core::text;
+use tidings_core::attribute::DataType;
 use tidings_engine::EngineError;
+use tidings_engine::attributes::NewAttribute;
 use tidings_engine::email::compose::{DkimInput, EmailSettingsInput, SmtpChange, redact_smtp_url};
 use tidings_engine::email::replies::reply_email_minutes;
 use tidings_store::{ApiToken, TeammateRole};
@@ -32,7 +32,6 @@ use super::session::{Admin, render};
 use super::view::{When, when};
 use super::webhooks_section::WebhooksSection;
 use crate::AppState;
-use crate::auth::now;
 use crate::error::ApiError;
 use crate::provision;
 use crate::roles::{self, Forbidden, Permission};
@@ -300,9 +299,8 @@ pub async fn set_role(
         return settings_page(&state, &admin, Notice::done(format!("{} already is {}.", target.name, to.as_str())))
             .await;
     }
-    let notice = match state.store.set_teammate_role(admin.workspace.id, id, target.role, to).await {
-        Ok(true) => Notice::done(format!("{} is now {}.", target.name, to.as_str())),
-        Ok(false) => Notice::error(format!("{}'s role changed meanwhile: look again and retry.", target.name)),
+    let notice = match state.engine.set_teammate_role(&admin.workspace, &target, to).await {
+        Ok(t) => Notice::done(format!("{} is now {}.", t.name, t.role.as_str())),
         Err(e) => Notice::error(error_text(&ApiError::from(e))),
     };
     settings_page(&state, &admin, notice).await
@@ -367,9 +365,9 @@ pub async fn revoke_token(
     if let Err(f) = roles::may_revoke_token_of(&admin.teammate, &holder) {
         return forbidden(&state, &admin, f).await;
     }
-    let notice = match state.store.revoke_api_token(ws, id, now()).await {
-        Ok(true) => Notice::done("The token was revoked: calls with it now fail."),
-        Ok(false) => Notice::error("No such live token."),
+    let notice = match state.engine.revoke_api_token(&admin.workspace, id).await {
+        Ok(()) => Notice::done("The token was revoked: calls with it now fail."),
+        Err(EngineError::NotFound { .. }) => Notice::error("No such live token."),
         Err(e) => Notice::error(error_text(&ApiError::from(e))),
     };
     settings_page(&state, &admin, notice).await
@@ -388,38 +386,17 @@ pub async fn create_attribute(State(state): State<AppState>, admin: Admin, Form(
     if !admin.csrf_ok(&f.csrf) {
         return csrf_refused();
     }
-    let name = f.name.trim();
-    let check = validate_custom_name(name)
-        .and_then(|()| text::check("description", &f.description, text::VALUE).map_err(|e| e.message))
-        .and_then(|()| {
-            DataType::parse(&f.data_type)
-                .ok_or_else(|| "Choose a type: string, integer, float, boolean or date".to_owned())
-        });
-    let notice = match check {
-        Err(m) => Notice::error(m),
-        Ok(data_type) => {
-            let now = now();
-            let attr = CustomAttribute {
-                id: 0,
-                name: name.to_owned(),
-                data_type,
-                label: name.to_owned(),
-                description: Some(f.description.trim().to_owned()).filter(|d| !d.is_empty()),
-                options: vec![],
-                messenger_writable: false,
-                archived: false,
-                created_at: now,
-                updated_at: now,
-                admin_id: Some(admin.teammate.id),
-            };
-            match state.store.create_custom_attribute(admin.workspace.id, &attr).await {
-                Ok(a) => Notice::done(format!("Attribute {} ({}) created.", a.name, a.data_type.as_str())),
-                Err(tidings_store::StoreError::Conflict { .. }) => {
-                    Notice::error(format!("There is already an attribute called {name}."))
-                }
-                Err(e) => Notice::error(error_text(&ApiError::from(e))),
-            }
-        }
+    let Some(data_type) = DataType::parse(&f.data_type) else {
+        return settings_page(&state, &admin, Notice::error("Choose a type: string, integer, float, boolean or date"))
+            .await;
+    };
+    let new = NewAttribute {
+        description: Some(f.description.trim().to_owned()).filter(|d| !d.is_empty()),
+        ..NewAttribute::named(f.name.trim(), data_type)
+    };
+    let notice = match state.engine.create_custom_attribute(&admin.workspace, Some(admin.teammate.id), new).await {
+        Ok(a) => Notice::done(format!("Attribute {} ({}) created.", a.name, a.data_type.as_str())),
+        Err(e) => Notice::error(error_text(&ApiError::from(e))),
     };
     settings_page(&state, &admin, notice).await
 }
@@ -445,22 +422,16 @@ pub async fn messenger_settings(
     if let Err(f) = admin.require(Permission::MessengerSettings) {
         return forbidden(&state, &admin, f).await;
     }
-    let mut origins = Vec::new();
-    for line in f.allowed_origins.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let Some(o) = origin(line).filter(|o| o.len() <= text::URL) else {
-            let error = format!("{line} is not an origin: write it as https://example.com (scheme and host, no path).");
-            return settings_page(&state, &admin, Notice::error(error)).await;
-        };
-        origins.push(o);
-    }
     let required = f.identity_required.is_some();
-    if let Err(e) = state.store.update_messenger_settings(admin.workspace.id, required, &origins).await {
-        return ApiError::from(e).into_response();
+    match state.engine.update_messenger_settings(&admin.workspace, required, &f.allowed_origins).await {
+        Ok(ws) => {
+            state.workspaces.forget(ws.id);
+            admin.workspace = ws;
+            settings_page(&state, &admin, Notice::done("Messenger settings saved.")).await
+        }
+        Err(e @ EngineError::Invalid(_)) => settings_page(&state, &admin, Notice::error(error_text(&e.into()))).await,
+        Err(e) => ApiError::from(e).into_response(),
     }
-    state.workspaces.forget(admin.workspace.id);
-    admin.workspace.identity_required = required;
-    admin.workspace.allowed_origins = origins;
-    settings_page(&state, &admin, Notice::done("Messenger settings saved.")).await
 }
 
 #[derive(Deserialize)]
@@ -495,28 +466,6 @@ pub async fn rotate_identity_secret(
     let done = "The identity secret was rotated. Compute every user_hash with the new secret below; \
                 every Messenger session has ended, and users get back in once their user_hash is new.";
     settings_page(&state, &admin, Notice::done(done)).await
-}
-
-/// `https://host[:port]` with nothing after it, as browsers send in `Origin`.
-fn origin(line: &str) -> Option<String> {
-    let line = line.trim_end_matches('/');
-    let (scheme, rest) = line.split_once("://")?;
-    let ok = matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.contains(['/', ' ', '?', '#']);
-    ok.then(|| line.to_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::origin;
-
-    #[test]
-    fn origins_are_scheme_and_host_only() {
-        assert_eq!(origin("https://app.example.com/").as_deref(), Some("https://app.example.com"));
-        assert_eq!(origin("http://localhost:3000").as_deref(), Some("http://localhost:3000"));
-        for bad in ["app.example.com", "ftp://x", "https://x/path", "https://", "https://a b"] {
-            assert!(origin(bad).is_none(), "{bad}");
-        }
-    }
 }
 
 #[derive(Deserialize)]

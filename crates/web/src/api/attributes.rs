@@ -4,14 +4,15 @@ use std::collections::HashMap;
 
 use axum::Json as JsonResponse;
 use axum::extract::{Path, Query, State};
-use axum::http::{Method, StatusCode};
+use axum::http::Method;
 use serde_json::{Value as Json, json};
-use tidings_core::attribute::{BUILT_INS, CustomAttribute, DataType, validate_custom_name};
-use tidings_core::text;
+use tidings_core::attribute::{BUILT_INS, DataType};
+use tidings_engine::attributes::{AttributeChange, NewAttribute};
+use tidings_engine::{EngineError, Missing};
 
 use super::{ApiRoute, Body, path_id, route, shapes};
 use crate::AppState;
-use crate::auth::{Caller, now};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 
 pub fn routes() -> Vec<ApiRoute> {
@@ -66,44 +67,30 @@ fn options(v: Option<&Json>) -> ApiResult<Option<Vec<String>>> {
     let Json::Array(items) = v else {
         return Err(ApiError::bad_request("options", "Options isn't an array"));
     };
-    if items.len() > MAX_OPTIONS {
-        return Err(ApiError::bad_request("options", format!("At most {MAX_OPTIONS} options")));
-    }
     items
         .iter()
-        .enumerate()
-        .map(|(i, o)| {
-            let option = match o {
+        .map(|o| {
+            match o {
                 Json::String(s) => Some(s.clone()),
                 Json::Object(m) => m.get("value").and_then(Json::as_str).map(str::to_owned),
                 _ => None,
             }
             .ok_or_else(|| {
                 ApiError::bad_request("options", "Each option must be a string or an object with a string value")
-            })?;
-            text::check(&format!("options[{i}]"), &option, text::VALUE)?;
-            Ok(option)
+            })
         })
         .collect::<ApiResult<Vec<_>>>()
         .map(Some)
 }
 
-/// The most options a list attribute may offer.
-const MAX_OPTIONS: usize = 1_000;
-
-/// A description, checked.
+/// A description, read (the engine checks it).
 fn description(body: &serde_json::Map<String, Json>) -> ApiResult<Option<String>> {
-    let d = super::fields::text(body, "description", "description")?;
-    if let Some(d) = d {
-        text::check("description", d, text::VALUE)?;
-    }
-    Ok(d.map(str::to_owned))
+    Ok(super::fields::text(body, "description", "description")?.map(str::to_owned))
 }
 
 async fn create(State(state): State<AppState>, caller: Caller, Body(body): Body) -> ApiResult<JsonResponse<Json>> {
     let name =
         body.get("name").and_then(Json::as_str).ok_or_else(|| ApiError::bad_request("name", "name is required"))?;
-    validate_custom_name(name).map_err(|m| ApiError::bad_request("name", m))?;
     match body.get("model").and_then(Json::as_str) {
         Some("contact") => {}
         Some("company") => {
@@ -117,36 +104,14 @@ async fn create(State(state): State<AppState>, caller: Caller, Body(body): Body)
     let data_type = body.get("data_type").and_then(Json::as_str).and_then(DataType::parse).ok_or_else(|| {
         ApiError::bad_request("data_type", "Data Type isn't an option: use string, integer, float, boolean or date")
     })?;
-    if tidings_core::attribute::builtin(name).is_some() {
-        return Err(ApiError::bad_request(
-            "name",
-            format!("You already have '{name}' in your contact data: it is a built-in attribute"),
-        ));
-    }
-    let options = options(body.get("options"))?.unwrap_or_default();
-    if !options.is_empty() && data_type != DataType::String {
-        return Err(ApiError::bad_request("options", "Options are only allowed on string attributes"));
-    }
-    let now = now();
-    let attr = CustomAttribute {
-        id: 0,
+    let new = NewAttribute {
         name: name.to_owned(),
         data_type,
-        label: name.to_owned(),
         description: description(&body)?,
-        options,
+        options: options(body.get("options"))?.unwrap_or_default(),
         messenger_writable: super::fields::boolean(&body, "messenger_writable", "messenger_writable")?.unwrap_or(false),
-        archived: false,
-        created_at: now,
-        updated_at: now,
-        admin_id: Some(caller.teammate.id),
     };
-    let saved = state.store.create_custom_attribute(caller.workspace.id, &attr).await.map_err(|e| match e {
-        tidings_store::StoreError::Conflict { .. } => {
-            ApiError::bad_request("name", format!("You already have '{name}' in your contact data. To save this as new contact data, use a different name."))
-        }
-        other => other.into(),
-    })?;
+    let saved = state.engine.create_custom_attribute(&caller.workspace, Some(caller.teammate.id), new).await?;
     Ok(JsonResponse(shapes::custom_attribute(&saved)))
 }
 
@@ -156,32 +121,20 @@ async fn update(
     Path(id): Path<String>,
     Body(body): Body,
 ) -> ApiResult<JsonResponse<Json>> {
-    let missing =
-        || ApiError::new(StatusCode::NOT_FOUND, "field_not_found", "We couldn't find that data attribute to update");
-    let id = path_id(&id).ok_or_else(missing)?;
-    let mut attr = state
-        .store
-        .custom_attributes(caller.workspace.id)
-        .await?
-        .into_iter()
-        .find(|a| a.id == id)
-        .ok_or_else(missing)?;
+    let id = path_id(&id).ok_or_else(|| ApiError::from(EngineError::not_found(Missing::Attribute)))?;
+    let exists = state.store.custom_attributes(caller.workspace.id).await?.iter().any(|a| a.id == id);
+    if !exists {
+        return Err(EngineError::not_found(Missing::Attribute).into());
+    }
     if body.contains_key("data_type") {
         return Err(ApiError::bad_request("data_type", "Updating the data type is not possible"));
     }
-    if let Some(a) = super::fields::boolean(&body, "archived", "archived")? {
-        attr.archived = a;
-    }
-    if body.contains_key("description") {
-        attr.description = description(&body)?;
-    }
-    if let Some(m) = super::fields::boolean(&body, "messenger_writable", "messenger_writable")? {
-        attr.messenger_writable = m;
-    }
-    if let Some(o) = options(body.get("options"))? {
-        attr.options = o;
-    }
-    attr.updated_at = now();
-    state.store.update_custom_attribute(caller.workspace.id, &attr).await?;
+    let change = AttributeChange {
+        archived: super::fields::boolean(&body, "archived", "archived")?,
+        description: if body.contains_key("description") { Some(description(&body)?) } else { None },
+        messenger_writable: super::fields::boolean(&body, "messenger_writable", "messenger_writable")?,
+        options: options(body.get("options"))?,
+    };
+    let attr = state.engine.update_custom_attribute(&caller.workspace, id, change).await?;
     Ok(JsonResponse(shapes::custom_attribute(&attr)))
 }

@@ -7,14 +7,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::Method;
 use serde_json::{Map, Value as Json, json};
 use tidings_core::attribute::builtin;
-use tidings_core::contact::{Contact, ContactInput, Role};
+use tidings_core::contact::{Contact, ContactInput};
 use tidings_core::filter::{Target, check_size, compile};
 use tidings_core::{FieldError, FieldErrors};
 use tidings_store::{ContactQuery, SortOrder};
 
 use super::{ApiRoute, Body, clock, decode_cursor, fields, pages, path_id, per_page, route, shapes};
 use crate::AppState;
-use crate::auth::{Caller, now};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use tidings_engine::filters::SchemaData;
 
@@ -113,10 +113,7 @@ async fn create(State(state): State<AppState>, caller: Caller, Body(body): Body)
     }
     let custom = state.store.custom_attributes(caller.workspace.id).await?;
     let input = ContactInput::parse(&body, &custom)?;
-    let now = now();
-    let mut contact = Contact::new(caller.workspace.id, input.role.unwrap_or(Role::User), now);
-    input.apply(&mut contact, now);
-    let saved = state.store.insert_contact(&contact).await?;
+    let saved = state.engine.create_contact(&caller.workspace, &input).await?;
     render_one(&state, &caller, &saved).await
 }
 
@@ -144,12 +141,10 @@ async fn update(
     Path(id): Path<String>,
     Body(body): Body,
 ) -> ApiResult<JsonResponse<Json>> {
-    let mut c = find(&state, &caller, &id).await?;
+    let c = find(&state, &caller, &id).await?;
     let custom = state.store.custom_attributes(caller.workspace.id).await?;
     let input = ContactInput::parse(&body, &custom)?;
-    if input.apply(&mut c, now()) {
-        state.store.update_contact(&c).await?;
-    }
+    let c = state.engine.update_contact(&caller.workspace, c.id, &input).await?;
     render_one(&state, &caller, &c).await
 }
 
@@ -159,13 +154,13 @@ async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<JsonResponse<Json>> {
     let c = find(&state, &caller, &id).await?;
-    state.store.delete_contact(caller.workspace.id, c.id).await?;
+    let c = state.engine.delete_contact(&caller.workspace, c.id).await?;
     Ok(JsonResponse(json!({"id": c.id.to_string(), "external_id": c.external_id, "type": "contact", "deleted": true})))
 }
 
 async fn set_archived(state: AppState, caller: Caller, id: String, archived: bool) -> ApiResult<JsonResponse<Json>> {
     let c = find(&state, &caller, &id).await?;
-    state.store.set_contact_archived(caller.workspace.id, c.id, archived, now()).await?;
+    let c = state.engine.set_contact_archived(&caller.workspace, c.id, archived).await?;
     Ok(JsonResponse(
         json!({"id": c.id.to_string(), "external_id": c.external_id, "type": "contact", "archived": archived}),
     ))
@@ -294,7 +289,7 @@ async fn bulk(State(state): State<AppState>, caller: Caller, Body(body): Body) -
             Err(e) => errors.push(json!({"index": i, "message": e.to_string()})),
         }
     }
-    let report = state.store.upsert_contacts(caller.workspace.id, &inputs, now()).await?;
+    let report = state.engine.upsert_contacts(&caller.workspace, &inputs).await?;
     for (k, reason) in &report.rejected {
         errors.push(json!({"index": positions[*k], "message": reason}));
     }

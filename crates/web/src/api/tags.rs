@@ -2,14 +2,14 @@
 
 use axum::Json as JsonResponse;
 use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode};
+use axum::http::Method;
 use serde_json::{Value as Json, json};
 
-use super::{
-    ApiRoute, Body, contacts::find as find_contact, fields, parse_id, path_id, route, segments::refers_to, shapes,
-};
+use tidings_engine::labels::Tagging;
+
+use super::{ApiRoute, Body, contacts::find as find_contact, fields, parse_id, path_id, route, shapes};
 use crate::AppState;
-use crate::auth::{Caller, now};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 
 pub fn routes() -> Vec<ApiRoute> {
@@ -34,40 +34,22 @@ fn invalid() -> ApiError {
 }
 
 async fn create(State(state): State<AppState>, caller: Caller, Body(body): Body) -> ApiResult<JsonResponse<Json>> {
-    let ws = caller.workspace.id;
-    let raw = body.get("name").and_then(Json::as_str).ok_or_else(invalid)?;
-    tidings_core::text::check("name", raw, tidings_core::text::NAME)?;
-    let name = Some(raw.trim()).filter(|n| !n.is_empty()).ok_or_else(invalid)?;
+    let name = body.get("name").and_then(Json::as_str).ok_or_else(invalid)?;
     // `{"name", "users": [{"id"}]}` tags (or, with "untag": true, untags) those contacts.
     let users = match body.get("users") {
         None => &[][..],
         Some(Json::Array(users)) => users.as_slice(),
         Some(_) => return Err(ApiError::bad_request("users", "users must be a list of {\"id\": …}")),
     };
-    let mut chosen = Vec::new();
+    let mut taggings = Vec::new();
     for (i, u) in users.iter().enumerate() {
         let Json::Object(u) = u else { return Err(invalid()) };
-        let id = fields::id(u, "id", &format!("users[{i}].id"))?.ok_or_else(invalid)?;
+        let contact = fields::id(u, "id", &format!("users[{i}].id"))?.ok_or_else(invalid)?;
         let untag = fields::boolean(u, "untag", &format!("users[{i}].untag"))? == Some(true);
-        // Every contact must exist before anything is written.
-        state
-            .store
-            .contact(ws, id)
-            .await?
-            .ok_or_else(|| ApiError::user_not_found().with_field(&format!("users[{i}].id")))?;
-        chosen.push((id, untag));
+        taggings.push(Tagging { contact, untag });
     }
-    let tag = match fields::id(&body, "id", "id")? {
-        Some(id) => state.store.rename_tag(ws, id, name).await?.ok_or_else(ApiError::not_found)?,
-        None => state.store.create_tag(ws, name, now()).await?,
-    };
-    for (id, untag) in chosen {
-        if untag {
-            state.store.untag_contact(ws, id, tag.id).await?;
-        } else {
-            state.store.tag_contact(ws, id, tag.id, Some(caller.teammate.id), now()).await?;
-        }
-    }
+    let id = fields::id(&body, "id", "id")?;
+    let tag = state.engine.save_tag(&caller.workspace, &caller.teammate, id, name, &taggings).await?;
     Ok(JsonResponse(shapes::tag(&tag)))
 }
 
@@ -88,15 +70,7 @@ async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<JsonResponse<Json>> {
     let tag = find(&state, &caller, &id).await?;
-    let segments = state.store.segments(caller.workspace.id).await?;
-    if let Some(s) = segments.iter().find(|s| refers_to(&s.query, "tag_id", tag.id)) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "tag_has_dependent_objects",
-            format!("Unable to delete Tag with dependent objects: segment '{}' uses it", s.name),
-        ));
-    }
-    state.store.delete_tag(caller.workspace.id, tag.id).await?;
+    let tag = state.engine.delete_tag(&caller.workspace, tag.id).await?;
     Ok(JsonResponse(json!({"type": "tag", "id": tag.id.to_string(), "name": tag.name, "deleted": true})))
 }
 
@@ -120,8 +94,7 @@ async fn tag_contact(
     let c = find_contact(&state, &caller, &id).await?;
     let tag_id =
         body.get("id").and_then(parse_id).ok_or_else(|| ApiError::bad_request("id", "id of the tag is required"))?;
-    let tag = state.store.tag(caller.workspace.id, tag_id).await?.ok_or_else(ApiError::not_found)?;
-    state.store.tag_contact(caller.workspace.id, c.id, tag.id, Some(caller.teammate.id), now()).await?;
+    let tag = state.engine.tag_contact(&caller.workspace, &caller.teammate, c.id, tag_id).await?;
     Ok(JsonResponse(shapes::tag(&tag)))
 }
 
@@ -132,6 +105,6 @@ async fn untag_contact(
 ) -> ApiResult<JsonResponse<Json>> {
     let c = find_contact(&state, &caller, &id).await?;
     let tag = find(&state, &caller, &tag_id).await?;
-    state.store.untag_contact(caller.workspace.id, c.id, tag.id).await?;
+    let tag = state.engine.untag_contact(&caller.workspace, c.id, tag.id).await?;
     Ok(JsonResponse(shapes::tag(&tag)))
 }

@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value as Json, json};
 use tidings_core::contact::{Contact, ContactInput, Role};
+use tidings_engine::contacts::Visitor as BootVisitor;
 use tidings_engine::conversations::ReplyTo;
 use tidings_engine::render::Composed;
 use tidings_store::{Conversation, Workspace};
@@ -120,8 +121,7 @@ pub async fn boot(State(state): State<AppState>, headers: HeaderMap, Body(b): Bo
     }
     let custom = state.store.custom_attributes(ws.id).await?;
     let input = input_from(&b, &custom)?;
-    let now = now();
-    let contact = match identity(&b) {
+    let visitor = match identity(&b) {
         Some(id) => {
             let hash = b.get("user_hash").and_then(Json::as_str);
             match hash {
@@ -138,76 +138,27 @@ pub async fn boot(State(state): State<AppState>, headers: HeaderMap, Body(b): Bo
                 }
                 _ => {}
             }
-            let existing = match input.external_id.clone().flatten() {
-                Some(ext) => state.store.contact_by_external_id(ws.id, &ext).await?,
-                None => match input.email.clone().flatten() {
-                    Some(email) => state.store.user_by_email(ws.id, &email).await?,
-                    None => None,
-                },
-            };
-            match existing {
-                Some(mut c) => {
-                    let mut changed = input.apply(&mut c, now);
-                    if c.role == Role::Lead {
-                        c.role = Role::User;
-                        changed = true;
-                    }
-                    if changed {
-                        state.store.update_contact(&c).await?;
-                    }
-                    c
-                }
-                None => {
-                    let mut c = Contact::new(ws.id, Role::User, now);
-                    input.apply(&mut c, now);
-                    state.store.insert_contact(&c).await?
-                }
-            }
+            BootVisitor::Identified
         }
-        None => {
-            // A returning visitor presents their earlier session; anyone else becomes a new lead.
-            let earlier = b
+        // A returning visitor presents their earlier session; anyone else becomes a new lead.
+        None => BootVisitor::Anonymous {
+            earlier: b
                 .get("session")
                 .and_then(Json::as_str)
-                .and_then(|t| verify_session(&ws, t, now))
-                .filter(|s| s.kind == SessionKind::Lead);
-            let found = match earlier {
-                Some(s) => state
-                    .store
-                    .contact(ws.id, s.contact)
-                    .await?
-                    .filter(|c| c.role == Role::Lead && c.external_id.is_none() && !c.archived),
-                None => None,
-            };
-            match found {
-                Some(c) => c,
-                None => {
-                    let mut c = Contact::new(ws.id, Role::Lead, now);
-                    input.apply(&mut c, now);
-                    c.external_id = None;
-                    state.store.insert_contact(&c).await?
-                }
-            }
-        }
+                .and_then(|t| verify_session(&ws, t, now()))
+                .filter(|s| s.kind == SessionKind::Lead)
+                .map(|s| s.contact),
+        },
     };
-    state.store.touch_contacts(ws.id, &[contact.id], now).await?;
+    let contact = state.engine.messenger_boot(&ws, visitor, &input).await?;
     let unread = unread_count(&state, ws.id, contact.id).await?;
     Ok(JsonResponse(session_json(&ws, &contact, unread)))
 }
 
 pub async fn update(State(state): State<AppState>, v: Visitor, Body(b): Body) -> ApiResult<JsonResponse<Json>> {
     let custom = state.store.custom_attributes(v.workspace.id).await?;
-    let mut input = input_from(&b, &custom)?;
-    // The identity of a verified contact cannot be changed from the browser.
-    input.external_id = None;
-    if v.contact.role == Role::User {
-        input.email = None;
-    }
-    let mut c = v.contact.clone();
-    if input.apply(&mut c, now()) {
-        state.store.update_contact(&c).await?;
-    }
-    state.store.touch_contacts(v.workspace.id, &[c.id], now()).await?;
+    let input = input_from(&b, &custom)?;
+    let c = state.engine.messenger_update(&v.workspace, &v.contact, input).await?;
     let unread = unread_count(&state, v.workspace.id, c.id).await?;
     Ok(JsonResponse(json!({"type": "messenger_update", "unread_count": unread})))
 }
