@@ -28,6 +28,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (12, "reply_emails", include_str!("../migrations/postgres/0012_reply_emails.sql")),
     (13, "conversation_search", include_str!("../migrations/postgres/0013_conversation_search.sql")),
     (14, "inbox_counts", include_str!("../migrations/postgres/0014_inbox_counts.sql")),
+    (16, "contact_search", include_str!("../migrations/postgres/0016_contact_search.sql")),
 ];
 
 /// `column` is one of a list of ids bound at `$n`, as one `bigint[]` parameter.
@@ -82,7 +83,7 @@ impl Store {
             options = options.options([("search_path", schema)]);
         }
         let pool = PgPoolOptions::new().max_connections(10).connect_with(options).await?;
-        let store = Store { reader: pool.clone(), writer: pool };
+        let store = Store { reader: pool.clone(), writer: pool, indexed: Default::default() };
         store.migrate().await?;
         Ok(store)
     }
