@@ -1,5 +1,6 @@
 //! The filters that read indexes of their own mean what the in-memory evaluator says: "email
-//! contains …@…" (ruled out by the stored email domain first) over emails of every shape, and
+//! contains" (ruled out by the stored email domain first on PostgreSQL, LIKE on SQLite) over
+//! emails of every shape and needles holding LIKE's wildcards, and
 //! custom attributes of every type, before and after their expression index exists, archived
 //! or not, and under the same name with other types in another workspace.
 
@@ -70,6 +71,9 @@ async fn email_contains_with_an_at_sign_matches_the_evaluator_for_every_shape_of
         Some("x%_y@gmail.com"),
         Some("ivy@ÉCOLE.fr"),
         None,
+        Some("back\\slash@gmail.com"),
+        Some("per%cent_@x.test"),
+        Some("percent@x.test"),
     ];
     let needles = [
         "@gmail",
@@ -86,6 +90,13 @@ async fn email_contains_with_an_at_sign_matches_the_evaluator_for_every_shape_of
         "%_y@g",
         "@mail.",
         "@é",
+        // Without an `@`, and LIKE's wildcards and escape, which must match only themselves.
+        "gmail",
+        "\\s",
+        "%c",
+        "t_@",
+        "_",
+        "%",
     ];
     let stores = Stores::new().await;
     for (db, store) in &stores.all {
@@ -122,7 +133,7 @@ async fn email_contains_with_an_at_sign_matches_the_evaluator_for_every_shape_of
         // The common case finds what it should, so the comparison above is not vacuous.
         let (sql, _) =
             both(store, ws.id, &[], &saved, &json!({"field": "email", "operator": "~", "value": "@gmail"})).await;
-        let want: BTreeSet<i64> = [0, 1, 2, 4, 5, 7, 9, 10, 11, 12].iter().map(|i| saved[*i].id).collect();
+        let want: BTreeSet<i64> = [0, 1, 2, 4, 5, 7, 9, 10, 11, 12, 15].iter().map(|i| saved[*i].id).collect();
         assert_eq!(sql, want, "{db}");
     }
     stores.cleanup().await;
