@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 use sqlx::Row;
 use tidings_core::attribute::{CustomAttribute, DataType};
 use tidings_core::contact::{Contact, ContactInput, Role};
-use tidings_core::filter::sql::{Sql, SqlParam, compile};
+use tidings_core::filter::sql::{Sql, SqlParam, compile, custom_index, custom_targets};
 use tidings_core::filter::{Pred, Target};
 
 use crate::model::parse_role;
@@ -27,6 +27,8 @@ type Q<'q> = sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>>;
 pub struct Store {
     reader: sqlx::Pool<Db>,
     writer: sqlx::Pool<Db>,
+    /// Expression indexes on custom attributes known to exist (see `index_custom_attributes`).
+    indexed: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// Columns of `contacts` in the order `bind_contact` binds them (the id comes first in reads).
@@ -553,6 +555,7 @@ impl crate::Store for Store {
     }
 
     async fn search_contacts(&self, ws: i64, query: &ContactQuery) -> Result<(Vec<Contact>, i64)> {
+        self.index_custom_attributes(query.pred.as_ref()).await;
         let mut filter = Sql::new(1);
         match &query.pred {
             Some(p) => compile(p, DIALECT, "c", &mut filter),
@@ -595,6 +598,7 @@ impl crate::Store for Store {
     }
 
     async fn count_contacts(&self, ws: i64, pred: Option<&Pred>) -> Result<i64> {
+        self.index_custom_attributes(pred).await;
         let mut filter = Sql::new(1);
         match pred {
             Some(p) => compile(p, DIALECT, "c", &mut filter),
@@ -637,6 +641,37 @@ impl crate::Store for Store {
 }
 
 impl Store {
+    /// Makes sure each custom attribute `pred` filters on has its expression index
+    /// (`custom_index`), creating it the first time one is filtered on: an attribute that is never
+    /// searched costs imports and updates nothing, and one that is, is read through its index from
+    /// then on (the compiled filter reads the very expression indexed). An index is per attribute
+    /// name, for every workspace. Building it reads the contacts once (seconds for a million),
+    /// once per database; if it fails, the search runs without it and the next one tries again.
+    async fn index_custom_attributes(&self, pred: Option<&Pred>) {
+        let Some(pred) = pred else { return };
+        for (name, data_type) in custom_targets(pred) {
+            let Some((index, columns)) = custom_index(&name, data_type, DIALECT) else { continue };
+            if self.indexed.lock().map(|known| known.contains(&index)).unwrap_or(false) {
+                continue;
+            }
+            let mut sql = format!("CREATE INDEX IF NOT EXISTS {index} ON contacts ({columns})");
+            if DIALECT == Dialect::Postgres {
+                // PostgreSQL keeps statistics of an indexed expression only once it analyzes the
+                // table: until then it guesses "plan = pro" is rare and reads a quarter of the
+                // contacts through the index, one at a time.
+                sql.push_str("; ANALYZE contacts");
+            }
+            match sqlx::raw_sql(&sql).execute(&self.writer).await {
+                Ok(_) => {
+                    if let Ok(mut known) = self.indexed.lock() {
+                        known.insert(index);
+                    }
+                }
+                Err(e) => tracing::warn!(attribute = %name, error = %e, "could not index a custom attribute"),
+            }
+        }
+    }
+
     /// The existing contact a new or changed one collides with, if any.
     async fn matching_contact(&self, c: &Contact) -> Result<Option<Contact>> {
         if let Some(e) = &c.external_id

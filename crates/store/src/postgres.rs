@@ -29,6 +29,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (13, "conversation_search", include_str!("../migrations/postgres/0013_conversation_search.sql")),
     (14, "inbox_counts", include_str!("../migrations/postgres/0014_inbox_counts.sql")),
     (15, "uploads", include_str!("../migrations/postgres/0015_uploads.sql")),
+    (16, "contact_search", include_str!("../migrations/postgres/0016_contact_search.sql")),
     (19, "imports", include_str!("../migrations/postgres/0019_imports.sql")),
 ];
 
@@ -86,7 +87,7 @@ impl Store {
             options = options.options([("search_path", schema)]);
         }
         let pool = PgPoolOptions::new().max_connections(10).connect_with(options).await?;
-        let store = Store { reader: pool.clone(), writer: pool };
+        let store = Store { reader: pool.clone(), writer: pool, indexed: Default::default() };
         store.migrate().await?;
         Ok(store)
     }

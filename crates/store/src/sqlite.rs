@@ -29,6 +29,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (13, "conversation_search", include_str!("../migrations/sqlite/0013_conversation_search.sql")),
     (14, "inbox_counts", include_str!("../migrations/sqlite/0014_inbox_counts.sql")),
     (15, "uploads", include_str!("../migrations/sqlite/0015_uploads.sql")),
+    (16, "contact_search", include_str!("../migrations/sqlite/0016_contact_search.sql")),
     (19, "imports", include_str!("../migrations/sqlite/0019_imports.sql")),
 ];
 
@@ -86,9 +87,9 @@ impl Store {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
         }
         let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
-        let store = Store { reader: writer.clone(), writer };
+        let store = Store { reader: writer.clone(), writer, indexed: Default::default() };
         store.migrate().await?;
         let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
-        Ok(Store { reader, writer: store.writer })
+        Ok(Store { reader, writer: store.writer, indexed: store.indexed })
     }
 }

@@ -129,8 +129,44 @@ fn sql_never_contains_user_text() {
     for d in [Dialect::Sqlite, Dialect::Postgres] {
         let mut sql = Sql::new(1);
         to_sql(&pred, d, "c", &mut sql);
-        assert!(!sql.text.contains("DROP") && !sql.text.contains("plan"), "{}", sql.text);
+        assert!(!sql.text.contains("DROP") && !sql.text.contains("pro"), "{}", sql.text);
         assert!(sql.text.starts_with("(") && sql.text.contains("$2"), "{}", sql.text);
-        assert_eq!(sql.params.len(), 4);
+        // A valid attribute name is written in, so that its expression index serves the query.
+        assert!(sql.text.contains("'plan'") || sql.text.contains("'$.\"plan\"'"), "{}", sql.text);
+        assert_eq!(sql.params.len(), 3);
+    }
+    // A name no attribute may have (a quote) is never written in: it is bound like a value.
+    let odd = Pred::Test(
+        Target::Custom { name: "pl'an".into(), data_type: DataType::String },
+        Test::Eq(crate::attribute::Value::Str("pro".into())),
+    );
+    for d in [Dialect::Sqlite, Dialect::Postgres] {
+        let mut sql = Sql::new(1);
+        to_sql(&odd, d, "c", &mut sql);
+        assert!(!sql.text.contains("pl'an") && sql.params.len() == 2, "{}", sql.text);
+        assert_eq!(super::sql::custom_index("pl'an", DataType::String, d), None);
+    }
+}
+
+#[test]
+fn custom_attributes_are_read_by_the_expression_their_index_holds() {
+    let (name, columns) = super::sql::custom_index("plan", DataType::String, Dialect::Sqlite).unwrap();
+    assert!(name.starts_with("contacts_attribute_"));
+    assert_eq!(columns, "workspace_id, archived, json_extract(custom_attributes, '$.\"plan\"')");
+    let (_, columns) = super::sql::custom_index("plan", DataType::String, Dialect::Postgres).unwrap();
+    assert_eq!(columns, "workspace_id, archived, ((custom_attributes->>'plan'))");
+    // PostgreSQL would cast other types: no index, which could fail on another workspace's values.
+    assert_eq!(super::sql::custom_index("seats", DataType::Integer, Dialect::Postgres), None);
+    let pred = Pred::Test(
+        Target::Custom { name: "plan".into(), data_type: DataType::String },
+        Test::Eq(crate::attribute::Value::Str("pro".into())),
+    );
+    for d in [Dialect::Sqlite, Dialect::Postgres] {
+        let (_, columns) = super::sql::custom_index("plan", DataType::String, d).unwrap();
+        let indexed = columns.trim_start_matches("workspace_id, archived, ");
+        let mut sql = Sql::new(1);
+        to_sql(&pred, d, "", &mut sql);
+        // Compiled over an unaliased table, the query reads exactly the indexed expression.
+        assert!(sql.text.replace("(.", "(").contains(indexed), "{} vs {indexed}", sql.text);
     }
 }

@@ -6,6 +6,7 @@ mod conversation_search;
 mod conversation_search_property;
 mod conversations;
 mod filters;
+mod filters_indexed;
 mod inbox;
 mod messages;
 mod replies;

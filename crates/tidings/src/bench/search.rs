@@ -302,8 +302,9 @@ fn cases(db: Db, ws: i64, vip: i64, clock: &Clock) -> Vec<Case> {
     let seen_since = Day::days_ago(7, clock).end;
     let scope = format!("workspace_id = {ws} AND archived = FALSE");
     let a = json!({"field": "signed_up_at", "operator": "more_than_days_ago", "value": 30});
+    // The plan is read by the expression its index holds (an expert uses the index too).
     let (plan, gmail) = match db {
-        Db::Sqlite => ("json_extract(custom_attributes, '$.plan') = 'pro'", "email LIKE '%@gmail%'"),
+        Db::Sqlite => ("json_extract(custom_attributes, '$.\"plan\"') = 'pro'", "email LIKE '%@gmail%'"),
         Db::Postgres => ("custom_attributes->>'plan' = 'pro'", "email ILIKE '%@gmail%'"),
     };
     // What an expert writes on each engine: SQLite reads an uncorrelated IN list once; on

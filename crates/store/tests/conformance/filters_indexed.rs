@@ -1,0 +1,249 @@
+//! The filters that read indexes of their own mean what the in-memory evaluator says: "email
+//! contains" (ruled out by the stored email domain first on PostgreSQL, LIKE on SQLite) over
+//! emails of every shape and needles holding LIKE's wildcards, and
+//! custom attributes of every type, before and after their expression index exists, archived
+//! or not, and under the same name with other types in another workspace.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use serde_json::{Value as Json, json};
+use tidings_core::attribute::{CustomAttribute, DataType};
+use tidings_core::contact::{Contact, Role};
+use tidings_core::dates::Clock;
+use tidings_core::filter::eval::{Facts, matches};
+use tidings_core::filter::{Schema, compile};
+use tidings_store::{ContactQuery, SortOrder, Store};
+
+use super::support::{Stores, workspace};
+
+const NOW: i64 = 1_735_732_800;
+
+/// The contacts `query` selects by SQL (search and count, which must agree) and by the
+/// evaluator, as sets of contact ids.
+async fn both(
+    store: &Arc<dyn Store>,
+    ws: i64,
+    customs: &[CustomAttribute],
+    saved: &[Contact],
+    query: &Json,
+) -> (BTreeSet<i64>, BTreeSet<i64>) {
+    let clock = Clock::new(NOW, Clock::zone("UTC"));
+    let tag_ids: Vec<i64> = store.tags(ws).await.unwrap().iter().map(|t| t.id).collect();
+    let schema = Schema { custom: customs, tag_ids: &tag_ids, segments: &[], message_ids: &[] };
+    let pred = compile(query, &schema, &clock, "query").unwrap();
+    let page =
+        ContactQuery { pred: Some(pred.clone()), sort: None, order: SortOrder::Descending, offset: 0, limit: 1000 };
+    let (found, total) = store.search_contacts(ws, &page).await.unwrap();
+    assert_eq!(total as usize, found.len(), "{query}");
+    assert_eq!(store.count_contacts(ws, Some(&pred)).await.unwrap(), total, "{query}");
+    let mut tagged = BTreeSet::new();
+    for t in &tag_ids {
+        let page = ContactQuery { pred: Some(tidings_core::filter::Pred::HasTag(*t)), ..page.clone() };
+        tagged.extend(store.search_contacts(ws, &page).await.unwrap().0.iter().map(|c| (c.id, *t)));
+    }
+    let memory = saved
+        .iter()
+        .filter(|c| {
+            let tags: Vec<i64> = tagged.iter().filter(|(id, _)| *id == c.id).map(|(_, t)| *t).collect();
+            matches(&pred, &Facts { contact: c, tag_ids: &tags, deliveries: &[] })
+        })
+        .map(|c| c.id)
+        .collect();
+    (found.iter().map(|c| c.id).collect(), memory)
+}
+
+#[tokio::test]
+async fn email_contains_with_an_at_sign_matches_the_evaluator_for_every_shape_of_email() {
+    let emails: &[Option<&str>] = &[
+        Some("ann@gmail.com"),
+        Some("Bob@GMail.COM"),
+        Some("carl@gmailer.test"),
+        Some("dan@mail.gmail.com"),
+        Some("eve@Gmail.com@other.test"),
+        Some("fay@x@gmail.com"),
+        Some("gil@"),
+        Some("hal@@gmail.com"),
+        Some("no-at-gmail.com"),
+        Some("@gmail.com"),
+        Some("ÉLO@gmail.com"),
+        Some("élo@GMAIL.COM"),
+        Some("x%_y@gmail.com"),
+        Some("ivy@ÉCOLE.fr"),
+        None,
+        Some("back\\slash@gmail.com"),
+        Some("per%cent_@x.test"),
+        Some("percent@x.test"),
+    ];
+    let needles = [
+        "@gmail",
+        "n@gmail",
+        "@",
+        "@@",
+        "l@",
+        "@gmail.com@",
+        "x@gmail",
+        "@other",
+        "m@other.test",
+        "é@ÉCOLE",
+        "ÉLO@g",
+        "%_y@g",
+        "@mail.",
+        "@é",
+        // Without an `@`, and LIKE's wildcards and escape, which must match only themselves.
+        "gmail",
+        "\\s",
+        "%c",
+        "t_@",
+        "_",
+        "%",
+    ];
+    let stores = Stores::new().await;
+    for (db, store) in &stores.all {
+        let ws = workspace(store).await;
+        let vip = store.create_tag(ws.id, "vip", 0).await.unwrap();
+        let mut saved = Vec::new();
+        for (n, e) in emails.iter().enumerate() {
+            // Leads: the same email may not be two users', and these are not all unique.
+            let mut c = Contact::new(ws.id, if n % 2 == 0 { Role::User } else { Role::Lead }, NOW - n as i64);
+            c.email = e.map(str::to_owned);
+            let c = store.insert_contact(&c).await.unwrap();
+            if n % 3 == 0 {
+                store.tag_contact(ws.id, c.id, vip.id, None, 0).await.unwrap();
+            }
+            saved.push(c);
+        }
+        // An archived contact is never found, whatever its email.
+        let mut gone = Contact::new(ws.id, Role::Lead, NOW);
+        gone.email = Some("zed@gmail.com".into());
+        let gone = store.insert_contact(&gone).await.unwrap();
+        store.set_contact_archived(ws.id, gone.id, true, NOW).await.unwrap();
+        for needle in needles {
+            for op in ["~", "!~"] {
+                let leaf = json!({"field": "email", "operator": op, "value": needle});
+                let (sql, memory) = both(store, ws.id, &[], &saved, &leaf).await;
+                assert_eq!(sql, memory, "{db}: email {op} {needle}");
+                assert!(!sql.contains(&gone.id), "{db}: archived");
+                let or =
+                    json!({"operator": "OR", "value": [leaf, {"field": "tag_id", "operator": "=", "value": vip.id}]});
+                let (sql, memory) = both(store, ws.id, &[], &saved, &or).await;
+                assert_eq!(sql, memory, "{db}: {or}");
+            }
+        }
+        // The common case finds what it should, so the comparison above is not vacuous.
+        let (sql, _) =
+            both(store, ws.id, &[], &saved, &json!({"field": "email", "operator": "~", "value": "@gmail"})).await;
+        let want: BTreeSet<i64> = [0, 1, 2, 4, 5, 7, 9, 10, 11, 12, 15].iter().map(|i| saved[*i].id).collect();
+        assert_eq!(sql, want, "{db}");
+    }
+    stores.cleanup().await;
+}
+
+/// The number of indexes on `contacts` named like a custom attribute's.
+async fn attribute_indexes(db: &str, store: &Arc<dyn Store>) -> i64 {
+    let sql = if db == "sqlite" {
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'contacts_attribute_%'"
+    } else {
+        "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname LIKE 'contacts_attribute_%'"
+    };
+    store.scalar_raw(sql).await.unwrap()
+}
+
+#[tokio::test]
+async fn custom_attributes_of_every_type_filter_alike_before_and_after_their_index_exists() {
+    let types = [
+        ("plan", DataType::String, vec![json!("pro"), json!("Pro"), json!("free"), json!("pro ")]),
+        ("seats", DataType::Integer, vec![json!(1), json!(5), json!(-3), json!(5)]),
+        ("mrr", DataType::Float, vec![json!(1.5), json!(5), json!(-0.25), json!(5.0)]),
+        ("beta", DataType::Boolean, vec![json!(true), json!(false), json!(true), json!(false)]),
+        ("renewal_at", DataType::Date, vec![json!(NOW), json!(NOW - 86_400), json!(NOW + 10), json!(0)]),
+        ("old attr €", DataType::String, vec![json!("a"), json!("b"), json!("a"), json!("c")]),
+    ];
+    let queries = |name: &str, data_type: DataType, v: &Json| {
+        let f = format!("custom_attributes.{name}");
+        let mut qs = vec![
+            json!({"field": f, "operator": "=", "value": v}),
+            json!({"field": f, "operator": "=", "value": null}),
+            json!({"field": f, "operator": "!=", "value": null}),
+        ];
+        if data_type == DataType::Date {
+            qs.push(json!({"field": f, "operator": "<", "value": v}));
+            qs.push(json!({"field": f, "operator": "more_than_days_ago", "value": 0}));
+        } else {
+            qs.push(json!({"field": f, "operator": "!=", "value": v}));
+        }
+        if v.is_number() && data_type != DataType::Date {
+            qs.push(json!({"field": f, "operator": ">", "value": v}));
+            qs.push(json!({"field": f, "operator": "<=", "value": v}));
+        }
+        if v.is_string() {
+            qs.push(json!({"field": f, "operator": "IN", "value": [v, "free"]}));
+            qs.push(json!({"field": f, "operator": "~", "value": "r"}));
+        }
+        qs
+    };
+    let stores = Stores::new().await;
+    for (db, store) in &stores.all {
+        let ws = workspace(store).await;
+        // Another workspace names its attributes alike with other types (strings where this one
+        // has numbers, and the reverse): an index per name serves both and refuses neither.
+        let other = workspace(store).await;
+        let mut customs = Vec::new();
+        for (name, data_type, _) in &types {
+            customs.push(store.create_custom_attribute(ws.id, &CustomAttribute::new(name, *data_type)).await.unwrap());
+            let flipped = if *data_type == DataType::String { DataType::Integer } else { DataType::String };
+            store.create_custom_attribute(other.id, &CustomAttribute::new(name, flipped)).await.unwrap();
+        }
+        // An archived attribute still filters as before.
+        let mut archived = customs.pop().unwrap();
+        archived.archived = true;
+        store.update_custom_attribute(ws.id, &archived).await.unwrap();
+        customs.push(archived);
+        let mut saved = Vec::new();
+        for n in 0..5 {
+            let mut c = Contact::new(ws.id, Role::Lead, NOW - n);
+            for (name, _, values) in &types {
+                // The fifth contact has none of them.
+                if let Some(v) = values.get(n as usize) {
+                    c.custom_attributes.insert((*name).into(), v.clone());
+                }
+            }
+            saved.push(store.insert_contact(&c).await.unwrap());
+            let mut o = Contact::new(other.id, Role::Lead, NOW);
+            for (name, data_type, _) in &types {
+                let v = if *data_type == DataType::String { json!(n) } else { json!(format!("s{n}")) };
+                o.custom_attributes.insert((*name).into(), v);
+            }
+            store.insert_contact(&o).await.unwrap();
+        }
+        assert_eq!(attribute_indexes(db, store).await, 0, "{db}: nothing indexed before a filter");
+        for round in ["without the index", "with it"] {
+            for (name, data_type, values) in &types {
+                for q in queries(name, *data_type, &values[1]) {
+                    let (sql, memory) = both(store, ws.id, &customs, &saved, &q).await;
+                    assert_eq!(sql, memory, "{db} {round}: {q}");
+                }
+            }
+        }
+        // One index per filtered name: every type on SQLite, strings only on PostgreSQL (which
+        // would cast the others).
+        let want = if *db == "sqlite" { types.len() } else { 2 };
+        assert_eq!(attribute_indexes(db, store).await, want as i64, "{db}");
+        // The other workspace's contacts, whose values have other types, still write and read.
+        let mut late = Contact::new(other.id, Role::Lead, NOW);
+        late.custom_attributes.insert("seats".into(), json!("many"));
+        late.custom_attributes.insert("plan".into(), json!(7));
+        store.insert_contact(&late).await.unwrap();
+        let other_customs = store.custom_attributes(other.id).await.unwrap();
+        let (sql, _) = both(
+            store,
+            other.id,
+            &other_customs,
+            &[],
+            &json!({"field": "custom_attributes.seats", "operator": "=", "value": "many"}),
+        )
+        .await;
+        assert_eq!(sql.len(), 1, "{db}");
+    }
+    stores.cleanup().await;
+}
