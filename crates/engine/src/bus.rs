@@ -35,6 +35,8 @@ pub enum Event {
     /// A teammate has a conversation open (`typing`: and is writing in it). Nothing is stored:
     /// pages repeat it while it holds and forget it when it stops coming.
     TeammatePresent { workspace: i64, conversation: i64, teammate: i64, typing: bool },
+    /// A saved segment was created, changed or deleted.
+    SegmentChanged { workspace: i64, segment: i64 },
     /// An import from a file moved: uploaded, started, a second of progress, or ended.
     ImportChanged { workspace: i64, import: i64 },
 }
@@ -89,6 +91,7 @@ impl Event {
             | Event::ConversationChanged { workspace, .. }
             | Event::ConversationSeen { workspace, .. }
             | Event::TeammatePresent { workspace, .. }
+            | Event::SegmentChanged { workspace, .. }
             | Event::ImportChanged { workspace, .. } => *workspace,
         }
     }

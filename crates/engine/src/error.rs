@@ -15,6 +15,7 @@ pub enum Missing {
     Tag,
     SavedReply,
     Webhook,
+    Segment,
     /// A custom attribute.
     Attribute,
     /// A live API token.
@@ -32,6 +33,9 @@ pub enum EngineError {
     /// The record is not in a state that allows this; `code` says why, for clients to branch on.
     #[error("{message}")]
     Conflict { code: &'static str, message: String, field: Option<&'static str> },
+    /// Nobody may do this to this record (a built-in segment cannot be deleted).
+    #[error("{message}")]
+    Forbidden { message: String },
     /// A record others depend on cannot be removed (a tag a segment uses); `code` says why.
     #[error("{message}")]
     InUse { code: &'static str, message: String },

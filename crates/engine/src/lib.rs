@@ -26,6 +26,7 @@ pub mod presence;
 pub mod profiles;
 pub mod render;
 pub mod scheduler;
+pub mod segments;
 pub mod settings;
 pub mod tasks;
 pub mod uploads;

@@ -293,8 +293,31 @@
       return { field: f.field, operator: f.op, value: v };
     }
 
+    // Whether a row could have come from this builder: a known attribute, one of its operators,
+    // a value that is text (rows also come from addresses people share and edit by hand).
+    const fits = (f) => {
+      const a = f && typeof f.field === "string" && attrs.get(f.field);
+      if (!a || typeof f.op !== "string" || !operatorsFor(a).includes(f.op)) return false;
+      if (typeof f.value !== "string" || f.value.length > 1000) return false;
+      return a.type !== "message" || (schema.messages || []).some((m) => String(m.id) === f.value);
+    };
+
+    // A filter of the query language as a row, or null when no row can show it.
+    function fromLeaf(f) {
+      if (!f || typeof f.field !== "string" || !attrs.has(f.field) || typeof f.operator !== "string") return null;
+      const a = attrs.get(f.field);
+      let op = f.operator;
+      let value = f.value;
+      if (value === null) { op = op === "=" ? "unknown" : op === "!=" ? "known" : op; value = ""; }
+      else if (a.type === "date" && !op.endsWith("days_ago") && typeof value === "number") value = new Date(value * 1000).toISOString().slice(0, 10);
+      else if (Array.isArray(value)) value = value.join(", ");
+      const row = { field: f.field, op, value: String(value) };
+      return fits(row) ? row : null;
+    }
+
     return {
       attrs,
+      operatorsFor,
       add(field = "email", op = "~", value = "") {
         filters.push({ field, op, value });
         render();
@@ -302,6 +325,26 @@
       query(match) {
         const done = filters.filter((f) => f.op === "unknown" || f.op === "known" || String(f.value).trim() !== "");
         return done.length ? { operator: match || "AND", value: done.map(leaf) } : null;
+      },
+      /** The rows as they stand: `{field, op, value}` each. */
+      rows: () => filters.map((f) => ({ field: f.field, op: f.op, value: String(f.value) })),
+      /** Replaces the rows, keeping those that fit and dropping the others; returns how many fit. */
+      set(rows) {
+        filters.splice(0, filters.length, ...(Array.isArray(rows) ? rows : []).filter(fits).map((f) => ({ ...f })));
+        render();
+        return filters.length;
+      },
+      /**
+       * The rows of a query-language group of plain filters (or one filter): `{match, rows}`, or
+       * null when some part of it cannot be shown as a row.
+       */
+      fromQuery(group) {
+        if (!group || typeof group !== "object") return null;
+        const grouped = group.operator === "AND" || group.operator === "OR";
+        const leaves = grouped ? group.value : [group];
+        if (!Array.isArray(leaves)) return null;
+        const rows = leaves.map(fromLeaf);
+        return rows.every(Boolean) ? { match: group.operator === "OR" ? "OR" : "AND", rows } : null;
       },
       render,
     };

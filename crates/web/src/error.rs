@@ -125,6 +125,7 @@ impl From<EngineError> for ApiError {
                     | Missing::Tag
                     | Missing::SavedReply
                     | Missing::Webhook
+                    | Missing::Segment
                     | Missing::ApiToken => ApiError::not_found(),
                     Missing::Attribute => ApiError::new(
                         StatusCode::NOT_FOUND,
@@ -144,6 +145,7 @@ impl From<EngineError> for ApiError {
                     None => e,
                 }
             }
+            EngineError::Forbidden { message } => ApiError::forbidden(&message),
             EngineError::InUse { code, message } => ApiError::new(StatusCode::BAD_REQUEST, code, message),
             EngineError::Unsupported { message, field } => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unsupported", message).with_field(field)

@@ -11,6 +11,7 @@ mod import;
 mod inbox;
 mod messages;
 mod replies;
+mod segments;
 mod support;
 mod uploads;
 mod webhooks;

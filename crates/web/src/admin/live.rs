@@ -156,6 +156,7 @@ fn notice(event: &Event, workspace: i64) -> Option<String> {
         Event::PartAdded { conversation, .. } => ("part_added", "conversation_id", conversation),
         Event::ConversationChanged { conversation, .. } => ("conversation_changed", "conversation_id", conversation),
         Event::ConversationSeen { conversation, .. } => ("conversation_seen", "conversation_id", conversation),
+        Event::SegmentChanged { segment, .. } => ("segment_changed", "segment_id", segment),
         Event::ImportChanged { import, .. } => ("import_changed", "import_id", import),
         Event::TeammatePresent { .. } => return None,
     };
@@ -195,6 +196,9 @@ mod tests {
         let state = Event::ConversationChanged { workspace: 1, conversation: 3, contact: 4, state: StateName::Closed };
         assert_eq!(notice(&state, 1).unwrap(), r#"{"conversation_id":"3","type":"conversation_changed"}"#);
         assert_eq!(notice(&state, 2), None);
+        let segment = Event::SegmentChanged { workspace: 1, segment: 6 };
+        assert_eq!(notice(&segment, 1).unwrap(), r#"{"segment_id":"6","type":"segment_changed"}"#);
+        assert_eq!(notice(&segment, 2), None);
     }
 
     #[tokio::test]

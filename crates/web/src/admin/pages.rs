@@ -17,6 +17,7 @@ use super::session::{Admin, render};
 use super::view::{When, contact_label, when};
 use crate::AppState;
 use crate::error::ApiError;
+use crate::roles::Permission;
 
 /// The attributes the filter builder offers, with the operators each takes.
 pub(super) fn builder_schema(custom: &[CustomAttribute], tags: &[tidings_store::Tag], segments: &[Segment]) -> Json {
@@ -68,7 +69,18 @@ struct ContactsPage {
     segments: Vec<SegmentLink>,
     segment_id: i64,
     segment_name: String,
+    /// The segment shown when the address names none ("All users").
+    default_segment: i64,
+    /// Built-in segments cannot be renamed, edited or deleted.
+    builtin: bool,
+    /// The segment's query and who it is about, for the page to show and edit.
+    segment_query: String,
+    person_type: &'static str,
     schema_json: String,
+    /// The workspace has no contacts at all: the page explains how to get some instead.
+    first_run: bool,
+    /// Whether the teammate may import (owners and admins): only they see the Import button.
+    can_import: bool,
 }
 
 pub async fn contacts(
@@ -86,11 +98,8 @@ async fn contacts_page(state: &AppState, admin: &Admin, q: &HashMap<String, Stri
     let ws = admin.workspace.id;
     let segments = state.store.segments(ws).await?;
     let wanted = q.get("segment").and_then(|s| s.parse::<i64>().ok());
-    let current = segments
-        .iter()
-        .find(|s| Some(s.id) == wanted)
-        .or_else(|| segments.first())
-        .ok_or_else(|| ApiError::internal("workspace has no segments"))?;
+    let first = segments.first().ok_or_else(|| ApiError::internal("workspace has no segments"))?;
+    let current = segments.iter().find(|s| Some(s.id) == wanted).unwrap_or(first);
     let page = ContactsPage {
         admin_name: admin.teammate.name.clone(),
         workspace: admin.workspace.name.clone(),
@@ -101,7 +110,14 @@ async fn contacts_page(state: &AppState, admin: &Admin, q: &HashMap<String, Stri
             .collect(),
         segment_id: current.id,
         segment_name: current.name.clone(),
+        default_segment: first.id,
+        builtin: current.builtin,
+        segment_query: current.query.to_string(),
+        person_type: current.person_type.as_api(),
         schema_json: filter_schema(state, ws, &segments).await?.to_string(),
+        // One row read, not a count: the list may hold millions.
+        first_run: state.store.contacts_after(ws, 0, 1).await?.is_empty(),
+        can_import: admin.can(Permission::ImportContacts),
     };
     Ok(render(&page))
 }

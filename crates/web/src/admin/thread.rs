@@ -55,6 +55,8 @@ pub(super) struct PartRow {
 struct Fact {
     label: String,
     value: String,
+    /// A date's instant, drawn as a `<time>` as every page draws one, rather than `value`.
+    at: Option<When>,
 }
 
 struct Option_ {
@@ -171,13 +173,19 @@ async fn conversation_page(state: &AppState, admin: &Admin, id: i64) -> Result<R
                     let b = BUILT_INS.iter().find(|b| b.name == *name)?;
                     let value = match k.builtin_value(name)? {
                         Value::Str(s) if !s.is_empty() => s,
-                        Value::Date(d) => when(Some(d), tz).to_string(),
+                        Value::Date(d) => {
+                            return Some(Fact {
+                                label: b.label.into(),
+                                value: String::new(),
+                                at: Some(when(Some(d), tz)),
+                            });
+                        }
                         Value::Int(i) => i.to_string(),
                         Value::Float(f) => f.to_string(),
                         Value::Bool(b) => if b { "yes" } else { "no" }.into(),
                         Value::Str(_) => return None,
                     };
-                    Some(Fact { label: b.label.into(), value })
+                    Some(Fact { label: b.label.into(), value, at: None })
                 })
                 .collect()
         })

@@ -7,15 +7,15 @@ use axum::Json as JsonResponse;
 use axum::extract::{Path, Query, State};
 use axum::http::Method;
 use serde_json::{Map, Value as Json, json};
-use tidings_core::filter::{check_size, compile};
-use tidings_core::text;
-use tidings_store::{NewSegment, PersonType, Segment};
+use tidings_core::filter::compile;
+use tidings_engine::filters::SchemaData;
+use tidings_engine::segments::SegmentInput;
+use tidings_store::{PersonType, Segment};
 
 use super::{ApiRoute, Body, clock, path_id, route, shapes};
 use crate::AppState;
-use crate::auth::{Caller, now};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use tidings_engine::filters::SchemaData;
 
 pub fn routes() -> Vec<ApiRoute> {
     vec![
@@ -94,38 +94,19 @@ async fn get(
     Ok(JsonResponse(shapes::segment(&s, n)))
 }
 
-/// Checks a segment body: a name, a valid query, and who it is about.
-async fn parse(
-    state: &AppState,
-    caller: &Caller,
-    body: &Map<String, Json>,
-    existing: Option<i64>,
-) -> ApiResult<NewSegment> {
-    let raw = body.get("name").and_then(Json::as_str).unwrap_or_default();
-    text::check("name", raw, text::NAME)?;
-    let name = raw.trim();
-    if name.is_empty() {
-        return Err(ApiError::bad_request("name", "A segment needs a name"));
-    }
-    let query = body.get("query").cloned().ok_or_else(|| ApiError::bad_request("query", "A segment needs a query"))?;
-    let mut data = SchemaData::load(&*state.store, caller.workspace.id, &[&query]).await?;
-    // A segment may not refer to itself, directly or through others.
-    if let Some(id) = existing {
-        data.segments.retain(|(sid, _)| *sid != id);
-    }
-    let pred = compile(&query, &data.schema(), &clock(&state.engine, caller), "query")?;
-    check_size(Some(&pred), 0, "query")?;
+/// Reads a segment body: its name, its query and who it is about; the engine checks them.
+fn parse(body: &Map<String, Json>) -> ApiResult<SegmentInput> {
+    let name = super::fields::text(body, "name", "name")?.unwrap_or_default().to_owned();
     let person_type = match super::fields::text(body, "person_type", "person_type")? {
         None => PersonType::User,
         Some(p) => PersonType::parse(p)
             .ok_or_else(|| ApiError::bad_request("person_type", "person_type must be user or contact"))?,
     };
-    Ok(NewSegment { name: name.to_owned(), person_type, query })
+    Ok(SegmentInput { name, query: body.get("query").cloned(), person_type })
 }
 
 async fn create(State(state): State<AppState>, caller: Caller, Body(body): Body) -> ApiResult<JsonResponse<Json>> {
-    let new = parse(&state, &caller, &body, None).await?;
-    let s = state.store.create_segment(caller.workspace.id, new, now()).await?;
+    let s = state.engine.create_segment(&caller.workspace, parse(&body)?).await?;
     Ok(JsonResponse(shapes::segment(&s, None)))
 }
 
@@ -136,11 +117,7 @@ async fn update(
     Body(body): Body,
 ) -> ApiResult<JsonResponse<Json>> {
     let s = find(&state, &caller, &id).await?;
-    if s.builtin {
-        return Err(ApiError::forbidden("Built-in segments cannot be changed"));
-    }
-    let new = parse(&state, &caller, &body, Some(s.id)).await?;
-    let s = state.store.update_segment(caller.workspace.id, s.id, new, now()).await?.ok_or_else(ApiError::not_found)?;
+    let s = state.engine.update_segment(&caller.workspace, s.id, parse(&body)?).await?;
     Ok(JsonResponse(shapes::segment(&s, None)))
 }
 
@@ -150,29 +127,6 @@ async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<JsonResponse<Json>> {
     let s = find(&state, &caller, &id).await?;
-    if s.builtin {
-        return Err(ApiError::forbidden("Built-in segments cannot be deleted"));
-    }
-    let users = state.store.segments(caller.workspace.id).await?;
-    if let Some(other) = users.iter().find(|o| o.id != s.id && refers_to(&o.query, "segment_id", s.id)) {
-        return Err(ApiError::bad_request(
-            "id",
-            format!("Segment '{}' uses this segment; change it first", other.name),
-        ));
-    }
-    state.store.delete_segment(caller.workspace.id, s.id).await?;
+    state.engine.delete_segment(&caller.workspace, s.id).await?;
     Ok(JsonResponse(json!({"id": s.id.to_string(), "type": "segment", "deleted": true})))
-}
-
-/// Whether a query has a `field` leaf naming the given id.
-pub(crate) fn refers_to(query: &Json, field: &str, id: i64) -> bool {
-    match query {
-        Json::Object(o) => {
-            (o.get("field").and_then(Json::as_str) == Some(field)
-                && o.get("value").and_then(super::parse_id) == Some(id))
-                || o.values().any(|v| refers_to(v, field, id))
-        }
-        Json::Array(a) => a.iter().any(|v| refers_to(v, field, id)),
-        _ => false,
-    }
 }

@@ -14,6 +14,7 @@ mod app;
 mod asking;
 mod composer;
 mod composer_tools;
+mod contacts;
 mod csp;
 mod email;
 mod everywhere;
@@ -172,9 +173,10 @@ async fn scenario(app: &App, b: &Browser, size: &str, (width, height): (u32, u32
     b.find("#rows .filter-row:nth-child(2) button[title=\"Remove this filter\"]").await?.click().await?;
     expect_list(b, "4 contacts", &pro_users).await?;
 
-    // 4. Save as segment: the name comes from window.prompt, answered here.
-    b.execute("window.prompt = () => \"Pro users\";", json!([])).await?;
+    // 4. Save as segment: the name is asked for in the page's own dialog.
     b.find("#save-segment").await?.click().await?;
+    b.find("#segment-name").await?.send_keys("Pro users").await?;
+    b.find("#name-ok").await?.click().await?;
     let url = b
         .wait_for("the new segment's page", WAIT, async || {
             let url = b.current_url().await?;
