@@ -2,6 +2,10 @@
 // API's write path), shared by both dialects. Included after `imp.rs`, whose imports and helpers
 // it uses: each batch is matched against the contacts it could update, checked for collisions
 // inside itself, written and tagged in one transaction.
+//
+// What to write is decided here, in Rust, once for both databases; how it is written is each
+// dialect's own (`sqlite_bulk.rs`: multi-row statements kept prepared; `postgres_bulk.rs`:
+// COPY). New contacts get their ids before they are written, so tagging them needs no lookup.
 
 /// A contact taking part in an upsert batch, with what it was before (None: new).
 struct Slot {
@@ -13,48 +17,18 @@ impl Store {
     /// `Store::upsert_contacts`: one batch in one transaction.
     async fn upsert_batch(&self, ws: i64, inputs: &[ContactInput], now: i64) -> Result<UpsertReport> {
         let mut report = UpsertReport::default();
-        let mut tx = self.writer.begin().await?;
+        // SQLite: take the write lock first, so the ids reserved below are still free when the
+        // rows are written (and no other process's commit can stale this transaction's reads).
+        let mut tx = match DIALECT {
+            Dialect::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => self.writer.begin().await?,
+        };
 
-        // Load every existing contact the batch could match, in a few IN (…) queries.
-        let ext_ids: Vec<String> =
-            inputs.iter().filter_map(|i| i.external_id.clone().flatten()).collect();
-        let emails: Vec<String> = inputs.iter().filter_map(|i| i.email.clone().flatten()).collect();
-        let mut slots: Vec<Slot> = Vec::new();
-        let mut seen_ids = std::collections::HashSet::new();
-        for (column, values) in [("external_id", &ext_ids), ("email", &emails)] {
-            for chunk in values.chunks(IN_CHUNK) {
-                let sql = match DIALECT {
-                    Dialect::Sqlite => format!(
-                        "SELECT {} FROM contacts c WHERE c.workspace_id = $1 AND c.{column} IN ({})",
-                        *CONTACT_SELECT,
-                        placeholders(1, chunk.len())
-                    ),
-                    // Until the table has statistics (a first import), PostgreSQL takes 500 values
-                    // for "almost every row" and scans the whole workspace for each chunk, which
-                    // makes an import quadratic. One index probe per value is the plan that holds
-                    // with or without statistics; OFFSET 0 keeps the subquery from being flattened.
-                    // Not kept prepared (below): a plan cached while the table was empty picks any
-                    // index on workspace_id and keeps scanning the workspace however big it grows.
-                    Dialect::Postgres => format!(
-                        "SELECT {} FROM unnest(ARRAY[{}]::text[]) AS k(v) CROSS JOIN LATERAL \
-                         (SELECT * FROM contacts WHERE workspace_id = $1 AND {column} = k.v OFFSET 0) c",
-                        *CONTACT_SELECT,
-                        placeholders(1, chunk.len())
-                    ),
-                };
-                // SQLite re-parsing 500 `$N`s each time would cost more than it saves.
-                let mut q = sqlx::query(&sql).persistent(DIALECT == Dialect::Sqlite).bind(ws);
-                for v in chunk {
-                    q = q.bind(v.clone());
-                }
-                for row in q.fetch_all(&mut *tx).await? {
-                    let c = contact_from_row(&row)?;
-                    if seen_ids.insert(c.id) {
-                        slots.push(Slot { before: Some(c.clone()), contact: c });
-                    }
-                }
-            }
-        }
+        let mut slots: Vec<Slot> = load_matches(&mut tx, ws, inputs)
+            .await?
+            .into_iter()
+            .map(|c| Slot { before: Some(c.clone()), contact: c })
+            .collect();
         let mut by_ext: HashMap<String, usize> = HashMap::new();
         let mut by_email: HashMap<(Role, String), usize> = HashMap::new();
         let index = |slots: &[Slot], i: usize, by_ext: &mut HashMap<String, usize>, by_email: &mut HashMap<(Role, String), usize>| {
@@ -127,42 +101,69 @@ impl Store {
             }
         }
 
+        let fresh = slots.iter().filter(|s| s.before.is_none()).count();
+        let ids = reserve_contact_ids(&mut tx, fresh).await?;
+        for (slot, id) in slots.iter_mut().filter(|s| s.before.is_none()).zip(ids) {
+            slot.contact.id = id;
+        }
         let new: Vec<&Contact> = slots.iter().filter(|s| s.before.is_none()).map(|s| &s.contact).collect();
-        for chunk in new.chunks(INSERT_CHUNK) {
-            let rows: Vec<String> =
-                (0..chunk.len()).map(|i| contact_placeholders(i * CONTACT_COLUMNS.len())).collect();
-            let sql = format!("INSERT INTO contacts ({}) VALUES {}", CONTACT_COLUMNS.join(", "), rows.join(", "));
-            let mut q = sqlx::query(&sql);
-            for c in chunk {
-                q = bind_contact(q, c);
-            }
-            q.execute(&mut *tx).await?;
-        }
-        let n = CONTACT_COLUMNS.len();
-        let sets: Vec<String> = CONTACT_COLUMNS
+        insert_new_contacts(&mut tx, &new).await?;
+        let changed: Vec<(&Contact, &Contact)> = slots
             .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let p = format!("${}", i + 1);
-                format!("{c} = {}", if *c == "custom_attributes" { json_param(&p) } else { p })
-            })
+            .filter_map(|s| s.before.as_ref().filter(|b| **b != s.contact).map(|b| (&s.contact, b)))
             .collect();
-        let update_sql =
-            format!("UPDATE contacts SET {} WHERE workspace_id = ${} AND id = ${}", sets.join(", "), n + 1, n + 2);
-        for slot in &slots {
-            if let Some(before) = &slot.before
-                && *before != slot.contact {
-                    bind_contact(sqlx::query(&update_sql), &slot.contact)
-                        .bind(ws)
-                        .bind(slot.contact.id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-        }
+        update_changed_contacts(&mut tx, ws, &changed).await?;
         apply_tags(&mut tx, ws, &slots, &tagged, now).await?;
         tx.commit().await?;
         Ok(report)
     }
+}
+
+/// Every contact of the workspace whose external id or email is among the batch's, each once:
+/// those the batch could update, and those it could collide with.
+async fn load_matches(tx: &mut sqlx::Transaction<'_, Db>, ws: i64, inputs: &[ContactInput]) -> Result<Vec<Contact>> {
+    let keys = |f: fn(&ContactInput) -> Option<&str>| -> Vec<&str> {
+        let mut v: Vec<&str> = inputs.iter().filter_map(f).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let ext_ids = keys(|i| i.external_id.as_ref().and_then(|e| e.as_deref()));
+    let emails = keys(|i| i.email.as_ref().and_then(|e| e.as_deref()));
+    let mut found: Vec<Contact> = Vec::new();
+    if !ext_ids.is_empty() {
+        let sql = format!("SELECT {} FROM {}", *CONTACT_SELECT, contacts_by_key("external_id"));
+        let q = bind_texts(sqlx::query(&sql).persistent(DIALECT == Dialect::Sqlite).bind(ws), &ext_ids);
+        for row in q.fetch_all(&mut **tx).await? {
+            found.push(contact_from_row(&row)?);
+        }
+    }
+    if !emails.is_empty() {
+        // Ids first: in a re-import most of these contacts were just read by their external id.
+        let sql = format!("SELECT c.id FROM {}", contacts_by_key("email"));
+        let q = bind_texts(sqlx::query(&sql).persistent(DIALECT == Dialect::Sqlite).bind(ws), &emails);
+        let loaded: std::collections::HashSet<i64> = found.iter().map(|c| c.id).collect();
+        let mut more: Vec<i64> = Vec::new();
+        for row in q.fetch_all(&mut **tx).await? {
+            let id: i64 = row.try_get(0)?;
+            if !loaded.contains(&id) {
+                more.push(id);
+            }
+        }
+        more.sort_unstable();
+        more.dedup();
+        if !more.is_empty() {
+            let sql = format!("SELECT {} FROM {}", *CONTACT_SELECT, contacts_by_id());
+            let q = bind_ids(sqlx::query(&sql).persistent(DIALECT == Dialect::Sqlite).bind(ws), &more);
+            for row in q.fetch_all(&mut **tx).await? {
+                found.push(contact_from_row(&row)?);
+            }
+        }
+    }
+    // By id, so that where leads share an email the newest is the one an input matches, on
+    // either database.
+    found.sort_unstable_by_key(|c| c.id);
+    Ok(found)
 }
 
 /// Tags the contacts of an upsert's batch, in its transaction: creates the tags it names that
@@ -198,44 +199,29 @@ async fn apply_tags(
             ids.insert(name, id);
         }
     }
-    for (slot, names) in tagged {
-        let c = &slots[*slot].contact;
-        // A contact created by this batch has no id here (the insert returns none); its external
-        // id or email, unique in the workspace after the batch, finds it.
-        let id: Option<i64> = if slots[*slot].before.is_some() {
-            Some(c.id)
-        } else if let Some(e) = &c.external_id {
-            sqlx::query("SELECT id FROM contacts WHERE workspace_id = $1 AND external_id = $2")
-                .bind(ws)
-                .bind(e.clone())
-                .fetch_optional(&mut **tx)
-                .await?
-                .map(|r| r.try_get(0))
-                .transpose()?
-        } else if let Some(m) = &c.email {
-            sqlx::query("SELECT MAX(id) FROM contacts WHERE workspace_id = $1 AND email = $2 AND role = $3")
-                .bind(ws)
-                .bind(m.clone())
-                .bind(c.role.as_str())
-                .fetch_one(&mut **tx)
-                .await?
-                .try_get(0)?
-        } else {
-            None
-        };
-        let Some(id) = id else { continue };
-        for name in names.iter() {
-            sqlx::query(
-                "INSERT INTO contact_tags (contact_id, tag_id, workspace_id, applied_at, applied_by) \
-                 VALUES ($1, $2, $3, $4, NULL) ON CONFLICT (contact_id, tag_id) DO NOTHING",
-            )
-            .bind(id)
-            .bind(ids[name.as_str()])
-            .bind(ws)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
+    // Every contact has its id here: new ones got theirs before they were written.
+    let pairs: Vec<(i64, i64)> = tagged
+        .iter()
+        .flat_map(|(slot, names)| names.iter().map(|n| (slots[*slot].contact.id, ids[n.as_str()])))
+        .collect();
+    for chunk in pairs.chunks(INSERT_CHUNK) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| match DIALECT {
+                // Anonymous `?`s: see `contact_placeholders`.
+                Dialect::Sqlite => "(?, ?, ?, ?, NULL)".to_owned(),
+                Dialect::Postgres => format!("(${}, ${}, ${}, ${}, NULL)", 4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4),
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO contact_tags (contact_id, tag_id, workspace_id, applied_at, applied_by) VALUES {} \
+             ON CONFLICT (contact_id, tag_id) DO NOTHING",
+            rows.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for (contact, tag) in chunk {
+            q = q.bind(*contact).bind(*tag).bind(ws).bind(now);
         }
+        q.execute(&mut **tx).await?;
     }
     Ok(())
 }

@@ -4,7 +4,8 @@
 //! Both implementations are compiled from one source, `imp.rs` and the `imp_*.rs` files beside it
 //! (the bulk upsert of contacts, and one per part of the API: accounts, labels, messages,
 //! conversations, the Inbox, email, reply emails, webhooks, uploads, imports), included once per dialect with that
-//! dialect's sqlx types. The few places where the dialects differ branch on a `DIALECT` constant, so a change to a query lands in both at once and the shared conformance suite
+//! dialect's sqlx types; the bulk upsert's writes are each dialect's own (`sqlite_bulk.rs`,
+//! `postgres_bulk.rs`: COPY). The few places where the dialects differ branch on a `DIALECT` constant, so a change to a query lands in both at once and the shared conformance suite
 //! (`tests/`) checks both behave the same. Each method is one unit of work: when it needs a
 //! transaction it opens and commits it inside, and no transaction crosses this crate's boundary.
 

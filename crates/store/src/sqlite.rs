@@ -54,6 +54,7 @@ const RANDOM_SECRET: &str = "lower(hex(randomblob(32)))";
 
 include!("imp.rs");
 include!("imp_upsert.rs");
+include!("sqlite_bulk.rs");
 include!("imp_accounts.rs");
 include!("imp_labels.rs");
 include!("imp_messages.rs");

@@ -198,3 +198,63 @@ async fn touching_contacts_writes_last_seen_for_live_contacts_of_the_workspace_o
     }
     stores.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_bulk_upsert_never_reuses_ids_keeps_other_fields_and_stays_in_its_workspace() {
+    let stores = Stores::new().await;
+    for (db, store) in &stores.all {
+        let a = workspace(store).await;
+        let b = workspace(store).await;
+        let r = store
+            .upsert_contacts(
+                a.id,
+                &[input(json!({"external_id": "1", "email": "one@example.test"})), input(json!({"external_id": "2"}))],
+                10,
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.created, 2, "{db}: {r:?}");
+        let one = store.contact_by_external_id(a.id, "1").await.unwrap().unwrap();
+        let two = store.contact_by_external_id(a.id, "2").await.unwrap().unwrap();
+        assert!(one.id < two.id, "{db}: ids follow the batch's order");
+        assert!(store.delete_contact(a.id, two.id).await.unwrap(), "{db}");
+        store.upsert_contacts(a.id, &[input(json!({"external_id": "3"}))], 20).await.unwrap();
+        let three = store.contact_by_external_id(a.id, "3").await.unwrap().unwrap();
+        assert!(three.id > two.id, "{db}: a deleted contact's id was given again");
+
+        // Fields no import sets, with text a bulk write must escape, survive an update that
+        // keeps the contact's keys and one that changes its email.
+        let mut seen = one.clone();
+        seen.browser = Some("tab\there \\ back\nslash".into());
+        seen.location_city = Some("Zürich".into());
+        seen.last_replied_at = Some(15);
+        assert!(store.update_contact(&seen).await.unwrap(), "{db}");
+        let r = store.upsert_contacts(a.id, &[input(json!({"external_id": "1", "name": "One"}))], 30).await.unwrap();
+        assert_eq!(r.updated, 1, "{db}: {r:?}");
+        let after = store.contact(a.id, one.id).await.unwrap().unwrap();
+        assert_eq!(after, Contact { name: Some("One".into()), updated_at: 30, ..seen.clone() }, "{db}");
+        let r = store
+            .upsert_contacts(a.id, &[input(json!({"external_id": "1", "email": "uno@example.test"}))], 40)
+            .await
+            .unwrap();
+        assert_eq!(r.updated, 1, "{db}: {r:?}");
+        let after = store.contact(a.id, one.id).await.unwrap().unwrap();
+        assert_eq!(
+            after,
+            Contact { name: Some("One".into()), email: Some("uno@example.test".into()), updated_at: 40, ..seen },
+            "{db}"
+        );
+        assert_eq!(store.user_by_email(a.id, "uno@example.test").await.unwrap().map(|c| c.id), Some(one.id), "{db}");
+        assert!(store.user_by_email(a.id, "one@example.test").await.unwrap().is_none(), "{db}");
+
+        // The same keys in another workspace are another contact; the first is left alone.
+        let r = store
+            .upsert_contacts(b.id, &[input(json!({"external_id": "1", "email": "uno@example.test", "name": "B"}))], 50)
+            .await
+            .unwrap();
+        assert_eq!((r.created, r.updated), (1, 0), "{db}: {r:?}");
+        assert_eq!(store.contact(a.id, one.id).await.unwrap().unwrap(), after, "{db}");
+        assert_eq!(store.count_contacts(b.id, None).await.unwrap(), 1, "{db}");
+    }
+    stores.cleanup().await;
+}

@@ -1,11 +1,13 @@
-//! `tidings bench import`: writes N generated contacts as JSON lines, imports the file through
-//! `tidings import contacts`' own code path (parse, validate, upsert in batches) into a fresh
-//! workspace, then imports it again (every contact unchanged). The reference is the same rows
-//! written by a hand-built multi-row INSERT, 5,000 rows per transaction like the import: what the
-//! database can take without parsing, validating or matching anything.
+//! `tidings bench import`: writes N generated contacts as JSON lines and as CSV, imports the
+//! JSON lines through `tidings import contacts`' own code path (parse, validate, upsert in
+//! batches) into a fresh workspace, imports the same file again (every contact unchanged), then
+//! a file in which every contact's `seats` changed (every contact updated); and the CSV into
+//! another fresh workspace. The reference is the same rows written by a hand-built multi-row
+//! INSERT, one import batch per transaction: what the database can take without parsing,
+//! validating or matching anything.
 
 use std::io::{BufRead, BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -16,13 +18,15 @@ use super::{Db, ImportArgs, Scratch, data, median, table, thousands};
 use crate::Format;
 
 /// Rows per transaction in the hand-written reference (the import's batch).
-const REF_BATCH: usize = 5_000;
+const REF_BATCH: usize = tidings_engine::import::BATCH;
 /// Rows per INSERT statement in the reference.
 const REF_ROWS: usize = 500;
 
 struct Run {
     first: f64,
     second: f64,
+    changed: f64,
+    csv: f64,
     reference: f64,
     /// The first import's two halves alone: reading and validating the file, and writing the
     /// parsed contacts through `upsert_contacts`.
@@ -30,39 +34,64 @@ struct Run {
     write: f64,
 }
 
+/// The generated files: the contacts as JSON lines and as CSV, and as JSON lines again with
+/// every contact's `seats` changed.
+struct Files {
+    jsonl: PathBuf,
+    csv: PathBuf,
+    changed: PathBuf,
+}
+
 pub async fn run(args: ImportArgs) -> Result<(), String> {
     let n = args.common.contacts;
     let now = tidings_web::auth::now();
-    let file = args.common.work_dir().join(format!("tidings-bench_{}_contacts.jsonl", std::process::id()));
-    write_file(&file, n, now)?;
-    let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
-    println!("Generated {} contacts in {} ({:.0} MiB).", thousands(n), file.display(), size as f64 / 1048576.0);
-    let result = measure(&args, &file, now).await;
-    let _ = std::fs::remove_file(&file);
+    let dir = args.common.work_dir();
+    let name = |what: &str| dir.join(format!("tidings-bench_{}_{what}", std::process::id()));
+    let files = Files { jsonl: name("contacts.jsonl"), csv: name("contacts.csv"), changed: name("changed.jsonl") };
+    let written = write_files(&files, n, now);
+    let result = match written {
+        Ok(()) => {
+            let size = std::fs::metadata(&files.jsonl).map(|m| m.len()).unwrap_or(0);
+            println!(
+                "Generated {} contacts in {} ({:.0} MiB) and as CSV.",
+                thousands(n),
+                files.jsonl.display(),
+                size as f64 / 1048576.0
+            );
+            measure(&args, &files, now).await
+        }
+        Err(e) => Err(e),
+    };
+    for f in [&files.jsonl, &files.csv, &files.changed] {
+        let _ = std::fs::remove_file(f);
+    }
     let (runs, versions) = result?;
 
-    println!("\n## Import: {} contacts from JSON lines\n", thousands(n));
+    println!("\n## Import: {} contacts from JSON lines and CSV\n", thousands(n));
     println!("Machine: {}", super::machine());
     println!("Databases: {}\n", versions.join(", "));
     let mut rows = Vec::new();
     for (db, runs) in &runs {
         let pick = |f: fn(&Run) -> f64| median(&runs.iter().map(f).collect::<Vec<_>>());
         let (first, second, reference) = (pick(|r| r.first), pick(|r| r.second), pick(|r| r.reference));
-        let (parse, write) = (pick(|r| r.parse), pick(|r| r.write));
+        let (changed, csv, parse, write) = (pick(|r| r.changed), pick(|r| r.csv), pick(|r| r.parse), pick(|r| r.write));
         let goal = match db {
             Db::Sqlite => 100_000.0,
             Db::Postgres => 50_000.0,
         };
+        let met = |rate: f64, goal: f64| if rate >= goal { "met" } else { "not met" };
         rows.push(vec![
             db.name().to_owned(),
-            format!("{:.0}", first),
-            format!("{:.0}", second),
-            format!("{:.0}", reference),
+            format!("{first:.0}"),
+            format!("{csv:.0}"),
+            format!("{second:.0}"),
+            format!("{changed:.0}"),
+            format!("{reference:.0}"),
             format!("{:.2}", first / reference),
-            format!("{:.0}", parse),
-            format!("{:.0}", write),
-            format!("≥ {}", thousands(goal as u64)),
-            if first >= goal { "met" } else { "not met" }.to_owned(),
+            format!("{parse:.0}"),
+            format!("{write:.0}"),
+            format!("≥ {} (re-import ≥ {})", thousands(goal as u64), thousands(goal as u64 / 2)),
+            format!("{}; CSV {}; re-import {}", met(first, goal), met(csv, goal), met(second.min(changed), goal / 2.0)),
         ]);
     }
     println!(
@@ -71,25 +100,33 @@ pub async fn run(args: ImportArgs) -> Result<(), String> {
             &[
                 "database",
                 "first import, contacts/s",
-                "second import (unchanged), contacts/s",
+                "first import from CSV, /s",
+                "re-import, unchanged, /s",
+                "re-import, every contact changed, /s",
                 "hand-written INSERT, rows/s",
                 "first / hand-written",
                 "parse alone, /s",
                 "upsert alone, /s",
                 "goal",
-                "first import",
+                "against the goal",
             ],
             &rows,
         )
     );
     println!(
-        "Medians of {} runs, each on fresh databases. \"parse alone\" reads and validates the file without a database; \"upsert alone\" times only the upsert_contacts calls of a first import. Per run (first / second / hand-written / parse / upsert, per second):",
-        args.runs
+        "Medians of {} runs, each on fresh databases, {} contacts per batch. \"parse alone\" reads and validates the JSON lines without a database; \"upsert alone\" times only the upsert_contacts calls of a first import. Per run (first / CSV / unchanged / changed / hand-written / parse / upsert, per second):",
+        args.runs,
+        thousands(tidings_engine::import::BATCH as u64)
     );
     for (db, runs) in &runs {
         let list: Vec<String> = runs
             .iter()
-            .map(|r| format!("{:.0} / {:.0} / {:.0} / {:.0} / {:.0}", r.first, r.second, r.reference, r.parse, r.write))
+            .map(|r| {
+                format!(
+                    "{:.0} / {:.0} / {:.0} / {:.0} / {:.0} / {:.0} / {:.0}",
+                    r.first, r.csv, r.second, r.changed, r.reference, r.parse, r.write
+                )
+            })
             .collect();
         println!("- {}: {}", db.name(), list.join("; "));
     }
@@ -103,8 +140,9 @@ pub async fn run(args: ImportArgs) -> Result<(), String> {
 
 type Measured = (Vec<(Db, Vec<Run>)>, Vec<String>);
 
-async fn measure(args: &ImportArgs, file: &Path, now: i64) -> Result<Measured, String> {
+async fn measure(args: &ImportArgs, files: &Files, now: i64) -> Result<Measured, String> {
     let dbs = args.common.databases();
+    let n = args.common.contacts;
     let mut out: Vec<(Db, Vec<Run>)> = dbs.iter().map(|d| (*d, Vec::new())).collect();
     let mut versions = Vec::new();
     for r in 0..args.runs.max(1) {
@@ -112,89 +150,145 @@ async fn measure(args: &ImportArgs, file: &Path, now: i64) -> Result<Measured, S
             eprintln!("run {}/{} on {} (load average {})", r + 1, args.runs, db.name(), super::load_average());
             // Alternate which goes first, so neither always runs on a warmer machine.
             let ours_first = (r + i) % 2 == 0;
-            let (mut first, mut second, mut reference, mut parse, mut write) = (0.0, 0.0, 0.0, 0.0, 0.0);
+            let mut run =
+                Run { first: 0.0, second: 0.0, changed: 0.0, csv: 0.0, reference: 0.0, parse: 0.0, write: 0.0 };
             for step in 0..2 {
                 if (step == 0) == ours_first {
                     let scratch = Scratch::create(*db, &args.common, &format!("import{r}")).await?;
                     if r == 0 {
                         versions.push(scratch.version().await);
                     }
-                    let result = ours(&scratch.store, file, args.common.contacts, now).await;
+                    let result = ours(&scratch.store, files, n).await;
                     scratch.remove().await?;
-                    (first, second) = result?;
+                    [run.first, run.second, run.changed] = result?;
+                    let scratch = Scratch::create(*db, &args.common, &format!("csv{r}")).await?;
+                    let result = import(&scratch.store, &files.csv, Format::Csv, n, [n, 0, 0]).await;
+                    scratch.remove().await?;
+                    run.csv = result?;
                     let scratch = Scratch::create(*db, &args.common, &format!("split{r}")).await?;
-                    let result = halves(&scratch.store, file, now).await;
+                    let result = halves(&scratch.store, &files.jsonl, now).await;
                     scratch.remove().await?;
-                    (parse, write) = result?;
+                    (run.parse, run.write) = result?;
                 } else {
                     let scratch = Scratch::create(*db, &args.common, &format!("ref{r}")).await?;
-                    let result = hand_written(&scratch.store, *db, file).await;
+                    let result = hand_written(&scratch.store, *db, &files.jsonl).await;
                     scratch.remove().await?;
-                    reference = result?;
+                    run.reference = result?;
                 }
             }
             eprintln!(
-                "  first {first:.0}/s, second {second:.0}/s, hand-written {reference:.0}/s; parse alone {parse:.0}/s, upsert alone {write:.0}/s"
+                "  first {:.0}/s, CSV {:.0}/s, unchanged {:.0}/s, changed {:.0}/s, hand-written {:.0}/s; parse alone {:.0}/s, upsert alone {:.0}/s",
+                run.first, run.csv, run.second, run.changed, run.reference, run.parse, run.write
             );
-            out[i].1.push(Run { first, second, reference, parse, write });
+            out[i].1.push(run);
         }
     }
     Ok((out, versions))
 }
 
-/// Writes contacts `0..n` as JSON lines.
-fn write_file(file: &Path, n: u64, now: i64) -> Result<(), String> {
-    let f = std::fs::File::create(file).map_err(|e| format!("cannot create {}: {e}", file.display()))?;
-    let mut w = BufWriter::with_capacity(1 << 20, f);
+/// Writes contacts `0..n` as JSON lines and as CSV, and the JSON lines with `seats` changed.
+fn write_files(files: &Files, n: u64, now: i64) -> Result<(), String> {
+    let create = |file: &Path| {
+        std::fs::File::create(file)
+            .map(|f| BufWriter::with_capacity(1 << 20, f))
+            .map_err(|e| format!("cannot create {}: {e}", file.display()))
+    };
+    let (mut jsonl, mut changed) = (create(&files.jsonl)?, create(&files.changed)?);
+    let mut csv = csv::Writer::from_writer(create(&files.csv)?);
+    let builtins = [
+        "external_id",
+        "email",
+        "role",
+        "name",
+        "phone",
+        "signed_up_at",
+        "last_seen_at",
+        "unsubscribed_from_emails",
+        "timezone",
+    ];
+    let header: Vec<String> = builtins
+        .iter()
+        .map(|b| (*b).to_owned())
+        .chain(data::ATTRIBUTES.iter().map(|(a, _)| format!("custom_attributes.{a}")))
+        .collect();
+    let failed = |e: &dyn std::fmt::Display| format!("writing the generated files: {e}");
+    csv.write_record(&header).map_err(|e| failed(&e))?;
     let bar = super::progress(n, "generating");
     for i in 0..n {
-        let line = Json::Object(data::contact(i, now)).to_string();
-        writeln!(w, "{line}").map_err(|e| format!("writing {}: {e}", file.display()))?;
+        let mut c = data::contact(i, now);
+        writeln!(jsonl, "{}", Json::Object(c.clone())).map_err(|e| failed(&e))?;
+        let cell = |v: Option<&Json>| match v {
+            None | Some(Json::Null) => String::new(),
+            Some(Json::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+        };
+        let custom = c.get("custom_attributes").and_then(Json::as_object).cloned().unwrap_or_default();
+        let record: Vec<String> = builtins
+            .iter()
+            .map(|b| cell(c.get(*b)))
+            .chain(data::ATTRIBUTES.iter().map(|(a, _)| cell(custom.get(*a))))
+            .collect();
+        csv.write_record(&record).map_err(|e| failed(&e))?;
+        if let Some(Json::Object(custom)) = c.get_mut("custom_attributes") {
+            let seats = custom.get("seats").and_then(Json::as_i64).unwrap_or(0);
+            custom.insert("seats".into(), Json::from(seats + 1));
+        }
+        writeln!(changed, "{}", Json::Object(c)).map_err(|e| failed(&e))?;
         if i % 10_000 == 0 {
             bar.set_position(i);
         }
     }
-    w.flush().map_err(|e| format!("writing {}: {e}", file.display()))?;
+    jsonl.flush().map_err(|e| failed(&e))?;
+    changed.flush().map_err(|e| failed(&e))?;
+    csv.flush().map_err(|e| failed(&e))?;
     bar.finish_and_clear();
     Ok(())
 }
 
-/// Both imports of the file through the real import; contacts/s of each.
-async fn ours(store: &Arc<dyn Store>, file: &Path, n: u64, now: i64) -> Result<(f64, f64), String> {
-    let p = tidings_web::provision::workspace(store, "Bench", "bench@example.com", "bench-password", "UTC")
-        .await
-        .map_err(|e| format!("{e:?}"))?;
-    data::declare_attributes(store, p.workspace.id, now).await?;
-    let mut rates = [0.0; 2];
-    for (pass, rate) in rates.iter_mut().enumerate() {
-        let s = crate::import::run(
-            store,
-            &p.workspace,
-            file,
-            &crate::import::options(Some(Format::Jsonl), crate::import::Unknown::Refuse, Vec::new()),
-        )
-        .await?;
-        let (want_created, want_unchanged) = if pass == 0 { (n, 0) } else { (0, n) };
-        if s.bad_lines > 0
-            || !s.total.rejected.is_empty()
-            || s.total.created != want_created
-            || s.total.unchanged != want_unchanged
-        {
-            return Err(format!(
-                "import {} did not do what was expected: {} lines, {} bad, {} created, {} updated, {} unchanged, {} rejected (first: {:?})",
-                pass + 1,
-                s.lines,
-                s.bad_lines,
-                s.total.created,
-                s.total.updated,
-                s.total.unchanged,
-                s.total.rejected.len(),
-                s.total.rejected.first()
-            ));
+/// The JSON lines imported three times through the real import into one workspace: new, again
+/// unchanged, then changed; contacts/s of each.
+async fn ours(store: &Arc<dyn Store>, files: &Files, n: u64) -> Result<[f64; 3], String> {
+    Ok([
+        import(store, &files.jsonl, Format::Jsonl, n, [n, 0, 0]).await?,
+        import(store, &files.jsonl, Format::Jsonl, n, [0, 0, n]).await?,
+        import(store, &files.changed, Format::Jsonl, n, [0, n, 0]).await?,
+    ])
+}
+
+/// One import of `file` into the store's bench workspace (made, with the benchmark's custom
+/// attributes, by the first call); contacts/s. `want` is what it must report: created,
+/// updated, unchanged, with nothing rejected.
+async fn import(store: &Arc<dyn Store>, file: &Path, format: Format, n: u64, want: [u64; 3]) -> Result<f64, String> {
+    let existing = store.workspaces().await.map_err(|e| e.to_string())?.into_iter().find(|w| w.name == "Bench");
+    let ws = match existing {
+        Some(ws) => ws,
+        None => {
+            let p = tidings_web::provision::workspace(store, "Bench", "bench@example.com", "bench-password", "UTC")
+                .await
+                .map_err(|e| format!("{e:?}"))?;
+            data::declare_attributes(store, p.workspace.id, tidings_web::auth::now()).await?;
+            p.workspace
         }
-        *rate = s.lines as f64 / s.secs;
+    };
+    let s = crate::import::run(
+        store,
+        &ws,
+        file,
+        &crate::import::options(Some(format), crate::import::Unknown::Refuse, Vec::new()),
+    )
+    .await?;
+    let got = [s.total.created, s.total.updated, s.total.unchanged];
+    if s.bad_lines > 0 || !s.total.rejected.is_empty() || got != want || s.lines != n {
+        return Err(format!(
+            "the import of {} did not do what was expected ({want:?} created, updated, unchanged): {} lines, {} bad, {got:?}, {} rejected (first: {:?})",
+            file.display(),
+            s.lines,
+            s.bad_lines,
+            s.total.rejected.len(),
+            s.total.rejected.first()
+        ));
     }
-    Ok((rates[0], rates[1]))
+    Ok(s.lines as f64 / s.secs)
 }
 
 /// Times the first import's two halves apart, on a fresh workspace: reading and validating every

@@ -17,6 +17,7 @@ mod host;
 mod crash;
 mod email;
 mod import;
+mod import_results;
 mod inbox_nodes;
 mod nodes;
 mod webhooks;
