@@ -49,7 +49,8 @@ impl<S: Send + Sync> FromRequest<S> for Body {
 /// `/openapi.json` describes ids.
 pub(crate) fn parse_id(v: &Json) -> Option<i64> {
     match v {
-        Json::Number(n) => tidings_core::attribute::whole_number(n),
+        // Ids are never negative: the document's id kind starts at 0.
+        Json::Number(n) => tidings_core::attribute::whole_number(n).filter(|id| *id >= 0),
         Json::String(s) => path_id(s),
         _ => None,
     }

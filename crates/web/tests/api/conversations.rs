@@ -303,6 +303,14 @@ async fn contacts_start_conversations_and_replies_and_state_changes_follow_inter
             "parameter_invalid",
         );
         assert_eq!(e["field"], "snoozed_until");
+        // A field that is there is read, whatever the action: a negative id is no id.
+        let e = assert_error(
+            db,
+            &s.post(&parts, json!({"message_type": "open", "admin_id": s.admin_id, "assignee_id": -102})).await,
+            StatusCode::BAD_REQUEST,
+            "parameter_invalid",
+        );
+        assert_eq!(e["field"], "assignee_id");
         let e = assert_error(
             db,
             &s.post(&parts, json!({"message_type": "transfer", "admin_id": s.admin_id})).await,
