@@ -10,7 +10,9 @@ use serde_json::Value as Json;
 use sqlx::Row;
 use tidings_core::attribute::{CustomAttribute, DataType};
 use tidings_core::contact::{Contact, ContactInput, Role};
-use tidings_core::filter::sql::{Sql, SqlParam, compile, custom_index, custom_targets};
+use tidings_core::filter::sql::{
+    Sql, SqlParam, compile, count_parts, custom_index, custom_targets, replaced_custom_index,
+};
 use tidings_core::filter::{Pred, Target};
 
 use crate::model::parse_role;
@@ -570,12 +572,7 @@ impl crate::Store for Store {
             SortOrder::Descending => "DESC",
         };
         let where_ = format!("c.workspace_id = $1 AND c.archived = FALSE AND {}", filter.text);
-        let count_sql = format!("SELECT COUNT(*) FROM contacts c WHERE {where_}");
-        let mut q = sqlx::query(&count_sql).bind(ws);
-        for p in &filter.params {
-            q = bind_param(q, p);
-        }
-        let total: i64 = q.fetch_one(&self.reader).await?.try_get(0)?;
+        let total = self.count_contacts_matching(ws, query.pred.as_ref()).await?;
         if total == 0 || query.limit <= 0 || query.offset >= total {
             return Ok((Vec::new(), total));
         }
@@ -599,18 +596,7 @@ impl crate::Store for Store {
 
     async fn count_contacts(&self, ws: i64, pred: Option<&Pred>) -> Result<i64> {
         self.index_custom_attributes(pred).await;
-        let mut filter = Sql::new(1);
-        match pred {
-            Some(p) => compile(p, DIALECT, "c", &mut filter),
-            None => filter.text.push_str("TRUE"),
-        }
-        let sql =
-            format!("SELECT COUNT(*) FROM contacts c WHERE c.workspace_id = $1 AND c.archived = FALSE AND {}", filter.text);
-        let mut q = sqlx::query(&sql).bind(ws);
-        for p in &filter.params {
-            q = bind_param(q, p);
-        }
-        Ok(q.fetch_one(&self.reader).await?.try_get(0)?)
+        self.count_contacts_matching(ws, pred).await
     }
 
     async fn upsert_contacts(&self, ws: i64, inputs: &[ContactInput], now: i64) -> Result<UpsertReport> {
@@ -641,6 +627,33 @@ impl crate::Store for Store {
 }
 
 impl Store {
+    /// How many of `ws`'s live contacts `pred` selects: one count, or the sum of the counts of
+    /// disjoint parts where an OR's alternatives each have an index (`count_parts`).
+    async fn count_contacts_matching(&self, ws: i64, pred: Option<&Pred>) -> Result<i64> {
+        const SCOPE: &str = "c.workspace_id = $1 AND c.archived = FALSE";
+        let mut sql = Sql::new(1);
+        let parts = pred.and_then(|p| count_parts(p, DIALECT, "c", &mut sql));
+        let text = match (pred, parts) {
+            (_, Some(parts)) => {
+                let counts: Vec<String> = parts
+                    .iter()
+                    .map(|p| format!("(SELECT COUNT(*) FROM {} WHERE {SCOPE} AND {})", p.from, p.filter))
+                    .collect();
+                format!("SELECT {}", counts.join(" + "))
+            }
+            (Some(p), None) => {
+                compile(p, DIALECT, "c", &mut sql);
+                format!("SELECT COUNT(*) FROM contacts c WHERE {SCOPE} AND {}", sql.text)
+            }
+            (None, None) => format!("SELECT COUNT(*) FROM contacts c WHERE {SCOPE}"),
+        };
+        let mut q = sqlx::query(&text).bind(ws);
+        for p in &sql.params {
+            q = bind_param(q, p);
+        }
+        Ok(q.fetch_one(&self.reader).await?.try_get(0)?)
+    }
+
     /// Makes sure each custom attribute `pred` filters on has its expression index
     /// (`custom_index`), creating it the first time one is filtered on: an attribute that is never
     /// searched costs imports and updates nothing, and one that is, is read through its index from
@@ -654,7 +667,11 @@ impl Store {
             if self.indexed.lock().map(|known| known.contains(&index)).unwrap_or(false) {
                 continue;
             }
-            let mut sql = format!("CREATE INDEX IF NOT EXISTS {index} ON contacts ({columns})");
+            // The index this one replaces, if an older Tidings built it, goes once this exists.
+            let mut sql = format!(
+                "CREATE INDEX IF NOT EXISTS {index} ON contacts ({columns}); DROP INDEX IF EXISTS {}",
+                replaced_custom_index(&name)
+            );
             if DIALECT == Dialect::Postgres {
                 // PostgreSQL keeps statistics of an indexed expression only once it analyzes the
                 // table: until then it guesses "plan = pro" is rare and reads a quarter of the

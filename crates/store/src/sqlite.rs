@@ -31,6 +31,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (15, "uploads", include_str!("../migrations/sqlite/0015_uploads.sql")),
     (16, "contact_search", include_str!("../migrations/sqlite/0016_contact_search.sql")),
     (19, "imports", include_str!("../migrations/sqlite/0019_imports.sql")),
+    (20, "email_several_at", include_str!("../migrations/sqlite/0020_email_several_at.sql")),
 ];
 
 /// `column` is one of a list of ids bound at `$n`, as one JSON array (SQLite reads it into an
@@ -81,7 +82,11 @@ impl Store {
             .busy_timeout(Duration::from_secs(30))
             .row_buffer_size(4096)
             .pragma("cache_size", "-65536")
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            // Pages read through memory mapped from the file (up to SQLite's 2 GiB cap), shared
+            // by every connection and by the OS's cache, instead of copied by a system call each:
+            // a search that reads contacts one by one spent half its time copying.
+            .pragma("mmap_size", "2147418112");
         if let Some(dir) = options.get_filename().parent()
             && !dir.as_os_str().is_empty()
         {

@@ -162,18 +162,32 @@ fn custom_literal(name: &str, data_type: DataType, d: Dialect, prefix: &str) -> 
 }
 
 /// The expression index that serves filters on custom attribute `name`: its name and the
-/// indexed columns, led by the workspace and the archived flag every search fixes. `None` when
-/// no index can serve it: a name that is bound rather than written (see the module's comment),
-/// or a value PostgreSQL would have to cast (an index on a cast would fail on another
-/// workspace's attribute of the same name and another type).
+/// indexed columns, led by the workspace and the archived flag every search fixes, and followed
+/// by the last-seen and signed-up times, the dates most often filtered beside an attribute
+/// ("plan = pro, seen this week"): such a search is one range of the index, counted from the
+/// index alone. `None` when no index can serve it: a name that is bound rather than written
+/// (see the module's comment), or a value PostgreSQL would have to cast (an index on a cast
+/// would fail on another workspace's attribute of the same name and another type).
 pub fn custom_index(name: &str, data_type: DataType, d: Dialect) -> Option<(String, String)> {
     if d == Dialect::Postgres && data_type != DataType::String {
         return None;
     }
     let expr = custom_literal(name, data_type, d, "")?;
-    // FNV-1a: a stable, short identifier for any name (indexes are per name, for every workspace).
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-    Some((format!("contacts_attribute_{hash:016x}"), format!("workspace_id, archived, {expr}")))
+    Some((
+        format!("contacts_attribute_{:016x}_dates", name_hash(name)),
+        format!("workspace_id, archived, {expr}, last_seen_at, signed_up_at"),
+    ))
+}
+
+/// The index [`custom_index`] replaces, which held the attribute alone: dropped once its
+/// successor exists.
+pub fn replaced_custom_index(name: &str) -> String {
+    format!("contacts_attribute_{:016x}", name_hash(name))
+}
+
+/// FNV-1a: a stable, short identifier for any name (indexes are per name, for every workspace).
+fn name_hash(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// Every custom attribute `pred` reads, once each.
@@ -288,4 +302,135 @@ fn escape_like(text: &str) -> String {
         out.push(ch);
     }
     out
+}
+
+/// One part of a count split by [`count_parts`]: the rows it reads (`FROM` text, the contacts
+/// table aliased as given) and the filter on them, ANDed to the caller's scope.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CountPart {
+    pub from: String,
+    pub filter: String,
+}
+
+/// Alternatives one split count reads at most: the part for the k-th also tests the k−1 before it.
+const MAX_PARTS: usize = 4;
+
+/// An alternative of an OR that SQLite reads from an index of its own.
+enum Alt<'a> {
+    /// Tagged: the tag's rows of `contact_tags`, then each contact by id.
+    Tag(i64),
+    /// "Email contains `needle`" for an email with one `@`: its domain lies in `from..until`
+    /// (the range of `contacts_search_email` where the domain starts with what follows the
+    /// needle's last `@`; no end when that cannot be written).
+    EmailDomain { needle: &'a str, from: String, until: Option<String> },
+    /// "Email contains `needle`" for an email with several `@`, which its domain says nothing
+    /// about: the few such contacts, from the partial index that holds only them.
+    EmailSeveralAt { needle: &'a str },
+}
+
+/// The alternatives that stand for `pred`, each read from its own index, or `None` when an index
+/// cannot serve it.
+fn alternatives(pred: &Pred) -> Option<Vec<Alt<'_>>> {
+    match pred {
+        Pred::HasTag(id) => Some(vec![Alt::Tag(*id)]),
+        Pred::Test(Target::Column(b), Test::Contains(n)) if b.column == "email" => {
+            let after = &n[n.rfind('@')? + 1..];
+            // A needle ending in `@` is contained in emails without a domain too.
+            if after.is_empty() {
+                return None;
+            }
+            Some(vec![
+                Alt::EmailDomain { needle: n, from: after.to_owned(), until: prefix_end(after) },
+                Alt::EmailSeveralAt { needle: n },
+            ])
+        }
+        _ => None,
+    }
+}
+
+/// The least text above every text that starts with `prefix`, in code point order (SQLite's
+/// binary comparison of UTF-8): `prefix` with its last character that can be raised, raised.
+pub(super) fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32);
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+impl Alt<'_> {
+    /// Whether a contact (`alias`) is among this alternative's, as a test any row can take.
+    fn test(&self, alias: &str, out: &mut Sql) -> String {
+        let e = format!("{alias}.email");
+        match self {
+            Alt::Tag(id) => expr(&Pred::HasTag(*id), Dialect::Sqlite, alias, out),
+            Alt::EmailDomain { needle, from, until } => {
+                let dom = format!("{alias}.email_domain");
+                let mut range = format!("{dom} >= {}", out.bind(SqlParam::Text(from.clone())));
+                if let Some(u) = until {
+                    range.push_str(&format!(" AND {dom} < {}", out.bind(SqlParam::Text(u.clone()))));
+                }
+                let test = test_expr(&e, &Test::Contains((*needle).to_owned()), Dialect::Sqlite, out);
+                format!("({range} AND {test})")
+            }
+            Alt::EmailSeveralAt { needle } => {
+                // Written as the partial index's own condition, so that it can serve this.
+                let test = test_expr(&e, &Test::Contains((*needle).to_owned()), Dialect::Sqlite, out);
+                format!("({e} LIKE '%@%@%' AND {test})")
+            }
+        }
+    }
+
+    /// The rows this alternative reads, and the condition that picks them there.
+    fn read(&self, alias: &str, out: &mut Sql) -> (String, String) {
+        match self {
+            // CROSS JOIN keeps the order: the tag's rows first, then one lookup by id each.
+            Alt::Tag(id) => (
+                format!("contact_tags t CROSS JOIN contacts {alias} ON {alias}.id = t.contact_id"),
+                format!("t.tag_id = {}", out.bind(SqlParam::Int(*id))),
+            ),
+            Alt::EmailDomain { .. } => (format!("contacts {alias}"), self.test(alias, out)),
+            Alt::EmailSeveralAt { .. } => {
+                (format!("contacts {alias} INDEXED BY contacts_search_email_several_at"), self.test(alias, out))
+            }
+        }
+    }
+}
+
+/// `pred` counted as a sum of disjoint parts, when it is an OR whose every alternative SQLite
+/// can read from an index of its own ("email contains @gmail OR tagged vip"): the first
+/// alternative's contacts, then the second's that are not the first's, and so on. A count
+/// written as one OR tests every contact of the workspace against each alternative; the parts
+/// read only the contacts each alternative's index holds, and test those against the
+/// alternatives before it. The sum is the OR's count: a contact is counted in the part of the
+/// first alternative it meets, and in no other.
+///
+/// `None` for anything else, and on PostgreSQL, where one lookup by id per tagged contact cost
+/// more than the scan it saves (and the domain's range would need an index in byte order).
+pub fn count_parts(pred: &Pred, d: Dialect, alias: &str, out: &mut Sql) -> Option<Vec<CountPart>> {
+    let Pred::Any(ps) = pred else { return None };
+    if d != Dialect::Sqlite || ps.len() < 2 {
+        return None;
+    }
+    let mut alts = Vec::new();
+    for p in ps {
+        alts.extend(alternatives(p)?);
+    }
+    if alts.len() > MAX_PARTS {
+        return None;
+    }
+    let mut parts = Vec::new();
+    for (i, alt) in alts.iter().enumerate() {
+        let (from, lead) = alt.read(alias, out);
+        let mut filter = vec![lead];
+        for before in &alts[..i] {
+            filter.push(format!("NOT COALESCE({}, FALSE)", before.test(alias, out)));
+        }
+        parts.push(CountPart { from, filter: filter.join(" AND ") });
+    }
+    Some(parts)
 }

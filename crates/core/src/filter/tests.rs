@@ -152,9 +152,13 @@ fn sql_never_contains_user_text() {
 fn custom_attributes_are_read_by_the_expression_their_index_holds() {
     let (name, columns) = super::sql::custom_index("plan", DataType::String, Dialect::Sqlite).unwrap();
     assert!(name.starts_with("contacts_attribute_"));
-    assert_eq!(columns, "workspace_id, archived, json_extract(custom_attributes, '$.\"plan\"')");
+    assert_ne!(name, super::sql::replaced_custom_index("plan"));
+    assert_eq!(
+        columns,
+        "workspace_id, archived, json_extract(custom_attributes, '$.\"plan\"'), last_seen_at, signed_up_at"
+    );
     let (_, columns) = super::sql::custom_index("plan", DataType::String, Dialect::Postgres).unwrap();
-    assert_eq!(columns, "workspace_id, archived, ((custom_attributes->>'plan'))");
+    assert_eq!(columns, "workspace_id, archived, ((custom_attributes->>'plan')), last_seen_at, signed_up_at");
     // PostgreSQL would cast other types: no index, which could fail on another workspace's values.
     assert_eq!(super::sql::custom_index("seats", DataType::Integer, Dialect::Postgres), None);
     let pred = Pred::Test(
@@ -163,10 +167,56 @@ fn custom_attributes_are_read_by_the_expression_their_index_holds() {
     );
     for d in [Dialect::Sqlite, Dialect::Postgres] {
         let (_, columns) = super::sql::custom_index("plan", DataType::String, d).unwrap();
-        let indexed = columns.trim_start_matches("workspace_id, archived, ");
+        let indexed =
+            columns.trim_start_matches("workspace_id, archived, ").trim_end_matches(", last_seen_at, signed_up_at");
         let mut sql = Sql::new(1);
         to_sql(&pred, d, "", &mut sql);
         // Compiled over an unaliased table, the query reads exactly the indexed expression.
         assert!(sql.text.replace("(.", "(").contains(indexed), "{} vs {indexed}", sql.text);
     }
+}
+
+#[test]
+fn an_or_of_indexed_alternatives_is_counted_in_disjoint_parts_on_sqlite_only() {
+    use super::sql::{SqlParam, count_parts};
+    let email = |n: &str| Pred::Test(Target::Column(builtin("email").unwrap()), Test::Contains(n.into()));
+    let or = Pred::Any(vec![email("@gmail"), Pred::HasTag(7)]);
+    let mut sql = Sql::new(1);
+    let parts = count_parts(&or, Dialect::Sqlite, "c", &mut sql).unwrap();
+    // The domain's range, the emails with several `@`, then the tag's contacts.
+    assert_eq!(parts.len(), 3);
+    assert_eq!(parts[0].from, "contacts c");
+    assert!(parts[0].filter.contains("c.email_domain >= $2 AND c.email_domain < $3"), "{}", parts[0].filter);
+    assert_eq!(sql.params[..2], [SqlParam::Text("gmail".into()), SqlParam::Text("gmaim".into())]);
+    assert!(parts[1].from.contains("INDEXED BY contacts_search_email_several_at"));
+    assert!(parts[1].filter.starts_with("(c.email LIKE '%@%@%' AND"), "{}", parts[1].filter);
+    assert!(parts[2].from.starts_with("contact_tags t CROSS JOIN contacts c"));
+    // Each part leaves out the contacts of every part before it.
+    for (i, p) in parts.iter().enumerate() {
+        assert_eq!(p.filter.matches("NOT COALESCE(").count(), i, "{}", p.filter);
+    }
+    // Not on PostgreSQL, not for an alternative without its own index, not for a needle that
+    // ends in `@` (emails without a domain may hold it), not for a lone alternative.
+    let name = Pred::Test(Target::Column(builtin("name").unwrap()), Test::Contains("x".into()));
+    for (pred, d) in [
+        (&or, Dialect::Postgres),
+        (&Pred::Any(vec![email("@gmail"), name]), Dialect::Sqlite),
+        (&Pred::Any(vec![email("x@"), Pred::HasTag(7)]), Dialect::Sqlite),
+        (&Pred::Any(vec![email("gmail"), Pred::HasTag(7)]), Dialect::Sqlite),
+        (&Pred::Any(vec![Pred::HasTag(7)]), Dialect::Sqlite),
+        (&Pred::All(vec![email("@gmail"), Pred::HasTag(7)]), Dialect::Sqlite),
+    ] {
+        assert_eq!(count_parts(pred, d, "c", &mut Sql::new(1)), None, "{pred:?}");
+    }
+}
+
+#[test]
+fn the_end_of_a_prefix_range_raises_its_last_character_that_can_be() {
+    use super::sql::prefix_end;
+    assert_eq!(prefix_end("gmail").as_deref(), Some("gmaim"));
+    assert_eq!(prefix_end("é").as_deref(), Some("ê"));
+    // Surrogates are no characters: the next one is past them.
+    assert_eq!(prefix_end("a\u{d7ff}").as_deref(), Some("a\u{e000}"));
+    assert_eq!(prefix_end("a\u{10ffff}").as_deref(), Some("b"));
+    assert_eq!(prefix_end("\u{10ffff}"), None);
 }

@@ -16,6 +16,9 @@ pub struct Memory {
     pub rss_kib: u64,
     /// Peak since start (VmHWM).
     pub hwm_kib: u64,
+    /// Of `rss_kib`, the process's own memory (RssAnon): the rest is files mapped into it, such
+    /// as a SQLite database read through `mmap`, which the OS shares with its page cache.
+    pub anon_kib: u64,
 }
 
 fn exe() -> Result<std::path::PathBuf, String> {
@@ -245,7 +248,7 @@ pub fn memory_of(pid: u32) -> Result<Memory, String> {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .unwrap_or(0)
     };
-    Ok(Memory { rss_kib: field("VmRSS:"), hwm_kib: field("VmHWM:") })
+    Ok(Memory { rss_kib: field("VmRSS:"), hwm_kib: field("VmHWM:"), anon_kib: field("RssAnon:") })
 }
 
 /// Pins every thread of this process to `cpus` (a `taskset` list); false when that failed.
