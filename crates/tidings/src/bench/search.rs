@@ -138,7 +138,7 @@ fn print_section(args: &SearchArgs, s: &Section) {
     );
     if let Some(f) = &s.server {
         println!(
-            "Server (`tidings serve`{}): RSS {:.1} MiB after start, {:.1} MiB after the searches ({:.1} MiB its own, the rest the database file mapped into it), peak {:.1} MiB.\n",
+            "Server (`tidings serve`{}): RSS {:.1} MiB after start, {:.1} MiB after the searches ({:.1} MiB its own, the rest mapped files: the program, and on SQLite the database), peak {:.1} MiB.\n",
             if f.pinned { ", pinned to CPU 0, client on CPU 1" } else { ", not pinned" },
             f.start.rss_kib as f64 / 1024.0,
             f.end.rss_kib as f64 / 1024.0,
