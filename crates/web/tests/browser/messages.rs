@@ -421,7 +421,10 @@ async fn from_a_phone(app: &App, b: &Browser) -> Result<()> {
     // The activity feed lists Alan's fresh sign-up; his profile is a tap away.
     b.goto(&app.url("/app/activity")).await?;
     crate::check_layout(b, false).await?;
-    b.find(&format!("#signups a[href=\"/app/contacts/{alan}\"]")).await?.click().await?;
+    // The feed re-renders live (Alan's change above may arrive after the page), so a link found
+    // a moment before its click can be stale: found again until the click lands.
+    let link = format!("#signups a[href=\"/app/contacts/{alan}\"]");
+    b.wait_for("a click on Alan in the feed", WAIT, async || b.find(&link).await?.click().await).await?;
     wait_for_path(b, app, &format!("/app/contacts/{alan}")).await?;
 
     // The message icon sits in the bottom left-hand corner of the screen.
