@@ -99,7 +99,9 @@ fn filter(q: &Json, names: &Names, inside: bool) -> String {
 fn lower_label(label: &str) -> String {
     let mut c = label.chars();
     match (c.next(), c.next()) {
-        (Some(f), Some(s)) if s.is_lowercase() || s == ' ' => f.to_lowercase().chain(label.chars().skip(1)).collect(),
+        (Some(f), Some(s)) if s.is_lowercase() || s == ' ' => {
+            f.to_lowercase().chain(label[f.len_utf8()..].chars()).collect()
+        }
         _ => label.to_owned(),
     }
 }
@@ -294,5 +296,15 @@ mod tests {
         assert_eq!(describe(&json!({"contact_ids": [1]}), &n), "1 chosen contact");
         assert_eq!(describe(&json!({"everyone": true}), &n), "Everyone");
         assert_eq!(describe(&json!({}), &n), "Not chosen yet");
+    }
+
+    #[test]
+    fn a_label_inside_a_sentence_loses_its_capital_unless_it_is_an_acronym() {
+        assert_eq!(lower_label("Signed up"), "signed up");
+        assert_eq!(lower_label("Élan score"), "élan score");
+        assert_eq!(lower_label("A b"), "a b");
+        assert_eq!(lower_label("OS"), "OS");
+        assert_eq!(lower_label("X"), "X");
+        assert_eq!(lower_label(""), "");
     }
 }
