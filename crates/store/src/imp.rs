@@ -18,7 +18,7 @@ use tidings_core::filter::{Pred, Target};
 use crate::model::parse_role;
 use crate::{
     ApiToken, AppliedTag, DkimKey, EmailSettings, ContactQuery, NewApiToken, NewSegment, NewTeammate, NewWorkspace, PersonType, Result,
-    Segment, Session, SortOrder, StoreError, Tag, Teammate, TeammateRole, UpsertReport, Workspace,
+    Loaded, Segment, Session, SortOrder, StoreError, Tag, Teammate, TeammateRole, UpsertReport, Workspace,
 };
 
 type DbRow = <Db as sqlx::Database>::Row;
@@ -601,6 +601,17 @@ impl crate::Store for Store {
 
     async fn upsert_contacts(&self, ws: i64, inputs: &[ContactInput], now: i64) -> Result<UpsertReport> {
         self.upsert_batch(ws, inputs, now).await
+    }
+
+    async fn load_contacts(
+        &self,
+        ws: i64,
+        expected: u64,
+        now: i64,
+        batches: tokio::sync::mpsc::Receiver<Vec<ContactInput>>,
+        reports: tokio::sync::mpsc::Sender<UpsertReport>,
+    ) -> Result<Loaded> {
+        self.load(ws, expected, now, batches, reports).await
     }
 
     async fn contacts_after(&self, ws: i64, after: i64, limit: i64) -> Result<Vec<Contact>> {

@@ -16,7 +16,6 @@ struct Slot {
 impl Store {
     /// `Store::upsert_contacts`: one batch in one transaction.
     async fn upsert_batch(&self, ws: i64, inputs: &[ContactInput], now: i64) -> Result<UpsertReport> {
-        let mut report = UpsertReport::default();
         // SQLite: take the write lock first, so the ids reserved below are still free when the
         // rows are written (and no other process's commit can stale this transaction's reads).
         let mut tx = match DIALECT {
@@ -24,8 +23,25 @@ impl Store {
             Dialect::Postgres => self.writer.begin().await?,
         };
 
-        let mut slots: Vec<Slot> = load_matches(&mut tx, ws, inputs)
-            .await?
+        let found = load_matches(&mut tx, ws, inputs).await?;
+        let (report, _) = write_batch(&mut tx, ws, inputs, now, found).await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+}
+
+/// Writes one batch in `tx`, given `found`: every contact of `ws` whose external id or email is
+/// among the batch's, each once, by id (what `load_matches` reads). Returns what it did and the
+/// contacts it read or wrote, each beside what it was.
+async fn write_batch(
+    tx: &mut sqlx::Transaction<'_, Db>,
+    ws: i64,
+    inputs: &[ContactInput],
+    now: i64,
+    found: Vec<Contact>,
+) -> Result<(UpsertReport, Vec<Slot>)> {
+        let mut report = UpsertReport::default();
+        let mut slots: Vec<Slot> = found
             .into_iter()
             .map(|c| Slot { before: Some(c.clone()), contact: c })
             .collect();
@@ -102,21 +118,19 @@ impl Store {
         }
 
         let fresh = slots.iter().filter(|s| s.before.is_none()).count();
-        let ids = reserve_contact_ids(&mut tx, fresh).await?;
+        let ids = reserve_contact_ids(tx, fresh).await?;
         for (slot, id) in slots.iter_mut().filter(|s| s.before.is_none()).zip(ids) {
             slot.contact.id = id;
         }
         let new: Vec<&Contact> = slots.iter().filter(|s| s.before.is_none()).map(|s| &s.contact).collect();
-        insert_new_contacts(&mut tx, &new).await?;
+        insert_new_contacts(tx, &new).await?;
         let changed: Vec<(&Contact, &Contact)> = slots
             .iter()
             .filter_map(|s| s.before.as_ref().filter(|b| **b != s.contact).map(|b| (&s.contact, b)))
             .collect();
-        update_changed_contacts(&mut tx, ws, &changed).await?;
-        apply_tags(&mut tx, ws, &slots, &tagged, now).await?;
-        tx.commit().await?;
-        Ok(report)
-    }
+        update_changed_contacts(tx, ws, &changed).await?;
+        apply_tags(tx, ws, &slots, &tagged, now).await?;
+        Ok((report, slots))
 }
 
 /// Every contact of the workspace whose external id or email is among the batch's, each once:

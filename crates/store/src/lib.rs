@@ -55,6 +55,10 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// The fewest contacts a load expects for `Store::load_contacts` to write it in bulk: below it,
+/// rebuilding the indexes would cost more than keeping them up to date.
+pub const BULK_LOAD_MIN: u64 = 50_000;
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Opens the database at `url` (`sqlite://path/to/file.db` or `postgres://…`) and brings its
@@ -132,6 +136,21 @@ pub trait Store:
     async fn upsert_contacts(&self, ws: i64, inputs: &[ContactInput], now: i64) -> Result<UpsertReport>;
     /// Contacts with an id greater than `after`, by id: the export walks the table with this.
     async fn contacts_after(&self, ws: i64, after: i64, limit: i64) -> Result<Vec<Contact>>;
+    /// Upserts the batches received on `batches`, in order and with the same results as one
+    /// `upsert_contacts` call each, sending each one's report on `reports` once it is written;
+    /// returns when `batches` closes. `expected` is how many inputs the caller expects to send:
+    /// from [`BULK_LOAD_MIN`] up, into a workspace without contacts, and while the table holds
+    /// fewer contacts than that, the whole load is one transaction that holds the contacts table
+    /// alone and builds its indexes once the rows are in (see `imp_load.rs`); its reports then
+    /// count what the commit at the end keeps, and an error keeps nothing.
+    async fn load_contacts(
+        &self,
+        ws: i64,
+        expected: u64,
+        now: i64,
+        batches: tokio::sync::mpsc::Receiver<Vec<ContactInput>>,
+        reports: tokio::sync::mpsc::Sender<UpsertReport>,
+    ) -> Result<Loaded>;
 
     // --- for tests and benchmarks -----------------------------------------------------------
     /// Runs a raw SQL statement (benchmarks compare against hand-written SQL with it).

@@ -303,6 +303,16 @@ pub struct UpsertReport {
     pub rejected: Vec<(usize, String)>,
 }
 
+/// How `Store::load_contacts` wrote a load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loaded {
+    /// Batch by batch, each in its own transaction, as `Store::upsert_contacts` writes one.
+    Batches,
+    /// In one transaction that put the contacts table's indexes back after the rows were
+    /// written: into a workspace without contacts, in a table with fewer than the load expected.
+    Bulk,
+}
+
 /// A stored role. Text that names no role is refused rather than read as some role: guessing
 /// could grant a teammate more than they were given.
 pub(crate) fn parse_role(s: &str) -> crate::Result<TeammateRole> {

@@ -56,6 +56,7 @@ const RANDOM_SECRET: &str = "replace(gen_random_uuid()::text, '-', '') || replac
 
 include!("imp.rs");
 include!("imp_upsert.rs");
+include!("imp_load.rs");
 include!("postgres_bulk.rs");
 include!("imp_accounts.rs");
 include!("imp_labels.rs");

@@ -166,7 +166,10 @@ async fn update_changed_contacts(tx: &mut sqlx::Transaction<'_, Db>, ws: i64, ch
         .fetch_one(&mut **tx)
         .await?
         .try_get(0)?;
-    if !exists {
+    if exists {
+        // Empty after a commit, but a bulk load writes all its batches before its only one.
+        sqlx::query("TRUNCATE contacts_changed").execute(&mut **tx).await?;
+    } else {
         sqlx::query("CREATE TEMPORARY TABLE contacts_changed (LIKE contacts) ON COMMIT DELETE ROWS")
             .execute(&mut **tx)
             .await?;
@@ -190,4 +193,35 @@ async fn update_changed_contacts(tx: &mut sqlx::Transaction<'_, Db>, ws: i64, ch
     );
     sqlx::query(&sql).bind(ws).persistent(false).execute(&mut **tx).await?;
     Ok(())
+}
+
+/// Drops the contacts table's secondary indexes and foreign keys in `tx` (a bulk load's, which
+/// holds the table alone), and returns the statements that build them back, as they were.
+async fn drop_contact_indexes(tx: &mut sqlx::Transaction<'_, Db>) -> Result<Vec<String>> {
+    // Indexes that back a constraint (the primary key) stay: every lookup by id reads it.
+    let indexes = sqlx::query(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'contacts' \
+         AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE conrelid = 'contacts'::regclass)",
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    let keys = sqlx::query(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint \
+         WHERE conrelid = 'contacts'::regclass AND contype = 'f'",
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    // Sorting in memory: building an index over a million rows in 64 MiB spills to disk.
+    let mut rebuild = vec!["SET LOCAL maintenance_work_mem = '256MB'".to_owned()];
+    for row in &indexes {
+        let (name, def): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+        sqlx::query(&format!("DROP INDEX \"{name}\"")).execute(&mut **tx).await?;
+        rebuild.push(def);
+    }
+    for row in &keys {
+        let (name, def): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+        sqlx::query(&format!("ALTER TABLE contacts DROP CONSTRAINT \"{name}\"")).execute(&mut **tx).await?;
+        rebuild.push(format!("ALTER TABLE contacts ADD CONSTRAINT \"{name}\" {def}"));
+    }
+    Ok(rebuild)
 }

@@ -55,6 +55,7 @@ const RANDOM_SECRET: &str = "lower(hex(randomblob(32)))";
 
 include!("imp.rs");
 include!("imp_upsert.rs");
+include!("imp_load.rs");
 include!("sqlite_bulk.rs");
 include!("imp_accounts.rs");
 include!("imp_labels.rs");

@@ -59,20 +59,35 @@ async fn insert_new_contacts(tx: &mut sqlx::Transaction<'_, Db>, rows: &[&Contac
     Ok(())
 }
 
-/// The columns of `contacts` that its indexes read: SQLite rewrites an index entry for every
-/// row an UPDATE assigns one of them, even to the value it had.
-const KEY_COLUMNS: &[&str] = &["workspace_id", "role", "external_id", "email", "created_at"];
+/// The columns of `contacts` that its indexes read (all but the custom attributes' indexes, on
+/// expressions of `custom_attributes`): SQLite rewrites an index entry for every row an UPDATE
+/// assigns one of them, even to the value it had.
+const KEY_COLUMNS: &[&str] = &[
+    "workspace_id",
+    "role",
+    "external_id",
+    "email",
+    "email_domain",
+    "created_at",
+    "signed_up_at",
+    "last_seen_at",
+    "archived",
+];
 
 /// Writes these contacts of `ws`, found by id: `changed` pairs each with what it was. Rows whose
 /// indexed columns kept their values (most of a re-import) are written without those columns,
-/// which leaves every index untouched; the others are written whole.
+/// which leaves every index but the custom attributes' untouched; the others are written whole.
 async fn update_changed_contacts(tx: &mut sqlx::Transaction<'_, Db>, ws: i64, changed: &[(&Contact, &Contact)]) -> Result<()> {
+    // `email_domain` is written from `email`: the same email, the same domain.
     let same_keys = |(c, b): &&(&Contact, &Contact)| {
         c.workspace_id == b.workspace_id
             && c.role == b.role
             && c.external_id == b.external_id
             && c.email == b.email
             && c.created_at == b.created_at
+            && c.signed_up_at == b.signed_up_at
+            && c.last_seen_at == b.last_seen_at
+            && c.archived == b.archived
     };
     let light: Vec<&Contact> = changed.iter().filter(same_keys).map(|(c, _)| *c).collect();
     let whole: Vec<&Contact> = changed.iter().filter(|p| !same_keys(p)).map(|(c, _)| *c).collect();
@@ -110,4 +125,21 @@ async fn update_columns(
         q.bind(ws).execute(&mut **tx).await?;
     }
     Ok(())
+}
+
+/// Drops the contacts table's indexes in `tx` (a bulk load's, which holds the write lock), and
+/// returns the statements that build them back, as they were. Those of its UNIQUE and PRIMARY
+/// KEY constraints have no statement and stay.
+async fn drop_contact_indexes(tx: &mut sqlx::Transaction<'_, Db>) -> Result<Vec<String>> {
+    let indexes =
+        sqlx::query("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'contacts' AND sql IS NOT NULL")
+            .fetch_all(&mut **tx)
+            .await?;
+    let mut rebuild = Vec::with_capacity(indexes.len());
+    for row in &indexes {
+        let (name, sql): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+        sqlx::query(&format!("DROP INDEX \"{name}\"")).execute(&mut **tx).await?;
+        rebuild.push(sql);
+    }
+    Ok(rebuild)
 }

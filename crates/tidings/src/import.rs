@@ -65,6 +65,11 @@ pub async fn contacts(store: &Arc<dyn Store>, ws: &Workspace, file: &Path, optio
         total.updated,
         total.unchanged,
     );
+    if summary.bulk {
+        println!(
+            "The workspace had no contacts: they were loaded in one transaction, the contacts table's indexes built after them."
+        );
+    }
     if rejected > 0 {
         println!("The rejected lines are listed above with their line numbers; fix them and run the import again.");
     }

@@ -9,7 +9,7 @@ pub mod columns;
 pub mod jobs;
 pub mod preview;
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::Arc;
@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use tidings_core::attribute::{CustomAttribute, DataType};
 use tidings_core::contact::{ContactInput, INPUT_FIELDS};
-use tidings_store::{Store, StoreError, UpsertReport, Workspace};
+use tidings_store::{Loaded, Store, StoreError, UpsertReport, Workspace};
+use tokio::sync::mpsc;
 
 use crate::Engine;
 use crate::attributes::NewAttribute;
@@ -276,6 +277,9 @@ pub struct Summary {
     pub total: UpsertReport,
     /// Lines that could not be parsed.
     pub bad_lines: u64,
+    /// Whether the contacts were loaded in bulk, with the contacts table's indexes built after
+    /// them ([`Loaded::Bulk`]).
+    pub bulk: bool,
 }
 
 impl Summary {
@@ -288,7 +292,9 @@ impl Summary {
 impl Engine {
     /// Imports the contacts of `file` into `ws`: creates the custom attributes `options` allows,
     /// then upserts every good line in batches of [`BATCH`], telling `progress` as it goes. A
-    /// second import of the same file changes nothing.
+    /// second import of the same file changes nothing. A large file into a workspace without
+    /// contacts is loaded in bulk ([`Store::load_contacts`]): in one transaction, so an error
+    /// midway keeps none of it, and every other write to contacts waits until it ends.
     ///
     /// # Errors
     /// [`ImportError`] when nothing can be imported (unknown columns without a decision, columns
@@ -330,6 +336,8 @@ impl Engine {
         let open =
             std::fs::File::open(file).map_err(|e| ImportError::Io(format!("cannot open {}: {e}", file.display())));
         let reader = BufReader::new(Counting { inner: open?, progress });
+        let expected =
+            count_lines(file).map_err(|e| ImportError::Io(format!("cannot read {}: {e}", file.display())))?;
 
         let started = Instant::now();
         let mut run = Run {
@@ -337,13 +345,7 @@ impl Engine {
             lines: Vec::with_capacity(BATCH),
             values: Vec::with_capacity(BATCH),
             counts: Counts::default(),
-            writer: Writer {
-                store: store.clone(),
-                ws: ws.id,
-                now: self.now(),
-                pending: None,
-                total: UpsertReport::default(),
-            },
+            writer: Writer::start(store.clone(), ws.id, expected, self.now()),
             progress,
         };
         match format {
@@ -374,9 +376,10 @@ impl Engine {
         }
         run.flush().await?;
         let Run { mut counts, writer, .. } = run;
-        let total = writer.finish(&mut counts, progress).await?;
+        let (total, loaded) = writer.finish(&mut counts, progress).await?;
         let bad_lines = counts.rejected - total.rejected.len() as u64;
-        Ok(Summary { lines: counts.lines, secs: started.elapsed().as_secs_f64(), total, bad_lines })
+        let bulk = loaded == Loaded::Bulk;
+        Ok(Summary { lines: counts.lines, secs: started.elapsed().as_secs_f64(), total, bad_lines, bulk })
     }
 
     /// Creates a file's new columns as custom attributes, as the data attributes API does: every
@@ -476,21 +479,41 @@ impl Run<'_> {
     }
 }
 
-/// A batch being written: its upsert, and the line number and values of each of its inputs.
-type Pending = tokio::task::JoinHandle<Result<(UpsertReport, Vec<u64>, Vec<Original>), StoreError>>;
-
-/// Writes batches one after another, in order, while the caller parses the next one: parsing and
-/// writing each take about half the time, so overlapping them nearly halves an import.
+/// Hands batches, in order, to the store's load of this import ([`Store::load_contacts`]) while
+/// the caller parses the next: parsing and writing each take about half the time, so
+/// overlapping them nearly halves an import.
 struct Writer {
-    store: Arc<dyn Store>,
-    ws: i64,
-    now: i64,
-    pending: Option<Pending>,
+    batches: Option<mpsc::Sender<Vec<ContactInput>>>,
+    reports: mpsc::Receiver<UpsertReport>,
+    load: Option<tokio::task::JoinHandle<Result<Loaded, StoreError>>>,
+    /// The line number and values of each input of every batch handed over and not reported
+    /// yet, oldest first.
+    waiting: VecDeque<(Vec<u64>, Vec<Original>)>,
     total: UpsertReport,
 }
 
+/// Batches handed to the load and not taken yet: one, written while the next is parsed.
+const BATCHES_AHEAD: usize = 1;
+
 impl Writer {
-    /// Waits for the batch being written, then starts writing this one.
+    /// Starts the load of `expected` contacts into `ws`.
+    fn start(store: Arc<dyn Store>, ws: i64, expected: u64, now: i64) -> Writer {
+        let (batches, batches_rx) = mpsc::channel(BATCHES_AHEAD);
+        // Room for every report the load can send before the next `submit` takes them (a batch
+        // in the channel, one being written), so the load never waits on the caller while the
+        // caller waits on it.
+        let (reports_tx, reports) = mpsc::channel(BATCHES_AHEAD + 4);
+        let load = tokio::spawn(async move { store.load_contacts(ws, expected, now, batches_rx, reports_tx).await });
+        Writer {
+            batches: Some(batches),
+            reports,
+            load: Some(load),
+            waiting: VecDeque::new(),
+            total: UpsertReport::default(),
+        }
+    }
+
+    /// Takes the reports of the batches written so far, then hands this one over.
     async fn submit(
         &mut self,
         batch: Vec<ContactInput>,
@@ -499,26 +522,40 @@ impl Writer {
         counts: &mut Counts,
         progress: &dyn Progress,
     ) -> Result<(), ImportError> {
-        self.wait(counts, progress).await?;
+        while let Ok(report) = self.reports.try_recv() {
+            self.take(report, counts, progress);
+        }
         if batch.is_empty() {
             return Ok(());
         }
-        let (store, ws, now) = (self.store.clone(), self.ws, self.now);
-        self.pending = Some(tokio::spawn(async move {
-            let report = store.upsert_contacts(ws, &batch, now).await?;
-            Ok((report, lines, values))
-        }));
-        Ok(())
+        self.waiting.push_back((lines, values));
+        let sent = match &self.batches {
+            Some(batches) => batches.send(batch).await.is_ok(),
+            None => false,
+        };
+        if sent { Ok(()) } else { Err(self.stopped().await) }
     }
 
-    async fn wait(&mut self, counts: &mut Counts, progress: &dyn Progress) -> Result<(), ImportError> {
-        let Some(pending) = self.pending.take() else { return Ok(()) };
-        let (report, lines, values) =
-            pending.await.map_err(|e| ImportError::Io(format!("the import stopped: {e}")))??;
+    /// Why the load stopped taking batches.
+    async fn stopped(&mut self) -> ImportError {
+        match self.load.take() {
+            Some(load) => match load.await {
+                Ok(Err(e)) => e.into(),
+                Ok(Ok(_)) => ImportError::Io("the import stopped".into()),
+                Err(e) => ImportError::Io(format!("the import stopped: {e}")),
+            },
+            None => ImportError::Io("the import stopped".into()),
+        }
+    }
+
+    /// Counts a written batch's report, and reports its rejected lines.
+    fn take(&mut self, report: UpsertReport, counts: &mut Counts, progress: &dyn Progress) {
+        let (lines, values) = self.waiting.pop_front().unwrap_or_default();
         let mut values: Vec<Option<Original>> = values.into_iter().map(Some).collect();
         for (i, reason) in &report.rejected {
-            let values = values[*i].take().map(Original::into_values).unwrap_or_default();
-            progress.rejected(&Rejection { line: lines[*i], problems: problem(None, reason.clone()), values });
+            let values = values.get_mut(*i).and_then(Option::take).map(Original::into_values).unwrap_or_default();
+            let line = lines.get(*i).copied().unwrap_or_default();
+            progress.rejected(&Rejection { line, problems: problem(None, reason.clone()), values });
         }
         counts.created += report.created;
         counts.updated += report.updated;
@@ -529,12 +566,34 @@ impl Writer {
         self.total.unchanged += report.unchanged;
         self.total.rejected.extend(report.rejected);
         progress.written(counts);
-        Ok(())
     }
 
-    /// Waits for the last batch; what the whole import did.
-    async fn finish(mut self, counts: &mut Counts, progress: &dyn Progress) -> Result<UpsertReport, ImportError> {
-        self.wait(counts, progress).await?;
-        Ok(self.total)
+    /// Ends the load once every batch is written: what the whole import did, and how.
+    async fn finish(
+        mut self,
+        counts: &mut Counts,
+        progress: &dyn Progress,
+    ) -> Result<(UpsertReport, Loaded), ImportError> {
+        drop(self.batches.take());
+        while let Some(report) = self.reports.recv().await {
+            self.take(report, counts, progress);
+        }
+        let Some(load) = self.load.take() else { return Err(ImportError::Io("the import stopped".into())) };
+        let loaded = load.await.map_err(|e| ImportError::Io(format!("the import stopped: {e}")))??;
+        Ok((self.total, loaded))
+    }
+}
+
+/// About how many contacts `file` holds: its lines. Tells the load how large it will be.
+fn count_lines(file: &Path) -> std::io::Result<u64> {
+    let mut f = std::fs::File::open(file)?;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut lines = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok(lines);
+        }
+        lines += buf[..n].iter().filter(|b| **b == b'\n').count() as u64;
     }
 }

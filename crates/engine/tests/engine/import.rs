@@ -292,3 +292,55 @@ async fn a_new_attribute_takes_the_type_chosen_and_json_lines_offer_only_their_n
         w.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn a_large_file_into_an_empty_workspace_is_loaded_in_bulk_with_every_line_accounted_for() {
+    for w in World::both().await {
+        let db = w.db;
+        // Enough lines for a bulk load, with a bad line, a line that updates an earlier contact
+        // (in another batch), a line whose email belongs to someone else, and tags.
+        let n = tidings_store::BULK_LOAD_MIN;
+        let mut text = String::new();
+        for i in 0..n {
+            let line = match i {
+                10 => json!({"external_id": "e10", "email": "not-an-email"}),
+                40_000 => json!({"external_id": "e5", "name": "Five", "tags": ["late"]}),
+                40_001 => json!({"external_id": "other", "email": "p6@example.test"}),
+                _ if i % 1_000 == 0 => {
+                    json!({"external_id": format!("e{i}"), "email": format!("p{i}@example.test"), "tags": ["vip"]})
+                }
+                _ => json!({"external_id": format!("e{i}"), "email": format!("p{i}@example.test")}),
+            };
+            text.push_str(&line.to_string());
+            text.push('\n');
+        }
+        let path = file("many.jsonl", text.as_bytes());
+        let kept = Kept::default();
+        let s = w.engine.import_contacts(&w.ws, &path, &Default::default(), &kept).await.unwrap();
+        assert!(s.bulk, "{db}: an empty workspace and a table smaller than the file");
+        assert_eq!(
+            (s.lines, s.total.created, s.total.updated, s.total.unchanged, s.rejected()),
+            (n, n - 3, 1, 0, 2),
+            "{db}"
+        );
+        let mut lines: Vec<u64> = kept.0.lock().unwrap().iter().map(|r| r.line).collect();
+        lines.sort_unstable();
+        assert_eq!(lines, [11, 40_002], "{db}: each rejected line by its number");
+        assert_eq!(w.store.count_contacts(w.ws.id, None).await.unwrap(), (n - 3) as i64, "{db}");
+        let five = w.store.contact_by_external_id(w.ws.id, "e5").await.unwrap().unwrap();
+        assert_eq!(five.name.as_deref(), Some("Five"), "{db}");
+        assert_eq!(tags_of(&w, "e5").await, ["late"], "{db}");
+        assert_eq!(tags_of(&w, "e3000").await, ["vip"], "{db}");
+        assert_eq!(
+            w.store.user_by_email(w.ws.id, "p6@example.test").await.unwrap().and_then(|c| c.external_id).as_deref(),
+            Some("e6"),
+            "{db}: found through the index built after the load"
+        );
+
+        // Again: the workspace has contacts now, so batch by batch, and nothing changes (e5's
+        // two lines are both unchanged).
+        let s = w.engine.import_contacts(&w.ws, &path, &Default::default(), &Quiet).await.unwrap();
+        assert!(!s.bulk, "{db}");
+        assert_eq!((s.total.created, s.total.updated, s.total.unchanged, s.rejected()), (0, 0, n - 2, 2), "{db}");
+    }
+}

@@ -8,6 +8,7 @@ mod conversations;
 mod filters;
 mod filters_indexed;
 mod inbox;
+mod loads;
 mod messages;
 mod replies;
 mod schema;

@@ -277,6 +277,12 @@ async fn import(store: &Arc<dyn Store>, file: &Path, format: Format, n: u64, wan
         &crate::import::options(Some(format), crate::import::Unknown::Refuse, Vec::new()),
     )
     .await?;
+    eprintln!(
+        "  {}: {:.0}/s, {}",
+        file.display(),
+        s.lines as f64 / s.secs,
+        if s.bulk { "loaded in bulk, indexes built after" } else { "batch by batch" }
+    );
     let got = [s.total.created, s.total.updated, s.total.unchanged];
     if s.bad_lines > 0 || !s.total.rejected.is_empty() || got != want || s.lines != n {
         return Err(format!(

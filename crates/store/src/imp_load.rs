@@ -1,0 +1,194 @@
+// Loading many contacts at once (`Store::load_contacts`, the import's write path), shared by
+// both dialects. Included after `imp_upsert.rs`, whose `write_batch` writes every batch, so a
+// load decides exactly what a run of `upsert_contacts` calls would.
+//
+// A load into a workspace without contacts, large against the whole table, is written in bulk:
+// one transaction holds the contacts table alone, drops its secondary indexes and foreign keys
+// (each dialect's `drop_contact_indexes`), writes every batch, then builds them back and
+// commits. Keeping seven indexes up to date row by row is what bounds an import; building each
+// once from the finished table is several times cheaper. The unique indexes are gone while the
+// rows go in, so nothing but `write_batch`'s own checks keeps keys unique, as in any batch; if
+// a bug let a duplicate through, building the unique index back fails and the whole load rolls
+// back. So does a crash: the indexes are dropped in the transaction that restores them.
+
+use std::collections::{BTreeSet, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use tokio::sync::mpsc;
+
+impl Store {
+    /// `Store::load_contacts`.
+    async fn load(
+        &self,
+        ws: i64,
+        expected: u64,
+        now: i64,
+        mut batches: mpsc::Receiver<Vec<ContactInput>>,
+        reports: mpsc::Sender<UpsertReport>,
+    ) -> Result<Loaded> {
+        if expected >= crate::BULK_LOAD_MIN
+            && let Some(tx) = self.begin_bulk(ws, expected).await?
+        {
+            load_in_bulk(tx, ws, now, batches, reports).await?;
+            return Ok(Loaded::Bulk);
+        }
+        while let Some(batch) = batches.recv().await {
+            let report = self.upsert_batch(ws, &batch, now).await?;
+            if reports.send(report).await.is_err() {
+                break;
+            }
+        }
+        Ok(Loaded::Batches)
+    }
+
+    /// A transaction that holds the contacts table alone, when a load of `expected` contacts
+    /// into `ws` should be written in bulk: the workspace has no contacts and the table fewer
+    /// than `expected`, so that building its indexes back reads at most twice what the load
+    /// writes. None otherwise, or when the table stays busy for a few seconds (PostgreSQL; the
+    /// load is then written batch by batch rather than queue every reader behind it).
+    async fn begin_bulk(&self, ws: i64, expected: u64) -> Result<Option<sqlx::Transaction<'static, Db>>> {
+        let mut tx = match DIALECT {
+            // The write lock: no other writer until the commit; readers see the table as it was.
+            Dialect::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => {
+                let mut tx = self.writer.begin().await?;
+                sqlx::query("SET LOCAL lock_timeout = '5s'").execute(&mut *tx).await?;
+                match sqlx::query("LOCK TABLE contacts IN ACCESS EXCLUSIVE MODE").execute(&mut *tx).await {
+                    Ok(_) => {}
+                    // lock_not_available
+                    Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55P03") => return Ok(None),
+                    Err(e) => return Err(e.into()),
+                }
+                sqlx::query("SET LOCAL lock_timeout = 0").execute(&mut *tx).await?;
+                tx
+            }
+        };
+        let has_contacts: bool = sqlx::query("SELECT EXISTS (SELECT 1 FROM contacts WHERE workspace_id = $1)")
+            .bind(ws)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        if has_contacts {
+            return Ok(None);
+        }
+        let limit = i64::try_from(expected).unwrap_or(i64::MAX);
+        let others: i64 = sqlx::query("SELECT COUNT(*) FROM (SELECT 1 FROM contacts LIMIT $1) AS t")
+            .bind(limit)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        Ok((others < limit).then_some(tx))
+    }
+}
+
+/// Writes every batch in `tx` with the contacts table's indexes dropped, builds them back and
+/// commits. Stops taking batches, and keeps those written, when the caller stops listening.
+async fn load_in_bulk(
+    mut tx: sqlx::Transaction<'static, Db>,
+    ws: i64,
+    now: i64,
+    mut batches: mpsc::Receiver<Vec<ContactInput>>,
+    reports: mpsc::Sender<UpsertReport>,
+) -> Result<()> {
+    let rebuild = drop_contact_indexes(&mut tx).await?;
+    let mut keys = LoadedKeys::default();
+    while let Some(batch) = batches.recv().await {
+        let found = keys.matches(&mut tx, ws, &batch).await?;
+        let (report, slots) = write_batch(&mut tx, ws, &batch, now, found).await?;
+        keys.note(&slots);
+        if reports.send(report).await.is_err() {
+            break;
+        }
+    }
+    for sql in rebuild {
+        sqlx::query(&sql).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The external ids and emails of the contacts a bulk load has written, which are all its
+/// workspace's: without indexes, finding the contacts a batch could match or collide with by
+/// their keys would read the whole table once per batch. Each key is kept as a hash beside the
+/// contact's id (16 bytes, not the text); those an input's hash names are read back by id and
+/// kept only where the key itself is the input's, so a batch sees the contacts `load_matches`
+/// would have found.
+#[derive(Default)]
+struct LoadedKeys {
+    external_ids: BTreeSet<(u64, i64)>,
+    emails: BTreeSet<(u64, i64)>,
+}
+
+fn key_hash(key: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    key.hash(&mut h);
+    h.finish()
+}
+
+/// The ids kept beside `key`'s hash.
+fn ids_of(set: &BTreeSet<(u64, i64)>, key: &str) -> impl Iterator<Item = i64> {
+    let h = key_hash(key);
+    set.range((h, i64::MIN)..=(h, i64::MAX)).map(|(_, id)| *id)
+}
+
+impl LoadedKeys {
+    /// The written contacts whose external id or email is among the batch's, by id.
+    async fn matches(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Db>,
+        ws: i64,
+        inputs: &[ContactInput],
+    ) -> Result<Vec<Contact>> {
+        let ext_ids: HashSet<&str> =
+            inputs.iter().filter_map(|i| i.external_id.as_ref().and_then(|e| e.as_deref())).collect();
+        let emails: HashSet<&str> = inputs.iter().filter_map(|i| i.email.as_ref().and_then(|e| e.as_deref())).collect();
+        let mut ids: Vec<i64> = ext_ids
+            .iter()
+            .flat_map(|e| ids_of(&self.external_ids, e))
+            .chain(emails.iter().flat_map(|m| ids_of(&self.emails, m)))
+            .collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        let sql = format!("SELECT {} FROM {}", *CONTACT_SELECT, contacts_by_id());
+        let q = bind_ids(sqlx::query(&sql).persistent(DIALECT == Dialect::Sqlite).bind(ws), &ids);
+        let mut found: Vec<Contact> = Vec::with_capacity(ids.len());
+        for row in q.fetch_all(&mut **tx).await? {
+            let c = contact_from_row(&row)?;
+            let wanted = c.external_id.as_deref().is_some_and(|e| ext_ids.contains(e))
+                || c.email.as_deref().is_some_and(|m| emails.contains(m));
+            if wanted {
+                found.push(c);
+            }
+        }
+        found.sort_unstable_by_key(|c| c.id);
+        Ok(found)
+    }
+
+    /// Keeps the keys of a written batch's contacts, in place of those they had.
+    fn note(&mut self, slots: &[Slot]) {
+        for slot in slots {
+            if let Some(before) = &slot.before {
+                self.forget(before);
+            }
+            let c = &slot.contact;
+            if let Some(e) = &c.external_id {
+                self.external_ids.insert((key_hash(e), c.id));
+            }
+            if let Some(m) = &c.email {
+                self.emails.insert((key_hash(m), c.id));
+            }
+        }
+    }
+
+    fn forget(&mut self, c: &Contact) {
+        if let Some(e) = &c.external_id {
+            self.external_ids.remove(&(key_hash(e), c.id));
+        }
+        if let Some(m) = &c.email {
+            self.emails.remove(&(key_hash(m), c.id));
+        }
+    }
+}
