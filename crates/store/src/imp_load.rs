@@ -11,7 +11,7 @@
 // a bug let a duplicate through, building the unique index back fails and the whole load rolls
 // back. So does a crash: the indexes are dropped in the transaction that restores them.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use tokio::sync::mpsc;
@@ -29,7 +29,7 @@ impl Store {
         if expected >= crate::BULK_LOAD_MIN
             && let Some(tx) = self.begin_bulk(ws, expected).await?
         {
-            load_in_bulk(tx, ws, now, batches, reports).await?;
+            load_in_bulk(tx, ws, expected, now, batches, reports).await?;
             return Ok(Loaded::Bulk);
         }
         while let Some(batch) = batches.recv().await {
@@ -86,12 +86,13 @@ impl Store {
 async fn load_in_bulk(
     mut tx: sqlx::Transaction<'static, Db>,
     ws: i64,
+    expected: u64,
     now: i64,
     mut batches: mpsc::Receiver<Vec<ContactInput>>,
     reports: mpsc::Sender<UpsertReport>,
 ) -> Result<()> {
     let rebuild = drop_contact_indexes(&mut tx).await?;
-    let mut keys = LoadedKeys::default();
+    let mut keys = LoadedKeys::with_capacity(expected);
     while let Some(batch) = batches.recv().await {
         let found = keys.matches(&mut tx, ws, &batch).await?;
         let (report, slots) = write_batch(&mut tx, ws, &batch, now, found).await?;
@@ -113,10 +114,9 @@ async fn load_in_bulk(
 /// contact's id (16 bytes, not the text); those an input's hash names are read back by id and
 /// kept only where the key itself is the input's, so a batch sees the contacts `load_matches`
 /// would have found.
-#[derive(Default)]
 struct LoadedKeys {
-    external_ids: BTreeSet<(u64, i64)>,
-    emails: BTreeSet<(u64, i64)>,
+    external_ids: KeyIds,
+    emails: KeyIds,
 }
 
 fn key_hash(key: &str) -> u64 {
@@ -125,13 +125,89 @@ fn key_hash(key: &str) -> u64 {
     h.finish()
 }
 
-/// The ids kept beside `key`'s hash.
-fn ids_of(set: &BTreeSet<(u64, i64)>, key: &str) -> impl Iterator<Item = i64> {
-    let h = key_hash(key);
-    set.range((h, i64::MIN)..=(h, i64::MAX)).map(|(_, id)| *id)
+/// A hasher for keys that are hashes already.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type ByHash<V> = HashMap<u64, V, std::hash::BuildHasherDefault<Prehashed>>;
+
+/// Ids by the hash of a key: one for nearly every hash, more where leads share an email (or
+/// two keys share a hash), kept apart so the common case allocates nothing.
+#[derive(Default)]
+struct KeyIds {
+    first: ByHash<i64>,
+    more: ByHash<Vec<i64>>,
+}
+
+impl KeyIds {
+    fn with_capacity(n: usize) -> KeyIds {
+        KeyIds { first: ByHash::with_capacity_and_hasher(n, Default::default()), more: ByHash::default() }
+    }
+
+    fn ids(&self, key: &str) -> impl Iterator<Item = i64> + '_ {
+        let h = key_hash(key);
+        self.first.get(&h).copied().into_iter().chain(self.more.get(&h).into_iter().flatten().copied())
+    }
+
+    fn insert(&mut self, key: &str, id: i64) {
+        let h = key_hash(key);
+        match self.first.get(&h) {
+            None => {
+                self.first.insert(h, id);
+            }
+            Some(first) if *first == id => {}
+            Some(_) => {
+                let more = self.more.entry(h).or_default();
+                if !more.contains(&id) {
+                    more.push(id);
+                }
+            }
+        }
+    }
+
+    fn remove(&mut self, key: &str, id: i64) {
+        let h = key_hash(key);
+        if self.first.get(&h) == Some(&id) {
+            match self.more.get_mut(&h).and_then(Vec::pop) {
+                Some(next) => {
+                    self.first.insert(h, next);
+                }
+                None => {
+                    self.first.remove(&h);
+                }
+            }
+        } else if let Some(more) = self.more.get_mut(&h) {
+            more.retain(|other| *other != id);
+        }
+        if self.more.get(&h).is_some_and(Vec::is_empty) {
+            self.more.remove(&h);
+        }
+    }
 }
 
 impl LoadedKeys {
+    /// Room for `expected` contacts, so the maps are not rebuilt as they grow.
+    fn with_capacity(expected: u64) -> LoadedKeys {
+        let n = usize::try_from(expected).unwrap_or(usize::MAX).min(1 << 22);
+        LoadedKeys { external_ids: KeyIds::with_capacity(n), emails: KeyIds::with_capacity(n) }
+    }
+
     /// The written contacts whose external id or email is among the batch's, by id.
     async fn matches(
         &self,
@@ -144,8 +220,8 @@ impl LoadedKeys {
         let emails: HashSet<&str> = inputs.iter().filter_map(|i| i.email.as_ref().and_then(|e| e.as_deref())).collect();
         let mut ids: Vec<i64> = ext_ids
             .iter()
-            .flat_map(|e| ids_of(&self.external_ids, e))
-            .chain(emails.iter().flat_map(|m| ids_of(&self.emails, m)))
+            .flat_map(|e| self.external_ids.ids(e))
+            .chain(emails.iter().flat_map(|m| self.emails.ids(m)))
             .collect();
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -170,25 +246,24 @@ impl LoadedKeys {
     /// Keeps the keys of a written batch's contacts, in place of those they had.
     fn note(&mut self, slots: &[Slot]) {
         for slot in slots {
-            if let Some(before) = &slot.before {
-                self.forget(before);
-            }
             let c = &slot.contact;
+            if let Some(before) = &slot.before {
+                if before.external_id == c.external_id && before.email == c.email {
+                    continue;
+                }
+                if let Some(e) = &before.external_id {
+                    self.external_ids.remove(e, before.id);
+                }
+                if let Some(m) = &before.email {
+                    self.emails.remove(m, before.id);
+                }
+            }
             if let Some(e) = &c.external_id {
-                self.external_ids.insert((key_hash(e), c.id));
+                self.external_ids.insert(e, c.id);
             }
             if let Some(m) = &c.email {
-                self.emails.insert((key_hash(m), c.id));
+                self.emails.insert(m, c.id);
             }
-        }
-    }
-
-    fn forget(&mut self, c: &Contact) {
-        if let Some(e) = &c.external_id {
-            self.external_ids.remove(&(key_hash(e), c.id));
-        }
-        if let Some(m) = &c.email {
-            self.emails.remove(&(key_hash(m), c.id));
         }
     }
 }

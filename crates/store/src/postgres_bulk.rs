@@ -4,7 +4,7 @@
 // parse or plan per row and no parameter limit. Included by `postgres.rs` after `imp.rs`.
 
 /// Bytes of COPY data sent at a time: the server parses one while the next is encoded.
-const COPY_CHUNK: usize = 1 << 20;
+const COPY_CHUNK: usize = 1 << 18;
 
 /// `ws`'s contacts whose `column` is among the texts bound at `$2` (one `text[]`).
 ///
