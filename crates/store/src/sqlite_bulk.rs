@@ -135,10 +135,7 @@ async fn drop_contact_indexes(tx: &mut sqlx::Transaction<'_, Db>) -> Result<Vec<
         sqlx::query("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'contacts' AND sql IS NOT NULL")
             .fetch_all(&mut **tx)
             .await?;
-    // Each index is built by sorting every row's key: on as many threads as there are cores
-    // (SQLite sorts on the calling thread alone unless told), for this connection from now on.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    let mut rebuild = vec![format!("PRAGMA threads = {threads}")];
+    let mut rebuild = Vec::with_capacity(indexes.len());
     for row in &indexes {
         let (name, sql): (String, String) = (row.try_get(0)?, row.try_get(1)?);
         sqlx::query(&format!("DROP INDEX \"{name}\"")).execute(&mut **tx).await?;
