@@ -52,6 +52,8 @@ pub struct Engine {
     outbox_wake: tokio::sync::Notify,
     /// How webhooks are sent (read at every step of the worker, so a test may change it).
     webhooks: std::sync::RwLock<Arc<webhooks::WebhookSetup>>,
+    /// The admin app's imports running in this process.
+    running_imports: import::jobs::RunningImports,
 }
 
 impl Engine {
@@ -64,6 +66,7 @@ impl Engine {
             mail: std::sync::OnceLock::new(),
             outbox_wake: tokio::sync::Notify::new(),
             webhooks: std::sync::RwLock::default(),
+            running_imports: Default::default(),
         })
     }
 

@@ -57,7 +57,7 @@ impl ImportStore for Store {
 
     async fn import(&self, ws: i64, id: i64) -> Result<Option<Import>> {
         let sql = format!("SELECT {IMPORT_COLUMNS} FROM imports WHERE workspace_id = $1 AND id = $2");
-        let row = sqlx::query(&sql).bind(ws).bind(id).fetch_optional(&self.writer).await?;
+        let row = sqlx::query(&sql).bind(ws).bind(id).fetch_optional(&self.reader).await?;
         row.as_ref().map(import_from_row).transpose()
     }
 

@@ -16,6 +16,12 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use tokio::sync::mpsc;
 
+/// The most contacts SQLite loads in bulk. Every other write waits for the load's one write
+/// lock, at most 30 s before it fails (`busy_timeout`, and the pool's wait for its connection);
+/// a million contacts take about 20 s here. A larger file is written batch by batch, between
+/// which other writes go.
+const SQLITE_BULK_LOAD_MAX: u64 = 1_000_000;
+
 impl Store {
     /// `Store::load_contacts`.
     async fn load(
@@ -26,8 +32,8 @@ impl Store {
         mut batches: mpsc::Receiver<Vec<ContactInput>>,
         reports: mpsc::Sender<UpsertReport>,
     ) -> Result<Loaded> {
-        if expected >= crate::BULK_LOAD_MIN
-            && let Some(tx) = self.begin_bulk(ws, expected).await?
+        let bulk = expected >= crate::BULK_LOAD_MIN && (DIALECT == Dialect::Postgres || expected <= SQLITE_BULK_LOAD_MAX);
+        if bulk && let Some(tx) = self.begin_bulk(ws, expected).await?
         {
             load_in_bulk(tx, ws, expected, now, batches, reports).await?;
             return Ok(Loaded::Bulk);

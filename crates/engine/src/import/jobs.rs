@@ -60,9 +60,13 @@ impl ImportError {
     }
 }
 
+/// The imports running in this process, by id: what reading one tells while its progress
+/// waits to be written.
+pub(crate) type RunningImports = Mutex<std::collections::HashMap<i64, Arc<Tracker>>>;
+
 /// The state of one running import, kept in memory by its task.
 #[derive(Default)]
-struct Tracker {
+pub(crate) struct Tracker {
     bytes: AtomicU64,
     counts: Mutex<Counts>,
     header: Mutex<Vec<String>>,
@@ -183,10 +187,22 @@ impl Engine {
     /// The database's.
     pub async fn import(&self, ws: &Workspace, id: i64) -> crate::Result<Option<Import>> {
         let now = self.now();
-        if self.store().interrupt_imports(Some(ws.id), now - STALE_SECS, now).await? > 0 {
+        // On SQLite, one server: every import it did not finish was marked at start-up, and
+        // reading one must not wait on the write lock a bulk load holds.
+        if self.store().dialect() == Dialect::Postgres
+            && self.store().interrupt_imports(Some(ws.id), now - STALE_SECS, now).await? > 0
+        {
             self.publish(Event::ImportChanged { workspace: ws.id, import: id });
         }
-        Ok(self.store().import(ws.id, id).await?)
+        let mut import = self.store().import(ws.id, id).await?;
+        // Running here: its progress as it stands, not as last written.
+        if let Some(import) = import.as_mut().filter(|i| i.status == ImportStatus::Running) {
+            let running = self.running_imports.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(tracker) = running.get(&id) {
+                import.counters = tracker.counters();
+            }
+        }
+        Ok(import)
     }
 
     /// The preview of an uploaded import's file.
@@ -233,16 +249,30 @@ impl Engine {
 
     async fn run_import(self: Arc<Self>, ws: Workspace, id: i64, path: PathBuf, options: Options) {
         let tracker = Arc::new(Tracker::default());
+        self.running_imports.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id, tracker.clone());
         let ticking = {
             let (engine, tracker, ws_id) = (self.clone(), tracker.clone(), ws.id);
             tokio::spawn(async move {
+                // One write of the progress at a time: a bulk load on SQLite holds the only
+                // write lock until it commits, and the ticks meanwhile are told from memory.
+                let mut writing: Option<tokio::task::JoinHandle<tidings_store::Result<bool>>> = None;
                 loop {
                     tokio::time::sleep(TICK).await;
-                    match engine.store().import_progress(ws_id, id, &tracker.counters(), engine.now()).await {
-                        Ok(true) => engine.publish(Event::ImportChanged { workspace: ws_id, import: id }),
-                        Ok(false) => break,
-                        Err(e) => tracing::warn!(import = id, "recording an import's progress failed: {e}"),
+                    if let Some(w) = writing.take_if(|w| w.is_finished()) {
+                        match w.await {
+                            Ok(Ok(true)) => {}
+                            Ok(Ok(false)) => break,
+                            Ok(Err(e)) => tracing::warn!(import = id, "recording an import's progress failed: {e}"),
+                            Err(e) => tracing::warn!(import = id, "recording an import's progress stopped: {e}"),
+                        }
                     }
+                    if writing.is_none() {
+                        let (engine, counters) = (engine.clone(), tracker.counters());
+                        writing = Some(tokio::spawn(async move {
+                            engine.store().import_progress(ws_id, id, &counters, engine.now()).await
+                        }));
+                    }
+                    engine.publish(Event::ImportChanged { workspace: ws_id, import: id });
                 }
             })
         };
@@ -276,7 +306,9 @@ impl Engine {
         };
         let report = tracker.report(options.format.unwrap_or(Format::Csv));
         let end = ImportEnd { status, counters, error, report };
-        match self.store().finish_import(ws.id, id, &end, self.now()).await {
+        let finished = self.store().finish_import(ws.id, id, &end, self.now()).await;
+        self.running_imports.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
+        match finished {
             Ok(_) => self.publish(Event::ImportChanged { workspace: ws.id, import: id }),
             Err(e) => tracing::error!(import = id, "recording the end of an import failed: {e}"),
         }

@@ -344,3 +344,38 @@ async fn a_large_file_into_an_empty_workspace_is_loaded_in_bulk_with_every_line_
         assert_eq!((s.total.created, s.total.updated, s.total.unchanged, s.rejected()), (0, 0, n - 2, 2), "{db}");
     }
 }
+
+#[tokio::test]
+async fn a_background_bulk_load_shows_its_progress_while_it_holds_the_contacts_table() {
+    for w in World::both().await {
+        let db = w.db;
+        let n = tidings_store::BULK_LOAD_MIN;
+        let text: String =
+            (0..n).map(|i| format!("{{\"external_id\":\"e{i}\",\"email\":\"p{i}@example.test\"}}\n")).collect();
+        let path = file("many.jsonl", text.as_bytes());
+        let import = w.engine.upload_import(&w.ws, w.owner.id, "many.jsonl", &path).await.unwrap();
+        let p = w.engine.import_preview(&w.ws, &import).await.unwrap();
+        w.engine.start_import(&w.ws, &import, p.options(&[]).unwrap()).await.unwrap();
+
+        // Read as the admin app's page does: on SQLite the load holds the only write lock until
+        // it commits, so what a read shows meanwhile comes from the running import itself.
+        let (mut done, mut midway) = (None, Vec::new());
+        for _ in 0..3_000 {
+            let i = w.engine.import(&w.ws, import.id).await.unwrap().unwrap();
+            if i.status.finished() {
+                done = Some(i);
+                break;
+            }
+            if i.counters.created > 0 {
+                midway.push(i.counters.created);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let done = done.unwrap_or_else(|| panic!("{db}: the import did not end"));
+        assert_eq!((done.status, done.counters.created), (ImportStatus::Done, n as i64), "{db}: {:?}", done.error);
+        assert!(midway.iter().any(|c| *c < n as i64), "{db}: no read showed the load partway ({midway:?})");
+        let loaded = w.store.count_contacts(w.ws.id, None).await.unwrap();
+        assert_eq!(loaded, n as i64, "{db}");
+        w.cleanup().await;
+    }
+}
