@@ -16,11 +16,11 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use tokio::sync::mpsc;
 
-/// The most contacts SQLite loads in bulk. Every other write waits for the load's one write
-/// lock, at most 30 s before it fails (`busy_timeout`, and the pool's wait for its connection);
-/// a million contacts take about 20 s here. A larger file is written batch by batch, between
+/// The most lines SQLite loads in bulk. Every other write waits for the load's one write lock,
+/// at most 30 s before it fails (`busy_timeout`, and the pool's wait for its connection); a
+/// million contacts take about 20 s here. A larger file is written batch by batch, between
 /// which other writes go.
-const SQLITE_BULK_LOAD_MAX: u64 = 1_000_000;
+const SQLITE_BULK_LOAD_MAX: u64 = 1_200_000;
 
 impl Store {
     /// `Store::load_contacts`.
@@ -32,9 +32,9 @@ impl Store {
         mut batches: mpsc::Receiver<Vec<ContactInput>>,
         reports: mpsc::Sender<UpsertReport>,
     ) -> Result<Loaded> {
-        let bulk = expected >= crate::BULK_LOAD_MIN && (DIALECT == Dialect::Postgres || expected <= SQLITE_BULK_LOAD_MAX);
-        if bulk && let Some(tx) = self.begin_bulk(ws, expected).await?
-        {
+        let bulk =
+            expected >= crate::BULK_LOAD_MIN && (DIALECT == Dialect::Postgres || expected <= SQLITE_BULK_LOAD_MAX);
+        if bulk && let Some(tx) = self.begin_bulk(ws, expected).await? {
             load_in_bulk(tx, ws, expected, now, batches, reports).await?;
             return Ok(Loaded::Bulk);
         }
@@ -48,11 +48,14 @@ impl Store {
     }
 
     /// A transaction that holds the contacts table alone, when a load of `expected` contacts
-    /// into `ws` should be written in bulk: the workspace has no contacts and the table fewer
-    /// than `expected`, so that building its indexes back reads at most twice what the load
-    /// writes. None otherwise, or when the table stays busy for a few seconds (PostgreSQL; the
-    /// load is then written batch by batch rather than queue every reader behind it).
+    /// into `ws` should be written in bulk (`bulk_fits`). None otherwise, or when the table
+    /// stays busy for a few seconds (PostgreSQL; the load is then written batch by batch rather
+    /// than queue every reader behind it).
     async fn begin_bulk(&self, ws: i64, expected: u64) -> Result<Option<sqlx::Transaction<'static, Db>>> {
+        // Asked first without holding anything: most large imports go to workspaces in use.
+        if !bulk_fits(&mut *self.reader.acquire().await?, ws, expected).await? {
+            return Ok(None);
+        }
         let mut tx = match DIALECT {
             // The write lock: no other writer until the commit; readers see the table as it was.
             Dialect::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
@@ -69,22 +72,30 @@ impl Store {
                 tx
             }
         };
-        let has_contacts: bool = sqlx::query("SELECT EXISTS (SELECT 1 FROM contacts WHERE workspace_id = $1)")
-            .bind(ws)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
-        if has_contacts {
-            return Ok(None);
-        }
-        let limit = i64::try_from(expected).unwrap_or(i64::MAX);
-        let others: i64 = sqlx::query("SELECT COUNT(*) FROM (SELECT 1 FROM contacts LIMIT $1) AS t")
-            .bind(limit)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
-        Ok((others < limit).then_some(tx))
+        // Again, now that nothing else can write a contact.
+        Ok(bulk_fits(&mut tx, ws, expected).await?.then_some(tx))
     }
+}
+
+/// Whether a load of `expected` contacts into `ws` should be written in bulk: the workspace has
+/// no contacts and the table fewer than `expected`, so that building its indexes back reads at
+/// most twice what the load writes.
+async fn bulk_fits(conn: &mut <Db as sqlx::Database>::Connection, ws: i64, expected: u64) -> Result<bool> {
+    let has_contacts: bool = sqlx::query("SELECT EXISTS (SELECT 1 FROM contacts WHERE workspace_id = $1)")
+        .bind(ws)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
+    if has_contacts {
+        return Ok(false);
+    }
+    let limit = i64::try_from(expected).unwrap_or(i64::MAX);
+    let others: i64 = sqlx::query("SELECT COUNT(*) FROM (SELECT 1 FROM contacts LIMIT $1) AS t")
+        .bind(limit)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
+    Ok(others < limit)
 }
 
 /// Writes every batch in `tx` with the contacts table's indexes dropped, builds them back and

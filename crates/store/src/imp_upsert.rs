@@ -30,9 +30,10 @@ impl Store {
     }
 }
 
-/// Writes one batch in `tx`, given `found`: every contact of `ws` whose external id or email is
-/// among the batch's, each once, by id (what `load_matches` reads). Returns what it did and the
-/// contacts it read or wrote, each beside what it was.
+/// Writes one batch in `tx`, given `found`: the contacts of `ws` it could update or collide
+/// with, each once, by id (`load_matches`; any more whose external id or email is among the
+/// batch's change nothing). Returns what it did and the contacts it read or wrote, each beside
+/// what it was.
 async fn write_batch(
     tx: &mut sqlx::Transaction<'_, Db>,
     ws: i64,
@@ -40,101 +41,101 @@ async fn write_batch(
     now: i64,
     found: Vec<Contact>,
 ) -> Result<(UpsertReport, Vec<Slot>)> {
-        let mut report = UpsertReport::default();
-        let mut slots: Vec<Slot> = found
-            .into_iter()
-            .map(|c| Slot { before: Some(c.clone()), contact: c })
-            .collect();
-        let mut by_ext: HashMap<String, usize> = HashMap::new();
-        let mut by_email: HashMap<(Role, String), usize> = HashMap::new();
-        let index = |slots: &[Slot], i: usize, by_ext: &mut HashMap<String, usize>, by_email: &mut HashMap<(Role, String), usize>| {
-            let c = &slots[i].contact;
-            if let Some(e) = &c.external_id {
-                by_ext.insert(e.clone(), i);
-            }
-            if let Some(m) = &c.email {
-                by_email.insert((c.role, m.clone()), i);
-            }
-        };
-        for i in 0..slots.len() {
-            index(&slots, i, &mut by_ext, &mut by_email);
+    let mut report = UpsertReport::default();
+    let mut slots: Vec<Slot> = found.into_iter().map(|c| Slot { before: Some(c.clone()), contact: c }).collect();
+    let mut by_ext: HashMap<String, usize> = HashMap::new();
+    let mut by_email: HashMap<(Role, String), usize> = HashMap::new();
+    let index = |slots: &[Slot],
+                 i: usize,
+                 by_ext: &mut HashMap<String, usize>,
+                 by_email: &mut HashMap<(Role, String), usize>| {
+        let c = &slots[i].contact;
+        if let Some(e) = &c.external_id {
+            by_ext.insert(e.clone(), i);
         }
+        if let Some(m) = &c.email {
+            by_email.insert((c.role, m.clone()), i);
+        }
+    };
+    for i in 0..slots.len() {
+        index(&slots, i, &mut by_ext, &mut by_email);
+    }
 
-        // The slot of each accepted input that carries tags, applied once its contact is written.
-        let mut tagged: Vec<(usize, &[String])> = Vec::new();
-        for (n, input) in inputs.iter().enumerate() {
-            let role = input.role.unwrap_or(Role::User);
-            let ext = input.external_id.clone().flatten();
-            let email = input.email.clone().flatten();
-            let found = ext
-                .as_ref()
-                .and_then(|e| by_ext.get(e))
-                .or_else(|| email.as_ref().and_then(|m| by_email.get(&(role, m.clone()))))
-                .copied();
-            match found {
-                Some(i) => {
-                    // Matched by email, but the input names another external id: a different person.
-                    if let (Some(want), Some(have)) = (&ext, &slots[i].contact.external_id)
-                        && want != have {
-                            report.rejected.push((n, format!("email already belongs to the contact with external_id {have}")));
-                            continue;
-                        }
-                    let mut updated = slots[i].contact.clone();
-                    let changed = input.apply(&mut updated, now);
-                    if let Some(reason) = collision(&updated, i, &by_ext, &by_email) {
-                        report.rejected.push((n, reason));
-                        continue;
-                    }
-                    if !input.tags.is_empty() {
-                        tagged.push((i, &input.tags));
-                    }
-                    if changed {
-                        report.updated += 1;
-                        slots[i].contact = updated;
-                        index(&slots, i, &mut by_ext, &mut by_email);
-                    } else {
-                        report.unchanged += 1;
-                    }
+    // The slot of each accepted input that carries tags, applied once its contact is written.
+    let mut tagged: Vec<(usize, &[String])> = Vec::new();
+    for (n, input) in inputs.iter().enumerate() {
+        let role = input.role.unwrap_or(Role::User);
+        let ext = input.external_id.clone().flatten();
+        let email = input.email.clone().flatten();
+        let found = ext
+            .as_ref()
+            .and_then(|e| by_ext.get(e))
+            .or_else(|| email.as_ref().and_then(|m| by_email.get(&(role, m.clone()))))
+            .copied();
+        match found {
+            Some(i) => {
+                // Matched by email, but the input names another external id: a different person.
+                if let (Some(want), Some(have)) = (&ext, &slots[i].contact.external_id)
+                    && want != have
+                {
+                    report.rejected.push((n, format!("email already belongs to the contact with external_id {have}")));
+                    continue;
                 }
-                None => {
-                    if !input.has_identity() {
-                        report.rejected.push((n, "needs an external_id or an email to match or create a contact".into()));
-                        continue;
-                    }
-                    let mut contact = Contact::new(ws, role, now);
-                    input.apply(&mut contact, now);
-                    if let Some(reason) = collision(&contact, usize::MAX, &by_ext, &by_email) {
-                        report.rejected.push((n, reason));
-                        continue;
-                    }
-                    report.created += 1;
-                    slots.push(Slot { contact, before: None });
-                    index(&slots, slots.len() - 1, &mut by_ext, &mut by_email);
-                    if !input.tags.is_empty() {
-                        tagged.push((slots.len() - 1, &input.tags));
-                    }
+                let mut updated = slots[i].contact.clone();
+                let changed = input.apply(&mut updated, now);
+                if let Some(reason) = collision(&updated, i, &by_ext, &by_email) {
+                    report.rejected.push((n, reason));
+                    continue;
+                }
+                if !input.tags.is_empty() {
+                    tagged.push((i, &input.tags));
+                }
+                if changed {
+                    report.updated += 1;
+                    slots[i].contact = updated;
+                    index(&slots, i, &mut by_ext, &mut by_email);
+                } else {
+                    report.unchanged += 1;
                 }
             }
+            None => {
+                if !input.has_identity() {
+                    report.rejected.push((n, "needs an external_id or an email to match or create a contact".into()));
+                    continue;
+                }
+                let mut contact = Contact::new(ws, role, now);
+                input.apply(&mut contact, now);
+                if let Some(reason) = collision(&contact, usize::MAX, &by_ext, &by_email) {
+                    report.rejected.push((n, reason));
+                    continue;
+                }
+                report.created += 1;
+                slots.push(Slot { contact, before: None });
+                index(&slots, slots.len() - 1, &mut by_ext, &mut by_email);
+                if !input.tags.is_empty() {
+                    tagged.push((slots.len() - 1, &input.tags));
+                }
+            }
         }
+    }
 
-        let fresh = slots.iter().filter(|s| s.before.is_none()).count();
-        let ids = reserve_contact_ids(tx, fresh).await?;
-        for (slot, id) in slots.iter_mut().filter(|s| s.before.is_none()).zip(ids) {
-            slot.contact.id = id;
-        }
-        let new: Vec<&Contact> = slots.iter().filter(|s| s.before.is_none()).map(|s| &s.contact).collect();
-        insert_new_contacts(tx, &new).await?;
-        let changed: Vec<(&Contact, &Contact)> = slots
-            .iter()
-            .filter_map(|s| s.before.as_ref().filter(|b| **b != s.contact).map(|b| (&s.contact, b)))
-            .collect();
-        update_changed_contacts(tx, ws, &changed).await?;
-        apply_tags(tx, ws, &slots, &tagged, now).await?;
-        Ok((report, slots))
+    let fresh = slots.iter().filter(|s| s.before.is_none()).count();
+    let ids = reserve_contact_ids(tx, fresh).await?;
+    for (slot, id) in slots.iter_mut().filter(|s| s.before.is_none()).zip(ids) {
+        slot.contact.id = id;
+    }
+    let new: Vec<&Contact> = slots.iter().filter(|s| s.before.is_none()).map(|s| &s.contact).collect();
+    insert_new_contacts(tx, &new).await?;
+    let changed: Vec<(&Contact, &Contact)> =
+        slots.iter().filter_map(|s| s.before.as_ref().filter(|b| **b != s.contact).map(|b| (&s.contact, b))).collect();
+    update_changed_contacts(tx, ws, &changed).await?;
+    apply_tags(tx, ws, &slots, &tagged, now).await?;
+    Ok((report, slots))
 }
 
-/// Every contact of the workspace whose external id or email is among the batch's, each once:
-/// those the batch could update, and those it could collide with.
+/// The contacts of the workspace the batch could update or collide with, each once, by id:
+/// those whose external id is among the batch's, and those whose email is among the batch's
+/// inputs not settled by their external id (see below).
 async fn load_matches(tx: &mut sqlx::Transaction<'_, Db>, ws: i64, inputs: &[ContactInput]) -> Result<Vec<Contact>> {
     let keys = |f: fn(&ContactInput) -> Option<&str>| -> Vec<&str> {
         let mut v: Vec<&str> = inputs.iter().filter_map(f).collect();
@@ -143,7 +144,6 @@ async fn load_matches(tx: &mut sqlx::Transaction<'_, Db>, ws: i64, inputs: &[Con
         v
     };
     let ext_ids = keys(|i| i.external_id.as_ref().and_then(|e| e.as_deref()));
-    let emails = keys(|i| i.email.as_ref().and_then(|e| e.as_deref()));
     let mut found: Vec<Contact> = Vec::new();
     if !ext_ids.is_empty() {
         let sql = format!("SELECT {} FROM {}", *CONTACT_SELECT, contacts_by_key("external_id"));
@@ -152,6 +152,21 @@ async fn load_matches(tx: &mut sqlx::Transaction<'_, Db>, ws: i64, inputs: &[Con
             found.push(contact_from_row(&row)?);
         }
     }
+    // An input whose external id found a contact that already has the input's email and role
+    // is matched by that id and keeps its keys: no other contact with that email can change
+    // what it does (another user with it would break the unique index, and leads sharing it are
+    // only matched by inputs without that id, whose emails are read). Most of a re-import.
+    let by_ext: HashMap<&str, &Contact> =
+        found.iter().filter_map(|c| c.external_id.as_deref().map(|e| (e, c))).collect();
+    let settled = |i: &ContactInput| {
+        let email = i.email.as_ref().and_then(|e| e.as_deref());
+        let found = i.external_id.as_ref().and_then(|e| e.as_deref()).and_then(|e| by_ext.get(e));
+        found.is_some_and(|c| c.email.as_deref() == email && i.role.is_none_or(|r| r == c.role))
+    };
+    let mut emails: Vec<&str> =
+        inputs.iter().filter(|i| !settled(i)).filter_map(|i| i.email.as_ref().and_then(|e| e.as_deref())).collect();
+    emails.sort_unstable();
+    emails.dedup();
     if !emails.is_empty() {
         // Ids first: in a re-import most of these contacts were just read by their external id.
         let sql = format!("SELECT c.id FROM {}", contacts_by_key("email"));
@@ -248,12 +263,14 @@ fn collision(
     by_email: &HashMap<(Role, String), usize>,
 ) -> Option<String> {
     if let Some(e) = &c.external_id
-        && by_ext.get(e).is_some_and(|i| *i != me) {
-            return Some(format!("external_id {e} already belongs to another contact"));
-        }
+        && by_ext.get(e).is_some_and(|i| *i != me)
+    {
+        return Some(format!("external_id {e} already belongs to another contact"));
+    }
     if let (Some(m), Role::User) = (&c.email, c.role)
-        && by_email.get(&(Role::User, m.clone())).is_some_and(|i| *i != me) {
-            return Some(format!("email {m} already belongs to another user"));
-        }
+        && by_email.get(&(Role::User, m.clone())).is_some_and(|i| *i != me)
+    {
+        return Some(format!("email {m} already belongs to another user"));
+    }
     None
 }

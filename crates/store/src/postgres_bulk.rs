@@ -156,7 +156,11 @@ async fn insert_new_contacts(tx: &mut sqlx::Transaction<'_, Db>, rows: &[&Contac
 
 /// Writes every column of these contacts of `ws`, found by id (`changed` pairs each with what it
 /// was, which only SQLite's writer reads).
-async fn update_changed_contacts(tx: &mut sqlx::Transaction<'_, Db>, ws: i64, changed: &[(&Contact, &Contact)]) -> Result<()> {
+async fn update_changed_contacts(
+    tx: &mut sqlx::Transaction<'_, Db>,
+    ws: i64,
+    changed: &[(&Contact, &Contact)],
+) -> Result<()> {
     let rows: Vec<&Contact> = changed.iter().map(|(c, _)| *c).collect();
     if rows.is_empty() {
         return Ok(());

@@ -77,7 +77,11 @@ const KEY_COLUMNS: &[&str] = &[
 /// Writes these contacts of `ws`, found by id: `changed` pairs each with what it was. Rows whose
 /// indexed columns kept their values (most of a re-import) are written without those columns,
 /// which leaves every index but the custom attributes' untouched; the others are written whole.
-async fn update_changed_contacts(tx: &mut sqlx::Transaction<'_, Db>, ws: i64, changed: &[(&Contact, &Contact)]) -> Result<()> {
+async fn update_changed_contacts(
+    tx: &mut sqlx::Transaction<'_, Db>,
+    ws: i64,
+    changed: &[(&Contact, &Contact)],
+) -> Result<()> {
     // `email_domain` is written from `email`: the same email, the same domain.
     let same_keys = |(c, b): &&(&Contact, &Contact)| {
         c.workspace_id == b.workspace_id
@@ -131,10 +135,11 @@ async fn update_columns(
 /// returns the statements that build them back, as they were. Those of its UNIQUE and PRIMARY
 /// KEY constraints have no statement and stay.
 async fn drop_contact_indexes(tx: &mut sqlx::Transaction<'_, Db>) -> Result<Vec<String>> {
-    let indexes =
-        sqlx::query("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'contacts' AND sql IS NOT NULL")
-            .fetch_all(&mut **tx)
-            .await?;
+    let indexes = sqlx::query(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'contacts' AND sql IS NOT NULL",
+    )
+    .fetch_all(&mut **tx)
+    .await?;
     let mut rebuild = Vec::with_capacity(indexes.len());
     for row in &indexes {
         let (name, sql): (String, String) = (row.try_get(0)?, row.try_get(1)?);

@@ -61,6 +61,7 @@ fn tricky_batches() -> Vec<Vec<ContactInput>> {
         // The second lead matches the first: one lead, updated.
         input(json!({"email": "shared@example.test", "role": "lead", "name": "Lead B"})),
         input(json!({"email": "plain@example.test"})),
+        input(json!({"email": "u20@example.test", "role": "lead", "name": "Lead of 20"})),
         input(json!({"name": "nobody"})),
         input(json!({"external_id": "x1", "email": "taken@example.test"})),
         input(json!({"external_id": "x2", "email": "taken@example.test"})),
@@ -73,6 +74,10 @@ fn tricky_batches() -> Vec<Vec<ContactInput>> {
         input(json!({"email": "shared@example.test", "role": "lead", "name": "Newest lead"})),
         input(json!({"external_id": "u9", "email": "nine@example.test"})),
         input(json!({"external_id": "u3", "tags": ["vip"]})),
+        // Found by its external id with its own email; the lead sharing that email is found
+        // by the input that has no external id.
+        input(json!({"external_id": "u20", "email": "u20@example.test", "name": "Twenty"})),
+        input(json!({"email": "u20@example.test", "role": "lead", "name": "Lead twenty"})),
     ];
     let third = vec![
         input(json!({"external_id": "p1", "name": "Plain"})),
@@ -138,7 +143,7 @@ async fn a_load_in_bulk_writes_what_batches_write_and_puts_every_index_back() {
 
         assert_eq!(bulk_reports, batched_reports, "{db}: the same reports, batch by batch");
         let first = &batched_reports[0];
-        assert_eq!((first.created, first.updated, first.rejected.len()), (303, 1, 2), "{db}: {first:?}");
+        assert_eq!((first.created, first.updated, first.rejected.len()), (304, 1, 2), "{db}: {first:?}");
         assert!(
             batched_reports[1].updated >= 5 && !batched_reports[1].rejected.is_empty(),
             "{db}: {batched_reports:?}"
@@ -153,6 +158,9 @@ async fn a_load_in_bulk_writes_what_batches_write_and_puts_every_index_back() {
         assert_eq!(by_ext["u9"].0.email.as_deref(), Some("nine@example.test"), "{db}");
         assert_eq!(by_ext["n1"].0.email.as_deref(), Some("u9@example.test"), "{db}: an email given up, taken");
         assert_eq!(by_ext["p1"].0.name.as_deref(), Some("Plain"), "{db}: adopted an external id, then updated by it");
+        assert_eq!(by_ext["u20"].0.name.as_deref(), Some("Twenty"), "{db}");
+        let lead = written.iter().find(|w| w.0.role == Role::Lead && w.0.email.as_deref() == Some("u20@example.test"));
+        assert_eq!(lead.and_then(|l| l.0.name.as_deref()), Some("Lead twenty"), "{db}: the lead, not the user");
 
         assert_eq!(contact_indexes(store).await, indexes, "{db}: every index and key is back, as it was");
         let mut dup = Contact::new(bulk.id, Role::User, 20);
