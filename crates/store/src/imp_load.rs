@@ -129,8 +129,9 @@ async fn load_in_bulk(
 /// workspace's: without indexes, finding the contacts a batch could match or collide with by
 /// their keys would read the whole table once per batch. Each key is kept as a hash beside the
 /// contact's id (16 bytes, not the text); those an input's hash names are read back by id and
-/// kept only where the key itself is the input's, so a batch sees the contacts `load_matches`
-/// would have found.
+/// kept only where the key itself is the input's, so a batch sees every contact whose external
+/// id or email is among its own: those `load_matches` would have found, and some it leaves out
+/// because they change nothing.
 struct LoadedKeys {
     external_ids: KeyIds,
     emails: KeyIds,
