@@ -140,9 +140,10 @@ pub trait Store:
     /// `upsert_contacts` call each, sending each one's report on `reports` once it is written;
     /// returns when `batches` closes. `expected` is how many inputs the caller expects to send:
     /// from [`BULK_LOAD_MIN`] up (on SQLite, up to 1,200,000), into a workspace without
-    /// contacts, and while the table holds fewer contacts than that, the whole load is one transaction that holds the contacts table
-    /// alone and builds its indexes once the rows are in (see `imp_load.rs`); its reports then
-    /// count what the commit at the end keeps, and an error keeps nothing.
+    /// contacts, and while the table holds fewer contacts than that, the whole load is one
+    /// transaction that holds the contacts table alone and builds its indexes once the rows are
+    /// in (see `imp_load.rs`); its reports then count what the commit at the end keeps, and an
+    /// error keeps nothing.
     async fn load_contacts(
         &self,
         ws: i64,
