@@ -131,7 +131,8 @@ async fn load_in_bulk(
 /// contact's id (16 bytes, not the text); those an input's hash names are read back by id and
 /// kept only where the key itself is the input's, so a batch sees every contact whose external
 /// id or email is among its own: those `load_matches` would have found, and some it leaves out
-/// because they change nothing.
+/// because they change nothing. A key a contact gave up stays beside its id: it only costs a
+/// contact read back and left out.
 struct LoadedKeys {
     external_ids: KeyIds,
     emails: KeyIds,
@@ -165,8 +166,9 @@ impl Hasher for Prehashed {
 
 type ByHash<V> = HashMap<u64, V, std::hash::BuildHasherDefault<Prehashed>>;
 
-/// Ids by the hash of a key: one for nearly every hash, more where leads share an email (or
-/// two keys share a hash), kept apart so the common case allocates nothing.
+/// Ids by the hash of a key: one for nearly every hash, more where leads share an email, a
+/// contact took a key another gave up, or two keys share a hash; kept apart so the common case
+/// allocates nothing.
 #[derive(Default)]
 struct KeyIds {
     first: ByHash<i64>,
@@ -196,25 +198,6 @@ impl KeyIds {
                     more.push(id);
                 }
             }
-        }
-    }
-
-    fn remove(&mut self, key: &str, id: i64) {
-        let h = key_hash(key);
-        if self.first.get(&h) == Some(&id) {
-            match self.more.get_mut(&h).and_then(Vec::pop) {
-                Some(next) => {
-                    self.first.insert(h, next);
-                }
-                None => {
-                    self.first.remove(&h);
-                }
-            }
-        } else if let Some(more) = self.more.get_mut(&h) {
-            more.retain(|other| *other != id);
-        }
-        if self.more.get(&h).is_some_and(Vec::is_empty) {
-            self.more.remove(&h);
         }
     }
 }
@@ -261,20 +244,12 @@ impl LoadedKeys {
         Ok(found)
     }
 
-    /// Keeps the keys of a written batch's contacts, in place of those they had.
+    /// Keeps the keys of a written batch's new contacts, and those the others took.
     fn note(&mut self, slots: &[Slot]) {
         for slot in slots {
             let c = &slot.contact;
-            if let Some(before) = &slot.before {
-                if before.external_id == c.external_id && before.email == c.email {
-                    continue;
-                }
-                if let Some(e) = &before.external_id {
-                    self.external_ids.remove(e, before.id);
-                }
-                if let Some(m) = &before.email {
-                    self.emails.remove(m, before.id);
-                }
+            if slot.before.as_ref().is_some_and(|b| b.external_id == c.external_id && b.email == c.email) {
+                continue;
             }
             if let Some(e) = &c.external_id {
                 self.external_ids.insert(e, c.id);

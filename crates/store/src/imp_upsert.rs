@@ -137,13 +137,10 @@ async fn write_batch(
 /// those whose external id is among the batch's, and those whose email is among the batch's
 /// inputs not settled by their external id (see below).
 async fn load_matches(tx: &mut sqlx::Transaction<'_, Db>, ws: i64, inputs: &[ContactInput]) -> Result<Vec<Contact>> {
-    let keys = |f: fn(&ContactInput) -> Option<&str>| -> Vec<&str> {
-        let mut v: Vec<&str> = inputs.iter().filter_map(f).collect();
-        v.sort_unstable();
-        v.dedup();
-        v
-    };
-    let ext_ids = keys(|i| i.external_id.as_ref().and_then(|e| e.as_deref()));
+    let mut ext_ids: Vec<&str> =
+        inputs.iter().filter_map(|i| i.external_id.as_ref().and_then(|e| e.as_deref())).collect();
+    ext_ids.sort_unstable();
+    ext_ids.dedup();
     let mut found: Vec<Contact> = Vec::new();
     if !ext_ids.is_empty() {
         let sql = format!("SELECT {} FROM {}", *CONTACT_SELECT, contacts_by_key("external_id"));
