@@ -17,8 +17,9 @@ use tidings_core::filter::{Pred, Target};
 
 use crate::model::parse_role;
 use crate::{
-    ApiToken, AppliedTag, DkimKey, EmailSettings, ContactQuery, NewApiToken, NewSegment, NewTeammate, NewWorkspace, PersonType, Result,
-    Loaded, Segment, Session, SortOrder, StoreError, Tag, Teammate, TeammateRole, UpsertReport, Workspace,
+    ApiToken, AppliedTag, ContactQuery, DkimKey, EmailSettings, Loaded, NewApiToken, NewSegment, NewTeammate,
+    NewWorkspace, PersonType, Result, Segment, Session, SortOrder, StoreError, Tag, Teammate, TeammateRole,
+    UpsertReport, Workspace,
 };
 
 type DbRow = <Db as sqlx::Database>::Row;
@@ -69,15 +70,8 @@ const CONTACT_COLUMNS: &[&str] = &[
 ];
 
 /// Sortable columns of `contacts` that are NOT NULL (see the migrations).
-const NOT_NULL_SORTS: &[&str] = &[
-    "id",
-    "role",
-    "created_at",
-    "updated_at",
-    "unsubscribed_from_emails",
-    "marked_email_as_spam",
-    "has_hard_bounced",
-];
+const NOT_NULL_SORTS: &[&str] =
+    &["id", "role", "created_at", "updated_at", "unsubscribed_from_emails", "marked_email_as_spam", "has_hard_bounced"];
 
 /// `c.id, c.workspace_id, …` for reading contacts.
 static CONTACT_SELECT: LazyLock<String> = LazyLock::new(|| {
@@ -381,7 +375,6 @@ impl Store {
     }
 }
 
-
 #[async_trait]
 impl crate::Store for Store {
     fn dialect(&self) -> Dialect {
@@ -466,12 +459,8 @@ impl crate::Store for Store {
             })
             .collect();
         let n = CONTACT_COLUMNS.len();
-        let sql = format!(
-            "UPDATE contacts SET {} WHERE workspace_id = ${} AND id = ${}",
-            sets.join(", "),
-            n + 1,
-            n + 2
-        );
+        let sql =
+            format!("UPDATE contacts SET {} WHERE workspace_id = ${} AND id = ${}", sets.join(", "), n + 1, n + 2);
         let done = bind_contact(sqlx::query(&sql), contact)
             .bind(contact.workspace_id)
             .bind(contact.id)
@@ -546,13 +535,14 @@ impl crate::Store for Store {
     }
 
     async fn set_contact_archived(&self, ws: i64, id: i64, archived: bool, now: i64) -> Result<bool> {
-        let done = sqlx::query("UPDATE contacts SET archived = $3, updated_at = $4 WHERE workspace_id = $1 AND id = $2")
-            .bind(ws)
-            .bind(id)
-            .bind(archived)
-            .bind(now)
-            .execute(&self.writer)
-            .await?;
+        let done =
+            sqlx::query("UPDATE contacts SET archived = $3, updated_at = $4 WHERE workspace_id = $1 AND id = $2")
+                .bind(ws)
+                .bind(id)
+                .bind(archived)
+                .bind(now)
+                .execute(&self.writer)
+                .await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -703,11 +693,15 @@ impl Store {
     /// The existing contact a new or changed one collides with, if any.
     async fn matching_contact(&self, c: &Contact) -> Result<Option<Contact>> {
         if let Some(e) = &c.external_id
-            && let Some(found) = self.one_contact(c.workspace_id, "c.external_id = $2", SqlParam::Text(e.clone())).await? {
-                return Ok(Some(found));
-            }
+            && let Some(found) =
+                self.one_contact(c.workspace_id, "c.external_id = $2", SqlParam::Text(e.clone())).await?
+        {
+            return Ok(Some(found));
+        }
         if let (Some(m), Role::User) = (&c.email, c.role) {
-            return self.one_contact(c.workspace_id, "c.email = $2 AND c.role = 'user'", SqlParam::Text(m.clone())).await;
+            return self
+                .one_contact(c.workspace_id, "c.email = $2 AND c.role = 'user'", SqlParam::Text(m.clone()))
+                .await;
         }
         Ok(None)
     }

@@ -73,7 +73,12 @@ impl AccountStore for Store {
         rows.iter().map(workspace_from_row).collect()
     }
 
-    async fn update_messenger_settings(&self, id: i64, identity_required: bool, allowed_origins: &[String]) -> Result<bool> {
+    async fn update_messenger_settings(
+        &self,
+        id: i64,
+        identity_required: bool,
+        allowed_origins: &[String],
+    ) -> Result<bool> {
         let done = sqlx::query("UPDATE workspaces SET identity_required = $2, allowed_origins = $3 WHERE id = $1")
             .bind(id)
             .bind(identity_required)
@@ -83,7 +88,13 @@ impl AccountStore for Store {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn update_messenger_look(&self, id: i64, name: &str, color: &str, greeting: &str) -> Result<Option<Workspace>> {
+    async fn update_messenger_look(
+        &self,
+        id: i64,
+        name: &str,
+        color: &str,
+        greeting: &str,
+    ) -> Result<Option<Workspace>> {
         let row = sqlx::query(
             "UPDATE workspaces SET name = $2, messenger_color = $3, messenger_greeting = $4 WHERE id = $1 RETURNING *",
         )
@@ -96,7 +107,13 @@ impl AccountStore for Store {
         row.as_ref().map(workspace_from_row).transpose()
     }
 
-    async fn update_teammate_profile(&self, ws: i64, id: i64, name: &str, avatar_url: Option<&str>) -> Result<Option<Teammate>> {
+    async fn update_teammate_profile(
+        &self,
+        ws: i64,
+        id: i64,
+        name: &str,
+        avatar_url: Option<&str>,
+    ) -> Result<Option<Teammate>> {
         let row = sqlx::query(
             "UPDATE teammates SET name = $3, avatar_url = $4 WHERE workspace_id = $1 AND id = $2 RETURNING *",
         )
@@ -190,8 +207,10 @@ impl AccountStore for Store {
     }
 
     async fn teammates(&self, ws: i64) -> Result<Vec<Teammate>> {
-        let rows =
-            sqlx::query("SELECT * FROM teammates WHERE workspace_id = $1 ORDER BY id").bind(ws).fetch_all(&self.reader).await?;
+        let rows = sqlx::query("SELECT * FROM teammates WHERE workspace_id = $1 ORDER BY id")
+            .bind(ws)
+            .fetch_all(&self.reader)
+            .await?;
         rows.iter().map(teammate_from_row).collect()
     }
 
@@ -264,12 +283,14 @@ impl AccountStore for Store {
     }
 
     async fn revoke_api_token(&self, ws: i64, id: i64, now: i64) -> Result<bool> {
-        let done = sqlx::query("UPDATE api_tokens SET revoked_at = $3 WHERE workspace_id = $1 AND id = $2 AND revoked_at IS NULL")
-            .bind(ws)
-            .bind(id)
-            .bind(now)
-            .execute(&self.writer)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $3 WHERE workspace_id = $1 AND id = $2 AND revoked_at IS NULL",
+        )
+        .bind(ws)
+        .bind(id)
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
         Ok(done.rows_affected() > 0)
     }
 }

@@ -80,13 +80,15 @@ async fn insert_part(
         && p.author_type == Author::Admin
         && tidings_core::conversation::visible_to_contact(p.part_type, p.body.is_some())
     {
-        sqlx::query("UPDATE conversations SET team_part_id = $3, team_part_at = $4 WHERE workspace_id = $1 AND id = $2")
-            .bind(ws)
-            .bind(conversation_id)
-            .bind(p.id)
-            .bind(p.created_at)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(
+            "UPDATE conversations SET team_part_id = $3, team_part_at = $4 WHERE workspace_id = $1 AND id = $2",
+        )
+        .bind(ws)
+        .bind(conversation_id)
+        .bind(p.id)
+        .bind(p.created_at)
+        .execute(&mut **tx)
+        .await?;
     }
     if let Some(p) = &written {
         touch_contact(tx, ws, conversation_id, p).await?;
@@ -98,7 +100,12 @@ async fn insert_part(
 /// the part: a teammate's words the contact sees contact them, the contact's own words are a
 /// reply. Never moves either date back, so a part written late (an email read hours after it
 /// came) cannot hide a newer one.
-async fn touch_contact(tx: &mut sqlx::Transaction<'_, Db>, ws: i64, conversation_id: i64, p: &ConversationPart) -> Result<()> {
+async fn touch_contact(
+    tx: &mut sqlx::Transaction<'_, Db>,
+    ws: i64,
+    conversation_id: i64,
+    p: &ConversationPart,
+) -> Result<()> {
     let column = if p.author_type.is_contact() {
         // Their words, whether a comment or the reply that reopened a closed conversation.
         if p.body.is_none() {
@@ -154,7 +161,9 @@ async fn add_part_in(
 impl Store {
     /// Conversations of a workspace whose `column` (a constant of this file) equals `id`.
     async fn conversations_where(&self, ws: i64, column: &str, id: i64) -> Result<Vec<Conversation>> {
-        let sql = format!("SELECT * FROM conversations WHERE workspace_id = $1 AND {column} = $2 ORDER BY updated_at DESC, id DESC");
+        let sql = format!(
+            "SELECT * FROM conversations WHERE workspace_id = $1 AND {column} = $2 ORDER BY updated_at DESC, id DESC"
+        );
         let rows = sqlx::query(&sql).bind(ws).bind(id).fetch_all(&self.reader).await?;
         rows.iter().map(conversation_from_row).collect()
     }
@@ -194,7 +203,12 @@ impl Store {
             .into_iter()
             .map(|c| {
                 let (part_count, first_contact_reply_at) = figures.get(&c.id).copied().unwrap_or((0, None));
-                ConversationSummary { source: sources.remove(&c.id), first_contact_reply_at, part_count, conversation: c }
+                ConversationSummary {
+                    source: sources.remove(&c.id),
+                    first_contact_reply_at,
+                    part_count,
+                    conversation: c,
+                }
             })
             .collect())
     }
@@ -240,12 +254,14 @@ impl ConversationStore for Store {
                 c
             }
             None => {
-                let row = sqlx::query("SELECT * FROM conversations WHERE workspace_id = $1 AND message_id = $2 AND contact_id = $3")
-                    .bind(ws)
-                    .bind(message.id)
-                    .bind(contact_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
+                let row = sqlx::query(
+                    "SELECT * FROM conversations WHERE workspace_id = $1 AND message_id = $2 AND contact_id = $3",
+                )
+                .bind(ws)
+                .bind(message.id)
+                .bind(contact_id)
+                .fetch_one(&mut *tx)
+                .await?;
                 conversation_from_row(&row)?
             }
         };
@@ -253,7 +269,14 @@ impl ConversationStore for Store {
         Ok(conversation)
     }
 
-    async fn start_conversation(&self, ws: i64, contact_id: i64, author_type: Author, body: &str, now: i64) -> Result<Conversation> {
+    async fn start_conversation(
+        &self,
+        ws: i64,
+        contact_id: i64,
+        author_type: Author,
+        body: &str,
+        now: i64,
+    ) -> Result<Conversation> {
         let mut tx = self.writer.begin().await?;
         let row = sqlx::query(
             "INSERT INTO conversations (workspace_id, contact_id, state, read, created_at, updated_at, waiting_since) \
@@ -375,11 +398,13 @@ impl ConversationStore for Store {
     }
 
     async fn parts(&self, ws: i64, conversation_id: i64) -> Result<Vec<ConversationPart>> {
-        let rows = sqlx::query("SELECT * FROM conversation_parts WHERE workspace_id = $1 AND conversation_id = $2 ORDER BY id")
-            .bind(ws)
-            .bind(conversation_id)
-            .fetch_all(&self.reader)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT * FROM conversation_parts WHERE workspace_id = $1 AND conversation_id = $2 ORDER BY id",
+        )
+        .bind(ws)
+        .bind(conversation_id)
+        .fetch_all(&self.reader)
+        .await?;
         rows.iter().map(part_from_row).collect()
     }
 

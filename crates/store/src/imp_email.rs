@@ -138,12 +138,15 @@ impl EmailStore for Store {
         .fetch_all(&self.reader)
         .await?;
         rows.iter()
-            .map(|r| Ok(LinkClicks { url: r.try_get("url")?, clicks: r.try_get("clicks")?, people: r.try_get("people")? }))
+            .map(|r| {
+                Ok(LinkClicks { url: r.try_get("url")?, clicks: r.try_get("clicks")?, people: r.try_get("people")? })
+            })
             .collect()
     }
 
     async fn delivery_anywhere(&self, id: i64) -> Result<Option<(i64, Delivery)>> {
-        let sql = format!("SELECT d.workspace_id AS d_workspace_id, {DELIVERY_COLUMNS} FROM deliveries d WHERE d.id = $1");
+        let sql =
+            format!("SELECT d.workspace_id AS d_workspace_id, {DELIVERY_COLUMNS} FROM deliveries d WHERE d.id = $1");
         let Some(row) = sqlx::query(&sql).bind(id).fetch_optional(&self.reader).await? else { return Ok(None) };
         Ok(Some((row.try_get("d_workspace_id")?, delivery_from_row(&row)?)))
     }
@@ -194,9 +197,7 @@ async fn record_in(
     let (event, set) = match outcome {
         EmailOutcome::Sent => (DeliveryEvent::Deliver, "sent_at = $3, reason = NULL, due_at = NULL"),
         EmailOutcome::Retry { counts: true, .. } => (DeliveryEvent::Retry, "due_at = $5, reason = $4"),
-        EmailOutcome::Retry { counts: false, .. } => {
-            (DeliveryEvent::Retry, "due_at = $5, attempts = attempts - 1")
-        }
+        EmailOutcome::Retry { counts: false, .. } => (DeliveryEvent::Retry, "due_at = $5, attempts = attempts - 1"),
         EmailOutcome::Failed(_) => (DeliveryEvent::Fail, "failed_at = $3, reason = $4, due_at = NULL"),
         EmailOutcome::Bounced(_) => (DeliveryEvent::Bounce, "bounced_at = $3, reason = $4, due_at = NULL"),
         EmailOutcome::Skipped(_) => (DeliveryEvent::Skip, "reason = $4, due_at = NULL"),
@@ -221,14 +222,8 @@ async fn record_in(
         "UPDATE deliveries SET {to}, {set} WHERE workspace_id = $1 AND id = $2 AND state = 'sending' \
          RETURNING contact_id"
     );
-    let row = sqlx::query(&sql)
-        .bind(ws)
-        .bind(delivery_id)
-        .bind(now)
-        .bind(reason)
-        .bind(at)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let row =
+        sqlx::query(&sql).bind(ws).bind(delivery_id).bind(now).bind(reason).bind(at).fetch_optional(&mut **tx).await?;
     let Some(row) = row else { return Ok(false) };
     let contact: i64 = row.try_get(0)?;
     let contact_change = match outcome {

@@ -88,7 +88,11 @@ impl InboxStore for Store {
         let rows = query.fetch_all(&self.reader).await?;
         let mut entries = Vec::with_capacity(rows.len());
         for row in &rows {
-            entries.push(InboxEntry { conversation: conversation_from_row(row)?, last: None, key: row.try_get("sort_key")? });
+            entries.push(InboxEntry {
+                conversation: conversation_from_row(row)?,
+                last: None,
+                key: row.try_get("sort_key")?,
+            });
         }
         let ids: Vec<i64> = entries.iter().map(|e| e.conversation.id).collect();
         let mut last: HashMap<i64, ConversationPart> = HashMap::new();
@@ -318,13 +322,15 @@ impl InboxStore for Store {
     }
 
     async fn untag_conversation(&self, ws: i64, conversation_id: i64, tag_id: i64) -> Result<bool> {
-        let gone = sqlx::query("DELETE FROM conversation_tags WHERE workspace_id = $1 AND conversation_id = $2 AND tag_id = $3")
-            .bind(ws)
-            .bind(conversation_id)
-            .bind(tag_id)
-            .execute(&self.writer)
-            .await?
-            .rows_affected();
+        let gone = sqlx::query(
+            "DELETE FROM conversation_tags WHERE workspace_id = $1 AND conversation_id = $2 AND tag_id = $3",
+        )
+        .bind(ws)
+        .bind(conversation_id)
+        .bind(tag_id)
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
         Ok(gone > 0)
     }
 

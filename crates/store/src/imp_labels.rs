@@ -6,7 +6,10 @@ use crate::labels::LabelStore;
 #[async_trait]
 impl LabelStore for Store {
     async fn tags(&self, ws: i64) -> Result<Vec<Tag>> {
-        let rows = sqlx::query("SELECT * FROM tags WHERE workspace_id = $1 ORDER BY id").bind(ws).fetch_all(&self.reader).await?;
+        let rows = sqlx::query("SELECT * FROM tags WHERE workspace_id = $1 ORDER BY id")
+            .bind(ws)
+            .fetch_all(&self.reader)
+            .await?;
         rows.iter().map(tag_from_row).collect()
     }
 

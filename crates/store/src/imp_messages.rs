@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 
 use tidings_core::conversation::{Author, Change, PartType, State};
 use tidings_core::message::{
-    Channel, DeliveryEvent, DeliveryState, DeliveryWindow, EmailTemplate, MessageState, delivery_transition, marks_from,
-    moves_from,
+    Channel, DeliveryEvent, DeliveryState, DeliveryWindow, EmailTemplate, MessageState, delivery_transition,
+    marks_from, moves_from,
 };
 
 use crate::messages::{
-    Conversation, ConversationPart, ConversationSummary, Delivery, Message, MessageListQuery, MessageRow, MessageStats, MessageStore,
-    NewMessage, Recipients, Refused, StatFilter, Timeline, TimelineBucket, timeline_width,
+    Conversation, ConversationPart, ConversationSummary, Delivery, Message, MessageListQuery, MessageRow, MessageStats,
+    MessageStore, NewMessage, Recipients, Refused, StatFilter, Timeline, TimelineBucket, timeline_width,
 };
 
 /// `state = '<to>'` and `state IN ('<from>', …)` for moving a delivery by `event`, as core's
@@ -95,7 +95,6 @@ const DELIVERY_COLUMNS: &str = "d.id AS d_id, d.message_id AS d_message_id, d.co
      d.state AS d_state, d.created_at AS d_created_at, d.sent_at AS d_sent_at, d.seen_at AS d_seen_at, \
      d.clicked_at AS d_clicked_at, d.replied_at AS d_replied_at, d.attempts AS d_attempts, d.reason AS d_reason";
 
-
 /// `instr(lower(x), $n) > 0` in the dialect at hand: ASCII-case-insensitive "contains".
 fn contains_ci(column: &str, placeholder: &str) -> String {
     match DIALECT {
@@ -103,7 +102,6 @@ fn contains_ci(column: &str, placeholder: &str) -> String {
         Dialect::Postgres => format!("strpos(lower({column} COLLATE \"C\"), {placeholder}) > 0"),
     }
 }
-
 
 impl Store {
     async fn message_state(&self, ws: i64, id: i64) -> Result<Refused> {
@@ -296,7 +294,11 @@ impl MessageStore for Store {
             q = bind_param(q, p);
         }
         let targeted = q.execute(&mut *tx).await?.rows_affected() as i64;
-        sqlx::query("UPDATE messages SET targeted = $2 WHERE id = $1").bind(id).bind(targeted).execute(&mut *tx).await?;
+        sqlx::query("UPDATE messages SET targeted = $2 WHERE id = $1")
+            .bind(id)
+            .bind(targeted)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         message.targeted = targeted;
         Ok(Ok(message))
@@ -318,14 +320,10 @@ impl MessageStore for Store {
             return Ok(Err(self.message_state(ws, id).await?));
         };
         let (to, from) = delivery_move(DeliveryEvent::Cancel);
-        let cancel = format!("UPDATE deliveries SET {to}, cancelled_at = $3 WHERE workspace_id = $1 AND message_id = $2 AND {from}");
-        let cancelled = sqlx::query(&cancel)
-        .bind(ws)
-        .bind(id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let cancel = format!(
+            "UPDATE deliveries SET {to}, cancelled_at = $3 WHERE workspace_id = $1 AND message_id = $2 AND {from}"
+        );
+        let cancelled = sqlx::query(&cancel).bind(ws).bind(id).bind(now).execute(&mut *tx).await?.rows_affected();
         tx.commit().await?;
         Ok(Ok((message_from_row(&row)?, cancelled)))
     }
@@ -426,7 +424,8 @@ impl MessageStore for Store {
         rows.iter()
             .map(|r| {
                 let state: String = r.try_get(0)?;
-                let state = DeliveryState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("delivery state {state}")))?;
+                let state = DeliveryState::parse(&state)
+                    .ok_or_else(|| StoreError::Corrupt(format!("delivery state {state}")))?;
                 Ok((state, r.try_get(1)?, r.try_get(2)?))
             })
             .collect()
@@ -450,8 +449,12 @@ impl MessageStore for Store {
             "FROM deliveries d JOIN contacts c ON c.id = d.contact_id WHERE d.workspace_id = $1 AND d.message_id = $2 AND {}",
             which.condition()
         );
-        let total: i64 =
-            sqlx::query(&format!("SELECT COUNT(*) {from}")).bind(ws).bind(id).fetch_one(&self.reader).await?.try_get(0)?;
+        let total: i64 = sqlx::query(&format!("SELECT COUNT(*) {from}"))
+            .bind(ws)
+            .bind(id)
+            .fetch_one(&self.reader)
+            .await?
+            .try_get(0)?;
         let sql = format!(
             "SELECT {} {from} ORDER BY d.id LIMIT {} OFFSET {}",
             *CONTACT_SELECT,
@@ -505,7 +508,13 @@ impl MessageStore for Store {
         Ok(delivered)
     }
 
-    async fn deliver_message_to(&self, ws: i64, message_id: i64, contact_ids: &[i64], now: i64) -> Result<Vec<(i64, i64)>> {
+    async fn deliver_message_to(
+        &self,
+        ws: i64,
+        message_id: i64,
+        contact_ids: &[i64],
+        now: i64,
+    ) -> Result<Vec<(i64, i64)>> {
         if contact_ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -564,7 +573,14 @@ impl MessageStore for Store {
         rows.iter().map(|r| Ok((delivery_from_row(r)?, message_from_row(r)?))).collect()
     }
 
-    async fn mark_delivery(&self, ws: i64, contact_id: i64, delivery_id: i64, what: StatFilter, now: i64) -> Result<bool> {
+    async fn mark_delivery(
+        &self,
+        ws: i64,
+        contact_id: i64,
+        delivery_id: i64,
+        what: StatFilter,
+        now: i64,
+    ) -> Result<bool> {
         let (column, event) = match what {
             StatFilter::Seen => ("seen_at", DeliveryEvent::Seen),
             StatFilter::Clicked => ("clicked_at", DeliveryEvent::Click),
@@ -576,12 +592,15 @@ impl MessageStore for Store {
              AND {} AND {column} IS NULL",
             state_in(&marks_from(event))
         );
-        let done = sqlx::query(&sql).bind(ws).bind(contact_id).bind(delivery_id).bind(now).execute(&self.writer).await?;
+        let done =
+            sqlx::query(&sql).bind(ws).bind(contact_id).bind(delivery_id).bind(now).execute(&self.writer).await?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn deliveries_of_contact(&self, ws: i64, contact_id: i64) -> Result<Vec<Delivery>> {
-        let sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries d WHERE d.workspace_id = $1 AND d.contact_id = $2 ORDER BY d.id");
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries d WHERE d.workspace_id = $1 AND d.contact_id = $2 ORDER BY d.id"
+        );
         let rows = sqlx::query(&sql).bind(ws).bind(contact_id).fetch_all(&self.reader).await?;
         rows.iter().map(delivery_from_row).collect()
     }

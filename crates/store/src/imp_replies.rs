@@ -12,7 +12,8 @@ fn reply_email_from_row(row: &DbRow) -> Result<ReplyEmail> {
         contact_id: row.try_get("contact_id")?,
         after_part_id: row.try_get("after_part_id")?,
         part_id: row.try_get("part_id")?,
-        state: ReplyEmailState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("reply email state {state}")))?,
+        state: ReplyEmailState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("reply email state {state}")))?,
         attempts: row.try_get("attempts")?,
         next_attempt_at: row.try_get("next_attempt_at")?,
         lease_until: row.try_get("lease_until")?,
@@ -153,16 +154,18 @@ impl ReplyEmailStore for Store {
     }
 
     async fn reply_emails(&self, ws: i64, conversation_id: i64) -> Result<Vec<ReplyEmail>> {
-        let rows = sqlx::query("SELECT * FROM reply_emails WHERE workspace_id = $1 AND conversation_id = $2 ORDER BY id")
-            .bind(ws)
-            .bind(conversation_id)
-            .fetch_all(&self.reader)
-            .await?;
+        let rows =
+            sqlx::query("SELECT * FROM reply_emails WHERE workspace_id = $1 AND conversation_id = $2 ORDER BY id")
+                .bind(ws)
+                .bind(conversation_id)
+                .fetch_all(&self.reader)
+                .await?;
         rows.iter().map(reply_email_from_row).collect()
     }
 
     async fn conversation_anywhere(&self, id: i64) -> Result<Option<Conversation>> {
-        let row = sqlx::query("SELECT * FROM conversations WHERE id = $1").bind(id).fetch_optional(&self.reader).await?;
+        let row =
+            sqlx::query("SELECT * FROM conversations WHERE id = $1").bind(id).fetch_optional(&self.reader).await?;
         row.as_ref().map(conversation_from_row).transpose()
     }
 

@@ -227,8 +227,10 @@ impl WebhookStore for Store {
             for p in &parts {
                 last = p.try_get("id")?;
                 let (part_type, author): (String, String) = (p.try_get("part_type")?, p.try_get("author_type")?);
-                let part_type = PartType::parse(&part_type).ok_or_else(|| StoreError::Corrupt(format!("part type {part_type}")))?;
-                let author = Author::parse(&author).ok_or_else(|| StoreError::Corrupt(format!("part author {author}")))?;
+                let part_type =
+                    PartType::parse(&part_type).ok_or_else(|| StoreError::Corrupt(format!("part type {part_type}")))?;
+                let author =
+                    Author::parse(&author).ok_or_else(|| StoreError::Corrupt(format!("part author {author}")))?;
                 let Some(topic) = topic_of(part_type, author, p.try_get("opening")?) else { continue };
                 if !wanted.contains(&topic) {
                     continue;
@@ -260,7 +262,10 @@ impl WebhookStore for Store {
                 .await?
                 .rows_affected();
             if moved == 0 {
-                return Err(StoreError::Conflict { what: format!("the cursor of webhook {id}"), existing_id: Some(id) });
+                return Err(StoreError::Conflict {
+                    what: format!("the cursor of webhook {id}"),
+                    existing_id: Some(id),
+                });
             }
             done.subscriptions += 1;
             done.parts += parts.len() as u64;
@@ -311,7 +316,13 @@ impl WebhookStore for Store {
             .collect()
     }
 
-    async fn record_notification(&self, id: i64, attempt: i64, outcome: &NotificationOutcome, now: i64) -> Result<bool> {
+    async fn record_notification(
+        &self,
+        id: i64,
+        attempt: i64,
+        outcome: &NotificationOutcome,
+        now: i64,
+    ) -> Result<bool> {
         let (state, next, delivered, status, error) = match outcome {
             NotificationOutcome::Delivered { status } => {
                 (NotificationState::Delivered, None, Some(now), Some(*status), None)
@@ -343,12 +354,11 @@ impl WebhookStore for Store {
     }
 
     async fn prune_notifications(&self, before: i64) -> Result<u64> {
-        let done = sqlx::query(
-            "DELETE FROM webhook_notifications WHERE state IN ('delivered', 'failed') AND updated_at < $1",
-        )
-        .bind(before)
-        .execute(&self.writer)
-        .await?;
+        let done =
+            sqlx::query("DELETE FROM webhook_notifications WHERE state IN ('delivered', 'failed') AND updated_at < $1")
+                .bind(before)
+                .execute(&self.writer)
+                .await?;
         Ok(done.rows_affected())
     }
 }
