@@ -3,7 +3,7 @@
 // struct's `open`. Keep dialect branches to the few places that need them.
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use serde_json::Value as Json;
@@ -30,8 +30,9 @@ type Q<'q> = sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>>;
 pub struct Store {
     reader: sqlx::Pool<Db>,
     writer: sqlx::Pool<Db>,
-    /// Expression indexes on custom attributes known to exist (see `index_custom_attributes`).
-    indexed: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Expression indexes on custom attributes known to exist or being built (see
+    /// `index_custom_attributes_later`).
+    indexed: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 /// Columns of `contacts` in the order `bind_contact` binds them (the id comes first in reads).
@@ -547,7 +548,7 @@ impl crate::Store for Store {
     }
 
     async fn search_contacts(&self, ws: i64, query: &ContactQuery) -> Result<(Vec<Contact>, i64)> {
-        self.index_custom_attributes(query.pred.as_ref()).await;
+        self.index_custom_attributes_later(query.pred.as_ref());
         let mut filter = Sql::new(1);
         match &query.pred {
             Some(p) => compile(p, DIALECT, "c", &mut filter),
@@ -585,8 +586,19 @@ impl crate::Store for Store {
     }
 
     async fn count_contacts(&self, ws: i64, pred: Option<&Pred>) -> Result<i64> {
-        self.index_custom_attributes(pred).await;
+        self.index_custom_attributes_later(pred);
         self.count_contacts_matching(ws, pred).await
+    }
+
+    async fn index_custom_attributes(&self, pred: &Pred) -> Result<()> {
+        for (name, data_type) in custom_targets(pred) {
+            let Some(index) = CustomIndex::new(&name, data_type) else { continue };
+            build_custom_index(&self.writer, &index).await?;
+            if let Ok(mut known) = self.indexed.lock() {
+                known.insert(index.name);
+            }
+        }
+        Ok(())
     }
 
     async fn upsert_contacts(&self, ws: i64, inputs: &[ContactInput], now: i64) -> Result<UpsertReport> {
@@ -655,39 +667,31 @@ impl Store {
         Ok(q.fetch_one(&self.reader).await?.try_get(0)?)
     }
 
-    /// Makes sure each custom attribute `pred` filters on has its expression index
-    /// (`custom_index`), creating it the first time one is filtered on: an attribute that is never
-    /// searched costs imports and updates nothing, and one that is, is read through its index from
-    /// then on (the compiled filter reads the very expression indexed). An index is per attribute
-    /// name, for every workspace. Building it reads the contacts once (seconds for a million),
-    /// once per database; if it fails, the search runs without it and the next one tries again.
-    async fn index_custom_attributes(&self, pred: Option<&Pred>) {
+    /// Starts building, in the background, the expression index (`custom_index`) of each custom
+    /// attribute `pred` filters on that has none yet; the search that asks goes on without it.
+    /// An attribute that is never searched costs imports and updates nothing, and one that is, is
+    /// read through its index from then on (the compiled filter reads the very expression
+    /// indexed). An index is per attribute name, for every workspace, so building one reads every
+    /// contact of the database (seconds for a million): a search that waited for it would take
+    /// that long, and on SQLite every write would wait with it. If a build fails, the next search
+    /// starts it again.
+    fn index_custom_attributes_later(&self, pred: Option<&Pred>) {
         let Some(pred) = pred else { return };
-        for (name, data_type) in custom_targets(pred) {
-            let Some((index, columns)) = custom_index(&name, data_type, DIALECT) else { continue };
-            if self.indexed.lock().map(|known| known.contains(&index)).unwrap_or(false) {
-                continue;
-            }
-            // The index this one replaces, if an older Tidings built it, goes once this exists.
-            let mut sql = format!(
-                "CREATE INDEX IF NOT EXISTS {index} ON contacts ({columns}); DROP INDEX IF EXISTS {}",
-                replaced_custom_index(&name)
-            );
-            if DIALECT == Dialect::Postgres {
-                // PostgreSQL keeps statistics of an indexed expression only once it analyzes the
-                // table: until then it guesses "plan = pro" is rare and reads a quarter of the
-                // contacts through the index, one at a time.
-                sql.push_str("; ANALYZE contacts");
-            }
-            match sqlx::raw_sql(&sql).execute(&self.writer).await {
-                Ok(_) => {
-                    if let Ok(mut known) = self.indexed.lock() {
-                        known.insert(index);
+        let wanted = claim_custom_indexes(&self.indexed, pred);
+        if wanted.is_empty() {
+            return;
+        }
+        let (writer, indexed) = (self.writer.clone(), self.indexed.clone());
+        tokio::spawn(async move {
+            for index in wanted {
+                if let Err(e) = build_custom_index(&writer, &index).await {
+                    tracing::warn!(attribute = %index.attribute, error = %e, "could not index a custom attribute");
+                    if let Ok(mut known) = indexed.lock() {
+                        known.remove(&index.name);
                     }
                 }
-                Err(e) => tracing::warn!(attribute = %name, error = %e, "could not index a custom attribute"),
             }
-        }
+        });
     }
 
     /// The existing contact a new or changed one collides with, if any.
@@ -705,4 +709,34 @@ impl Store {
         }
         Ok(None)
     }
+}
+
+/// The expression index that serves filters on one custom attribute (`custom_index`).
+struct CustomIndex {
+    attribute: String,
+    name: String,
+    columns: String,
+    /// The index this one replaces, if an older Tidings built it: dropped once this exists.
+    replaced: String,
+}
+
+impl CustomIndex {
+    fn new(attribute: &str, data_type: DataType) -> Option<CustomIndex> {
+        let (name, columns) = custom_index(attribute, data_type, DIALECT)?;
+        Some(CustomIndex { attribute: attribute.to_owned(), name, columns, replaced: replaced_custom_index(attribute) })
+    }
+}
+
+/// The indexes `pred`'s custom attributes call for that are neither known to exist nor being
+/// built, now marked as being built in `indexed`.
+fn claim_custom_indexes(
+    indexed: &std::sync::Mutex<std::collections::HashSet<String>>,
+    pred: &Pred,
+) -> Vec<CustomIndex> {
+    let Ok(mut known) = indexed.lock() else { return Vec::new() };
+    custom_targets(pred)
+        .into_iter()
+        .filter_map(|(name, data_type)| CustomIndex::new(&name, data_type))
+        .filter(|index| known.insert(index.name.clone()))
+        .collect()
 }

@@ -85,6 +85,25 @@ pub async fn open_postgres_schema(url: &str, schema: &str) -> Result<Arc<dyn Sto
     Ok(Arc::new(postgres::Store::open(url, Some(schema)).await?))
 }
 
+/// Drops a schema [`open_postgres_schema`] made, with everything in it. A search may have
+/// started building an index there in the background: the build waits for the drop's snapshot
+/// while the drop waits for the table, PostgreSQL cancels the drop as a deadlock, and it goes
+/// again once the build is done.
+///
+/// # Errors
+/// A storage failure, or a deadlock five times over.
+pub async fn drop_postgres_schema(store: &dyn Store, schema: &str) -> Result<()> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match store.execute_raw(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await {
+            Err(StoreError::Database(sqlx::Error::Database(e)))
+                if e.code().as_deref() == Some("40P01") && attempt < 5 => {} // deadlock_detected
+            done => return done.map(|_| ()),
+        }
+    }
+}
+
 /// The storage API. Every method that reads or writes workspace data takes the workspace id and
 /// scopes its queries to it.
 #[async_trait]
@@ -130,6 +149,9 @@ pub trait Store:
     /// One page of the contacts matching `query`, and how many match in all.
     async fn search_contacts(&self, ws: i64, query: &ContactQuery) -> Result<(Vec<Contact>, i64)>;
     async fn count_contacts(&self, ws: i64, pred: Option<&Pred>) -> Result<i64>;
+    /// Builds, and waits for, the index of each custom attribute `pred` filters on that has
+    /// none yet. A search starts these builds itself, in the background, and does not wait.
+    async fn index_custom_attributes(&self, pred: &Pred) -> Result<()>;
     /// Creates or updates contacts matched by external_id, then by email, in one transaction.
     /// A row that would change nothing is not written. Inputs that cannot be placed are
     /// reported by their index and nothing of theirs is written.

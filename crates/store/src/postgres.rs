@@ -98,3 +98,69 @@ impl Store {
         Ok(store)
     }
 }
+
+/// Builds `index` unless it exists, without blocking writes: `CREATE INDEX CONCURRENTLY` lets
+/// contacts be written while it reads them. One build per index across every node, under an
+/// advisory lock: another waits for it, then finds it built. A concurrent build that failed
+/// leaves an invalid index behind, which PostgreSQL keeps up to date but never reads; one found
+/// under the lock is such a leftover, dropped and built again.
+async fn build_custom_index(writer: &sqlx::Pool<Db>, index: &CustomIndex) -> Result<()> {
+    let mut conn = writer.acquire().await?;
+    // The lock is asked for, not waited on: a session waiting in a statement holds a snapshot,
+    // and a concurrent build waits for every snapshot older than its own, so two builds would
+    // wait for each other. Per schema, as the index is.
+    let key = "hashtextextended(current_schema() || '.' || $1, 0)";
+    loop {
+        let locked: bool = sqlx::query_scalar(&format!("SELECT pg_try_advisory_lock({key})"))
+            .bind(&index.name)
+            .fetch_one(&mut *conn)
+            .await?;
+        if locked {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let built = build_locked(&mut conn, index).await;
+    let unlocked =
+        sqlx::query(&format!("SELECT pg_advisory_unlock({key})")).bind(&index.name).execute(&mut *conn).await;
+    if unlocked.is_err() {
+        // The lock is the session's: a connection that cannot say it is done goes with it.
+        conn.detach();
+    }
+    built?;
+    unlocked?;
+    Ok(())
+}
+
+async fn build_locked(conn: &mut sqlx::pool::PoolConnection<Db>, index: &CustomIndex) -> Result<()> {
+    for sql in custom_index_steps(conn, index).await? {
+        // Each statement alone: a concurrent build cannot run inside a transaction.
+        sqlx::query(&sql).persistent(false).execute(&mut **conn).await?;
+    }
+    Ok(())
+}
+
+/// What building `index` takes, found under the build's lock: nothing when it exists and is
+/// valid.
+async fn custom_index_steps(conn: &mut sqlx::pool::PoolConnection<Db>, index: &CustomIndex) -> Result<Vec<String>> {
+    let valid: Option<bool> = sqlx::query_scalar(
+        "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+         WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace",
+    )
+    .bind(&index.name)
+    .fetch_optional(&mut **conn)
+    .await?;
+    let mut steps = Vec::new();
+    match valid {
+        Some(true) => return Ok(steps),
+        Some(false) => steps.push(format!("DROP INDEX CONCURRENTLY IF EXISTS {}", index.name)),
+        None => {}
+    }
+    steps.push(format!("CREATE INDEX CONCURRENTLY {} ON contacts ({})", index.name, index.columns));
+    steps.push(format!("DROP INDEX CONCURRENTLY IF EXISTS {}", index.replaced));
+    // PostgreSQL keeps statistics of an indexed expression only once it analyzes the table:
+    // until then it guesses "plan = pro" is rare and reads a quarter of the contacts through
+    // the index, one at a time.
+    steps.push("ANALYZE contacts".to_owned());
+    Ok(steps)
+}

@@ -110,7 +110,7 @@ impl World {
 
     pub async fn cleanup(self) {
         if let Some(schema) = &self.cleanup {
-            self.store.execute_raw(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await.unwrap();
+            tidings_store::drop_postgres_schema(&*self.store, schema).await.unwrap();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }

@@ -164,12 +164,14 @@ async fn email_contains_with_an_at_sign_matches_the_evaluator_for_every_shape_of
     stores.cleanup().await;
 }
 
-/// The number of indexes on `contacts` named like a custom attribute's.
+/// The number of (usable) indexes on `contacts` named like a custom attribute's.
 async fn attribute_indexes(db: &str, store: &Arc<dyn Store>) -> i64 {
     let sql = if db == "sqlite" {
         "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'contacts_attribute_%'"
     } else {
-        "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname LIKE 'contacts_attribute_%'"
+        // Valid ones only: a concurrent build's index is there, unread, until it ends.
+        "SELECT COUNT(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+         WHERE c.relnamespace = current_schema()::regnamespace AND c.relname LIKE 'contacts_attribute_%' AND i.indisvalid"
     };
     store.scalar_raw(sql).await.unwrap()
 }
@@ -242,6 +244,9 @@ async fn custom_attributes_of_every_type_filter_alike_before_and_after_their_ind
             store.insert_contact(&o).await.unwrap();
         }
         assert_eq!(attribute_indexes(db, store).await, 0, "{db}: nothing indexed before a filter");
+        // One index per filtered name: every type on SQLite, strings only on PostgreSQL (which
+        // would cast the others).
+        let want = if *db == "sqlite" { types.len() } else { 2 };
         for round in ["without the index", "with it"] {
             for (name, data_type, values) in &types {
                 for q in queries(name, *data_type, &values[1]) {
@@ -249,11 +254,13 @@ async fn custom_attributes_of_every_type_filter_alike_before_and_after_their_ind
                     assert_eq!(sql, memory, "{db} {round}: {q}");
                 }
             }
+            // The searches started the builds and did not wait for them; they end on their own.
+            let waited = std::time::Instant::now();
+            while attribute_indexes(db, store).await < want as i64 && waited.elapsed().as_secs() < 60 {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            assert_eq!(attribute_indexes(db, store).await, want as i64, "{db} {round}");
         }
-        // One index per filtered name: every type on SQLite, strings only on PostgreSQL (which
-        // would cast the others).
-        let want = if *db == "sqlite" { types.len() } else { 2 };
-        assert_eq!(attribute_indexes(db, store).await, want as i64, "{db}");
         // The other workspace's contacts, whose values have other types, still write and read.
         let mut late = Contact::new(other.id, Role::Lead, NOW);
         late.custom_attributes.insert("seats".into(), json!("many"));
@@ -269,6 +276,76 @@ async fn custom_attributes_of_every_type_filter_alike_before_and_after_their_ind
         )
         .await;
         assert_eq!(sql.len(), 1, "{db}");
+    }
+    stores.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_attribute_index_is_built_on_request_and_a_failed_build_left_behind_is_built_again() {
+    let stores = Stores::new().await;
+    for (db, store) in &stores.all {
+        let ws = workspace(store).await;
+        let plan = CustomAttribute::new("plan", DataType::String);
+        store.create_custom_attribute(ws.id, &plan).await.unwrap();
+        for v in ["pro", "free"] {
+            let mut c = Contact::new(ws.id, Role::Lead, NOW);
+            c.custom_attributes.insert("plan".into(), json!(v));
+            store.insert_contact(&c).await.unwrap();
+        }
+        let (name, _) = tidings_core::filter::sql::custom_index(
+            "plan",
+            DataType::String,
+            tidings_core::filter::sql::Dialect::Postgres,
+        )
+        .unwrap();
+        if *db == "postgres" {
+            // What a concurrent build that failed leaves: an index under the name, marked
+            // invalid (this one fails on the workspace's two contacts).
+            let failed =
+                store.execute_raw(&format!("CREATE UNIQUE INDEX CONCURRENTLY {name} ON contacts (workspace_id)")).await;
+            assert!(failed.is_err(), "the build fails");
+            let invalid = store
+                .scalar_raw(&format!(
+                    "SELECT COUNT(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+                     WHERE c.relname = '{name}' AND c.relnamespace = current_schema()::regnamespace AND NOT i.indisvalid"
+                ))
+                .await
+                .unwrap();
+            assert_eq!(invalid, 1, "a failed build leaves an invalid index");
+        }
+        assert_eq!(attribute_indexes(db, store).await, 0, "{db}");
+        let schema = Schema { custom: std::slice::from_ref(&plan), tag_ids: &[], segments: &[], message_ids: &[] };
+        let clock = Clock::new(NOW, Clock::zone("UTC"));
+        let pred = compile(
+            &json!({"field": "custom_attributes.plan", "operator": "=", "value": "pro"}),
+            &schema,
+            &clock,
+            "query",
+        )
+        .unwrap();
+        // Two at once (as two nodes would): one builds, the other waits for it.
+        let (a, b) = tokio::join!(store.index_custom_attributes(&pred), store.index_custom_attributes(&pred));
+        a.unwrap();
+        b.unwrap();
+        // Built by the time the calls return, as a valid index over the attribute.
+        assert_eq!(attribute_indexes(db, store).await, 1, "{db}");
+        let defs = if *db == "sqlite" {
+            store.strings_raw(&format!("SELECT sql FROM sqlite_master WHERE name = '{name}'")).await.unwrap()
+        } else {
+            store
+                .strings_raw(&format!(
+                    "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = '{name}'"
+                ))
+                .await
+                .unwrap()
+        };
+        assert!(
+            defs.len() == 1 && defs[0].contains("custom_attributes") && !defs[0].contains("UNIQUE"),
+            "{db}: {defs:?}"
+        );
+        // Asked again, nothing to do; and the filter reads it.
+        store.index_custom_attributes(&pred).await.unwrap();
+        assert_eq!(store.count_contacts(ws.id, Some(&pred)).await.unwrap(), 1, "{db}");
     }
     stores.cleanup().await;
 }

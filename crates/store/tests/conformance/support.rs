@@ -53,7 +53,7 @@ impl Stores {
     /// Drops the PostgreSQL schema and the SQLite file.
     pub async fn cleanup(self) {
         let pg = &self.all[1].1;
-        pg.execute_raw(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema)).await.unwrap();
+        tidings_store::drop_postgres_schema(&**pg, &self.schema).await.unwrap();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

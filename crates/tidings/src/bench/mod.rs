@@ -275,8 +275,7 @@ impl Scratch {
     /// When the schema cannot be dropped (the files are removed best-effort).
     pub async fn remove(self) -> Result<(), String> {
         if let Some(schema) = &self.schema {
-            self.store
-                .execute_raw(&format!("DROP SCHEMA {schema} CASCADE"))
+            tidings_store::drop_postgres_schema(&*self.store, schema)
                 .await
                 .map_err(|e| format!("dropping schema {schema}: {e}"))?;
         }

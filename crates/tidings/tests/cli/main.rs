@@ -86,7 +86,7 @@ impl Db {
 
     pub(crate) async fn cleanup(self) {
         if let Some(s) = &self.schema {
-            self.store.execute_raw(&format!("DROP SCHEMA IF EXISTS {s} CASCADE")).await.unwrap();
+            tidings_store::drop_postgres_schema(&*self.store, s).await.unwrap();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }

@@ -169,7 +169,7 @@ impl Server {
                 let _ = std::fs::remove_dir_all(dir);
             }
             Cleanup::Schema(schema) => {
-                self.store.execute_raw(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await.unwrap();
+                tidings_store::drop_postgres_schema(&*self.store, &schema).await.unwrap();
             }
         }
     }
