@@ -18,11 +18,14 @@ fn saved_reply_from_row(row: &DbRow) -> Result<SavedReply> {
     })
 }
 
-/// `text` as a case-insensitive `LIKE … ESCAPE '\'` pattern that matches it anywhere.
+/// `text` as a `LIKE … ESCAPE '\'` pattern that matches it anywhere, against a value whose ASCII
+/// letters are lowered: ASCII letters match in any case, others as written ("ÉMILE" finds
+/// "Émile", "émile" does not), as SQLite's `LOWER` has it, and PostgreSQL's over `COLLATE "C"`,
+/// so both find the same conversations (as contact filters do).
 fn contains_pattern(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('%');
-    for ch in text.to_lowercase().chars() {
+    for ch in text.to_ascii_lowercase().chars() {
         if matches!(ch, '%' | '_' | '\\') {
             out.push('\\');
         }
@@ -65,11 +68,18 @@ impl InboxStore for Store {
         }
         if let Some(text) = q.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
             let p = param(&mut binds, Bind::Text(contains_pattern(text)));
+            let lower = |v: &str| match DIALECT {
+                Dialect::Sqlite => format!("LOWER({v})"),
+                Dialect::Postgres => format!("LOWER({v} COLLATE \"C\")"),
+            };
             sql.push_str(&format!(
                 " AND (c.contact_id IN (SELECT k.id FROM contacts k WHERE k.workspace_id = $1 AND \
-                 (LOWER(k.name) LIKE {p} ESCAPE '\\' OR LOWER(k.email) LIKE {p} ESCAPE '\\')) \
+                 ({} LIKE {p} ESCAPE '\\' OR {} LIKE {p} ESCAPE '\\')) \
                  OR EXISTS (SELECT 1 FROM conversation_parts p WHERE p.workspace_id = $1 AND p.conversation_id = c.id \
-                 AND LOWER(p.body) LIKE {p} ESCAPE '\\'))"
+                 AND {} LIKE {p} ESCAPE '\\'))",
+                lower("k.name"),
+                lower("k.email"),
+                lower("p.body")
             ));
         }
         if let Some(InboxCursor { key: k, id }) = q.after {

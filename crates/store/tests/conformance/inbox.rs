@@ -70,6 +70,13 @@ async fn views_page_by_keyset_in_both_orders_and_search_contacts_and_words() {
         assert_eq!(find("hi").await, [made[4].id], "{db}: words of a teammate's part");
         assert_eq!(find("100%").await.len(), 5, "{db}");
         assert!(find("1%0").await.is_empty(), "{db}: a % in the search is not a wildcard");
+        // Letters outside ASCII match as written, the ASCII ones around them in any case.
+        let emile = person(store, ws.id, "Émile Zola").await;
+        let parcel =
+            store.start_conversation(ws.id, emile.id, Author::User, "<p>Où est mon colis ?</p>", 70).await.unwrap();
+        for text in ["Émile", "ÉMILE ZOLA", "où EST", "Colis"] {
+            assert_eq!(find(text).await, [parcel.id], "{db}: {text}");
+        }
 
         // Another workspace sees none of them.
         let other = workspace(store).await;
