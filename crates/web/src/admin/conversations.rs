@@ -1,5 +1,6 @@
-//! Conversations as other pages list them: a teammate's own profile with the conversations they
-//! started, and the activity feed (recent sign-ups, replies and sessions) that a teammate on a
+//! Conversations as other pages list them: a contact's, named by their latest words, on the
+//! contact's profile and beside a conversation; a teammate's own profile with the conversations
+//! they started; and the activity feed (recent sign-ups, replies and sessions) that a teammate on a
 //! phone starts from, which follows the workspace's events (`assets/activity.js`). One
 //! conversation is [`super::thread`]; the Inbox is [`super::inbox`].
 
@@ -9,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use tidings_core::attribute::{BUILT_INS, Value};
 use tidings_core::filter::{Pred, Target, Test};
-use tidings_store::{ContactQuery, Conversation, SortOrder};
+use tidings_store::{ContactQuery, Conversation, InboxQuery, SortOrder};
 
 use super::session::{Admin, render};
 use super::view::{When, contact_label, fail, when};
@@ -40,6 +41,38 @@ pub(super) async fn rows(
             contact: contacts.get(&c.contact_id).map_or_else(|| format!("Contact {}", c.contact_id), contact_label),
             state: c.state.as_str(),
             updated: when(Some(c.updated_at), &admin.workspace.timezone),
+        })
+        .collect())
+}
+
+/// One of a contact's conversations, named by its latest words.
+pub(super) struct ContactConversation {
+    pub(super) id: i64,
+    pub(super) preview: String,
+    pub(super) state: &'static str,
+    pub(super) updated: When,
+}
+
+/// The contact's latest `limit` conversations, whatever their state, latest activity first.
+pub(super) async fn of_contact(
+    state: &AppState,
+    admin: &Admin,
+    contact_id: i64,
+    limit: i64,
+) -> Result<Vec<ContactConversation>, ApiError> {
+    let ws = admin.workspace.id;
+    let q = InboxQuery { state: None, contact_id: Some(contact_id), limit, ..InboxQuery::default() };
+    let entries = state.store.inbox(ws, &q).await?;
+    let teammates = state.store.teammates(ws).await?;
+    Ok(entries
+        .into_iter()
+        .map(|e| ContactConversation {
+            id: e.conversation.id,
+            preview: Some(super::inbox::preview(e.last.as_ref(), &teammates))
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| "No words yet".to_owned()),
+            state: e.conversation.state.as_str(),
+            updated: when(Some(e.conversation.updated_at), &admin.workspace.timezone),
         })
         .collect())
 }

@@ -12,7 +12,7 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use tidings_core::conversation::{Author, PartType, State as ConversationState};
-use tidings_store::{Assignee, InboxCount, InboxCursor, InboxQuery, InboxSort};
+use tidings_store::{Assignee, ConversationPart, InboxCount, InboxCursor, InboxQuery, InboxSort, Teammate};
 
 use super::session::{Admin, render};
 use super::view::{When, contact_label, fail, initials, plain_text, when};
@@ -23,6 +23,22 @@ use crate::error::ApiError;
 const PAGE: i64 = 25;
 /// How much of the latest words an entry shows.
 const PREVIEW: usize = 140;
+
+/// A conversation's latest words as a list shows them: a note marked as one, a teammate's reply
+/// led by their name.
+pub(super) fn preview(last: Option<&ConversationPart>, teammates: &[Teammate]) -> String {
+    last.map_or_else(String::new, |p| {
+        let words = plain_text(p.body.as_deref().unwrap_or_default(), PREVIEW);
+        match (p.part_type, p.author_type) {
+            (PartType::Note, _) => format!("Note: {words}"),
+            (_, Author::Admin) => {
+                let name = teammates.iter().find(|t| t.id == p.author_id).map_or("Team", |t| t.name.as_str());
+                format!("{name}: {words}")
+            }
+            _ => words,
+        }
+    })
+}
 
 /// Which conversations a view shows, as its `view` parameter names it.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -164,14 +180,7 @@ async fn page(state: &AppState, admin: &Admin, q: &HashMap<String, String>) -> R
             let c = &e.conversation;
             let contact =
                 contacts.get(&c.contact_id).map_or_else(|| format!("Contact {}", c.contact_id), contact_label);
-            let preview = e.last.as_ref().map_or_else(String::new, |p| {
-                let words = plain_text(p.body.as_deref().unwrap_or_default(), PREVIEW);
-                match (p.part_type, p.author_type) {
-                    (PartType::Note, _) => format!("Note: {words}"),
-                    (_, Author::Admin) => format!("{}: {words}", name_of(p.author_id).unwrap_or_else(|| "Team".into())),
-                    _ => words,
-                }
-            });
+            let preview = preview(e.last.as_ref(), &teammates);
             Entry {
                 id: c.id,
                 initials: initials(&contact),

@@ -144,7 +144,7 @@ struct ProfilePage {
     custom: Vec<Row>,
     tags: Vec<String>,
     activity: Vec<Row>,
-    conversations: Vec<super::conversations::ConversationRow>,
+    conversations: Vec<super::conversations::ContactConversation>,
     /// Messages the contact has received: a pending delivery is not shown until it is sent.
     received: Vec<Received>,
 }
@@ -202,13 +202,11 @@ pub async fn profile(State(state): State<AppState>, admin: Admin, Path(id): Path
         .map(|b| show(b.label.into(), contact.builtin_value(b.name), &tz))
         .collect();
     let title = contact_label(&contact);
-    let (conversations, delivered) = match state.store.conversations_of_contact(ws, contact.id).await {
-        Ok(list) => match super::conversations::rows(&state, &admin, list).await {
-            Ok(rows) => (rows, state.store.delivered_in_app(ws, contact.id, 50).await),
-            Err(e) => return e.into_response(),
-        },
-        Err(e) => return ApiError::from(e).into_response(),
+    let conversations = match super::conversations::of_contact(&state, &admin, contact.id, 50).await {
+        Ok(list) => list,
+        Err(e) => return e.into_response(),
     };
+    let delivered = state.store.delivered_in_app(ws, contact.id, 50).await;
     let received = match delivered {
         Ok(list) => list
             .into_iter()

@@ -226,19 +226,12 @@ async fn conversation_page(state: &AppState, admin: &Admin, id: i64) -> Result<R
             at: when(d.sent_at, tz),
         })
         .collect();
-    let others = state
-        .store
-        .conversations_of_contact(ws, c.contact_id)
+    let others = super::conversations::of_contact(state, admin, c.contact_id, 6)
         .await?
         .into_iter()
         .filter(|o| o.id != c.id)
         .take(5)
-        .map(|o| Link {
-            href: format!("/app/conversations/{}", o.id),
-            label: format!("Conversation {}", o.id),
-            note: o.state.as_str(),
-            at: when(Some(o.updated_at), tz),
-        })
+        .map(|o| Link { href: format!("/app/conversations/{}", o.id), label: o.preview, note: o.state, at: o.updated })
         .collect();
     let saved =
         state.store.saved_replies(ws).await?.into_iter().map(|r| Saved { name: r.name, body: r.body }).collect();

@@ -3,8 +3,8 @@
 //! favicon Tidings serves with its security headers; words readable on their background (4.5:1
 //! at least) everywhere on the profile, the message list, a message's page (its rates and chart),
 //! the Inbox and a conversation; times shown relative ("3 minutes ago") with the exact time, in
-//! the workspace's zone, on hover; the profile's conversations and messages above its attribute
-//! cards, and "Last contacted" and "Last replied" filled in; the message list's figures shown on a
+//! the workspace's zone, on hover; the profile's conversations (each named by its latest words)
+//! and messages above its attribute cards, and "Last contacted" and "Last replied" filled in; the message list's figures shown on a
 //! phone; nothing sticking out, overlapping or wrapping at 390 px. Screenshots land in the
 //! temporary folder
 //! (`tidings-everywhere-{desktop,phone}-{light,dark}-{profile,messages,message,inbox,conversation}.png`),
@@ -133,11 +133,13 @@ async fn scenario(app: &App, b: &Browser, s: &Seeded, shot_name: &str, phone: bo
                return !!dt?.nextElementSibling?.querySelector('time[datetime]'); }; \
              return { first: !!(h.compareDocumentPosition(cards) & Node.DOCUMENT_POSITION_FOLLOWING), \
                conversations: h.querySelectorAll('#conversations li').length, \
+               named: h.querySelector('#conversations li a')?.textContent, \
                contacted: dated('Last contacted'), replied: dated('Last replied') };",
             json!([]),
         )
         .await?;
-    if order != json!({"first": true, "conversations": 1, "contacted": true, "replied": true}) {
+    // A conversation is named by its latest words.
+    if order != json!({"first": true, "conversations": 1, "named": "Thanks!", "contacted": true, "replied": true}) {
         return Err(fail!("the profile's history or dates: {order}"));
     }
     page_checks(b, shot_name, "profile", phone).await?;
