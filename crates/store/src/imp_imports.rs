@@ -102,6 +102,7 @@ impl ImportStore for Store {
 
     async fn finish_import(&self, ws: i64, id: i64, end: &ImportEnd, now: i64) -> Result<bool> {
         let c = &end.counters;
+        let mut tx = self.writer.begin().await?;
         let done = sqlx::query(
             "UPDATE imports SET status = $3, bytes_read = $4, lines = $5, created = $6, updated = $7, \
              unchanged = $8, rejected = $9, error = $10, report = $11, finished_at = $12, heartbeat_at = $12 \
@@ -119,8 +120,12 @@ impl ImportStore for Store {
         .bind(end.error.as_deref())
         .bind(end.report.as_deref())
         .bind(now)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
+        if done.rows_affected() > 0 {
+            drop_ended_files(&mut tx).await?;
+        }
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -137,6 +142,7 @@ impl ImportStore for Store {
     }
 
     async fn interrupt_imports(&self, ws: Option<i64>, stale_before: i64, now: i64) -> Result<u64> {
+        let mut tx = self.writer.begin().await?;
         let done = sqlx::query(
             "UPDATE imports SET status = 'interrupted', finished_at = $3, \
              error = 'The server stopped before the import ended.' \
@@ -145,8 +151,71 @@ impl ImportStore for Store {
         .bind(ws)
         .bind(stale_before)
         .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() > 0 {
+            drop_ended_files(&mut tx).await?;
+        }
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn put_import_file(&self, ws: i64, id: i64, seq: i64, data: &[u8]) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO import_files (import_id, seq, workspace_id, data) \
+             SELECT id, $3, workspace_id, $4 FROM imports WHERE workspace_id = $1 AND id = $2",
+        )
+        .bind(ws)
+        .bind(id)
+        .bind(seq)
+        .bind(data)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn import_file(&self, ws: i64, id: i64, seq: i64) -> Result<Option<Vec<u8>>> {
+        let row = sqlx::query("SELECT data FROM import_files WHERE workspace_id = $1 AND import_id = $2 AND seq = $3")
+            .bind(ws)
+            .bind(id)
+            .bind(seq)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(match row {
+            Some(r) => Some(r.try_get("data")?),
+            None => None,
+        })
+    }
+
+    async fn delete_uploaded_import(&self, ws: i64, id: i64) -> Result<bool> {
+        // Its file's pieces go with it (the foreign key's cascade).
+        let done = sqlx::query("DELETE FROM imports WHERE workspace_id = $1 AND id = $2 AND status = 'uploaded'")
+            .bind(ws)
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn prune_import_files(&self, before: i64) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM import_files WHERE import_id IN \
+             (SELECT id FROM imports WHERE status = 'uploaded' AND created_at < $1)",
+        )
+        .bind(before)
         .execute(&self.writer)
         .await?;
         Ok(done.rows_affected())
     }
+}
+
+/// Drops the files of every import that has ended: none runs again.
+async fn drop_ended_files(tx: &mut sqlx::Transaction<'_, Db>) -> Result<()> {
+    sqlx::query(
+        "DELETE FROM import_files WHERE import_id IN \
+         (SELECT id FROM imports WHERE status NOT IN ('uploaded', 'running'))",
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

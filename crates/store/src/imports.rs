@@ -67,7 +67,8 @@ pub struct Import {
     pub file_name: String,
     /// `csv` or `jsonl`.
     pub format: String,
-    /// Where the node that received the file keeps it.
+    /// Where the node that received the file keeps it (every node reads it from the database:
+    /// `ImportStore::import_file`).
     pub path: String,
     pub size: i64,
     pub status: ImportStatus,
@@ -122,4 +123,14 @@ pub trait ImportStore {
     /// Marks `interrupted` every running import (of workspace `ws`, or of all) whose heartbeat is
     /// older than `stale_before`; how many.
     async fn interrupt_imports(&self, ws: Option<i64>, stale_before: i64, now: i64) -> Result<u64>;
+    /// Keeps piece `seq` (from 0) of an uploaded import's file, so that any node can read it. An
+    /// import's pieces go when it ends (`finish_import`, `interrupt_imports`).
+    async fn put_import_file(&self, ws: i64, id: i64, seq: i64, data: &[u8]) -> Result<()>;
+    /// Piece `seq` of an import's file; `None` past the last one, or once they are gone.
+    async fn import_file(&self, ws: i64, id: i64, seq: i64) -> Result<Option<Vec<u8>>>;
+    /// Deletes an import that was never started, with its file; `false` when it had started.
+    async fn delete_uploaded_import(&self, ws: i64, id: i64) -> Result<bool>;
+    /// Drops the files of the imports (of every workspace) uploaded before `before` and never
+    /// started; how many pieces.
+    async fn prune_import_files(&self, before: i64) -> Result<u64>;
 }

@@ -31,6 +31,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (15, "uploads", include_str!("../migrations/postgres/0015_uploads.sql")),
     (16, "contact_search", include_str!("../migrations/postgres/0016_contact_search.sql")),
     (19, "imports", include_str!("../migrations/postgres/0019_imports.sql")),
+    (21, "import_files", include_str!("../migrations/postgres/0021_import_files.sql")),
 ];
 
 /// `column` is one of a list of ids bound at `$n`, as one `bigint[]` parameter.

@@ -1,9 +1,10 @@
 //! Imports the admin app runs in the background: an uploaded file is checked and recorded
-//! (`imports` table, status `uploaded`), previewed, then started with a teammate's choices as a
-//! task of its own that outlives the page. The task writes its progress every second (which is
-//! also its heartbeat) and tells the bus; at the end it records the counts and the report of the
-//! rejected lines. An import whose heartbeat stopped (its server stopped) is marked
-//! `interrupted`: at start-up, and whenever it is read.
+//! (`imports` table, status `uploaded`, and the file itself in pieces, so that any node can read
+//! it), previewed, then started with a teammate's choices as a task of its own that outlives the
+//! page. The task writes its progress every second (which is also its heartbeat) and tells the
+//! bus; at the end it records the counts and the report of the rejected lines. An import whose
+//! heartbeat stopped (its server stopped) is marked `interrupted`: at start-up, and whenever it
+//! is read.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +19,8 @@ use crate::{Engine, Event};
 
 /// The largest file the admin app takes.
 pub const MAX_UPLOAD: u64 = 100 * 1024 * 1024;
+/// The pieces an uploaded file is kept in, in the database.
+const FILE_PIECE: usize = 1024 * 1024;
 /// Rejected lines listed in a report; the rest are counted.
 const REPORT_ROWS: usize = 10_000;
 /// A running import whose heartbeat is older than this was interrupted.
@@ -176,8 +179,81 @@ impl Engine {
             created_at: self.now(),
         };
         let import = self.store().create_import(ws.id, &new).await?;
+        // Kept in the database too: the preview or the run may be served by another node.
+        if let Err(e) = self.keep_import_file(ws.id, import.id, path).await {
+            let _ = self.store().delete_uploaded_import(ws.id, import.id).await;
+            let _ = std::fs::remove_file(path);
+            return Err(e);
+        }
+        if let Err(e) = self.store().prune_import_files(self.now() - KEEP_UPLOADS.as_secs() as i64).await {
+            tracing::warn!("dropping the files of imports never started failed: {e}");
+        }
         self.publish(Event::ImportChanged { workspace: ws.id, import: import.id });
         Ok(import)
+    }
+
+    /// Writes the file at `path` to the database, a piece at a time.
+    async fn keep_import_file(&self, ws: i64, id: i64, path: &Path) -> Result<(), ImportError> {
+        use tokio::io::AsyncReadExt;
+        let mut file = tokio::fs::File::open(path).await.map_err(|e| ImportError::Io(e.to_string()))?;
+        let mut seq = 0;
+        loop {
+            let mut piece = Vec::with_capacity(FILE_PIECE);
+            let read = (&mut file)
+                .take(FILE_PIECE as u64)
+                .read_to_end(&mut piece)
+                .await
+                .map_err(|e| ImportError::Io(e.to_string()))?;
+            if read == 0 {
+                return Ok(());
+            }
+            self.store().put_import_file(ws, id, seq, &piece).await?;
+            seq += 1;
+        }
+    }
+
+    /// The import's file on this node: where it was received, or a copy of the one the database
+    /// keeps, written here once (another node received it, or this one restarted).
+    ///
+    /// # Errors
+    /// [`gone`] when neither holds the whole file any more (its import ended), or the disk's or
+    /// the database's error.
+    async fn local_import_file(&self, import: &Import) -> Result<PathBuf, ImportError> {
+        let whole = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.len() == import.size as u64);
+        let received = PathBuf::from(&import.path);
+        if whole(&received) {
+            return Ok(received);
+        }
+        let copy = upload_dir().join(format!("{}-import-{}", import.workspace_id, import.id));
+        if whole(&copy) {
+            return Ok(copy);
+        }
+        let io = |e: std::io::Error| ImportError::Io(e.to_string());
+        std::fs::create_dir_all(upload_dir()).map_err(io)?;
+        // Written aside, then renamed: a reader never sees half a copy.
+        static COPIES: AtomicU64 = AtomicU64::new(0);
+        let n = COPIES.fetch_add(1, Ordering::Relaxed);
+        let partial =
+            upload_dir().join(format!("{}-import-{}.{}-{n}.part", import.workspace_id, import.id, std::process::id()));
+        let written = async {
+            use tokio::io::AsyncWriteExt;
+            let mut out = tokio::fs::File::create(&partial).await.map_err(io)?;
+            let mut seq = 0;
+            while let Some(piece) = self.store().import_file(import.workspace_id, import.id, seq).await? {
+                out.write_all(&piece).await.map_err(io)?;
+                seq += 1;
+            }
+            out.flush().await.map_err(io)?;
+            Ok::<_, ImportError>(())
+        }
+        .await;
+        let complete = written.is_ok() && whole(&partial);
+        if complete && std::fs::rename(&partial, &copy).is_ok() {
+            return Ok(copy);
+        }
+        let _ = std::fs::remove_file(&partial);
+        written?;
+        Err(gone())
     }
 
     /// An import of the workspace as it stands; one whose server stopped is marked interrupted
@@ -208,13 +284,10 @@ impl Engine {
     /// The preview of an uploaded import's file.
     ///
     /// # Errors
-    /// When the file is gone (another server received it, or it was imported) or unreadable.
+    /// When the file is gone (it was imported, or never started for a day) or unreadable.
     pub async fn import_preview(&self, ws: &Workspace, import: &Import) -> Result<Preview, ImportError> {
         let format = if import.format == "csv" { Format::Csv } else { Format::Jsonl };
-        let path = PathBuf::from(&import.path);
-        if !path.exists() {
-            return Err(gone());
-        }
+        let path = self.local_import_file(import).await?;
         let custom = self.store().custom_attributes(ws.id).await?;
         tokio::task::spawn_blocking(move || preview::preview(&path, format, &custom))
             .await
@@ -233,10 +306,7 @@ impl Engine {
         import: &Import,
         options: Options,
     ) -> Result<(), ImportError> {
-        let path = PathBuf::from(&import.path);
-        if !path.exists() {
-            return Err(gone());
-        }
+        let path = self.local_import_file(import).await?;
         let text = serde_json::to_string(&options).map_err(|e| ImportError::Io(e.to_string()))?;
         if !self.store().start_import(ws.id, import.id, &text, self.now()).await? {
             return Err(ImportError::Unreadable("This import has already started.".into()));
@@ -349,7 +419,6 @@ fn capitalised(s: &str) -> String {
 
 fn gone() -> ImportError {
     ImportError::Unreadable(
-        "The uploaded file is no longer on this server (it was imported, or the server was changed). Upload it again."
-            .into(),
+        "The uploaded file is no longer kept (it was imported, or never started for a day). Upload it again.".into(),
     )
 }

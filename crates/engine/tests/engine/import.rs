@@ -2,7 +2,8 @@
 //! the choices turned into the import's options, what the import writes (contacts, a new
 //! attribute, tags) and rejects (line, field, values), that a second run changes nothing, the
 //! background import's progress, report and events, the files refused before anything is
-//! written, and an import left running by a stopped server marked interrupted.
+//! written, an import left running by a stopped server marked interrupted, and the file kept in
+//! the database so that a node which did not receive it previews and runs it.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -376,6 +377,81 @@ async fn a_background_bulk_load_shows_its_progress_while_it_holds_the_contacts_t
         assert!(midway.iter().any(|c| *c < n as i64), "{db}: no read showed the load partway ({midway:?})");
         let loaded = w.store.count_contacts(w.ws.id, None).await.unwrap();
         assert_eq!(loaded, n as i64, "{db}");
+        w.cleanup().await;
+    }
+}
+
+/// Waits for an import to end, and returns it.
+async fn ended(w: &World, id: i64) -> tidings_store::Import {
+    for _ in 0..600 {
+        let i = w.engine.import(&w.ws, id).await.unwrap().unwrap();
+        if i.status.finished() {
+            return i;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{}: the import did not end", w.db);
+}
+
+#[tokio::test]
+async fn a_file_one_node_received_is_previewed_and_imported_by_another() {
+    // Two pieces and a bit: the file is kept, and copied back, a MiB at a time.
+    let mut text = String::from("external_id,email\n");
+    let mut n = 0;
+    while text.len() < 2 * 1024 * 1024 + 100 {
+        n += 1;
+        text.push_str(&format!("{n},person{n}@example.test\n"));
+    }
+    for w in World::both().await {
+        let db = w.db;
+        let path = file("many.csv", text.as_bytes());
+        let import = w.engine.upload_import(&w.ws, w.owner.id, "many.csv", &path).await.unwrap();
+        let pieces: Vec<usize> = {
+            let mut sizes = Vec::new();
+            while let Some(p) = w.store.import_file(w.ws.id, import.id, sizes.len() as i64).await.unwrap() {
+                sizes.push(p.len());
+            }
+            sizes
+        };
+        assert_eq!(pieces, [1 << 20, 1 << 20, text.len() - (2 << 20)], "{db}: kept in the database");
+        // Another workspace cannot read it.
+        assert!(w.store.import_file(w.ws.id + 1_000_000, import.id, 0).await.unwrap().is_none(), "{db}");
+        // This node is now another one: the file it received is not here.
+        std::fs::remove_file(&path).unwrap();
+        let p = w.engine.import_preview(&w.ws, &import).await.unwrap();
+        assert_eq!(p.columns.len(), 2, "{db}: the preview reads the copy");
+        let options = p.options(&[None, None]).unwrap();
+        w.engine.start_import(&w.ws, &import, options).await.unwrap();
+        let done = ended(&w, import.id).await;
+        assert_eq!(done.status, ImportStatus::Done, "{db}: {:?}", done.error);
+        let c = done.counters;
+        assert_eq!((c.lines, c.created, c.rejected), (n, n, 0), "{db}");
+        assert_eq!(c.bytes_read, text.len() as i64, "{db}: the whole file, byte for byte");
+        assert!(w.store.import_file(w.ws.id, import.id, 0).await.unwrap().is_none(), "{db}: dropped at the end");
+        let copy = tidings_engine::import::jobs::upload_dir().join(format!("{}-import-{}", w.ws.id, import.id));
+        assert!(!copy.exists(), "{db}: the copy is removed once imported");
+        w.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn the_file_of_an_upload_never_started_goes_after_a_day() {
+    for w in World::both().await {
+        let db = w.db;
+        let first = file("people.csv", PEOPLE.as_bytes());
+        let old = w.engine.upload_import(&w.ws, w.owner.id, "people.csv", &first).await.unwrap();
+        w.clock.advance(25 * 3600);
+        // The next upload drops the files of those never started for a day.
+        let second = file("people.csv", PEOPLE.as_bytes());
+        let new = w.engine.upload_import(&w.ws, w.owner.id, "people.csv", &second).await.unwrap();
+        assert!(w.store.import_file(w.ws.id, old.id, 0).await.unwrap().is_none(), "{db}");
+        assert!(w.store.import_file(w.ws.id, new.id, 0).await.unwrap().is_some(), "{db}");
+        // Where the node that received it has let it go too, the page asks for it again.
+        std::fs::remove_file(&first).unwrap();
+        match w.engine.import_preview(&w.ws, &old).await {
+            Err(e @ ImportError::Unreadable(_)) => assert!(e.explain().contains("Upload it again"), "{db}: {e:?}"),
+            other => panic!("{db}: {other:?}"),
+        }
         w.cleanup().await;
     }
 }

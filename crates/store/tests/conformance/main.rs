@@ -7,6 +7,7 @@ mod conversation_search_property;
 mod conversations;
 mod filters;
 mod filters_indexed;
+mod imports;
 mod inbox;
 mod loads;
 mod messages;

@@ -20,7 +20,7 @@ use tokio_tungstenite::tungstenite::Message as Ws;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::crash::{SENDING, wait_for_insert};
-use crate::{Db, serve, setup};
+use crate::{Db, serve, serve_with, setup};
 
 /// How long a frame that should come may take before the test fails.
 const BOUND: Duration = Duration::from_secs(15);
@@ -79,6 +79,14 @@ pub(crate) struct Node {
 impl Node {
     pub(crate) fn start(db: &Db, nats: &str) -> Node {
         let (child, url) = serve(&["--database-url", &db.url, "--nats-url", nats]);
+        Node { child, url }
+    }
+
+    /// As [`Node::start`], with a temporary folder of its own, as a node on another machine has.
+    fn start_in(db: &Db, nats: &str, tmp: &std::path::Path) -> Node {
+        std::fs::create_dir_all(tmp).unwrap();
+        let (child, url) =
+            serve_with(&["--database-url", &db.url, "--nats-url", nats], &[("TMPDIR", tmp.display().to_string())]);
         Node { child, url }
     }
 
@@ -557,5 +565,97 @@ async fn nats_stopped_for_seconds_loses_nothing_and_every_messenger_resyncs() {
     }
     assert_eq!(deliveries(&db, &sent).await, (6, 6, 6));
     drop(nodes);
+    db.cleanup().await;
+}
+
+/// The owner, logged in on `node`: a client that sends their session cookie, and their CSRF token.
+async fn owner_on(node: &Node) -> (reqwest::Client, String) {
+    let login = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}/app/login", node.url))
+        .form(&[("email", "owner@acme.test"), ("password", "a-long-password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status().as_u16(), 303, "the owner logs in");
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("cookie", cookie.parse().unwrap());
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    let page = client.get(format!("{}/app/import", node.url)).send().await.unwrap().text().await.unwrap();
+    let csrf = page.split("name=\"csrf-token\" content=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    (client, csrf)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_uploaded_to_one_node_is_previewed_and_imported_by_another() {
+    let db = Db::postgres().await;
+    let w = Workspace::new(&db);
+    let nats = Nats::start(free_port());
+    // Each node with a temporary folder of its own: node B never sees the file node A received.
+    let tmp = std::env::temp_dir().join(format!("tidings-import-nodes-{}", std::process::id()));
+    let (a, b) = (Node::start_in(&db, &nats.url(), &tmp.join("a")), Node::start_in(&db, &nats.url(), &tmp.join("b")));
+    let mut csv = String::from("external_id,email,plan\n");
+    for i in 0..3_000 {
+        csv.push_str(&format!("u{i},u{i}@example.test,pro\n"));
+    }
+
+    let (on_a, csrf_a) = owner_on(&a).await;
+    let up = on_a
+        .post(format!("{}/app/import/upload?name=people.csv", a.url))
+        .header("x-csrf-token", &csrf_a)
+        .body(csv.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(up.status().as_u16(), 200);
+    let id = up.json::<Json>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let received = std::fs::read_dir(tmp.join("a").join("tidings-imports")).unwrap().count();
+    assert_eq!(received, 1, "node A keeps the file it received");
+
+    // Node B shows the preview and starts the import: `plan` is new, created as text.
+    let (on_b, csrf_b) = owner_on(&b).await;
+    let preview = on_b.get(format!("{}/app/import/{id}", b.url)).send().await.unwrap();
+    assert_eq!(preview.status().as_u16(), 200);
+    let page = preview.text().await.unwrap();
+    assert!(page.contains("u2999@example.test") || page.contains("u0@example.test"), "the preview's samples");
+    let start = on_b
+        .post(format!("{}/app/import/{id}/start", b.url))
+        .form(&[("csrf", csrf_b.as_str()), ("col2", "new:string")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status().as_u16(), 303, "{}", start.text().await.unwrap());
+
+    // Node A follows it to the end.
+    let deadline = tokio::time::Instant::now() + BOUND;
+    let state = loop {
+        let s: Json = on_a.get(format!("{}/app/import/{id}/state", a.url)).send().await.unwrap().json().await.unwrap();
+        if s["finished"] == json!(true) {
+            break s;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the import did not end: {s}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!((&state["status"], &state["created"], &state["rejected"]), (&json!("done"), &json!(3000), &json!(0)));
+    let (status, found) = w
+        .call(
+            &a,
+            reqwest::Method::POST,
+            "/contacts/search",
+            Some(json!({"query": {"field": "custom_attributes.plan", "operator": "=", "value": "pro"}})),
+        )
+        .await;
+    assert_eq!((status, &found["total_count"]), (200, &json!(3000)), "{found}");
+    let copies = std::fs::read_dir(tmp.join("b").join("tidings-imports")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(copies, 0, "node B's copy is removed once imported");
+    drop((a, b));
+    let _ = std::fs::remove_dir_all(&tmp);
     db.cleanup().await;
 }
