@@ -1,10 +1,10 @@
 // Imports started from the admin app, shared by both dialects. Included after `imp.rs`, whose
 // imports and helpers it uses.
 
-use crate::imports::{Import, ImportCounters, ImportEnd, ImportStatus, ImportStore, NewImport};
+use crate::imports::{Import, ImportCounters, ImportEnd, ImportStatus, ImportStore, NewImport, TakenOver};
 
 /// Every column but the report, which only its download reads.
-const IMPORT_COLUMNS: &str = "id, workspace_id, teammate_id, file_name, format, path, size, status, options, \
+const IMPORT_COLUMNS: &str = "id, workspace_id, teammate_id, file_name, format, path, size, status, runs, options, \
      bytes_read, lines, created, updated, unchanged, rejected, error, created_at, started_at, finished_at, heartbeat_at";
 
 fn import_from_row(row: &DbRow) -> Result<Import> {
@@ -18,6 +18,7 @@ fn import_from_row(row: &DbRow) -> Result<Import> {
         path: row.try_get("path")?,
         size: row.try_get("size")?,
         status: ImportStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("import status {status}")))?,
+        runs: row.try_get::<i64, _>("runs")?,
         options: row.try_get("options")?,
         counters: ImportCounters {
             bytes_read: row.try_get("bytes_read")?,
@@ -69,7 +70,7 @@ impl ImportStore for Store {
 
     async fn start_import(&self, ws: i64, id: i64, options: &str, now: i64) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE imports SET status = 'running', options = $3, started_at = $4, heartbeat_at = $4 \
+            "UPDATE imports SET status = 'running', runs = 1, options = $3, started_at = $4, heartbeat_at = $4 \
              WHERE workspace_id = $1 AND id = $2 AND status = 'uploaded'",
         )
         .bind(ws)
@@ -81,10 +82,11 @@ impl ImportStore for Store {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn import_progress(&self, ws: i64, id: i64, c: &ImportCounters, now: i64) -> Result<bool> {
+    async fn import_progress(&self, ws: i64, id: i64, run: i64, c: &ImportCounters, now: i64) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE imports SET bytes_read = $3, lines = $4, created = $5, updated = $6, unchanged = $7, \
-             rejected = $8, heartbeat_at = $9 WHERE workspace_id = $1 AND id = $2 AND status = 'running'",
+             rejected = $8, heartbeat_at = $9 WHERE workspace_id = $1 AND id = $2 AND status = 'running' \
+             AND runs = $10",
         )
         .bind(ws)
         .bind(id)
@@ -95,18 +97,19 @@ impl ImportStore for Store {
         .bind(c.unchanged)
         .bind(c.rejected)
         .bind(now)
+        .bind(run)
         .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() > 0)
     }
 
-    async fn finish_import(&self, ws: i64, id: i64, end: &ImportEnd, now: i64) -> Result<bool> {
+    async fn finish_import(&self, ws: i64, id: i64, run: i64, end: &ImportEnd, now: i64) -> Result<bool> {
         let c = &end.counters;
         let mut tx = self.writer.begin().await?;
         let done = sqlx::query(
             "UPDATE imports SET status = $3, bytes_read = $4, lines = $5, created = $6, updated = $7, \
              unchanged = $8, rejected = $9, error = $10, report = $11, finished_at = $12, heartbeat_at = $12 \
-             WHERE workspace_id = $1 AND id = $2 AND status = 'running'",
+             WHERE workspace_id = $1 AND id = $2 AND status = 'running' AND runs = $13",
         )
         .bind(ws)
         .bind(id)
@@ -120,6 +123,7 @@ impl ImportStore for Store {
         .bind(end.error.as_deref())
         .bind(end.report.as_deref())
         .bind(now)
+        .bind(run)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() > 0 {
@@ -141,23 +145,43 @@ impl ImportStore for Store {
         })
     }
 
-    async fn interrupt_imports(&self, ws: Option<i64>, stale_before: i64, now: i64) -> Result<u64> {
+    async fn take_over_imports(
+        &self,
+        ws: Option<i64>,
+        stale_before: i64,
+        now: i64,
+        max_runs: i64,
+    ) -> Result<TakenOver> {
         let mut tx = self.writer.begin().await?;
-        let done = sqlx::query(
+        // Those that cannot run again first, so that every stale one left can.
+        let interrupted = sqlx::query(
             "UPDATE imports SET status = 'interrupted', finished_at = $3, \
              error = 'The server stopped before the import ended.' \
-             WHERE status = 'running' AND heartbeat_at < $2 AND ($1 IS NULL OR workspace_id = $1)",
+             WHERE status = 'running' AND heartbeat_at < $2 AND ($1 IS NULL OR workspace_id = $1) \
+             AND (runs >= $4 OR NOT EXISTS (SELECT 1 FROM import_files f WHERE f.import_id = imports.id))",
         )
         .bind(ws)
         .bind(stale_before)
         .bind(now)
+        .bind(max_runs)
         .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() > 0 {
+        .await?
+        .rows_affected();
+        // A row another caller takes meanwhile has a fresh heartbeat by the time this update
+        // gets to it (PostgreSQL checks the condition again once the other commits): taken once.
+        let sql = format!(
+            "UPDATE imports SET runs = runs + 1, heartbeat_at = $3, bytes_read = 0, lines = 0, created = 0, \
+             updated = 0, unchanged = 0, rejected = 0 \
+             WHERE status = 'running' AND heartbeat_at < $2 AND ($1 IS NULL OR workspace_id = $1) \
+             RETURNING {IMPORT_COLUMNS}"
+        );
+        let rows = sqlx::query(&sql).bind(ws).bind(stale_before).bind(now).fetch_all(&mut *tx).await?;
+        let resumed = rows.iter().map(import_from_row).collect::<Result<Vec<_>>>()?;
+        if interrupted > 0 {
             drop_ended_files(&mut tx).await?;
         }
         tx.commit().await?;
-        Ok(done.rows_affected())
+        Ok(TakenOver { resumed, interrupted })
     }
 
     async fn put_import_file(&self, ws: i64, id: i64, seq: i64, data: &[u8]) -> Result<()> {

@@ -72,6 +72,9 @@ pub struct Import {
     pub path: String,
     pub size: i64,
     pub status: ImportStatus,
+    /// How many times it has been run: 1 once started, more when a node took over one whose
+    /// server stopped (`ImportStore::take_over_imports`).
+    pub runs: i64,
     /// The choices made on the preview (JSON), once started.
     pub options: Option<String>,
     pub counters: ImportCounters,
@@ -92,6 +95,15 @@ pub struct ImportEnd {
     pub report: Option<String>,
 }
 
+/// What [`ImportStore::take_over_imports`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TakenOver {
+    /// Taken over, as they now stand: the caller runs them.
+    pub resumed: Vec<Import>,
+    /// How many were marked interrupted.
+    pub interrupted: u64,
+}
+
 /// An uploaded file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewImport {
@@ -109,22 +121,28 @@ pub trait ImportStore {
     async fn import(&self, ws: i64, id: i64) -> Result<Option<Import>>;
     /// The workspace's newest imports first.
     async fn imports(&self, ws: i64, limit: i64) -> Result<Vec<Import>>;
-    /// Moves an uploaded import to running with these choices; `false` when it was not
-    /// `uploaded` (started already, by another click or another node).
+    /// Moves an uploaded import to running with these choices, as its run 1; `false` when it was
+    /// not `uploaded` (started already, by another click or another node).
     async fn start_import(&self, ws: i64, id: i64, options: &str, now: i64) -> Result<bool>;
-    /// Records a running import's progress (and that it is alive); `false` when it is no longer
-    /// running.
-    async fn import_progress(&self, ws: i64, id: i64, counters: &ImportCounters, now: i64) -> Result<bool>;
-    /// Ends a running import as `status` with its last counters, error and report; `false` when
-    /// it was not running (it was marked interrupted meanwhile).
-    async fn finish_import(&self, ws: i64, id: i64, end: &ImportEnd, now: i64) -> Result<bool>;
+    /// Records the progress of a running import's run `run` (and that it is alive); `false` when
+    /// the import is no longer running, or another run took over.
+    async fn import_progress(&self, ws: i64, id: i64, run: i64, counters: &ImportCounters, now: i64) -> Result<bool>;
+    /// Ends run `run` of a running import as `status` with its last counters, error and report;
+    /// `false` when the import was not running (it was marked interrupted meanwhile) or another
+    /// run took over.
+    async fn finish_import(&self, ws: i64, id: i64, run: i64, end: &ImportEnd, now: i64) -> Result<bool>;
+    /// The running imports (of workspace `ws`, or of all) whose heartbeat is older than
+    /// `stale_before`, their server stopped: each one whose file is kept and which has run fewer
+    /// than `max_runs` times is taken over as its next run (its counters start again from zero,
+    /// and it is the caller's to run), the others are marked `interrupted`. A row is taken by one
+    /// caller only.
+    async fn take_over_imports(&self, ws: Option<i64>, stale_before: i64, now: i64, max_runs: i64)
+    -> Result<TakenOver>;
     /// The report of a finished import's rejected lines (CSV), if it has one.
     async fn import_report(&self, ws: i64, id: i64) -> Result<Option<String>>;
-    /// Marks `interrupted` every running import (of workspace `ws`, or of all) whose heartbeat is
-    /// older than `stale_before`; how many.
-    async fn interrupt_imports(&self, ws: Option<i64>, stale_before: i64, now: i64) -> Result<u64>;
-    /// Keeps piece `seq` (from 0) of an uploaded import's file, so that any node can read it. An
-    /// import's pieces go when it ends (`finish_import`, `interrupt_imports`).
+    /// Keeps piece `seq` (from 0) of an uploaded import's file, so that any node can read it and
+    /// a run can take over. An import's pieces go when it ends (`finish_import`,
+    /// `take_over_imports`).
     async fn put_import_file(&self, ws: i64, id: i64, seq: i64, data: &[u8]) -> Result<()>;
     /// Piece `seq` of an import's file; `None` past the last one, or once they are gone.
     async fn import_file(&self, ws: i64, id: i64, seq: i64) -> Result<Option<Vec<u8>>>;

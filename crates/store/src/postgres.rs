@@ -32,6 +32,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (16, "contact_search", include_str!("../migrations/postgres/0016_contact_search.sql")),
     (19, "imports", include_str!("../migrations/postgres/0019_imports.sql")),
     (21, "import_files", include_str!("../migrations/postgres/0021_import_files.sql")),
+    (22, "import_runs", include_str!("../migrations/postgres/0022_import_runs.sql")),
 ];
 
 /// `column` is one of a list of ids bound at `$n`, as one `bigint[]` parameter.

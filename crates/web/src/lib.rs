@@ -134,10 +134,14 @@ pub async fn launch(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // Imports a stopped server left running will not end: say so before anyone looks.
-    match state.engine.interrupt_stopped_imports().await {
-        Ok(0) => {}
-        Ok(n) => tracing::warn!("{n} imports were running when the server last stopped: marked interrupted"),
+    // Imports a stopped server left running: run again from the top, or marked interrupted.
+    match state.engine.resume_stopped_imports().await {
+        Ok((0, 0)) => {}
+        Ok((resumed, interrupted)) => tracing::warn!(
+            "{} imports were running when the server last stopped: {resumed} running again, {interrupted} marked \
+             interrupted",
+            resumed + interrupted
+        ),
         Err(e) => tracing::warn!("checking for interrupted imports failed: {e}"),
     }
     let background = state.engine.start_background();

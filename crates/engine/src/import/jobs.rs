@@ -3,8 +3,8 @@
 //! it), previewed, then started with a teammate's choices as a task of its own that outlives the
 //! page. The task writes its progress every second (which is also its heartbeat) and tells the
 //! bus; at the end it records the counts and the report of the rejected lines. An import whose
-//! heartbeat stopped (its server stopped) is marked `interrupted`: at start-up, and whenever it
-//! is read.
+//! heartbeat stopped (its server stopped) is run again from the top by a server that notices (at
+//! start-up, and whenever it is read), up to three runs in all, or marked `interrupted`.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,6 +25,9 @@ const FILE_PIECE: usize = 1024 * 1024;
 const REPORT_ROWS: usize = 10_000;
 /// A running import whose heartbeat is older than this was interrupted.
 const STALE_SECS: i64 = 30;
+/// The most runs an import gets: the first, and two more after servers that stopped (a file that
+/// stops its server every time is not run for ever).
+const MAX_RUNS: i64 = 3;
 const TICK: Duration = Duration::from_secs(1);
 
 /// Where uploaded files are kept until their import ends.
@@ -70,6 +73,8 @@ pub(crate) type RunningImports = Mutex<std::collections::HashMap<i64, Arc<Tracke
 /// The state of one running import, kept in memory by its task.
 #[derive(Default)]
 pub(crate) struct Tracker {
+    /// Set when the run's progress can no longer be written: another run took over.
+    stopped: std::sync::atomic::AtomicBool,
     bytes: AtomicU64,
     counts: Mutex<Counts>,
     header: Mutex<Vec<String>>,
@@ -78,6 +83,10 @@ pub(crate) struct Tracker {
 }
 
 impl Progress for Tracker {
+    fn stopped(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
+    }
+
     fn read(&self, n: u64) {
         self.bytes.fetch_add(n, Ordering::Relaxed);
     }
@@ -256,17 +265,16 @@ impl Engine {
         Err(gone())
     }
 
-    /// An import of the workspace as it stands; one whose server stopped is marked interrupted
-    /// first.
+    /// An import of the workspace as it stands; one whose server stopped is taken over by this
+    /// one first (`take_over_stopped_imports`).
     ///
     /// # Errors
     /// The database's.
-    pub async fn import(&self, ws: &Workspace, id: i64) -> crate::Result<Option<Import>> {
-        let now = self.now();
-        // On SQLite, one server: every import it did not finish was marked at start-up, and
+    pub async fn import(self: &Arc<Self>, ws: &Workspace, id: i64) -> crate::Result<Option<Import>> {
+        // On SQLite, one server: every import it did not finish was taken over at start-up, and
         // reading one must not wait on the write lock a bulk load holds.
         if self.store().dialect() == Dialect::Postgres
-            && self.store().interrupt_imports(Some(ws.id), now - STALE_SECS, now).await? > 0
+            && self.take_over_stopped_imports(Some(ws.id), self.now() - STALE_SECS).await?.1 > 0
         {
             self.publish(Event::ImportChanged { workspace: ws.id, import: id });
         }
@@ -313,11 +321,44 @@ impl Engine {
         }
         self.publish(Event::ImportChanged { workspace: ws.id, import: import.id });
         let (engine, ws, id) = (self.clone(), ws.clone(), import.id);
-        tokio::spawn(async move { engine.run_import(ws, id, path, options).await });
+        tokio::spawn(async move { engine.run_import(ws, id, 1, path, options).await });
         Ok(())
     }
 
-    async fn run_import(self: Arc<Self>, ws: Workspace, id: i64, path: PathBuf, options: Options) {
+    /// Runs again, from the top of its file, an import taken over as run `import.runs`: the
+    /// contacts the runs before wrote are found unchanged. Ends it as failed when it cannot.
+    async fn run_again(self: Arc<Self>, import: Import) {
+        let (ws_id, id, run) = (import.workspace_id, import.id, import.runs);
+        let ready = async {
+            let ws = self.store().workspace(ws_id).await?.ok_or(ImportError::Unreadable("no workspace".into()))?;
+            let options: Options = serde_json::from_str(import.options.as_deref().unwrap_or("{}"))
+                .map_err(|e| ImportError::Io(format!("the import's choices: {e}")))?;
+            let path = self.local_import_file(&import).await?;
+            Ok::<_, ImportError>((ws, options, path))
+        }
+        .await;
+        match ready {
+            Ok((ws, options, path)) => {
+                tracing::info!(import = id, run, "taking over an import whose server stopped");
+                self.run_import(ws, id, run, path, options).await;
+            }
+            Err(e) => {
+                tracing::warn!(import = id, run, "an import whose server stopped cannot run again: {e}");
+                let end = ImportEnd {
+                    status: ImportStatus::Failed,
+                    counters: ImportCounters::default(),
+                    error: Some(e.explain()),
+                    report: None,
+                };
+                if let Err(e) = self.store().finish_import(ws_id, id, run, &end, self.now()).await {
+                    tracing::error!(import = id, "recording the end of an import failed: {e}");
+                }
+                self.publish(Event::ImportChanged { workspace: ws_id, import: id });
+            }
+        }
+    }
+
+    async fn run_import(self: Arc<Self>, ws: Workspace, id: i64, run: i64, path: PathBuf, options: Options) {
         let tracker = Arc::new(Tracker::default());
         self.running_imports.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id, tracker.clone());
         let ticking = {
@@ -331,7 +372,11 @@ impl Engine {
                     if let Some(w) = writing.take_if(|w| w.is_finished()) {
                         match w.await {
                             Ok(Ok(true)) => {}
-                            Ok(Ok(false)) => break,
+                            // Ended, or taken over by another run: this one writes no more.
+                            Ok(Ok(false)) => {
+                                tracker.stopped.store(true, Ordering::Relaxed);
+                                break;
+                            }
                             Ok(Err(e)) => tracing::warn!(import = id, "recording an import's progress failed: {e}"),
                             Err(e) => tracing::warn!(import = id, "recording an import's progress stopped: {e}"),
                         }
@@ -339,7 +384,7 @@ impl Engine {
                     if writing.is_none() {
                         let (engine, counters) = (engine.clone(), tracker.counters());
                         writing = Some(tokio::spawn(async move {
-                            engine.store().import_progress(ws_id, id, &counters, engine.now()).await
+                            engine.store().import_progress(ws_id, id, run, &counters, engine.now()).await
                         }));
                     }
                     engine.publish(Event::ImportChanged { workspace: ws_id, import: id });
@@ -376,7 +421,7 @@ impl Engine {
         };
         let report = tracker.report(options.format.unwrap_or(Format::Csv));
         let end = ImportEnd { status, counters, error, report };
-        let finished = self.store().finish_import(ws.id, id, &end, self.now()).await;
+        let finished = self.store().finish_import(ws.id, id, run, &end, self.now()).await;
         self.running_imports.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
         match finished {
             Ok(_) => self.publish(Event::ImportChanged { workspace: ws.id, import: id }),
@@ -385,16 +430,33 @@ impl Engine {
         let _ = std::fs::remove_file(&path);
     }
 
-    /// At start-up: marks interrupted the imports a stopped server left running. On SQLite that
-    /// is every running one (one server); on PostgreSQL, those whose heartbeat stopped (other
-    /// servers' imports keep theirs going). How many.
+    /// At start-up: takes over the imports a stopped server left running
+    /// (`take_over_stopped_imports`). On SQLite that is every running one (one server); on
+    /// PostgreSQL, those whose heartbeat stopped (other servers' imports keep theirs going). How
+    /// many were taken over, and how many marked interrupted.
     ///
     /// # Errors
     /// The database's.
-    pub async fn interrupt_stopped_imports(&self) -> crate::Result<u64> {
-        let now = self.now();
-        let stale_before = if self.store().dialect() == Dialect::Sqlite { i64::MAX } else { now - STALE_SECS };
-        Ok(self.store().interrupt_imports(None, stale_before, now).await?)
+    pub async fn resume_stopped_imports(self: &Arc<Self>) -> crate::Result<(u64, u64)> {
+        let stale_before = if self.store().dialect() == Dialect::Sqlite { i64::MAX } else { self.now() - STALE_SECS };
+        self.take_over_stopped_imports(None, stale_before).await
+    }
+
+    /// Runs again here, from the top, each import (of `ws`, or of all) whose heartbeat is older
+    /// than `stale_before` (its server stopped), up to [`MAX_RUNS`] runs in all: a restart or a
+    /// deploy in the middle of an import costs it time, not contacts. One whose file is no longer
+    /// kept, or that ran that many times, is marked interrupted. How many of each.
+    async fn take_over_stopped_imports(
+        self: &Arc<Self>,
+        ws: Option<i64>,
+        stale_before: i64,
+    ) -> crate::Result<(u64, u64)> {
+        let taken = self.store().take_over_imports(ws, stale_before, self.now(), MAX_RUNS).await?;
+        for import in &taken.resumed {
+            self.publish(Event::ImportChanged { workspace: import.workspace_id, import: import.id });
+            tokio::spawn(self.clone().run_again(import.clone()));
+        }
+        Ok((taken.resumed.len() as u64, taken.interrupted))
     }
 }
 

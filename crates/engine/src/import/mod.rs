@@ -154,6 +154,10 @@ pub trait Progress: Send + Sync {
     fn written(&self, _counts: &Counts) {}
     /// A custom attribute was created for a column.
     fn attribute_created(&self, _name: &str, _data_type: DataType) {}
+    /// Whether the import must stop before its next line (its run was taken over elsewhere).
+    fn stopped(&self) -> bool {
+        false
+    }
 }
 
 /// A [`Progress`] that ignores everything.
@@ -452,6 +456,9 @@ struct Run<'a> {
 
 impl Run<'_> {
     async fn handle(&mut self, line: u64, parsed: Parsed, original: Original) -> Result<(), ImportError> {
+        if self.progress.stopped() {
+            return Err(ImportError::Io("Another server took this import over.".into()));
+        }
         self.counts.lines += 1;
         match parsed {
             Ok(input) => {

@@ -2,8 +2,9 @@
 //! the choices turned into the import's options, what the import writes (contacts, a new
 //! attribute, tags) and rejects (line, field, values), that a second run changes nothing, the
 //! background import's progress, report and events, the files refused before anything is
-//! written, an import left running by a stopped server marked interrupted, and the file kept in
-//! the database so that a node which did not receive it previews and runs it.
+//! written, an import left running by a stopped server run again from its file kept in the
+//! database (or marked interrupted where the file is not kept), and that file read by a node
+//! which did not receive it, for the preview and the run.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -204,7 +205,7 @@ async fn a_background_import_records_its_progress_report_and_end_and_tells_the_b
 }
 
 #[tokio::test]
-async fn an_import_left_running_by_a_stopped_server_is_marked_interrupted() {
+async fn an_import_left_running_whose_file_is_not_kept_is_marked_interrupted() {
     for w in World::both().await {
         let db = w.db;
         let new = NewImport {
@@ -215,21 +216,22 @@ async fn an_import_left_running_by_a_stopped_server_is_marked_interrupted() {
             size: 1000,
             created_at: w.engine.now(),
         };
+        // Recorded without its file (as an import from before the database kept files).
         let import = w.store.create_import(w.ws.id, &new).await.unwrap();
         // Started by a server that stopped at once: its heartbeat is now.
         assert!(w.store.start_import(w.ws.id, import.id, "{}", w.engine.now()).await.unwrap(), "{db}");
-        let restarted = w.engine.interrupt_stopped_imports().await.unwrap();
+        let restarted = w.engine.resume_stopped_imports().await.unwrap();
         let status = |w: &World| {
             let (store, ws, id) = (w.store.clone(), w.ws.id, import.id);
             async move { store.import(ws, id).await.unwrap().unwrap().status }
         };
         if db == "sqlite" {
             // One server: the one starting is the one that stopped.
-            assert_eq!(restarted, 1, "{db}");
+            assert_eq!(restarted, (0, 1), "{db}");
             assert_eq!(status(&w).await, ImportStatus::Interrupted, "{db}");
         } else {
             // Other servers may be running imports: only one whose heartbeat stopped is taken.
-            assert_eq!(restarted, 0, "{db}");
+            assert_eq!(restarted, (0, 0), "{db}");
             assert_eq!(status(&w).await, ImportStatus::Running, "{db}");
             w.clock.advance(31);
             let seen = w.engine.import(&w.ws, import.id).await.unwrap().unwrap();
@@ -237,8 +239,53 @@ async fn an_import_left_running_by_a_stopped_server_is_marked_interrupted() {
             assert!(seen.error.unwrap().contains("stopped"), "{db}");
         }
         // A finished import moves no more.
-        let late = w.store.import_progress(w.ws.id, import.id, &Default::default(), w.engine.now()).await.unwrap();
+        let late = w.store.import_progress(w.ws.id, import.id, 1, &Default::default(), w.engine.now()).await.unwrap();
         assert!(!late, "{db}");
+        w.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn an_import_whose_server_stopped_is_run_again_and_ends_with_every_contact() {
+    let mut text = String::from("external_id,email\n");
+    for i in 0..50 {
+        text.push_str(&format!("{i},p{i}@example.test\n"));
+    }
+    for w in World::both().await {
+        let db = w.db;
+        let path = file("people.csv", text.as_bytes());
+        let import = w.engine.upload_import(&w.ws, w.owner.id, "people.csv", &path).await.unwrap();
+        let options = w.engine.import_preview(&w.ws, &import).await.unwrap().options(&[None, None]).unwrap();
+        // A server started it, wrote the first 20 contacts, and stopped; the file it received
+        // went with it.
+        let choices = serde_json::to_string(&options).unwrap();
+        assert!(w.store.start_import(w.ws.id, import.id, &choices, w.engine.now()).await.unwrap(), "{db}");
+        let first: Vec<tidings_core::contact::ContactInput> = (0..20)
+            .map(|i| {
+                let mut m = serde_json::Map::new();
+                m.insert("external_id".into(), json!(i.to_string()));
+                m.insert("email".into(), json!(format!("p{i}@example.test")));
+                tidings_core::contact::ContactInput::parse(&m, &[]).unwrap()
+            })
+            .collect();
+        w.store.upsert_contacts(w.ws.id, &first, w.engine.now()).await.unwrap();
+        std::fs::remove_file(&path).unwrap();
+        if db == "postgres" {
+            w.clock.advance(31);
+        }
+
+        // This server takes it over as its second run, from the top of the file.
+        assert_eq!(w.engine.resume_stopped_imports().await.unwrap(), (1, 0), "{db}");
+        // The stopped server's run, were it still going, could no longer write.
+        let nothing = Default::default();
+        let stale = w.store.import_progress(w.ws.id, import.id, 1, &nothing, w.engine.now()).await.unwrap();
+        assert!(!stale, "{db}: run 1 was taken over");
+        let done = ended(&w, import.id).await;
+        assert_eq!((done.status, done.runs), (ImportStatus::Done, 2), "{db}: {:?}", done.error);
+        let c = done.counters;
+        assert_eq!((c.lines, c.created, c.unchanged, c.rejected), (50, 30, 20, 0), "{db}");
+        assert_eq!(w.store.count_contacts(w.ws.id, None).await.unwrap(), 50, "{db}: every contact, once");
+        assert!(w.store.import_file(w.ws.id, import.id, 0).await.unwrap().is_none(), "{db}: dropped at the end");
         w.cleanup().await;
     }
 }
@@ -452,6 +499,52 @@ async fn the_file_of_an_upload_never_started_goes_after_a_day() {
             Err(e @ ImportError::Unreadable(_)) => assert!(e.explain().contains("Upload it again"), "{db}: {e:?}"),
             other => panic!("{db}: {other:?}"),
         }
+        w.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_run_another_server_took_over_stops_writing() {
+    let mut text = String::from("external_id,email\n");
+    for i in 0..200_000 {
+        text.push_str(&format!("{i},p{i}@example.test\n"));
+    }
+    for w in World::both().await {
+        let db = w.db;
+        // One contact already: written batch by batch, not loaded in bulk in one transaction.
+        let mut m = serde_json::Map::new();
+        m.insert("external_id".into(), json!("first"));
+        w.store
+            .upsert_contacts(w.ws.id, &[tidings_core::contact::ContactInput::parse(&m, &[]).unwrap()], 1)
+            .await
+            .unwrap();
+        let path = file("many.csv", text.as_bytes());
+        let import = w.engine.upload_import(&w.ws, w.owner.id, "many.csv", &path).await.unwrap();
+        let options = w.engine.import_preview(&w.ws, &import).await.unwrap().options(&[None, None]).unwrap();
+        w.engine.start_import(&w.ws, &import, options).await.unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while w.engine.import(&w.ws, import.id).await.unwrap().unwrap().counters.created == 0 {
+            assert!(std::time::Instant::now() < deadline, "{db}: nothing written");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Another server takes it over (as if this one had stopped answering).
+        let taken = w.store.take_over_imports(Some(w.ws.id), i64::MAX, w.engine.now(), 3).await.unwrap();
+        assert_eq!(taken.resumed.len(), 1, "{db}");
+        // Within a tick or two this run sees it and stops: the contacts stop growing, short of the file.
+        let count = async || w.store.count_contacts(w.ws.id, None).await.unwrap();
+        let mut last = count().await;
+        let mut still = 0;
+        while still < 3 {
+            assert!(std::time::Instant::now() < deadline, "{db}: the run did not stop");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let now = count().await;
+            still = if now == last { still + 1 } else { 0 };
+            last = now;
+        }
+        assert!(last < 200_001, "{db}: stopped short of the end ({last})");
+        // It recorded nothing over the run that took over.
+        let i = w.store.import(w.ws.id, import.id).await.unwrap().unwrap();
+        assert_eq!((i.status, i.runs, i.counters.created), (ImportStatus::Running, 2, 0), "{db}");
         w.cleanup().await;
     }
 }

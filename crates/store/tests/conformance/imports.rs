@@ -1,5 +1,7 @@
 //! An uploaded import's file, kept in pieces: read back in order within its workspace only,
 //! gone with an import deleted before it started, kept while it runs and dropped when it ends.
+//! Imports whose server stopped: taken over as their next run while their file is kept, a bounded
+//! number of times, each by one caller; a run taken over writes nothing more.
 
 use tidings_store::{ImportEnd, ImportStatus, NewImport};
 
@@ -44,7 +46,7 @@ async fn an_import_file_is_kept_in_pieces_until_its_import_ends() {
         assert!(store.import_file(ws.id, second.id, 0).await.unwrap().is_some(), "{db}");
         assert_eq!(store.prune_import_files(1_000).await.unwrap(), 0, "{db}: a running import's file stays");
         let end = ImportEnd { status: ImportStatus::Done, counters: Default::default(), error: None, report: None };
-        assert!(store.finish_import(ws.id, second.id, &end, 300).await.unwrap(), "{db}");
+        assert!(store.finish_import(ws.id, second.id, 1, &end, 300).await.unwrap(), "{db}");
         assert!(store.import_file(ws.id, second.id, 0).await.unwrap().is_none(), "{db}: dropped at the end");
 
         // Never started: dropped once older than the bound, not before.
@@ -53,6 +55,69 @@ async fn an_import_file_is_kept_in_pieces_until_its_import_ends() {
         assert_eq!(store.prune_import_files(100).await.unwrap(), 0, "{db}");
         assert_eq!(store.prune_import_files(101).await.unwrap(), 1, "{db}");
         assert!(store.import_file(ws.id, third.id, 0).await.unwrap().is_none(), "{db}");
+    }
+    stores.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_import_whose_server_stopped_is_taken_over_a_bounded_number_of_times() {
+    let stores = Stores::new().await;
+    for (db, store) in &stores.all {
+        let ws = workspace(store).await;
+        let other = workspace(store).await;
+        let started = async |ws: i64, name: &str, with_file: bool| {
+            let new = NewImport {
+                teammate_id: None,
+                file_name: name.into(),
+                format: "csv".into(),
+                path: "/nowhere".into(),
+                size: 3,
+                created_at: 100,
+            };
+            let i = store.create_import(ws, &new).await.unwrap();
+            if with_file {
+                store.put_import_file(ws, i.id, 0, b"abc").await.unwrap();
+            }
+            assert!(store.start_import(ws, i.id, "{}", 100).await.unwrap());
+            i
+        };
+        let kept = started(ws.id, "kept.csv", true).await;
+        let lost = started(ws.id, "lost.csv", false).await;
+        let elsewhere = started(other.id, "other.csv", true).await;
+        let status = async |ws: i64, id: i64| store.import(ws, id).await.unwrap().unwrap();
+        assert_eq!(status(ws.id, kept.id).await.runs, 1, "{db}");
+
+        // Heartbeats of 100 are not older than 100: nothing is taken.
+        let none = store.take_over_imports(Some(ws.id), 100, 150, 3).await.unwrap();
+        assert!(none.resumed.is_empty() && none.interrupted == 0, "{db}: {none:?}");
+
+        // The one whose file is kept runs again; the other is interrupted; another workspace's
+        // stays as it is.
+        let taken = store.take_over_imports(Some(ws.id), 101, 200, 3).await.unwrap();
+        let ids: Vec<(i64, i64)> = taken.resumed.iter().map(|i| (i.id, i.runs)).collect();
+        assert_eq!((ids, taken.interrupted), (vec![(kept.id, 2)], 1), "{db}");
+        assert_eq!(taken.resumed[0].heartbeat_at, 200, "{db}");
+        assert_eq!(status(ws.id, lost.id).await.status, ImportStatus::Interrupted, "{db}");
+        assert_eq!(status(other.id, elsewhere.id).await.status, ImportStatus::Running, "{db}");
+        // Taken once: asked again at once, nothing is stale.
+        let again = store.take_over_imports(Some(ws.id), 101, 200, 3).await.unwrap();
+        assert!(again.resumed.is_empty() && again.interrupted == 0, "{db}");
+        // Run 1 writes nothing more; run 2 does.
+        let counters = Default::default();
+        assert!(!store.import_progress(ws.id, kept.id, 1, &counters, 210).await.unwrap(), "{db}");
+        assert!(store.import_progress(ws.id, kept.id, 2, &counters, 210).await.unwrap(), "{db}");
+        let end = ImportEnd { status: ImportStatus::Done, counters, error: None, report: None };
+        assert!(!store.finish_import(ws.id, kept.id, 1, &end, 220).await.unwrap(), "{db}");
+
+        // Stopped again: a third run; then no more.
+        assert_eq!(store.take_over_imports(None, 211, 300, 3).await.unwrap().resumed.len(), 2, "{db}: with the other");
+        assert_eq!(status(ws.id, kept.id).await.runs, 3, "{db}");
+        let last = store.take_over_imports(Some(ws.id), 301, 400, 3).await.unwrap();
+        assert_eq!((last.resumed.len(), last.interrupted), (0, 1), "{db}");
+        let gone = status(ws.id, kept.id).await;
+        assert_eq!((gone.status, gone.runs), (ImportStatus::Interrupted, 3), "{db}");
+        assert!(store.import_file(ws.id, kept.id, 0).await.unwrap().is_none(), "{db}: its file goes");
+        assert!(store.import_file(other.id, elsewhere.id, 0).await.unwrap().is_some(), "{db}");
     }
     stores.cleanup().await;
 }

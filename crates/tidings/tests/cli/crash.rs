@@ -9,6 +9,11 @@
 //! committed; the test fails if that never happens. Whatever the timing, after every restart the
 //! message has no delivery at all or exactly one per recipient, never a part, and sending it
 //! again then reaches everyone once.
+//!
+//! The same for an import from the admin app: killed while it runs (its page counts contacts
+//! written), it is run again from its file in the database (at start-up on SQLite; on PostgreSQL
+//! by the server that reads it once it has not moved for 30 seconds) and ends with every contact
+//! once.
 
 use std::process::{Child, Command};
 use std::time::Instant;
@@ -16,7 +21,7 @@ use std::time::Instant;
 use serde_json::{Map, Value as Json, json};
 use tidings_core::contact::ContactInput;
 
-use crate::{Db, serve, setup};
+use crate::{Db, owner_on, serve, setup};
 
 /// Big enough that writing the snapshot takes a while, small enough to generate quickly.
 const CONTACTS: usize = 60_000;
@@ -172,4 +177,81 @@ async fn killed_midway(db: &Db) {
         s.stop();
     }
     assert!(killed_mid_send, "{who}: no kill landed before the send committed; the test proved nothing");
+}
+
+/// Fewer than a bulk load takes (50,000): written batch by batch, so a kill lands between
+/// batches already committed and batches not written yet.
+const IMPORTED: usize = 45_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_killed_midway_runs_again_and_ends_with_every_contact_once() {
+    let _only = SENDING.lock().await;
+    let mut csv = String::from("external_id,email,plan\n");
+    for i in 0..IMPORTED {
+        csv.push_str(&format!("u{i},u{i}@example.test,pro\n"));
+    }
+    for db in Db::all().await {
+        let name = db.name;
+        let w = setup(&db, "owner@acme.test");
+        let ws = w["workspace_id"].as_i64().unwrap();
+        let server = Server::start(&db);
+        let (client, csrf) = owner_on(&server.url).await;
+        let up = client
+            .post(format!("{}/app/import/upload?name=people.csv", server.url))
+            .header("x-csrf-token", &csrf)
+            .body(csv.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(up.status().as_u16(), 200, "{name}");
+        let id = up.json::<Json>().await.unwrap()["id"].as_str().unwrap().to_owned();
+        let start = client
+            .post(format!("{}/app/import/{id}/start", server.url))
+            .form(&[("csrf", csrf.as_str()), ("col2", "new:string")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(start.status().as_u16(), 303, "{name}");
+        // Killed once its page counts contacts written (a batch committed), and before it ends.
+        let state_url = format!("{}/app/import/{id}/state", server.url);
+        let deadline = Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let s: Json = client.get(&state_url).send().await.unwrap().json().await.unwrap();
+            assert_ne!(s["finished"], json!(true), "{name}: the import ended before the kill: {s}");
+            if s["created"].as_i64().unwrap_or(0) > 0 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{name}: the import did not start: {s}");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        server.kill();
+        let written = count(&db, ws).await;
+        assert!(written > 0 && written < IMPORTED as i64, "{name}: killed midway ({written} written)");
+
+        // Started again: it runs again and ends.
+        let server = Server::start(&db);
+        let (client, _) = owner_on(&server.url).await;
+        let state_url = format!("{}/app/import/{id}/state", server.url);
+        let deadline = Instant::now() + std::time::Duration::from_secs(180);
+        let end = loop {
+            let s: Json = client.get(&state_url).send().await.unwrap().json().await.unwrap();
+            if s["finished"] == json!(true) {
+                break s;
+            }
+            assert!(Instant::now() < deadline, "{name}: the import did not end after the restart: {s}");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        };
+        assert_eq!(end["status"], json!("done"), "{name}: {end}");
+        assert!(end["status_text"].as_str().unwrap().contains("stopped"), "{name}: {end}");
+        let (created, unchanged) = (end["created"].as_i64().unwrap(), end["unchanged"].as_i64().unwrap());
+        assert_eq!((created + unchanged, end["rejected"].as_i64()), (IMPORTED as i64, Some(0)), "{name}: {end}");
+        assert_eq!(unchanged, written, "{name}: what the killed run wrote is found unchanged");
+        assert_eq!(count(&db, ws).await, IMPORTED as i64, "{name}: every contact, once");
+        server.stop();
+        db.cleanup().await;
+    }
+}
+
+async fn count(db: &Db, ws: i64) -> i64 {
+    db.store.scalar_raw(&format!("SELECT COUNT(*) FROM contacts WHERE workspace_id = {ws}")).await.unwrap()
 }

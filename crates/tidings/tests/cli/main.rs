@@ -125,6 +125,31 @@ fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
+/// The owner (of [`setup`]), logged in on the server at `url`: a client that sends their session cookie, and their CSRF token.
+pub(crate) async fn owner_on(url: &str) -> (reqwest::Client, String) {
+    let login = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{url}/app/login"))
+        .form(&[("email", "owner@acme.test"), ("password", "a-long-password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status().as_u16(), 303, "the owner logs in");
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("cookie", cookie.parse().unwrap());
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    let page = client.get(format!("{url}/app/import")).send().await.unwrap().text().await.unwrap();
+    let csrf = page.split("name=\"csrf-token\" content=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    (client, csrf)
+}
+
 pub(crate) fn setup(db: &Db, email: &str) -> Json {
     let out = db.run(&["setup", "--workspace", "Acme", "--email", email, "--password", "a-long-password", "--json"]);
     assert!(out.status.success(), "{}: {}", db.name, text(&out));

@@ -20,7 +20,7 @@ use tokio_tungstenite::tungstenite::Message as Ws;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::crash::{SENDING, wait_for_insert};
-use crate::{Db, serve, serve_with, setup};
+use crate::{Db, owner_on, serve, serve_with, setup};
 
 /// How long a frame that should come may take before the test fails.
 const BOUND: Duration = Duration::from_secs(15);
@@ -568,31 +568,6 @@ async fn nats_stopped_for_seconds_loses_nothing_and_every_messenger_resyncs() {
     db.cleanup().await;
 }
 
-/// The owner, logged in on `node`: a client that sends their session cookie, and their CSRF token.
-async fn owner_on(node: &Node) -> (reqwest::Client, String) {
-    let login = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .post(format!("{}/app/login", node.url))
-        .form(&[("email", "owner@acme.test"), ("password", "a-long-password")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(login.status().as_u16(), 303, "the owner logs in");
-    let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert("cookie", cookie.parse().unwrap());
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .default_headers(headers)
-        .build()
-        .unwrap();
-    let page = client.get(format!("{}/app/import", node.url)).send().await.unwrap().text().await.unwrap();
-    let csrf = page.split("name=\"csrf-token\" content=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
-    (client, csrf)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_uploaded_to_one_node_is_previewed_and_imported_by_another() {
     let db = Db::postgres().await;
@@ -606,7 +581,7 @@ async fn a_file_uploaded_to_one_node_is_previewed_and_imported_by_another() {
         csv.push_str(&format!("u{i},u{i}@example.test,pro\n"));
     }
 
-    let (on_a, csrf_a) = owner_on(&a).await;
+    let (on_a, csrf_a) = owner_on(&a.url).await;
     let up = on_a
         .post(format!("{}/app/import/upload?name=people.csv", a.url))
         .header("x-csrf-token", &csrf_a)
@@ -620,7 +595,7 @@ async fn a_file_uploaded_to_one_node_is_previewed_and_imported_by_another() {
     assert_eq!(received, 1, "node A keeps the file it received");
 
     // Node B shows the preview and starts the import: `plan` is new, created as text.
-    let (on_b, csrf_b) = owner_on(&b).await;
+    let (on_b, csrf_b) = owner_on(&b.url).await;
     let preview = on_b.get(format!("{}/app/import/{id}", b.url)).send().await.unwrap();
     assert_eq!(preview.status().as_u16(), 200);
     let page = preview.text().await.unwrap();

@@ -107,7 +107,9 @@ fn with_status(page: &ImportPage, status: StatusCode) -> Response {
 fn status_text(i: &Import) -> String {
     match i.status {
         ImportStatus::Uploaded => "Uploaded: waiting for its columns to be confirmed".into(),
+        ImportStatus::Running if i.runs > 1 => "Importing again from the top: the server running it stopped".into(),
         ImportStatus::Running => "Importing…".into(),
+        ImportStatus::Done if i.runs > 1 => "Done, after a server running it stopped".into(),
         ImportStatus::Done => "Done".into(),
         ImportStatus::Failed => "Failed".into(),
         ImportStatus::Interrupted => "Interrupted: the server stopped before the import ended".into(),
