@@ -352,33 +352,42 @@ impl Engine {
             writer: Writer::start(store.clone(), ws.id, expected, self.now()),
             progress,
         };
-        match format {
-            Format::Jsonl => {
-                for (n, line) in reader.lines().enumerate() {
-                    let line = line.map_err(|e| ImportError::Io(format!("cannot read {}: {e}", file.display())))?;
-                    if line.trim().is_empty() {
-                        continue;
+        // Stopped midway (a file that cannot be read on, a storage error, a run taken over), the
+        // load is stopped and waited for before the error is told: nothing is written after.
+        let read = async {
+            match format {
+                Format::Jsonl => {
+                    for (n, line) in reader.lines().enumerate() {
+                        let line = line.map_err(|e| ImportError::Io(format!("cannot read {}: {e}", file.display())))?;
+                        if line.trim().is_empty() {
+                            continue;
+                        }
+                        let parsed = parse_json_line_skipping(&line, &custom, &skip);
+                        run.handle(n as u64 + 1, parsed, Original::Line(line)).await?;
                     }
-                    let parsed = parse_json_line_skipping(&line, &custom, &skip);
-                    run.handle(n as u64 + 1, parsed, Original::Line(line)).await?;
+                }
+                Format::Csv => {
+                    let mut csv = csv::ReaderBuilder::new().flexible(false).from_reader(reader);
+                    let headers = columns::headers(&mut csv, &options.map, &options.skip)?;
+                    progress.header(&columns::raw_headers(&mut csv)?);
+                    for (n, record) in csv.records().enumerate() {
+                        // Line numbers count the header as line 1.
+                        let line_no = n as u64 + 2;
+                        let (parsed, original) = match record {
+                            Ok(r) => (parse_csv_record(&headers, &r, &custom, &skip), Original::Record(r)),
+                            Err(e) => (Err(problem(None, e.to_string())), Original::Line(String::new())),
+                        };
+                        run.handle(line_no, parsed, original).await?;
+                    }
                 }
             }
-            Format::Csv => {
-                let mut csv = csv::ReaderBuilder::new().flexible(false).from_reader(reader);
-                let headers = columns::headers(&mut csv, &options.map, &options.skip)?;
-                progress.header(&columns::raw_headers(&mut csv)?);
-                for (n, record) in csv.records().enumerate() {
-                    // Line numbers count the header as line 1.
-                    let line_no = n as u64 + 2;
-                    let (parsed, original) = match record {
-                        Ok(r) => (parse_csv_record(&headers, &r, &custom, &skip), Original::Record(r)),
-                        Err(e) => (Err(problem(None, e.to_string())), Original::Line(String::new())),
-                    };
-                    run.handle(line_no, parsed, original).await?;
-                }
-            }
+            run.flush().await
         }
-        run.flush().await?;
+        .await;
+        if let Err(e) = read {
+            run.writer.abandon().await;
+            return Err(e);
+        }
         let Run { mut counts, writer, .. } = run;
         let (total, loaded) = writer.finish(&mut counts, progress).await?;
         let bad_lines = counts.rejected - total.rejected.len() as u64;
@@ -573,6 +582,16 @@ impl Writer {
         self.total.unchanged += report.unchanged;
         self.total.rejected.extend(report.rejected);
         progress.written(counts);
+    }
+
+    /// Stops the load after the batch it is writing (keeping those written), and waits for it.
+    async fn abandon(mut self) {
+        drop(self.batches.take());
+        // The load stops once nobody listens to its reports.
+        drop(self.reports);
+        if let Some(load) = self.load.take() {
+            let _ = load.await;
+        }
     }
 
     /// Ends the load once every batch is written: what the whole import did, and how.
