@@ -21,7 +21,7 @@ use std::time::Instant;
 use serde_json::{Map, Value as Json, json};
 use tidings_core::contact::ContactInput;
 
-use crate::{Db, owner_on, serve, setup};
+use crate::{Db, import_state, owner_on, serve, setup, start_import, upload_import};
 
 /// Big enough that writing the snapshot takes a while, small enough to generate quickly.
 const CONTACTS: usize = 60_000;
@@ -196,27 +196,12 @@ async fn an_import_killed_midway_runs_again_and_ends_with_every_contact_once() {
         let ws = w["workspace_id"].as_i64().unwrap();
         let server = Server::start(&db);
         let (client, csrf) = owner_on(&server.url).await;
-        let up = client
-            .post(format!("{}/app/import/upload?name=people.csv", server.url))
-            .header("x-csrf-token", &csrf)
-            .body(csv.clone())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(up.status().as_u16(), 200, "{name}");
-        let id = up.json::<Json>().await.unwrap()["id"].as_str().unwrap().to_owned();
-        let start = client
-            .post(format!("{}/app/import/{id}/start", server.url))
-            .form(&[("csrf", csrf.as_str()), ("col2", "new:string")])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(start.status().as_u16(), 303, "{name}");
+        let id = upload_import(&client, &server.url, &csrf, &csv).await;
+        start_import(&client, &server.url, &csrf, &id, &[("col2", "new:string")]).await;
         // Killed once its page counts contacts written (a batch committed), and before it ends.
-        let state_url = format!("{}/app/import/{id}/state", server.url);
         let deadline = Instant::now() + std::time::Duration::from_secs(60);
         loop {
-            let s: Json = client.get(&state_url).send().await.unwrap().json().await.unwrap();
+            let s = import_state(&client, &server.url, &id).await;
             assert_ne!(s["finished"], json!(true), "{name}: the import ended before the kill: {s}");
             if s["created"].as_i64().unwrap_or(0) > 0 {
                 break;
@@ -231,10 +216,9 @@ async fn an_import_killed_midway_runs_again_and_ends_with_every_contact_once() {
         // Started again: it runs again and ends.
         let server = Server::start(&db);
         let (client, _) = owner_on(&server.url).await;
-        let state_url = format!("{}/app/import/{id}/state", server.url);
         let deadline = Instant::now() + std::time::Duration::from_secs(180);
         let end = loop {
-            let s: Json = client.get(&state_url).send().await.unwrap().json().await.unwrap();
+            let s = import_state(&client, &server.url, &id).await;
             if s["finished"] == json!(true) {
                 break s;
             }

@@ -150,6 +150,33 @@ pub(crate) async fn owner_on(url: &str) -> (reqwest::Client, String) {
     (client, csrf)
 }
 
+/// Uploads `csv` to the import page of the server at `url`, as the owner's `client`: the
+/// import's id.
+pub(crate) async fn upload_import(client: &reqwest::Client, url: &str, csrf: &str, csv: &str) -> String {
+    let up = client
+        .post(format!("{url}/app/import/upload?name=people.csv"))
+        .header("x-csrf-token", csrf)
+        .body(csv.to_owned())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(up.status().as_u16(), 200, "{url}: the upload");
+    up.json::<Json>().await.unwrap()["id"].as_str().unwrap().to_owned()
+}
+
+/// Starts import `id` on the server at `url` with the preview's `choices` (`col2` = `new:string`).
+pub(crate) async fn start_import(client: &reqwest::Client, url: &str, csrf: &str, id: &str, choices: &[(&str, &str)]) {
+    let mut form = vec![("csrf", csrf)];
+    form.extend_from_slice(choices);
+    let start = client.post(format!("{url}/app/import/{id}/start")).form(&form).send().await.unwrap();
+    assert_eq!(start.status().as_u16(), 303, "{url}: the start: {}", start.text().await.unwrap());
+}
+
+/// Where import `id` stands, as its page reads it from the server at `url`.
+pub(crate) async fn import_state(client: &reqwest::Client, url: &str, id: &str) -> Json {
+    client.get(format!("{url}/app/import/{id}/state")).send().await.unwrap().json().await.unwrap()
+}
+
 pub(crate) fn setup(db: &Db, email: &str) -> Json {
     let out = db.run(&["setup", "--workspace", "Acme", "--email", email, "--password", "a-long-password", "--json"]);
     assert!(out.status.success(), "{}: {}", db.name, text(&out));

@@ -20,7 +20,7 @@ use tokio_tungstenite::tungstenite::Message as Ws;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::crash::{SENDING, wait_for_insert};
-use crate::{Db, owner_on, serve, serve_with, setup};
+use crate::{Db, import_state, owner_on, serve, serve_with, setup, start_import, upload_import};
 
 /// How long a frame that should come may take before the test fails.
 const BOUND: Duration = Duration::from_secs(15);
@@ -312,16 +312,8 @@ struct Stream {
 
 impl Stream {
     async fn open(node: &Node) -> Stream {
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let login = client
-            .post(format!("{}/app/login", node.url))
-            .form(&[("email", "owner@acme.test"), ("password", "a-long-password")])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(login.status().as_u16(), 303, "the owner logs in");
-        let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
-        let answer = client.get(format!("{}/app/events", node.url)).header("cookie", cookie).send().await.unwrap();
+        let (client, _) = owner_on(&node.url).await;
+        let answer = client.get(format!("{}/app/events", node.url)).send().await.unwrap();
         assert_eq!(answer.status().as_u16(), 200);
         let mut s = Stream { answer, buffer: String::new() };
         assert_eq!(s.next().await["type"], "ready");
@@ -582,15 +574,7 @@ async fn a_file_uploaded_to_one_node_is_previewed_and_imported_by_another() {
     }
 
     let (on_a, csrf_a) = owner_on(&a.url).await;
-    let up = on_a
-        .post(format!("{}/app/import/upload?name=people.csv", a.url))
-        .header("x-csrf-token", &csrf_a)
-        .body(csv.clone())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(up.status().as_u16(), 200);
-    let id = up.json::<Json>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let id = upload_import(&on_a, &a.url, &csrf_a, &csv).await;
     let received = std::fs::read_dir(tmp.join("a").join("tidings-imports")).unwrap().count();
     assert_eq!(received, 1, "node A keeps the file it received");
 
@@ -600,18 +584,12 @@ async fn a_file_uploaded_to_one_node_is_previewed_and_imported_by_another() {
     assert_eq!(preview.status().as_u16(), 200);
     let page = preview.text().await.unwrap();
     assert!(page.contains("u2999@example.test") || page.contains("u0@example.test"), "the preview's samples");
-    let start = on_b
-        .post(format!("{}/app/import/{id}/start", b.url))
-        .form(&[("csrf", csrf_b.as_str()), ("col2", "new:string")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(start.status().as_u16(), 303, "{}", start.text().await.unwrap());
+    start_import(&on_b, &b.url, &csrf_b, &id, &[("col2", "new:string")]).await;
 
     // Node A follows it to the end.
     let deadline = tokio::time::Instant::now() + BOUND;
     let state = loop {
-        let s: Json = on_a.get(format!("{}/app/import/{id}/state", a.url)).send().await.unwrap().json().await.unwrap();
+        let s = import_state(&on_a, &a.url, &id).await;
         if s["finished"] == json!(true) {
             break s;
         }
