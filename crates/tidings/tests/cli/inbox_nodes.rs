@@ -118,7 +118,10 @@ async fn scenario(
     same_page(owner, "Ada wrote in").await?;
 
     // 2. Both teammates open it; each sees the other, across the nodes.
-    owner.find(&format!("{entry} a")).await?.click().await?;
+    // The Inbox replaces its list on each event about the conversation, and several follow its
+    // start: an entry found a moment before its click can be stale, so found again until it lands.
+    let link = format!("{entry} a");
+    owner.wait_for("a click on Ada's entry", WAIT, async || owner.find(&link).await?.click().await).await?;
     let page = format!("/app/conversations/{cid}");
     grace.goto(&format!("{}{page}", b.url)).await?;
     owner.wait_fetched(&page, WAIT).await?;
