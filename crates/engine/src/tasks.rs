@@ -26,7 +26,7 @@ struct Task {
 /// and the team's words due for a reply email are looked for, and pings written.
 pub const TICK: Duration = Duration::from_secs(1);
 
-const TASKS: [Task; 5] = [
+const TASKS: [Task; 6] = [
     Task {
         name: "scheduler",
         every: TICK,
@@ -72,6 +72,16 @@ const TASKS: [Task; 5] = [
             })
         },
     },
+    Task {
+        name: "imports",
+        // A third of the time after which an import whose heartbeat stopped is taken over.
+        every: Duration::from_secs(10),
+        step: |engine, now| {
+            Box::pin(async move {
+                crate::import::jobs::step(&engine, now).await;
+            })
+        },
+    },
 ];
 
 /// The running background tasks.
@@ -81,8 +91,8 @@ pub struct Background {
 }
 
 impl Engine {
-    /// Starts the scheduler, the window waker, the snooze waker, the reply emails and the
-    /// presence writer.
+    /// Starts the scheduler, the window waker, the snooze waker, the reply emails, the
+    /// presence writer and the takeover of imports whose server stopped.
     pub fn start_background(self: &Arc<Self>) -> Background {
         let (stop, stopped) = watch::channel(false);
         let handles = TASKS

@@ -460,6 +460,18 @@ impl Engine {
     }
 }
 
+/// The background step (`tasks.rs`): on PostgreSQL, takes over the imports of every workspace
+/// whose server stopped, whether or not anyone has one's page open. On SQLite there is one
+/// server, which took over its own at start-up, and whose bulk loads write no heartbeat.
+pub(crate) async fn step(engine: &Arc<Engine>, now: i64) {
+    if engine.store().dialect() != Dialect::Postgres {
+        return;
+    }
+    if let Err(e) = engine.take_over_stopped_imports(None, now - STALE_SECS).await {
+        tracing::warn!("looking for imports whose server stopped failed: {e}");
+    }
+}
+
 /// Uploaded files older than a day are left over: never imported, or their import interrupted.
 const KEEP_UPLOADS: Duration = Duration::from_secs(24 * 3600);
 
