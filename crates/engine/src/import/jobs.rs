@@ -221,32 +221,30 @@ impl Engine {
         }
     }
 
-    /// The import's file on this node: where it was received, or a copy of the one the database
-    /// keeps, written here once (another node received it, or this one restarted).
+    /// The import's file on this node, and whether it is a copy made for this call (the caller
+    /// deletes it): where it was received, or else a copy of the one the database keeps (another
+    /// node received it, or this one restarted), under a name no other call or server shares.
     ///
     /// # Errors
     /// [`gone`] when neither holds the whole file any more (its import ended), or the disk's or
     /// the database's error.
-    async fn local_import_file(&self, import: &Import) -> Result<PathBuf, ImportError> {
+    async fn local_import_file(&self, import: &Import) -> Result<(PathBuf, bool), ImportError> {
         let whole = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.len() == import.size as u64);
         let received = PathBuf::from(&import.path);
         if whole(&received) {
-            return Ok(received);
-        }
-        let copy = upload_dir().join(format!("{}-import-{}", import.workspace_id, import.id));
-        if whole(&copy) {
-            return Ok(copy);
+            return Ok((received, false));
         }
         let io = |e: std::io::Error| ImportError::Io(e.to_string());
         std::fs::create_dir_all(upload_dir()).map_err(io)?;
-        // Written aside, then renamed: a reader never sees half a copy.
         static COPIES: AtomicU64 = AtomicU64::new(0);
         let n = COPIES.fetch_add(1, Ordering::Relaxed);
-        let partial =
-            upload_dir().join(format!("{}-import-{}.{}-{n}.part", import.workspace_id, import.id, std::process::id()));
+        // Named by this process and call: two servers on one machine, even on two databases
+        // whose imports share ids, never write the same file.
+        let copy =
+            upload_dir().join(format!("{}-import-{}.{}-{n}", import.workspace_id, import.id, std::process::id()));
         let written = async {
             use tokio::io::AsyncWriteExt;
-            let mut out = tokio::fs::File::create(&partial).await.map_err(io)?;
+            let mut out = tokio::fs::File::create(&copy).await.map_err(io)?;
             let mut seq = 0;
             while let Some(piece) = self.store().import_file(import.workspace_id, import.id, seq).await? {
                 out.write_all(&piece).await.map_err(io)?;
@@ -256,11 +254,10 @@ impl Engine {
             Ok::<_, ImportError>(())
         }
         .await;
-        let complete = written.is_ok() && whole(&partial);
-        if complete && std::fs::rename(&partial, &copy).is_ok() {
-            return Ok(copy);
+        if written.is_ok() && whole(&copy) {
+            return Ok((copy, true));
         }
-        let _ = std::fs::remove_file(&partial);
+        let _ = std::fs::remove_file(&copy);
         written?;
         Err(gone())
     }
@@ -295,11 +292,16 @@ impl Engine {
     /// When the file is gone (it was imported, or never started for a day) or unreadable.
     pub async fn import_preview(&self, ws: &Workspace, import: &Import) -> Result<Preview, ImportError> {
         let format = if import.format == "csv" { Format::Csv } else { Format::Jsonl };
-        let path = self.local_import_file(import).await?;
         let custom = self.store().custom_attributes(ws.id).await?;
-        tokio::task::spawn_blocking(move || preview::preview(&path, format, &custom))
+        let (path, copy) = self.local_import_file(import).await?;
+        let read = path.clone();
+        let preview = tokio::task::spawn_blocking(move || preview::preview(&read, format, &custom))
             .await
-            .map_err(|e| ImportError::Io(e.to_string()))?
+            .map_err(|e| ImportError::Io(e.to_string()));
+        if copy {
+            let _ = std::fs::remove_file(&path);
+        }
+        preview?
     }
 
     /// Starts an uploaded import with `options` in a task of its own, which writes its progress
@@ -314,9 +316,14 @@ impl Engine {
         import: &Import,
         options: Options,
     ) -> Result<(), ImportError> {
-        let path = self.local_import_file(import).await?;
         let text = serde_json::to_string(&options).map_err(|e| ImportError::Io(e.to_string()))?;
-        if !self.store().start_import(ws.id, import.id, &text, self.now()).await? {
+        let (path, copy) = self.local_import_file(import).await?;
+        let started = self.store().start_import(ws.id, import.id, &text, self.now()).await;
+        if !matches!(started, Ok(true)) {
+            if copy {
+                let _ = std::fs::remove_file(&path);
+            }
+            started?;
             return Err(ImportError::Unreadable("This import has already started.".into()));
         }
         self.publish(Event::ImportChanged { workspace: ws.id, import: import.id });
@@ -333,7 +340,7 @@ impl Engine {
             let ws = self.store().workspace(ws_id).await?.ok_or(ImportError::Unreadable("no workspace".into()))?;
             let options: Options = serde_json::from_str(import.options.as_deref().unwrap_or("{}"))
                 .map_err(|e| ImportError::Io(format!("the import's choices: {e}")))?;
-            let path = self.local_import_file(&import).await?;
+            let (path, _) = self.local_import_file(&import).await?;
             Ok::<_, ImportError>((ws, options, path))
         }
         .await;
@@ -421,13 +428,15 @@ impl Engine {
         };
         let report = tracker.report(options.format.unwrap_or(Format::Csv));
         let end = ImportEnd { status, counters, error, report };
+        // Gone before the end is recorded: until then the database keeps the file for a run
+        // that takes over.
+        let _ = std::fs::remove_file(&path);
         let finished = self.store().finish_import(ws.id, id, run, &end, self.now()).await;
         self.running_imports.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
         match finished {
             Ok(_) => self.publish(Event::ImportChanged { workspace: ws.id, import: id }),
             Err(e) => tracing::error!(import = id, "recording the end of an import failed: {e}"),
         }
-        let _ = std::fs::remove_file(&path);
     }
 
     /// At start-up: takes over the imports a stopped server left running

@@ -475,8 +475,6 @@ async fn a_file_one_node_received_is_previewed_and_imported_by_another() {
         assert_eq!((c.lines, c.created, c.rejected), (n, n, 0), "{db}");
         assert_eq!(c.bytes_read, text.len() as i64, "{db}: the whole file, byte for byte");
         assert!(w.store.import_file(w.ws.id, import.id, 0).await.unwrap().is_none(), "{db}: dropped at the end");
-        let copy = tidings_engine::import::jobs::upload_dir().join(format!("{}-import-{}", w.ws.id, import.id));
-        assert!(!copy.exists(), "{db}: the copy is removed once imported");
         w.cleanup().await;
     }
 }
