@@ -390,6 +390,7 @@ async fn a_large_file_into_an_empty_workspace_is_loaded_in_bulk_with_every_line_
         let s = w.engine.import_contacts(&w.ws, &path, &Default::default(), &Quiet).await.unwrap();
         assert!(!s.bulk, "{db}");
         assert_eq!((s.total.created, s.total.updated, s.total.unchanged, s.rejected()), (0, 0, n - 2, 2), "{db}");
+        w.cleanup().await;
     }
 }
 

@@ -245,6 +245,7 @@ async fn a_send_to_nobody_is_refused_naming_the_audience_and_changes_nothing() {
         assert_eq!(e["field"], "audience", "{db}: {}", got.1);
         let (_, again) = s.get(&format!("/manual_messages/{id}")).await;
         assert_eq!(again["state"], "draft", "{db}: {again}");
+        s.stop().await;
     }
 }
 
@@ -262,5 +263,6 @@ async fn a_message_without_a_title_is_named_by_its_first_words_with_tags_read_as
             assert_eq!(status, StatusCode::OK, "{db}: {m}");
             assert_eq!(m["title"], title, "{db}: {m}");
         }
+        s.stop().await;
     }
 }
