@@ -4,7 +4,8 @@
 //! page. The task writes its progress every second (which is also its heartbeat) and tells the
 //! bus; at the end it records the counts and the report of the rejected lines. An import whose
 //! heartbeat stopped (its server stopped) is run again from the top by a server that notices (at
-//! start-up, and whenever it is read), up to three runs in all, or marked `interrupted`.
+//! start-up; on PostgreSQL also every 10 seconds and whenever it is read), up to three runs in
+//! all, or marked `interrupted`.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
