@@ -1,7 +1,7 @@
 //! The engine's background work: each task is a `step(now)` run on a tick, supervised (a step
 //! that panics is logged and the task goes on at the next tick) and stopped gracefully (the step
-//! under way finishes, then each task runs one last step, so the last second of pings is
-//! written).
+//! under way finishes, then each task that must runs one last step, so the last second of pings
+//! is written).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -20,16 +20,20 @@ struct Task {
     name: &'static str,
     every: Duration,
     step: Step,
+    /// Whether the step runs once more when the tasks stop (work that must not be left behind,
+    /// like the last second of pings), rather than only on its ticks.
+    last: bool,
 }
 
 /// How often scheduled messages, opened delivery windows, snoozed conversations whose time came
 /// and the team's words due for a reply email are looked for, and pings written.
 pub const TICK: Duration = Duration::from_secs(1);
 
-const TASKS: [Task; 6] = [
+static TASKS: [Task; 6] = [
     Task {
         name: "scheduler",
         every: TICK,
+        last: true,
         step: |engine, now| {
             Box::pin(async move {
                 crate::scheduler::step(&engine, now).await;
@@ -39,6 +43,7 @@ const TASKS: [Task; 6] = [
     Task {
         name: "windows",
         every: TICK,
+        last: true,
         step: |engine, now| {
             Box::pin(async move {
                 crate::windows::step(&engine, now).await;
@@ -48,6 +53,7 @@ const TASKS: [Task; 6] = [
     Task {
         name: "snoozes",
         every: TICK,
+        last: true,
         step: |engine, now| {
             Box::pin(async move {
                 crate::inbox::step(&engine, now).await;
@@ -57,6 +63,7 @@ const TASKS: [Task; 6] = [
     Task {
         name: "reply emails",
         every: TICK,
+        last: true,
         step: |engine, now| {
             Box::pin(async move {
                 crate::email::replies::step(&engine, now).await;
@@ -66,6 +73,7 @@ const TASKS: [Task; 6] = [
     Task {
         name: "presence",
         every: TICK,
+        last: true,
         step: |engine, now| {
             Box::pin(async move {
                 crate::presence::step(&engine, now).await;
@@ -76,6 +84,8 @@ const TASKS: [Task; 6] = [
         name: "imports",
         // A third of the time after which an import whose heartbeat stopped is taken over.
         every: Duration::from_secs(10),
+        // Not as the server stops: an import taken over then would wait for the next server.
+        last: false,
         step: |engine, now| {
             Box::pin(async move {
                 crate::import::jobs::step(&engine, now).await;
@@ -95,16 +105,13 @@ impl Engine {
     /// presence writer and the takeover of imports whose server stopped.
     pub fn start_background(self: &Arc<Self>) -> Background {
         let (stop, stopped) = watch::channel(false);
-        let handles = TASKS
-            .iter()
-            .map(|task| tokio::spawn(supervise(self.clone(), task.name, task.every, task.step, stopped.clone())))
-            .collect();
+        let handles = TASKS.iter().map(|task| tokio::spawn(supervise(self.clone(), task, stopped.clone()))).collect();
         Background { stop, handles }
     }
 }
 
 impl Background {
-    /// Stops every task: the step under way finishes, then each runs one last step.
+    /// Stops every task: the step under way finishes, then each that must runs one last step.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         for h in self.handles {
@@ -113,23 +120,19 @@ impl Background {
     }
 }
 
-async fn supervise(
-    engine: Arc<Engine>,
-    name: &'static str,
-    every: Duration,
-    step: Step,
-    mut stopped: watch::Receiver<bool>,
-) {
-    let mut tick = tokio::time::interval(every);
+async fn supervise(engine: Arc<Engine>, task: &'static Task, mut stopped: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(task.every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = stopped.changed() => break,
         }
-        run_once(&engine, name, step).await;
+        run_once(&engine, task.name, task.step).await;
     }
-    run_once(&engine, name, step).await;
+    if task.last {
+        run_once(&engine, task.name, task.step).await;
+    }
 }
 
 /// One step, in a task of its own so that a panic is caught here, not the end of the work.
