@@ -154,19 +154,15 @@ impl ImportStore for Store {
     ) -> Result<TakenOver> {
         let mut tx = self.writer.begin().await?;
         // Those that cannot run again first, so that every stale one left can.
-        let interrupted = sqlx::query(
+        let sql = format!(
             "UPDATE imports SET status = 'interrupted', finished_at = $3, \
              error = 'The server stopped before the import ended.' \
              WHERE status = 'running' AND heartbeat_at < $2 AND ($1 IS NULL OR workspace_id = $1) \
-             AND (runs >= $4 OR NOT EXISTS (SELECT 1 FROM import_files f WHERE f.import_id = imports.id))",
-        )
-        .bind(ws)
-        .bind(stale_before)
-        .bind(now)
-        .bind(max_runs)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+             AND (runs >= $4 OR NOT EXISTS (SELECT 1 FROM import_files f WHERE f.import_id = imports.id)) \
+             RETURNING {IMPORT_COLUMNS}"
+        );
+        let rows = sqlx::query(&sql).bind(ws).bind(stale_before).bind(now).bind(max_runs).fetch_all(&mut *tx).await?;
+        let interrupted = rows.iter().map(import_from_row).collect::<Result<Vec<_>>>()?;
         // A row another caller takes meanwhile has a fresh heartbeat by the time this update
         // gets to it (PostgreSQL checks the condition again once the other commits): taken once.
         let sql = format!(
@@ -177,7 +173,7 @@ impl ImportStore for Store {
         );
         let rows = sqlx::query(&sql).bind(ws).bind(stale_before).bind(now).fetch_all(&mut *tx).await?;
         let resumed = rows.iter().map(import_from_row).collect::<Result<Vec<_>>>()?;
-        if interrupted > 0 {
+        if !interrupted.is_empty() {
             drop_ended_files(&mut tx).await?;
         }
         tx.commit().await?;

@@ -100,8 +100,8 @@ pub struct ImportEnd {
 pub struct TakenOver {
     /// Taken over, as they now stand: the caller runs them.
     pub resumed: Vec<Import>,
-    /// How many were marked interrupted.
-    pub interrupted: u64,
+    /// Marked interrupted, as they now stand.
+    pub interrupted: Vec<Import>,
 }
 
 /// An uploaded file.

@@ -4,8 +4,8 @@
 //! page. The task writes its progress every second (which is also its heartbeat) and tells the
 //! bus; at the end it records the counts and the report of the rejected lines. An import whose
 //! heartbeat stopped (its server stopped) is run again from the top by a server that notices (at
-//! start-up; on PostgreSQL also every 10 seconds and whenever it is read), up to three runs in
-//! all, or marked `interrupted`.
+//! start-up, and on PostgreSQL every 10 seconds), up to three runs in all, or marked
+//! `interrupted`.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -263,19 +263,11 @@ impl Engine {
         Err(gone())
     }
 
-    /// An import of the workspace as it stands; one whose server stopped is taken over by this
-    /// one first (`take_over_stopped_imports`).
+    /// An import of the workspace as it stands.
     ///
     /// # Errors
     /// The database's.
-    pub async fn import(self: &Arc<Self>, ws: &Workspace, id: i64) -> crate::Result<Option<Import>> {
-        // On SQLite, one server: every import it did not finish was taken over at start-up, and
-        // reading one must not wait on the write lock a bulk load holds.
-        if self.store().dialect() == Dialect::Postgres
-            && self.take_over_stopped_imports(Some(ws.id), self.now() - STALE_SECS).await?.1 > 0
-        {
-            self.publish(Event::ImportChanged { workspace: ws.id, import: id });
-        }
+    pub async fn import(&self, ws: &Workspace, id: i64) -> crate::Result<Option<Import>> {
         let mut import = self.store().import(ws.id, id).await?;
         // Running here: its progress as it stands, not as last written.
         if let Some(import) = import.as_mut().filter(|i| i.status == ImportStatus::Running) {
@@ -449,24 +441,23 @@ impl Engine {
     /// The database's.
     pub async fn resume_stopped_imports(self: &Arc<Self>) -> crate::Result<(u64, u64)> {
         let stale_before = if self.store().dialect() == Dialect::Sqlite { i64::MAX } else { self.now() - STALE_SECS };
-        self.take_over_stopped_imports(None, stale_before).await
+        self.take_over_stopped_imports(stale_before).await
     }
 
-    /// Runs again here, from the top, each import (of `ws`, or of all) whose heartbeat is older
-    /// than `stale_before` (its server stopped), up to [`MAX_RUNS`] runs in all: a restart or a
-    /// deploy in the middle of an import costs it time, not contacts. One whose file is no longer
-    /// kept, or that ran that many times, is marked interrupted. How many of each.
-    async fn take_over_stopped_imports(
-        self: &Arc<Self>,
-        ws: Option<i64>,
-        stale_before: i64,
-    ) -> crate::Result<(u64, u64)> {
-        let taken = self.store().take_over_imports(ws, stale_before, self.now(), MAX_RUNS).await?;
-        for import in &taken.resumed {
+    /// Runs again here, from the top, each import whose heartbeat is older than `stale_before`
+    /// (its server stopped), up to [`MAX_RUNS`] runs in all: a restart or a deploy in the middle
+    /// of an import costs it time, not contacts. One whose file is no longer kept, or that ran
+    /// that many times, is marked interrupted. Each page following one of them is told. How many
+    /// of each.
+    async fn take_over_stopped_imports(self: &Arc<Self>, stale_before: i64) -> crate::Result<(u64, u64)> {
+        let taken = self.store().take_over_imports(None, stale_before, self.now(), MAX_RUNS).await?;
+        for import in taken.resumed.iter().chain(&taken.interrupted) {
             self.publish(Event::ImportChanged { workspace: import.workspace_id, import: import.id });
+        }
+        for import in &taken.resumed {
             tokio::spawn(self.clone().run_again(import.clone()));
         }
-        Ok((taken.resumed.len() as u64, taken.interrupted))
+        Ok((taken.resumed.len() as u64, taken.interrupted.len() as u64))
     }
 }
 
@@ -477,7 +468,7 @@ pub(crate) async fn step(engine: &Arc<Engine>, now: i64) {
     if engine.store().dialect() != Dialect::Postgres {
         return;
     }
-    if let Err(e) = engine.take_over_stopped_imports(None, now - STALE_SECS).await {
+    if let Err(e) = engine.take_over_stopped_imports(now - STALE_SECS).await {
         tracing::warn!("looking for imports whose server stopped failed: {e}");
     }
 }

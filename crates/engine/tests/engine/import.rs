@@ -173,16 +173,7 @@ async fn a_background_import_records_its_progress_report_and_end_and_tells_the_b
         let again = w.engine.start_import(&w.ws, &import, options).await;
         assert!(matches!(again, Err(ImportError::Unreadable(_))), "{db}: started once");
 
-        let mut done = None;
-        for _ in 0..200 {
-            let i = w.engine.import(&w.ws, import.id).await.unwrap().unwrap();
-            if i.status.finished() {
-                done = Some(i);
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let done = done.unwrap_or_else(|| panic!("{db}: the import did not end"));
+        let done = ended(&w, import.id).await;
         assert_eq!(done.status, ImportStatus::Done, "{db}: {:?}", done.error);
         let c = done.counters;
         assert_eq!((c.lines, c.created, c.updated, c.unchanged, c.rejected), (5, 4, 0, 0, 1), "{db}");
@@ -206,7 +197,7 @@ async fn a_background_import_records_its_progress_report_and_end_and_tells_the_b
 
 #[tokio::test]
 async fn an_import_left_running_whose_file_is_not_kept_is_marked_interrupted() {
-    for w in World::both().await {
+    for mut w in World::both().await {
         let db = w.db;
         let new = NewImport {
             teammate_id: Some(w.owner.id),
@@ -234,9 +225,13 @@ async fn an_import_left_running_whose_file_is_not_kept_is_marked_interrupted() {
             assert_eq!(restarted, (0, 0), "{db}");
             assert_eq!(status(&w).await, ImportStatus::Running, "{db}");
             w.clock.advance(31);
+            assert_eq!(w.engine.resume_stopped_imports().await.unwrap(), (0, 1), "{db}: once its heartbeat is old");
             let seen = w.engine.import(&w.ws, import.id).await.unwrap().unwrap();
-            assert_eq!(seen.status, ImportStatus::Interrupted, "{db}: reading it marks it");
+            assert_eq!(seen.status, ImportStatus::Interrupted, "{db}");
             assert!(seen.error.unwrap().contains("stopped"), "{db}");
+            let told =
+                w.events().iter().any(|e| matches!(e, Event::ImportChanged { import: i, .. } if *i == import.id));
+            assert!(told, "{db}: its page is told");
         }
         // A finished import moves no more.
         let late = w.store.import_progress(w.ws.id, import.id, 1, &Default::default(), w.engine.now()).await.unwrap();

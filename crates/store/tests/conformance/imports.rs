@@ -89,19 +89,20 @@ async fn an_import_whose_server_stopped_is_taken_over_a_bounded_number_of_times(
 
         // Heartbeats of 100 are not older than 100: nothing is taken.
         let none = store.take_over_imports(Some(ws.id), 100, 150, 3).await.unwrap();
-        assert!(none.resumed.is_empty() && none.interrupted == 0, "{db}: {none:?}");
+        assert!(none.resumed.is_empty() && none.interrupted.is_empty(), "{db}: {none:?}");
 
         // The one whose file is kept runs again; the other is interrupted; another workspace's
         // stays as it is.
         let taken = store.take_over_imports(Some(ws.id), 101, 200, 3).await.unwrap();
         let ids: Vec<(i64, i64)> = taken.resumed.iter().map(|i| (i.id, i.runs)).collect();
-        assert_eq!((ids, taken.interrupted), (vec![(kept.id, 2)], 1), "{db}");
+        let stopped: Vec<i64> = taken.interrupted.iter().map(|i| i.id).collect();
+        assert_eq!((ids, stopped), (vec![(kept.id, 2)], vec![lost.id]), "{db}");
         assert_eq!(taken.resumed[0].heartbeat_at, 200, "{db}");
         assert_eq!(status(ws.id, lost.id).await.status, ImportStatus::Interrupted, "{db}");
         assert_eq!(status(other.id, elsewhere.id).await.status, ImportStatus::Running, "{db}");
         // Taken once: asked again at once, nothing is stale.
         let again = store.take_over_imports(Some(ws.id), 101, 200, 3).await.unwrap();
-        assert!(again.resumed.is_empty() && again.interrupted == 0, "{db}");
+        assert!(again.resumed.is_empty() && again.interrupted.is_empty(), "{db}");
         // Run 1 writes nothing more; run 2 does.
         let counters = Default::default();
         assert!(!store.import_progress(ws.id, kept.id, 1, &counters, 210).await.unwrap(), "{db}");
@@ -113,7 +114,8 @@ async fn an_import_whose_server_stopped_is_taken_over_a_bounded_number_of_times(
         assert_eq!(store.take_over_imports(None, 211, 300, 3).await.unwrap().resumed.len(), 2, "{db}: with the other");
         assert_eq!(status(ws.id, kept.id).await.runs, 3, "{db}");
         let last = store.take_over_imports(Some(ws.id), 301, 400, 3).await.unwrap();
-        assert_eq!((last.resumed.len(), last.interrupted), (0, 1), "{db}");
+        let stopped: Vec<i64> = last.interrupted.iter().map(|i| i.id).collect();
+        assert_eq!((last.resumed.len(), stopped), (0, vec![kept.id]), "{db}");
         let gone = status(ws.id, kept.id).await;
         assert_eq!((gone.status, gone.runs), (ImportStatus::Interrupted, 3), "{db}");
         assert!(store.import_file(ws.id, kept.id, 0).await.unwrap().is_none(), "{db}: its file goes");
