@@ -14,7 +14,7 @@
 use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// The most lines SQLite loads in bulk. Every other write waits for the load's one write lock,
 /// at most 30 s before it fails (`busy_timeout`, and the pool's wait for its connection); a
@@ -38,6 +38,10 @@ impl Store {
             load_in_bulk(tx, ws, expected, now, batches, reports).await?;
             return Ok(Loaded::Bulk);
         }
+        if DIALECT == Dialect::Postgres {
+            self.load_overlapped(ws, now, batches, reports).await?;
+            return Ok(Loaded::Batches);
+        }
         while let Some(batch) = batches.recv().await {
             let report = self.upsert_batch(ws, &batch, now).await?;
             if reports.send(report).await.is_err() {
@@ -45,6 +49,78 @@ impl Store {
             }
         }
         Ok(Loaded::Batches)
+    }
+
+    /// PostgreSQL's batch-by-batch load: each batch in its own transaction, as `upsert_batch`
+    /// writes one, but read while the batch before it is still being written, on another
+    /// connection, when the two share no key (`Keys`). One backend writing a batch keeps one
+    /// core busy, and the rest of a batch's work (reading the file, matching, deciding) used to
+    /// wait for it. Both transactions see the table as it was before either, and no contact
+    /// either reads by a key can be changed by the other, so each decides exactly what it would
+    /// have decided after the other. Commits stay in order, each batch's report sent after its
+    /// own: the next one creates tags only once the one before has committed, so neither ever
+    /// waits for a row the other inserted. A batch that names a key of the one in flight waits
+    /// for that one's commit before it reads anything.
+    async fn load_overlapped(
+        &self,
+        ws: i64,
+        now: i64,
+        batches: mpsc::Receiver<Vec<ContactInput>>,
+        reports: mpsc::Sender<UpsertReport>,
+    ) -> Result<()> {
+        let mut in_flight: Option<InFlight> = None;
+        let result = self.load_in_turns(ws, now, batches, &reports, &mut in_flight).await;
+        // Stopped or failed with a batch still in flight: it is rolled back, not committed,
+        // before the load returns.
+        if let Some(f) = in_flight {
+            drop(f.then);
+            let _ = f.task.await;
+        }
+        result
+    }
+
+    /// `load_overlapped`'s loop: leaves a batch in `in_flight` only when it stops early.
+    async fn load_in_turns(
+        &self,
+        ws: i64,
+        now: i64,
+        mut batches: mpsc::Receiver<Vec<ContactInput>>,
+        reports: &mpsc::Sender<UpsertReport>,
+        in_flight: &mut Option<InFlight>,
+    ) -> Result<()> {
+        while let Some(batch) = batches.recv().await {
+            if let Some(last) = in_flight.take_if(|f| f.keys.shares_any(&batch))
+                && !last.finish(reports).await?
+            {
+                return Ok(());
+            }
+            let mut tx = self.writer.begin().await?;
+            let found = load_matches(&mut tx, ws, &batch).await?;
+            let keys = Keys::of(&batch, &found);
+            let (then, turn) = oneshot::channel();
+            let task = tokio::spawn(async move {
+                let (report, slots, tagged) = write_contacts(&mut tx, ws, &batch, now, found).await?;
+                turn.await.map_err(|_| StoreError::Stopped)?;
+                apply_tags(&mut tx, ws, &slots, &tagged, now).await?;
+                Ok((tx, report))
+            });
+            match in_flight.replace(InFlight { task, keys, then: None }) {
+                // Nothing in flight: nothing to wait for before creating tags.
+                None => {
+                    let _ = then.send(());
+                }
+                Some(mut last) => {
+                    last.then = Some(then);
+                    if !last.finish(reports).await? {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        if let Some(last) = in_flight.take() {
+            last.finish(reports).await?;
+        }
+        Ok(())
     }
 
     /// A transaction that holds the contacts table alone, when a load of `expected` contacts
@@ -74,6 +150,64 @@ impl Store {
         };
         // Again, now that nothing else can write a contact.
         Ok(bulk_fits(&mut tx, ws, expected).await?.then_some(tx))
+    }
+}
+
+/// A batch of `Store::load_overlapped` being written on its own connection.
+struct InFlight {
+    task: tokio::task::JoinHandle<Result<(sqlx::Transaction<'static, Db>, UpsertReport)>>,
+    keys: Keys,
+    /// Tells the next batch, once this one has committed, that it may create tags.
+    then: Option<oneshot::Sender<()>>,
+}
+
+impl InFlight {
+    /// Waits for the batch to be written, commits it and sends its report. False when nobody
+    /// listens any more.
+    async fn finish(self, reports: &mpsc::Sender<UpsertReport>) -> Result<bool> {
+        let (tx, report) = match self.task.await {
+            Ok(written) => written?,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        };
+        tx.commit().await?;
+        if let Some(then) = self.then {
+            let _ = then.send(());
+        }
+        Ok(reports.send(report).await.is_ok())
+    }
+}
+
+/// The keys a batch reads contacts by, and those of the contacts it read: every contact it can
+/// change, create or collide with has one of them before and after its write.
+struct Keys {
+    external_ids: HashSet<String>,
+    emails: HashSet<String>,
+}
+
+impl Keys {
+    fn of(inputs: &[ContactInput], found: &[Contact]) -> Keys {
+        let mut keys = Keys { external_ids: HashSet::new(), emails: HashSet::new() };
+        for i in inputs {
+            if let Some(Some(e)) = &i.external_id {
+                keys.external_ids.insert(e.clone());
+            }
+            if let Some(Some(m)) = &i.email {
+                keys.emails.insert(m.clone());
+            }
+        }
+        for c in found {
+            keys.external_ids.extend(c.external_id.iter().cloned());
+            keys.emails.extend(c.email.iter().cloned());
+        }
+        keys
+    }
+
+    /// Whether any input of `inputs` names one of these keys.
+    fn shares_any(&self, inputs: &[ContactInput]) -> bool {
+        inputs.iter().any(|i| {
+            i.external_id.as_ref().and_then(|e| e.as_deref()).is_some_and(|e| self.external_ids.contains(e))
+                || i.email.as_ref().and_then(|m| m.as_deref()).is_some_and(|m| self.emails.contains(m))
+        })
     }
 }
 

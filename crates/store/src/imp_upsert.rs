@@ -41,6 +41,22 @@ async fn write_batch(
     now: i64,
     found: Vec<Contact>,
 ) -> Result<(UpsertReport, Vec<Slot>)> {
+    let (report, slots, tagged) = write_contacts(tx, ws, inputs, now, found).await?;
+    apply_tags(tx, ws, &slots, &tagged, now).await?;
+    Ok((report, slots))
+}
+
+/// The slot of each accepted input that carries tags, beside them.
+type Tagged<'a> = Vec<(usize, &'a [String])>;
+
+/// `write_batch` but for the tags: writes the batch's contacts, and returns which to tag.
+async fn write_contacts<'a>(
+    tx: &mut sqlx::Transaction<'_, Db>,
+    ws: i64,
+    inputs: &'a [ContactInput],
+    now: i64,
+    found: Vec<Contact>,
+) -> Result<(UpsertReport, Vec<Slot>, Tagged<'a>)> {
     let mut report = UpsertReport::default();
     let mut slots: Vec<Slot> = found.into_iter().map(|c| Slot { before: Some(c.clone()), contact: c }).collect();
     let mut by_ext: HashMap<String, usize> = HashMap::new();
@@ -61,8 +77,8 @@ async fn write_batch(
         index(&slots, i, &mut by_ext, &mut by_email);
     }
 
-    // The slot of each accepted input that carries tags, applied once its contact is written.
-    let mut tagged: Vec<(usize, &[String])> = Vec::new();
+    // Applied once their contacts are written.
+    let mut tagged: Tagged = Vec::new();
     for (n, input) in inputs.iter().enumerate() {
         let role = input.role.unwrap_or(Role::User);
         let ext = input.external_id.clone().flatten();
@@ -129,8 +145,7 @@ async fn write_batch(
     let changed: Vec<(&Contact, &Contact)> =
         slots.iter().filter_map(|s| s.before.as_ref().filter(|b| **b != s.contact).map(|b| (&s.contact, b))).collect();
     update_changed_contacts(tx, ws, &changed).await?;
-    apply_tags(tx, ws, &slots, &tagged, now).await?;
-    Ok((report, slots))
+    Ok((report, slots, tagged))
 }
 
 /// The contacts of the workspace the batch could update or collide with, each once, by id:

@@ -53,6 +53,9 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("stored data could not be read: {0}")]
     Corrupt(String),
+    /// A write that waited for an earlier one of the same load, which failed.
+    #[error("stopped: an earlier batch of the same load failed")]
+    Stopped,
 }
 
 /// The fewest contacts a load expects for `Store::load_contacts` to write it in bulk: below it,

@@ -227,3 +227,148 @@ async fn a_load_in_bulk_that_fails_keeps_nothing_and_leaves_every_index() {
     }
     stores.cleanup().await;
 }
+
+/// Batches that a load batch by batch on PostgreSQL writes while the one before is in flight,
+/// and some it must not: new contacts tagged with the same new tags as the batch before them,
+/// updates to contacts created two batches earlier, an email given up in one batch and taken by
+/// a new contact in the next, an external id and an email that collide across batches.
+fn overlapping_batches() -> Vec<Vec<ContactInput>> {
+    let people = |prefix: &str, tags: Vec<&str>| -> Vec<ContactInput> {
+        (0..200)
+            .map(|i| {
+                let tags = if i % 2 == 0 { tags.clone() } else { vec![] };
+                input(json!({"external_id": format!("{prefix}{i}"), "email": format!("{prefix}{i}@example.test"), "tags": tags}))
+            })
+            .collect()
+    };
+    let updates = |prefix: &str| -> Vec<ContactInput> {
+        (0..100)
+            .map(|i| input(json!({"external_id": format!("{prefix}{i}"), "name": format!("{prefix} {i}"), "phone": format!("+1{i}")})))
+            .collect()
+    };
+    let mut gives_up = updates("w");
+    gives_up.push(input(json!({"external_id": "u0", "email": "moved@example.test"})));
+    gives_up.push(input(json!({"external_id": "v0", "tags": ["late"]})));
+    let mut takes = vec![
+        input(json!({"external_id": "t0", "email": "u0@example.test"})),
+        input(json!({"email": "v1@example.test", "role": "lead", "tags": ["late"]})),
+    ];
+    takes.extend(updates("v").into_iter().skip(10));
+    let collides = vec![
+        input(json!({"external_id": "c0", "email": "v2@example.test"})),
+        input(json!({"external_id": "v3", "email": "u0@example.test"})),
+        input(json!({"external_id": "u4", "email": "moved@example.test"})),
+        input(json!({"email": "w5@example.test", "name": "Five"})),
+    ];
+    vec![
+        people("u", vec!["a", "b"]),
+        people("v", vec!["b", "a"]),
+        updates("u"),
+        people("w", vec!["c"]),
+        gives_up,
+        takes,
+        collides,
+        updates("u"),
+    ]
+}
+
+#[tokio::test]
+async fn a_load_batch_by_batch_writes_what_one_upsert_per_batch_writes() {
+    let stores = Stores::new().await;
+    for (db, store) in &stores.all {
+        let (loaded, upserted) = (workspace(store).await, workspace(store).await);
+        let (how, reports) = load(store, loaded.id, 0, overlapping_batches()).await.unwrap();
+        assert_eq!(how, Loaded::Batches, "{db}");
+        let mut expected = Vec::new();
+        for batch in overlapping_batches() {
+            expected.push(store.upsert_contacts(upserted.id, &batch, 10).await.unwrap());
+        }
+        assert_eq!(reports, expected, "{db}: the same reports, batch by batch");
+        let written = contents(store, loaded.id).await;
+        assert_same(db, &written, &contents(store, upserted.id).await);
+
+        // What the batches decide, so that the comparison cannot pass with both wrong.
+        assert_eq!((reports[0].created, reports[1].created, reports[2].updated), (200, 200, 100), "{db}");
+        assert_eq!(reports[6].rejected.len(), 3, "{db}: {:?}", reports[6]);
+        assert_eq!(reports[7].unchanged, 100, "{db}: the same updates again change nothing");
+        let by_ext: BTreeMap<&str, &(Contact, Vec<String>)> =
+            written.iter().filter_map(|w| w.0.external_id.as_deref().map(|e| (e, w))).collect();
+        assert_eq!(by_ext["t0"].0.email.as_deref(), Some("u0@example.test"), "{db}: an email given up, taken");
+        assert_eq!(by_ext["u0"].0.email.as_deref(), Some("moved@example.test"), "{db}");
+        assert_eq!(by_ext["u2"].1, vec!["a".to_owned(), "b".to_owned()], "{db}");
+        assert_eq!(by_ext["v0"].1, vec!["a".to_owned(), "b".to_owned(), "late".to_owned()], "{db}");
+        assert_eq!(by_ext["w5"].0.name.as_deref(), Some("Five"), "{db}: matched by email");
+        assert_eq!(by_ext["v50"].0.phone.as_deref(), Some("+150"), "{db}");
+    }
+    stores.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_load_batch_by_batch_that_fails_keeps_the_batches_before_and_none_after() {
+    let stores = Stores::new().await;
+    for (db, store) in &stores.all {
+        let ws = workspace(store).await;
+        let trigger = match store.dialect() {
+            Dialect::Sqlite => {
+                "CREATE TRIGGER refuse_bang BEFORE INSERT ON tags WHEN NEW.name = 'bang' \
+                 BEGIN SELECT RAISE(ABORT, 'bang refused'); END"
+            }
+            Dialect::Postgres => {
+                "CREATE FUNCTION refuse_bang() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                 IF NEW.name = 'bang' THEN RAISE EXCEPTION 'bang refused'; END IF; RETURN NEW; END $$; \
+                 CREATE TRIGGER refuse_bang BEFORE INSERT ON tags FOR EACH ROW EXECUTE FUNCTION refuse_bang()"
+            }
+        };
+        store.execute_raw(trigger).await.unwrap();
+        let batch = |prefix: &str, n: usize| -> Vec<ContactInput> {
+            (0..n).map(|i| input(json!({"external_id": format!("{prefix}{i}")}))).collect()
+        };
+        let mut failing = batch("b", 100);
+        failing.push(input(json!({"external_id": "bang", "tags": ["bang"]})));
+        // The batch after the failing one shares no key with it: on PostgreSQL it is written
+        // while the failing one is, and must be rolled back.
+        let batches = vec![batch("a", 100), failing, batch("c", 2_000), batch("d", 100)];
+        let failed = load(store, ws.id, 0, batches).await;
+        assert!(failed.as_ref().is_err_and(|e| e.to_string().contains("bang refused")), "{db}: {failed:?}");
+        let kept = contents(store, ws.id).await;
+        let prefixes: std::collections::BTreeSet<char> =
+            kept.iter().filter_map(|k| k.0.external_id.as_ref().and_then(|e| e.chars().next())).collect();
+        assert_eq!(prefixes, ['a'].into(), "{db}: only the batch before the failing one");
+        assert_eq!(kept.len(), 100, "{db}");
+        // Nothing left running writes later.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(store.count_contacts(ws.id, None).await.unwrap(), 100, "{db}");
+    }
+    stores.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_load_batch_by_batch_nobody_listens_to_stops_and_writes_nothing_after() {
+    let stores = Stores::new().await;
+    for (db, store) in &stores.all {
+        let ws = workspace(store).await;
+        let batches: Vec<Vec<ContactInput>> =
+            (0..6).map(|b| (0..500).map(|i| input(json!({"external_id": format!("{b}-{i}")}))).collect()).collect();
+        let (batches_tx, batches_rx) = mpsc::channel(6);
+        for batch in batches {
+            batches_tx.send(batch).await.unwrap();
+        }
+        drop(batches_tx);
+        let (reports_tx, mut reports_rx) = mpsc::channel(1);
+        let loading = {
+            let store = store.clone();
+            tokio::spawn(async move { store.load_contacts(ws.id, 0, 10, batches_rx, reports_tx).await })
+        };
+        let first = reports_rx.recv().await.unwrap();
+        assert_eq!(first.created, 500, "{db}");
+        drop(reports_rx);
+        assert_eq!(loading.await.unwrap().unwrap(), Loaded::Batches, "{db}");
+        // The first batch, and perhaps the one whose report found nobody (written before it
+        // was sent, as an upsert is), but no batch still being written when the load stopped.
+        let count = store.count_contacts(ws.id, None).await.unwrap();
+        assert!(count == 500 || count == 1_000 || count == 1_500, "{db}: {count}");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(store.count_contacts(ws.id, None).await.unwrap(), count, "{db}: written after the load returned");
+    }
+    stores.cleanup().await;
+}
