@@ -382,7 +382,7 @@ impl LoadedKeys {
     fn note(&mut self, slots: &[Slot]) {
         for slot in slots {
             let c = &slot.contact;
-            if slot.before.as_ref().is_some_and(|b| b.external_id == c.external_id && b.email == c.email) {
+            if slot.kept_keys() {
                 continue;
             }
             if let Some(e) = &c.external_id {

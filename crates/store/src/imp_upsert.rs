@@ -7,10 +7,42 @@
 // dialect's own (`sqlite_bulk.rs`: multi-row statements kept prepared; `postgres_bulk.rs`:
 // COPY). New contacts get their ids before they are written, so tagging them needs no lookup.
 
-/// A contact taking part in an upsert batch, with what it was before (None: new).
+/// A contact taking part in an upsert batch, and what it was before.
 struct Slot {
     contact: Contact,
-    before: Option<Contact>,
+    was: Was,
+}
+
+enum Was {
+    /// Created by this batch.
+    New,
+    /// Read, and not changed (yet): kept once, not copied for every contact a batch reads.
+    Same,
+    /// Read, then changed: what it was.
+    Before(Box<Contact>),
+}
+
+impl Slot {
+    fn is_new(&self) -> bool {
+        matches!(self.was, Was::New)
+    }
+
+    /// What the contact was, when the batch changed it.
+    fn changed_from(&self) -> Option<&Contact> {
+        match &self.was {
+            Was::Before(b) if **b != self.contact => Some(b),
+            _ => None,
+        }
+    }
+
+    /// Whether the contact came from the table with the external id and email it has now.
+    fn kept_keys(&self) -> bool {
+        match &self.was {
+            Was::New => false,
+            Was::Same => true,
+            Was::Before(b) => b.external_id == self.contact.external_id && b.email == self.contact.email,
+        }
+    }
 }
 
 impl Store {
@@ -58,7 +90,7 @@ async fn write_contacts<'a>(
     found: Vec<Contact>,
 ) -> Result<(UpsertReport, Vec<Slot>, Tagged<'a>)> {
     let mut report = UpsertReport::default();
-    let mut slots: Vec<Slot> = found.into_iter().map(|c| Slot { before: Some(c.clone()), contact: c }).collect();
+    let mut slots: Vec<Slot> = found.into_iter().map(|c| Slot { contact: c, was: Was::Same }).collect();
     let mut by_ext: HashMap<String, usize> = HashMap::new();
     let mut by_email: HashMap<(Role, String), usize> = HashMap::new();
     let index = |slots: &[Slot],
@@ -108,7 +140,10 @@ async fn write_contacts<'a>(
                 }
                 if changed {
                     report.updated += 1;
-                    slots[i].contact = updated;
+                    let before = std::mem::replace(&mut slots[i].contact, updated);
+                    if matches!(slots[i].was, Was::Same) {
+                        slots[i].was = Was::Before(Box::new(before));
+                    }
                     index(&slots, i, &mut by_ext, &mut by_email);
                 } else {
                     report.unchanged += 1;
@@ -126,7 +161,7 @@ async fn write_contacts<'a>(
                     continue;
                 }
                 report.created += 1;
-                slots.push(Slot { contact, before: None });
+                slots.push(Slot { contact, was: Was::New });
                 index(&slots, slots.len() - 1, &mut by_ext, &mut by_email);
                 if !input.tags.is_empty() {
                     tagged.push((slots.len() - 1, &input.tags));
@@ -135,15 +170,15 @@ async fn write_contacts<'a>(
         }
     }
 
-    let fresh = slots.iter().filter(|s| s.before.is_none()).count();
+    let fresh = slots.iter().filter(|s| s.is_new()).count();
     let ids = reserve_contact_ids(tx, fresh).await?;
-    for (slot, id) in slots.iter_mut().filter(|s| s.before.is_none()).zip(ids) {
+    for (slot, id) in slots.iter_mut().filter(|s| s.is_new()).zip(ids) {
         slot.contact.id = id;
     }
-    let new: Vec<&Contact> = slots.iter().filter(|s| s.before.is_none()).map(|s| &s.contact).collect();
+    let new: Vec<&Contact> = slots.iter().filter(|s| s.is_new()).map(|s| &s.contact).collect();
     insert_new_contacts(tx, &new).await?;
     let changed: Vec<(&Contact, &Contact)> =
-        slots.iter().filter_map(|s| s.before.as_ref().filter(|b| **b != s.contact).map(|b| (&s.contact, b))).collect();
+        slots.iter().filter_map(|s| s.changed_from().map(|b| (&s.contact, b))).collect();
     update_changed_contacts(tx, ws, &changed).await?;
     Ok((report, slots, tagged))
 }
