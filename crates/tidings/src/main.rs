@@ -14,6 +14,9 @@ use settings::{Overrides, Settings};
 use tidings_store::{Store, Workspace};
 use tidings_web::{AppState, WebConfig, provision};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Tidings: a self-hosted customer-messaging server.
 #[derive(Parser)]
 #[command(name = "tidings", version, about, long_about = None)]
