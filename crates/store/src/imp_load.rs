@@ -55,12 +55,12 @@ impl Store {
     /// writes one, but read while the batch before it is still being written, on another
     /// connection, when the two share no key (`Keys`). One backend writing a batch keeps one
     /// core busy, and the rest of a batch's work (reading the file, matching, deciding) used to
-    /// wait for it. Both transactions see the table as it was before either, and no contact
-    /// either reads by a key can be changed by the other, so each decides exactly what it would
-    /// have decided after the other. Commits stay in order, each batch's report sent after its
-    /// own: the next one creates tags only once the one before has committed, so neither ever
-    /// waits for a row the other inserted. A batch that names a key of the one in flight waits
-    /// for that one's commit before it reads anything.
+    /// wait for it. The next batch reads the table without the writes of the one in flight,
+    /// but no contact it reads by a key can be changed or created by that one, so it decides
+    /// exactly what it would have decided after that one's commit. Commits stay in order, each
+    /// batch's report sent after its own: the next one creates tags only once the one before
+    /// has committed, so neither ever waits for a row the other inserted. A batch that names a
+    /// key of the one in flight waits for that one's commit before it reads anything.
     async fn load_overlapped(
         &self,
         ws: i64,
