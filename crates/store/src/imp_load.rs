@@ -60,7 +60,10 @@ impl Store {
     /// exactly what it would have decided after that one's commit. Commits stay in order, each
     /// batch's report sent after its own: the next one creates tags only once the one before
     /// has committed, so neither ever waits for a row the other inserted. A batch that names a
-    /// key of the one in flight waits for that one's commit before it reads anything.
+    /// key of the one in flight waits for that one's commit before it reads anything. A batch
+    /// that breaks a unique index, because another writer took one of its keys first (a run of
+    /// the same import that took this one over, an API call), is rolled back and written again
+    /// alone, and so is the one beside it, which read the table before that.
     async fn load_overlapped(
         &self,
         ws: i64,
@@ -90,7 +93,7 @@ impl Store {
     ) -> Result<()> {
         while let Some(batch) = batches.recv().await {
             if let Some(last) = in_flight.take_if(|f| f.keys.shares_any(&batch))
-                && !last.finish(reports).await?
+                && !self.finish(last, &mut None, ws, now, reports).await?
             {
                 return Ok(());
             }
@@ -99,10 +102,23 @@ impl Store {
             let keys = Keys::of(&batch, &found);
             let (then, turn) = oneshot::channel();
             let task = tokio::spawn(async move {
-                let (report, slots, tagged) = write_contacts(&mut tx, ws, &batch, now, found).await?;
-                turn.await.map_err(|_| StoreError::Stopped)?;
-                apply_tags(&mut tx, ws, &slots, &tagged, now).await?;
-                Ok((tx, report))
+                let written = async {
+                    let (report, slots, tagged) = write_contacts(&mut tx, ws, &batch, now, found).await?;
+                    turn.await.map_err(|_| StoreError::Stopped)?;
+                    apply_tags(&mut tx, ws, &slots, &tagged, now).await?;
+                    Ok(report)
+                }
+                .await;
+                match written {
+                    Ok(report) => Ok(Written::Done(tx, report)),
+                    // Another writer took a key first, or the batch before this one has to be
+                    // written again: this one goes again after it, one batch at a time.
+                    Err(e) if is_unique_violation(&e) || matches!(e, StoreError::Stopped) => {
+                        tx.rollback().await?;
+                        Ok(Written::Again(batch))
+                    }
+                    Err(e) => Err(e),
+                }
             });
             match in_flight.replace(InFlight { task, keys, then: None }) {
                 // Nothing in flight: nothing to wait for before creating tags.
@@ -111,16 +127,56 @@ impl Store {
                 }
                 Some(mut last) => {
                     last.then = Some(then);
-                    if !last.finish(reports).await? {
+                    if !self.finish(last, in_flight, ws, now, reports).await? {
                         return Ok(());
                     }
                 }
             }
         }
         if let Some(last) = in_flight.take() {
-            last.finish(reports).await?;
+            self.finish(last, &mut None, ws, now, reports).await?;
         }
         Ok(())
+    }
+
+    /// Waits for `last` to be written, commits it and sends its report. When it has to go again
+    /// (`Written::Again`), the batch written beside it (taken from `beside`, which read the
+    /// table before `last` was redone) is stopped too, and both go again in order, each alone.
+    /// False when nobody listens any more.
+    async fn finish(
+        &self,
+        last: InFlight,
+        beside: &mut Option<InFlight>,
+        ws: i64,
+        now: i64,
+        reports: &mpsc::Sender<UpsertReport>,
+    ) -> Result<bool> {
+        let batch = match written(last.task).await? {
+            Written::Done(tx, report) => {
+                tx.commit().await?;
+                if let Some(then) = last.then {
+                    let _ = then.send(());
+                }
+                return Ok(reports.send(report).await.is_ok());
+            }
+            Written::Again(batch) => batch,
+        };
+        // Its turn never comes: the batch beside it stops before its tags and rolls back.
+        drop(last.then);
+        let mut again = vec![batch];
+        if let Some(next) = beside.take() {
+            match written(next.task).await? {
+                Written::Again(batch) => again.push(batch),
+                Written::Done(..) => unreachable!("a batch wrote its tags before its turn"),
+            }
+        }
+        for batch in again {
+            let report = self.upsert_batch(ws, &batch, now).await?;
+            if reports.send(report).await.is_err() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// A transaction that holds the contacts table alone, when a load of `expected` contacts
@@ -155,25 +211,26 @@ impl Store {
 
 /// A batch of `Store::load_overlapped` being written on its own connection.
 struct InFlight {
-    task: tokio::task::JoinHandle<Result<(sqlx::Transaction<'static, Db>, UpsertReport)>>,
+    task: tokio::task::JoinHandle<Result<Written>>,
     keys: Keys,
     /// Tells the next batch, once this one has committed, that it may create tags.
     then: Option<oneshot::Sender<()>>,
 }
 
-impl InFlight {
-    /// Waits for the batch to be written, commits it and sends its report. False when nobody
-    /// listens any more.
-    async fn finish(self, reports: &mpsc::Sender<UpsertReport>) -> Result<bool> {
-        let (tx, report) = match self.task.await {
-            Ok(written) => written?,
-            Err(e) => std::panic::resume_unwind(e.into_panic()),
-        };
-        tx.commit().await?;
-        if let Some(then) = self.then {
-            let _ = then.send(());
-        }
-        Ok(reports.send(report).await.is_ok())
+/// How a batch of `Store::load_overlapped` ended its write.
+enum Written {
+    /// Written, to be committed in its turn.
+    Done(sqlx::Transaction<'static, Db>, UpsertReport),
+    /// Rolled back, to be written again alone: another writer took one of its keys first, or
+    /// the batch before it has to go again.
+    Again(Vec<ContactInput>),
+}
+
+/// What a batch's task came to.
+async fn written(task: tokio::task::JoinHandle<Result<Written>>) -> Result<Written> {
+    match task.await {
+        Ok(written) => written,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
 }
 

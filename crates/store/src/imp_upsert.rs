@@ -46,8 +46,22 @@ impl Slot {
 }
 
 impl Store {
-    /// `Store::upsert_contacts`: one batch in one transaction.
+    /// `Store::upsert_contacts`: one batch in one transaction. On PostgreSQL another writer
+    /// (a run of the same import that took this one over, an API call) can create a contact
+    /// with one of the batch's keys after the batch read none: the batch then breaks a unique
+    /// index, and is read and decided again, seeing that contact.
     async fn upsert_batch(&self, ws: i64, inputs: &[ContactInput], now: i64) -> Result<UpsertReport> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.upsert_batch_once(ws, inputs, now).await {
+                Err(e) if is_unique_violation(&e) && attempt < UPSERT_ATTEMPTS => {}
+                done => return done,
+            }
+        }
+    }
+
+    async fn upsert_batch_once(&self, ws: i64, inputs: &[ContactInput], now: i64) -> Result<UpsertReport> {
         // SQLite: take the write lock first, so the ids reserved below are still free when the
         // rows are written (and no other process's commit can stale this transaction's reads).
         let mut tx = match DIALECT {
@@ -60,6 +74,14 @@ impl Store {
         tx.commit().await?;
         Ok(report)
     }
+}
+
+/// How many times an upsert's batch is tried while other writers keep taking its keys first.
+const UPSERT_ATTEMPTS: u32 = 5;
+
+/// Whether `e` is a unique index broken by a row another transaction committed.
+fn is_unique_violation(e: &StoreError) -> bool {
+    matches!(e, StoreError::Database(sqlx::Error::Database(db)) if db.is_unique_violation())
 }
 
 /// Writes one batch in `tx`, given `found`: the contacts of `ws` it could update or collide

@@ -372,3 +372,27 @@ async fn a_load_batch_by_batch_nobody_listens_to_stops_and_writes_nothing_after(
     }
     stores.cleanup().await;
 }
+
+#[tokio::test]
+async fn upserts_of_the_same_new_contacts_at_once_both_succeed_and_create_each_once() {
+    let stores = Stores::new().await;
+    for (db, store) in &stores.all {
+        let ws = workspace(store).await;
+        let batch = || -> Vec<ContactInput> {
+            (0..2_000)
+                .map(|i| input(json!({"external_id": format!("s{i}"), "email": format!("s{i}@example.test")})))
+                .collect()
+        };
+        // On PostgreSQL both read none of them, and the one that commits second breaks the
+        // unique index on external ids: it reads and decides again.
+        let (a, b) = (store.clone(), store.clone());
+        let (first, second) = tokio::join!(async move { a.upsert_contacts(ws.id, &batch(), 10).await }, async move {
+            b.upsert_contacts(ws.id, &batch(), 10).await
+        });
+        let (first, second) = (first.unwrap(), second.unwrap());
+        assert_eq!(first.created + second.created, 2_000, "{db}: {first:?} {second:?}");
+        assert_eq!(first.unchanged + second.unchanged, 2_000, "{db}");
+        assert_eq!(store.count_contacts(ws.id, None).await.unwrap(), 2_000, "{db}");
+    }
+    stores.cleanup().await;
+}
