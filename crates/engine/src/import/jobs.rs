@@ -425,7 +425,13 @@ impl Engine {
         // that takes over.
         let _ = std::fs::remove_file(&path);
         let finished = self.store().finish_import(ws.id, id, run, &end, self.now()).await;
-        self.running_imports.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
+        {
+            let mut running = self.running_imports.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            // This run's own: a run of the same import that took this one over here keeps its.
+            if running.get(&id).is_some_and(|t| Arc::ptr_eq(t, &tracker)) {
+                running.remove(&id);
+            }
+        }
         match finished {
             Ok(_) => self.publish(Event::ImportChanged { workspace: ws.id, import: id }),
             Err(e) => tracing::error!(import = id, "recording the end of an import failed: {e}"),

@@ -541,3 +541,73 @@ async fn a_run_another_server_took_over_stops_writing() {
         w.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn a_run_this_server_took_over_from_itself_is_the_one_its_page_follows() {
+    let mut text = String::from("external_id,email\n");
+    for i in 0..300_000 {
+        text.push_str(&format!("{i},p{i}@example.test\n"));
+    }
+    for w in World::both().await {
+        let db = w.db;
+        // One contact already: written batch by batch, with a heartbeat every tick.
+        let mut m = serde_json::Map::new();
+        m.insert("external_id".into(), json!("first"));
+        w.store
+            .upsert_contacts(w.ws.id, &[tidings_core::contact::ContactInput::parse(&m, &[]).unwrap()], 1)
+            .await
+            .unwrap();
+        let path = file("self.csv", text.as_bytes());
+        let import = w.engine.upload_import(&w.ws, w.owner.id, "self.csv", &path).await.unwrap();
+        let options = w.engine.import_preview(&w.ws, &import).await.unwrap().options(&[None, None]).unwrap();
+        w.engine.start_import(&w.ws, &import, options).await.unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while w.engine.import(&w.ws, import.id).await.unwrap().unwrap().counters.created == 0 {
+            assert!(std::time::Instant::now() < deadline, "{db}: nothing written");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // This server takes its own run over, as if it had stalled: run 2 starts here while
+        // run 1 is still going (on PostgreSQL, once its heartbeat looks old).
+        loop {
+            if db == "postgres" {
+                w.clock.advance(31);
+            }
+            if w.engine.resume_stopped_imports().await.unwrap() == (1, 0) {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{db}: not taken over");
+        }
+        // Run 1 sees within a tick or two that it was taken over, and ends.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        // The page follows run 2 as it goes, ahead of what it last wrote, not the database's
+        // counters: run 1's end left run 2's progress alone.
+        let live = loop {
+            let live = w.engine.import(&w.ws, import.id).await.unwrap().unwrap();
+            let stored = w.store.import(w.ws.id, import.id).await.unwrap().unwrap();
+            assert_eq!(stored.runs, 2, "{db}");
+            if live.status != ImportStatus::Running || live.counters.lines > stored.counters.lines {
+                break live;
+            }
+            assert!(std::time::Instant::now() < deadline, "{db}: stuck");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        assert_eq!(
+            live.status,
+            ImportStatus::Running,
+            "{db}: run 2 ended ({:?}) while its page showed the database's counters",
+            live.error
+        );
+        // Run 2 ends with every line.
+        let ended = loop {
+            let i = w.engine.import(&w.ws, import.id).await.unwrap().unwrap();
+            if i.status != ImportStatus::Running {
+                break i;
+            }
+            assert!(std::time::Instant::now() < deadline, "{db}: run 2 did not end");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!((ended.status, ended.counters.lines), (ImportStatus::Done, 300_000), "{db}: {ended:?}");
+        assert_eq!(w.store.count_contacts(w.ws.id, None).await.unwrap(), 300_001, "{db}");
+        w.cleanup().await;
+    }
+}
