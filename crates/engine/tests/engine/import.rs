@@ -497,30 +497,35 @@ async fn the_file_of_an_upload_never_started_goes_after_a_day() {
     }
 }
 
-#[tokio::test]
-async fn a_run_another_server_took_over_stops_writing() {
+/// Starts an import of `lines` new contacts into `w`'s workspace, which holds one contact first
+/// (so the import is written batch by batch, with a heartbeat every tick, not loaded in bulk in
+/// one transaction), and returns it once it has written some.
+async fn writing_an_import(w: &World, lines: u32) -> tidings_store::Import {
     let mut text = String::from("external_id,email\n");
-    for i in 0..200_000 {
+    for i in 0..lines {
         text.push_str(&format!("{i},p{i}@example.test\n"));
     }
+    let mut m = serde_json::Map::new();
+    m.insert("external_id".into(), json!("first"));
+    w.store.upsert_contacts(w.ws.id, &[tidings_core::contact::ContactInput::parse(&m, &[]).unwrap()], 1).await.unwrap();
+    let path = file("many.csv", text.as_bytes());
+    let import = w.engine.upload_import(&w.ws, w.owner.id, "many.csv", &path).await.unwrap();
+    let options = w.engine.import_preview(&w.ws, &import).await.unwrap().options(&[None, None]).unwrap();
+    w.engine.start_import(&w.ws, &import, options).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while w.engine.import(&w.ws, import.id).await.unwrap().unwrap().counters.created == 0 {
+        assert!(std::time::Instant::now() < deadline, "{}: nothing written", w.db);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    import
+}
+
+#[tokio::test]
+async fn a_run_another_server_took_over_stops_writing() {
     for w in World::both().await {
         let db = w.db;
-        // One contact already: written batch by batch, not loaded in bulk in one transaction.
-        let mut m = serde_json::Map::new();
-        m.insert("external_id".into(), json!("first"));
-        w.store
-            .upsert_contacts(w.ws.id, &[tidings_core::contact::ContactInput::parse(&m, &[]).unwrap()], 1)
-            .await
-            .unwrap();
-        let path = file("many.csv", text.as_bytes());
-        let import = w.engine.upload_import(&w.ws, w.owner.id, "many.csv", &path).await.unwrap();
-        let options = w.engine.import_preview(&w.ws, &import).await.unwrap().options(&[None, None]).unwrap();
-        w.engine.start_import(&w.ws, &import, options).await.unwrap();
+        let import = writing_an_import(&w, 200_000).await;
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while w.engine.import(&w.ws, import.id).await.unwrap().unwrap().counters.created == 0 {
-            assert!(std::time::Instant::now() < deadline, "{db}: nothing written");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
         // Another server takes it over (as if this one had stopped answering).
         let taken = w.store.take_over_imports(Some(w.ws.id), i64::MAX, w.engine.now(), 3).await.unwrap();
         assert_eq!(taken.resumed.len(), 1, "{db}");
@@ -544,28 +549,10 @@ async fn a_run_another_server_took_over_stops_writing() {
 
 #[tokio::test]
 async fn a_run_this_server_took_over_from_itself_is_the_one_its_page_follows() {
-    let mut text = String::from("external_id,email\n");
-    for i in 0..300_000 {
-        text.push_str(&format!("{i},p{i}@example.test\n"));
-    }
     for w in World::both().await {
         let db = w.db;
-        // One contact already: written batch by batch, with a heartbeat every tick.
-        let mut m = serde_json::Map::new();
-        m.insert("external_id".into(), json!("first"));
-        w.store
-            .upsert_contacts(w.ws.id, &[tidings_core::contact::ContactInput::parse(&m, &[]).unwrap()], 1)
-            .await
-            .unwrap();
-        let path = file("self.csv", text.as_bytes());
-        let import = w.engine.upload_import(&w.ws, w.owner.id, "self.csv", &path).await.unwrap();
-        let options = w.engine.import_preview(&w.ws, &import).await.unwrap().options(&[None, None]).unwrap();
-        w.engine.start_import(&w.ws, &import, options).await.unwrap();
+        let import = writing_an_import(&w, 300_000).await;
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while w.engine.import(&w.ws, import.id).await.unwrap().unwrap().counters.created == 0 {
-            assert!(std::time::Instant::now() < deadline, "{db}: nothing written");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
         // This server takes its own run over, as if it had stalled: run 2 starts here while
         // run 1 is still going (on PostgreSQL, once its heartbeat looks old).
         loop {

@@ -199,6 +199,22 @@ async fn a_load_is_written_in_batches_when_the_table_holds_more_contacts_than_it
     stores.cleanup().await;
 }
 
+/// Makes the database refuse to create the tag `name`, with the error "`name` refused".
+async fn refuse_tag(store: &Arc<dyn Store>, name: &str) {
+    let trigger = match store.dialect() {
+        Dialect::Sqlite => format!(
+            "CREATE TRIGGER refuse_{name} BEFORE INSERT ON tags WHEN NEW.name = '{name}' \
+             BEGIN SELECT RAISE(ABORT, '{name} refused'); END"
+        ),
+        Dialect::Postgres => format!(
+            "CREATE FUNCTION refuse_{name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+             IF NEW.name = '{name}' THEN RAISE EXCEPTION '{name} refused'; END IF; RETURN NEW; END $$; \
+             CREATE TRIGGER refuse_{name} BEFORE INSERT ON tags FOR EACH ROW EXECUTE FUNCTION refuse_{name}()"
+        ),
+    };
+    store.execute_raw(&trigger).await.unwrap();
+}
+
 #[tokio::test]
 async fn a_load_in_bulk_that_fails_keeps_nothing_and_leaves_every_index() {
     let stores = Stores::new().await;
@@ -206,18 +222,7 @@ async fn a_load_in_bulk_that_fails_keeps_nothing_and_leaves_every_index() {
         let ws = workspace(store).await;
         let indexes = contact_indexes(store).await;
         // A tag the database refuses, in the second batch.
-        let trigger = match store.dialect() {
-            Dialect::Sqlite => {
-                "CREATE TRIGGER refuse_boom BEFORE INSERT ON tags WHEN NEW.name = 'boom' \
-                 BEGIN SELECT RAISE(ABORT, 'boom refused'); END"
-            }
-            Dialect::Postgres => {
-                "CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
-                 IF NEW.name = 'boom' THEN RAISE EXCEPTION 'boom refused'; END IF; RETURN NEW; END $$; \
-                 CREATE TRIGGER refuse_boom BEFORE INSERT ON tags FOR EACH ROW EXECUTE FUNCTION refuse_boom()"
-            }
-        };
-        store.execute_raw(trigger).await.unwrap();
+        refuse_tag(store, "boom").await;
         let first: Vec<ContactInput> = (0..200).map(|i| input(json!({"external_id": format!("f{i}")}))).collect();
         let second = vec![input(json!({"external_id": "b", "tags": ["boom"]}))];
         let failed = load(store, ws.id, BULK_LOAD_MIN, vec![first, second]).await;
@@ -241,19 +246,19 @@ fn overlapping_batches() -> Vec<Vec<ContactInput>> {
             })
             .collect()
     };
-    let updates = |prefix: &str| -> Vec<ContactInput> {
-        (0..100)
-            .map(|i| input(json!({"external_id": format!("{prefix}{i}"), "name": format!("{prefix} {i}"), "phone": format!("+1{i}")})))
+    let updates = |prefix: &str, ids: std::ops::Range<u32>| -> Vec<ContactInput> {
+        ids.map(|i| input(json!({"external_id": format!("{prefix}{i}"), "name": format!("{prefix} {i}"), "phone": format!("+1{i}")})))
             .collect()
     };
-    let mut gives_up = updates("w");
+    let mut gives_up = updates("w", 0..100);
     gives_up.push(input(json!({"external_id": "u0", "email": "moved@example.test"})));
     gives_up.push(input(json!({"external_id": "v0", "tags": ["late"]})));
     let mut takes = vec![
         input(json!({"external_id": "t0", "email": "u0@example.test"})),
         input(json!({"email": "v1@example.test", "role": "lead", "tags": ["late"]})),
     ];
-    takes.extend(updates("v").into_iter().skip(10));
+    // v0 to v9 stay as the batches before left them.
+    takes.extend(updates("v", 10..100));
     let collides = vec![
         input(json!({"external_id": "c0", "email": "v2@example.test"})),
         input(json!({"external_id": "v3", "email": "u0@example.test"})),
@@ -263,12 +268,12 @@ fn overlapping_batches() -> Vec<Vec<ContactInput>> {
     vec![
         people("u", vec!["a", "b"]),
         people("v", vec!["b", "a"]),
-        updates("u"),
+        updates("u", 0..100),
         people("w", vec!["c"]),
         gives_up,
         takes,
         collides,
-        updates("u"),
+        updates("u", 0..100),
     ]
 }
 
@@ -308,18 +313,7 @@ async fn a_load_batch_by_batch_that_fails_keeps_the_batches_before_and_none_afte
     let stores = Stores::new().await;
     for (db, store) in &stores.all {
         let ws = workspace(store).await;
-        let trigger = match store.dialect() {
-            Dialect::Sqlite => {
-                "CREATE TRIGGER refuse_bang BEFORE INSERT ON tags WHEN NEW.name = 'bang' \
-                 BEGIN SELECT RAISE(ABORT, 'bang refused'); END"
-            }
-            Dialect::Postgres => {
-                "CREATE FUNCTION refuse_bang() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
-                 IF NEW.name = 'bang' THEN RAISE EXCEPTION 'bang refused'; END IF; RETURN NEW; END $$; \
-                 CREATE TRIGGER refuse_bang BEFORE INSERT ON tags FOR EACH ROW EXECUTE FUNCTION refuse_bang()"
-            }
-        };
-        store.execute_raw(trigger).await.unwrap();
+        refuse_tag(store, "bang").await;
         let batch = |prefix: &str, n: usize| -> Vec<ContactInput> {
             (0..n).map(|i| input(json!({"external_id": format!("{prefix}{i}")}))).collect()
         };
