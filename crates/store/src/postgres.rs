@@ -33,6 +33,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (19, "imports", include_str!("../migrations/postgres/0019_imports.sql")),
     (21, "import_files", include_str!("../migrations/postgres/0021_import_files.sql")),
     (22, "import_runs", include_str!("../migrations/postgres/0022_import_runs.sql")),
+    (23, "email_domain_in_byte_order", include_str!("../migrations/postgres/0023_email_domain_in_byte_order.sql")),
 ];
 
 /// `column` is one of a list of ids bound at `$n`, as one `bigint[]` parameter.

@@ -65,17 +65,23 @@ pub fn compile(pred: &Pred, dialect: Dialect, alias: &str, out: &mut Sql) {
     out.text.push_str(&text);
 }
 
-/// "The contact is among the rows of `from`" (`from` is `table alias WHERE …`, `column` the
-/// contact id in it). SQLite gets an uncorrelated `IN`: it reads those rows once through their
+/// "The contact whose id is `id` is among the rows of `from`" (`from` is `table alias WHERE …`,
+/// `column` the contact id in it). SQLite gets an uncorrelated `IN`: it reads those rows once through their
 /// index, where a correlated `EXISTS` probed once per contact and made "email contains … OR has
 /// tag" over a million contacts 7x slower than by hand. PostgreSQL gets `EXISTS`, which it turns
 /// into a semi-join, or an anti-join under NOT ("has not received"), where `NOT IN` over a large
 /// subquery could be re-scanned per contact. The id columns are NOT NULL, so `IN` is never NULL.
-fn member_of(d: Dialect, alias: &str, from: &str, column: &str) -> String {
+fn member_of(d: Dialect, id: &str, from: &str, column: &str) -> String {
     match d {
-        Dialect::Sqlite => format!("{alias}.id IN (SELECT {column} FROM {from})"),
-        Dialect::Postgres => format!("EXISTS (SELECT 1 FROM {from} AND {column} = {alias}.id)"),
+        Dialect::Sqlite => format!("{id} IN (SELECT {column} FROM {from})"),
+        Dialect::Postgres => format!("EXISTS (SELECT 1 FROM {from} AND {column} = {id})"),
     }
+}
+
+/// "The contact whose id is `id` has the tag `tag`".
+fn tagged(d: Dialect, id: &str, tag: i64, out: &mut Sql) -> String {
+    let p = out.bind(SqlParam::Int(tag));
+    member_of(d, id, &format!("contact_tags ct WHERE ct.tag_id = {p}"), "ct.contact_id")
 }
 
 fn expr(pred: &Pred, d: Dialect, alias: &str, out: &mut Sql) -> String {
@@ -102,12 +108,14 @@ fn expr(pred: &Pred, d: Dialect, alias: &str, out: &mut Sql) -> String {
                 MessageHistory::Received => " AND d.state = 'sent'",
                 MessageHistory::Seen => " AND d.seen_at IS NOT NULL",
             };
-            member_of(d, alias, &format!("deliveries d WHERE d.message_id = {p}{stage}"), "d.contact_id")
+            member_of(
+                d,
+                &format!("{alias}.id"),
+                &format!("deliveries d WHERE d.message_id = {p}{stage}"),
+                "d.contact_id",
+            )
         }
-        Pred::HasTag(id) => {
-            let p = out.bind(SqlParam::Int(*id));
-            member_of(d, alias, &format!("contact_tags ct WHERE ct.tag_id = {p}"), "ct.contact_id")
-        }
+        Pred::HasTag(id) => tagged(d, &format!("{alias}.id"), *id, out),
         Pred::Test(Target::Column(b), Test::Contains(n)) if b.column == "email" && n.contains('@') => {
             email_contains(n, d, alias, out)
         }
@@ -120,6 +128,7 @@ fn expr(pred: &Pred, d: Dialect, alias: &str, out: &mut Sql) -> String {
 
 fn target_expr(target: &Target, d: Dialect, alias: &str, out: &mut Sql) -> String {
     match target {
+        Target::Column(b) if b.column == "email_domain" => domain(d, alias),
         Target::Column(b) => format!("{alias}.{}", b.column),
         Target::Custom { name, data_type } => {
             if let Some(e) = custom_literal(name, *data_type, d, &format!("{alias}.")) {
@@ -218,7 +227,7 @@ pub fn custom_targets(pred: &Pred) -> Vec<(String, DataType)> {
 /// alone, so the answer is the evaluator's for every email. SQLite's LIKE is cheaper than this
 /// (see `test_expr`): there the email gets the plain test.
 fn email_contains(needle: &str, d: Dialect, alias: &str, out: &mut Sql) -> String {
-    let (e, dom) = (format!("{alias}.email"), format!("{alias}.email_domain"));
+    let (e, dom) = (format!("{alias}.email"), domain(d, alias));
     let test = test_expr(&e, &Test::Contains(needle.to_owned()), d, out);
     if d == Dialect::Sqlite {
         return test;
@@ -226,6 +235,17 @@ fn email_contains(needle: &str, d: Dialect, alias: &str, out: &mut Sql) -> Strin
     let after = &needle[needle.rfind('@').map_or(0, |i| i + 1)..];
     let p = out.bind(SqlParam::Text(after.to_owned()));
     format!("((starts_with({dom}, {p}::text) OR {dom} IS NULL OR {e} LIKE '%@%@%') AND {test})")
+}
+
+/// The stored email domain, compared in byte order (code point order in UTF-8) on either
+/// database, as the evaluator compares strings. PostgreSQL indexes it so
+/// (`contacts_search_email`, migration 0023), whatever the database's collation, so that a
+/// range of it is exactly the domains that start alike.
+fn domain(d: Dialect, alias: &str) -> String {
+    match d {
+        Dialect::Sqlite => format!("{alias}.email_domain"),
+        Dialect::Postgres => format!("({alias}.email_domain COLLATE \"C\")"),
+    }
 }
 
 fn test_expr(v: &str, test: &Test, d: Dialect, out: &mut Sql) -> String {
@@ -304,20 +324,22 @@ fn escape_like(text: &str) -> String {
     out
 }
 
-/// One part of a count split by [`count_parts`]: the rows it reads (`FROM` text, the contacts
-/// table aliased as given) and the filter on them, ANDed to the caller's scope.
+/// One part of a count split by [`count_parts`]: the statement that counts it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CountPart {
-    pub from: String,
-    pub filter: String,
+    /// `SELECT COUNT(*) …` of the part's live contacts of the workspace.
+    pub sql: String,
+    /// The tag whose contacts this part reads one by one, by id (on SQLite): the caller weighs
+    /// their number against a test of every contact before it counts in parts.
+    pub tag: Option<i64>,
 }
 
 /// Alternatives one split count reads at most: the part for the k-th also tests the k−1 before it.
 const MAX_PARTS: usize = 4;
 
-/// An alternative of an OR that SQLite reads from an index of its own.
+/// An alternative of an OR that can be read from an index of its own.
 enum Alt<'a> {
-    /// Tagged: the tag's rows of `contact_tags`, then each contact by id.
+    /// Tagged: the tag's rows of `contact_tags`.
     Tag(i64),
     /// "Email contains `needle`" for an email with one `@`: its domain lies in `from..until`
     /// (the range of `contacts_search_email` where the domain starts with what follows the
@@ -349,7 +371,8 @@ fn alternatives(pred: &Pred) -> Option<Vec<Alt<'_>>> {
 }
 
 /// The least text above every text that starts with `prefix`, in code point order (SQLite's
-/// binary comparison of UTF-8): `prefix` with its last character that can be raised, raised.
+/// binary comparison of UTF-8, PostgreSQL's "C" collation): `prefix` with its last character that
+/// can be raised, raised.
 pub(super) fn prefix_end(prefix: &str) -> Option<String> {
     let mut chars: Vec<char> = prefix.chars().collect();
     while let Some(last) = chars.pop() {
@@ -363,57 +386,60 @@ pub(super) fn prefix_end(prefix: &str) -> Option<String> {
 }
 
 impl Alt<'_> {
-    /// Whether a contact (`alias`) is among this alternative's, as a test any row can take.
-    fn test(&self, alias: &str, out: &mut Sql) -> String {
+    /// Whether a contact is among this alternative's, as a test any row can take: `id` is the
+    /// contact's id, `alias` its row of `contacts` (which only a tag's test can do without).
+    fn test(&self, d: Dialect, alias: &str, id: &str, out: &mut Sql) -> String {
         let e = format!("{alias}.email");
         match self {
-            Alt::Tag(id) => expr(&Pred::HasTag(*id), Dialect::Sqlite, alias, out),
+            Alt::Tag(tag) => tagged(d, id, *tag, out),
             Alt::EmailDomain { needle, from, until } => {
-                let dom = format!("{alias}.email_domain");
+                let dom = domain(d, alias);
                 let mut range = format!("{dom} >= {}", out.bind(SqlParam::Text(from.clone())));
-                if let Some(u) = until {
-                    range.push_str(&format!(" AND {dom} < {}", out.bind(SqlParam::Text(u.clone()))));
+                let Some(u) = until else {
+                    let test = test_expr(&e, &Test::Contains((*needle).to_owned()), d, out);
+                    return format!("({range} AND {test})");
+                };
+                range.push_str(&format!(" AND {dom} < {}", out.bind(SqlParam::Text(u.clone()))));
+                // "Contains @gmail" (one `@`, first): the stored domain is the lowercased email
+                // after its last `@`, so a domain starting with "gmail" puts "@gmail" in the
+                // lowercased email, and an email with one `@` holds it only so. The range is the
+                // whole test; the emails with several `@` it leaves out are the next part's.
+                if needle.rfind('@') == Some(0) {
+                    return format!("({range})");
                 }
-                let test = test_expr(&e, &Test::Contains((*needle).to_owned()), Dialect::Sqlite, out);
+                let test = test_expr(&e, &Test::Contains((*needle).to_owned()), d, out);
                 format!("({range} AND {test})")
             }
             Alt::EmailSeveralAt { needle } => {
                 // Written as the partial index's own condition, so that it can serve this.
-                let test = test_expr(&e, &Test::Contains((*needle).to_owned()), Dialect::Sqlite, out);
+                let test = test_expr(&e, &Test::Contains((*needle).to_owned()), d, out);
                 format!("({e} LIKE '%@%@%' AND {test})")
-            }
-        }
-    }
-
-    /// The rows this alternative reads, and the condition that picks them there.
-    fn read(&self, alias: &str, out: &mut Sql) -> (String, String) {
-        match self {
-            // CROSS JOIN keeps the order: the tag's rows first, then one lookup by id each.
-            Alt::Tag(id) => (
-                format!("contact_tags t CROSS JOIN contacts {alias} ON {alias}.id = t.contact_id"),
-                format!("t.tag_id = {}", out.bind(SqlParam::Int(*id))),
-            ),
-            Alt::EmailDomain { .. } => (format!("contacts {alias}"), self.test(alias, out)),
-            Alt::EmailSeveralAt { .. } => {
-                (format!("contacts {alias} INDEXED BY contacts_search_email_several_at"), self.test(alias, out))
             }
         }
     }
 }
 
-/// `pred` counted as a sum of disjoint parts, when it is an OR whose every alternative SQLite
-/// can read from an index of its own ("email contains @gmail OR tagged vip"): the first
+/// `pred` counted as a sum of disjoint parts, when it is an OR whose every alternative can be
+/// read from an index of its own ("email contains @gmail OR tagged vip"): the first
 /// alternative's contacts, then the second's that are not the first's, and so on. A count
 /// written as one OR tests every contact of the workspace against each alternative; the parts
 /// read only the contacts each alternative's index holds, and test those against the
 /// alternatives before it. The sum is the OR's count: a contact is counted in the part of the
-/// first alternative it meets, and in no other.
+/// first alternative it meets, and in no other. Each part counts the live contacts (`alias`)
+/// of the workspace whose id is bound as `ws`.
 ///
-/// `None` for anything else, and on PostgreSQL, where one lookup by id per tagged contact cost
-/// more than the scan it saves (and the domain's range would need an index in byte order).
-pub fn count_parts(pred: &Pred, d: Dialect, alias: &str, out: &mut Sql) -> Option<Vec<CountPart>> {
+/// The parts differ by database in how they read a tag's contacts:
+/// - SQLite reads the tag's rows, then each contact by id, last of all (testing a domain on a
+///   tagged contact costs nothing, testing a tag on each contact of a domain a lookup). One
+///   lookup per contact costs more than a contact's share of a scan, so on a tag that holds most
+///   of the workspace one OR is cheaper: the caller weighs [`CountPart::tag`] first.
+/// - PostgreSQL counts the tag first, from `contact_tags` alone: its rows of the workspace less
+///   those of archived contacts (and of the tags before it). Reading the tagged contacts
+///   themselves would read most of the table, where a tag's contacts lie scattered; the email
+///   parts after it test the tag by id, which `contacts_search_email` holds.
+pub fn count_parts(pred: &Pred, d: Dialect, alias: &str, ws: &str, out: &mut Sql) -> Option<Vec<CountPart>> {
     let Pred::Any(ps) = pred else { return None };
-    if d != Dialect::Sqlite || ps.len() < 2 {
+    if ps.len() < 2 {
         return None;
     }
     let mut alts = Vec::new();
@@ -423,14 +449,46 @@ pub fn count_parts(pred: &Pred, d: Dialect, alias: &str, out: &mut Sql) -> Optio
     if alts.len() > MAX_PARTS {
         return None;
     }
+    // Tags last on SQLite, first on PostgreSQL (see above); the sum is the same in any order.
+    alts.sort_by_key(|a| matches!(a, Alt::Tag(_)) != (d == Dialect::Postgres));
+    let scope = format!("{alias}.workspace_id = {ws} AND {alias}.archived = FALSE");
     let mut parts = Vec::new();
     for (i, alt) in alts.iter().enumerate() {
-        let (from, lead) = alt.read(alias, out);
-        let mut filter = vec![lead];
+        let (sql, id, tag) = match (alt, d) {
+            (Alt::Tag(tag), Dialect::Sqlite) => {
+                let p = out.bind(SqlParam::Int(*tag));
+                // CROSS JOIN keeps the order: the tag's rows first, then one lookup by id each.
+                let from = format!("contact_tags t CROSS JOIN contacts {alias} ON {alias}.id = t.contact_id");
+                (
+                    format!("SELECT COUNT(*) FROM {from} WHERE {scope} AND t.tag_id = {p}"),
+                    format!("{alias}.id"),
+                    Some(*tag),
+                )
+            }
+            (Alt::Tag(tag), Dialect::Postgres) => {
+                let p = out.bind(SqlParam::Int(*tag));
+                let archived = format!("SELECT a.id FROM contacts a WHERE a.workspace_id = {ws} AND a.archived");
+                let sql = format!(
+                    "SELECT COUNT(*) FROM contact_tags t WHERE t.tag_id = {p} AND t.workspace_id = {ws} \
+                     AND t.contact_id NOT IN ({archived})"
+                );
+                (sql, "t.contact_id".to_owned(), None)
+            }
+            (Alt::EmailSeveralAt { .. }, Dialect::Sqlite) => {
+                let test = alt.test(d, alias, "", out);
+                let from = format!("contacts {alias} INDEXED BY contacts_search_email_several_at");
+                (format!("SELECT COUNT(*) FROM {from} WHERE {scope} AND {test}"), format!("{alias}.id"), None)
+            }
+            (Alt::EmailDomain { .. } | Alt::EmailSeveralAt { .. }, _) => {
+                let test = alt.test(d, alias, "", out);
+                (format!("SELECT COUNT(*) FROM contacts {alias} WHERE {scope} AND {test}"), format!("{alias}.id"), None)
+            }
+        };
+        let mut sql = sql;
         for before in &alts[..i] {
-            filter.push(format!("NOT COALESCE({}, FALSE)", before.test(alias, out)));
+            sql.push_str(&format!(" AND NOT COALESCE({}, FALSE)", before.test(d, alias, &id, out)));
         }
-        parts.push(CountPart { from, filter: filter.join(" AND ") });
+        parts.push(CountPart { sql, tag });
     }
     Some(parts)
 }

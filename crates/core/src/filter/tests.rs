@@ -177,36 +177,71 @@ fn custom_attributes_are_read_by_the_expression_their_index_holds() {
 }
 
 #[test]
-fn an_or_of_indexed_alternatives_is_counted_in_disjoint_parts_on_sqlite_only() {
+fn an_or_of_indexed_alternatives_is_counted_in_disjoint_parts() {
     use super::sql::{SqlParam, count_parts};
     let email = |n: &str| Pred::Test(Target::Column(builtin("email").unwrap()), Test::Contains(n.into()));
     let or = Pred::Any(vec![email("@gmail"), Pred::HasTag(7)]);
+    let scope = "c.workspace_id = $1 AND c.archived = FALSE";
+
+    // SQLite: the domain's range, the emails with several `@`, then the tag's contacts by id.
     let mut sql = Sql::new(1);
-    let parts = count_parts(&or, Dialect::Sqlite, "c", &mut sql).unwrap();
-    // The domain's range, the emails with several `@`, then the tag's contacts.
-    assert_eq!(parts.len(), 3);
-    assert_eq!(parts[0].from, "contacts c");
-    assert!(parts[0].filter.contains("c.email_domain >= $2 AND c.email_domain < $3"), "{}", parts[0].filter);
+    let parts = count_parts(&or, Dialect::Sqlite, "c", "$1", &mut sql).unwrap();
+    let dom = "c.email_domain";
+    // "@gmail" is the range alone: no email is read.
+    assert_eq!(parts[0].sql, format!("SELECT COUNT(*) FROM contacts c WHERE {scope} AND ({dom} >= $2 AND {dom} < $3)"));
     assert_eq!(sql.params[..2], [SqlParam::Text("gmail".into()), SqlParam::Text("gmaim".into())]);
-    assert!(parts[1].from.contains("INDEXED BY contacts_search_email_several_at"));
-    assert!(parts[1].filter.starts_with("(c.email LIKE '%@%@%' AND"), "{}", parts[1].filter);
-    assert!(parts[2].from.starts_with("contact_tags t CROSS JOIN contacts c"));
-    // Each part leaves out the contacts of every part before it.
+    assert!(parts[1].sql.contains("INDEXED BY contacts_search_email_several_at"), "{}", parts[1].sql);
+    assert!(parts[1].sql.contains("AND (c.email LIKE '%@%@%' AND"), "{}", parts[1].sql);
+    assert!(parts[2].sql.starts_with("SELECT COUNT(*) FROM contact_tags t CROSS JOIN contacts c"), "{}", parts[2].sql);
+    assert_eq!(parts.iter().map(|p| p.tag).collect::<Vec<_>>(), [None, None, Some(7)]);
     for (i, p) in parts.iter().enumerate() {
-        assert_eq!(p.filter.matches("NOT COALESCE(").count(), i, "{}", p.filter);
+        assert_eq!(p.sql.matches("NOT COALESCE(").count(), i, "{}", p.sql);
     }
-    // Not on PostgreSQL, not for an alternative without its own index, not for a needle that
-    // ends in `@` (emails without a domain may hold it), not for a lone alternative.
-    let name = Pred::Test(Target::Column(builtin("name").unwrap()), Test::Contains("x".into()));
-    for (pred, d) in [
-        (&or, Dialect::Postgres),
-        (&Pred::Any(vec![email("@gmail"), name]), Dialect::Sqlite),
-        (&Pred::Any(vec![email("x@"), Pred::HasTag(7)]), Dialect::Sqlite),
-        (&Pred::Any(vec![email("gmail"), Pred::HasTag(7)]), Dialect::Sqlite),
-        (&Pred::Any(vec![Pred::HasTag(7)]), Dialect::Sqlite),
-        (&Pred::All(vec![email("@gmail"), Pred::HasTag(7)]), Dialect::Sqlite),
-    ] {
-        assert_eq!(count_parts(pred, d, "c", &mut Sql::new(1)), None, "{pred:?}");
+
+    // PostgreSQL: the tag first, from `contact_tags` alone less the archived, then the email
+    // parts, which test the tag by id; the domain compared in byte order.
+    let mut sql = Sql::new(1);
+    let parts = count_parts(&or, Dialect::Postgres, "c", "$1", &mut sql).unwrap();
+    assert!(
+        parts[0].sql.starts_with("SELECT COUNT(*) FROM contact_tags t WHERE t.tag_id = $2 AND t.workspace_id = $1")
+    );
+    assert!(
+        parts[0]
+            .sql
+            .contains("t.contact_id NOT IN (SELECT a.id FROM contacts a WHERE a.workspace_id = $1 AND a.archived)")
+    );
+    let dom = "(c.email_domain COLLATE \"C\")";
+    assert!(
+        parts[1].sql.contains(&format!("AND ({dom} >= $3 AND {dom} < $4) AND NOT COALESCE(EXISTS (")),
+        "{}",
+        parts[1].sql
+    );
+    assert!(parts[2].sql.contains("AND (c.email LIKE '%@%@%' AND"), "{}", parts[2].sql);
+    assert!(parts.iter().all(|p| p.tag.is_none()));
+    for (i, p) in parts.iter().enumerate() {
+        assert_eq!(p.sql.matches("NOT COALESCE(").count(), i, "{}", p.sql);
+    }
+
+    for d in [Dialect::Sqlite, Dialect::Postgres] {
+        // A needle with more before its `@` tests the email inside the range.
+        let or = Pred::Any(vec![email("n@gmail"), email("@x")]);
+        let parts = count_parts(&or, d, "c", "$1", &mut Sql::new(1)).unwrap();
+        assert!(parts[0].sql.contains("< $3 AND "), "{}", parts[0].sql);
+        // "@x" is its range alone again.
+        assert_eq!(parts.len(), 4);
+        assert!(parts[2].sql.contains(" < $10) AND NOT COALESCE("), "{}", parts[2].sql);
+        // Not for an alternative without its own index, not for a needle that ends in `@`
+        // (emails without a domain may hold it) or has none, not for a lone alternative.
+        let name = Pred::Test(Target::Column(builtin("name").unwrap()), Test::Contains("x".into()));
+        for pred in [
+            &Pred::Any(vec![email("@gmail"), name]),
+            &Pred::Any(vec![email("x@"), Pred::HasTag(7)]),
+            &Pred::Any(vec![email("gmail"), Pred::HasTag(7)]),
+            &Pred::Any(vec![Pred::HasTag(7)]),
+            &Pred::All(vec![email("@gmail"), Pred::HasTag(7)]),
+        ] {
+            assert_eq!(count_parts(pred, d, "c", "$1", &mut Sql::new(1)), None, "{pred:?}");
+        }
     }
 }
 

@@ -130,7 +130,7 @@ async fn email_contains_with_an_at_sign_matches_the_evaluator_for_every_shape_of
                 let (sql, memory) = both(store, ws.id, &[], &saved, &leaf).await;
                 assert_eq!(sql, memory, "{db}: email {op} {needle}");
                 assert!(!sql.contains(&gone.id), "{db}: archived");
-                // Counted on SQLite as disjoint parts, each read from its own index, where every
+                // Counted as disjoint parts, each read from its own index, where every
                 // alternative has one (`count_parts`): in either order, beside a second tag
                 // (contacts with both tags count once), and with too many alternatives to split.
                 let vip_leaf = json!({"field": "tag_id", "operator": "=", "value": vip.id});
