@@ -66,9 +66,9 @@ pub fn compile(pred: &Pred, dialect: Dialect, alias: &str, out: &mut Sql) {
 }
 
 /// "The contact whose id is `id` is among the rows of `from`" (`from` is `table alias WHERE …`,
-/// `column` the contact id in it). SQLite gets an uncorrelated `IN`: it reads those rows once through their
-/// index, where a correlated `EXISTS` probed once per contact and made "email contains … OR has
-/// tag" over a million contacts 7x slower than by hand. PostgreSQL gets `EXISTS`, which it turns
+/// `column` the contact id in it). SQLite gets an uncorrelated `IN`: it reads those rows once
+/// through their index, where a correlated `EXISTS` probed once per contact and made "email
+/// contains … OR has tag" over a million contacts 7x slower than by hand. PostgreSQL gets `EXISTS`, which it turns
 /// into a semi-join, or an anti-join under NOT ("has not received"), where `NOT IN` over a large
 /// subquery could be re-scanned per contact. The id columns are NOT NULL, so `IN` is never NULL.
 fn member_of(d: Dialect, id: &str, from: &str, column: &str) -> String {
@@ -452,18 +452,15 @@ pub fn count_parts(pred: &Pred, d: Dialect, alias: &str, ws: &str, out: &mut Sql
     // Tags last on SQLite, first on PostgreSQL (see above); the sum is the same in any order.
     alts.sort_by_key(|a| matches!(a, Alt::Tag(_)) != (d == Dialect::Postgres));
     let scope = format!("{alias}.workspace_id = {ws} AND {alias}.archived = FALSE");
+    let row_id = format!("{alias}.id");
     let mut parts = Vec::new();
     for (i, alt) in alts.iter().enumerate() {
-        let (sql, id, tag) = match (alt, d) {
+        let (mut sql, id, tag) = match (alt, d) {
             (Alt::Tag(tag), Dialect::Sqlite) => {
                 let p = out.bind(SqlParam::Int(*tag));
                 // CROSS JOIN keeps the order: the tag's rows first, then one lookup by id each.
                 let from = format!("contact_tags t CROSS JOIN contacts {alias} ON {alias}.id = t.contact_id");
-                (
-                    format!("SELECT COUNT(*) FROM {from} WHERE {scope} AND t.tag_id = {p}"),
-                    format!("{alias}.id"),
-                    Some(*tag),
-                )
+                (format!("SELECT COUNT(*) FROM {from} WHERE {scope} AND t.tag_id = {p}"), row_id.clone(), Some(*tag))
             }
             (Alt::Tag(tag), Dialect::Postgres) => {
                 let p = out.bind(SqlParam::Int(*tag));
@@ -475,16 +472,15 @@ pub fn count_parts(pred: &Pred, d: Dialect, alias: &str, ws: &str, out: &mut Sql
                 (sql, "t.contact_id".to_owned(), None)
             }
             (Alt::EmailSeveralAt { .. }, Dialect::Sqlite) => {
-                let test = alt.test(d, alias, "", out);
+                let test = alt.test(d, alias, &row_id, out);
                 let from = format!("contacts {alias} INDEXED BY contacts_search_email_several_at");
-                (format!("SELECT COUNT(*) FROM {from} WHERE {scope} AND {test}"), format!("{alias}.id"), None)
+                (format!("SELECT COUNT(*) FROM {from} WHERE {scope} AND {test}"), row_id.clone(), None)
             }
             (Alt::EmailDomain { .. } | Alt::EmailSeveralAt { .. }, _) => {
-                let test = alt.test(d, alias, "", out);
-                (format!("SELECT COUNT(*) FROM contacts {alias} WHERE {scope} AND {test}"), format!("{alias}.id"), None)
+                let test = alt.test(d, alias, &row_id, out);
+                (format!("SELECT COUNT(*) FROM contacts {alias} WHERE {scope} AND {test}"), row_id.clone(), None)
             }
         };
-        let mut sql = sql;
         for before in &alts[..i] {
             sql.push_str(&format!(" AND NOT COALESCE({}, FALSE)", before.test(d, alias, &id, out)));
         }
