@@ -482,7 +482,13 @@ pub fn count_parts(pred: &Pred, d: Dialect, alias: &str, ws: &str, out: &mut Sql
             }
         };
         for before in &alts[..i] {
-            sql.push_str(&format!(" AND NOT COALESCE({}, FALSE)", before.test(d, alias, &id, out)));
+            let test = before.test(d, alias, &id, out);
+            // A tag's test is never NULL, and a bare NOT EXISTS lets PostgreSQL plan an anti-join,
+            // which a large tag's rows need: a hashed test per row must fit in `work_mem`.
+            sql.push_str(&match before {
+                Alt::Tag(_) => format!(" AND NOT {test}"),
+                _ => format!(" AND NOT COALESCE({test}, FALSE)"),
+            });
         }
         parts.push(CountPart { sql, tag });
     }
