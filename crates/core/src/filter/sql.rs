@@ -431,12 +431,13 @@ impl Alt<'_> {
 /// The parts differ by database in how they read a tag's contacts:
 /// - SQLite reads the tag's rows, then each contact by id, last of all (testing a domain on a
 ///   tagged contact costs nothing, testing a tag on each contact of a domain a lookup). One
-///   lookup per contact costs more than a contact's share of a scan, so on a tag that holds most
-///   of the workspace one OR is cheaper: the caller weighs [`CountPart::tag`] first.
+///   lookup per contact costs several times a contact's share of a scan, so on a tag that holds
+///   a large share of the workspace one OR is cheaper: the caller weighs [`CountPart::tag`].
 /// - PostgreSQL counts the tag first, from `contact_tags` alone: its rows of the workspace less
 ///   those of archived contacts (and of the tags before it). Reading the tagged contacts
 ///   themselves would read most of the table, where a tag's contacts lie scattered; the email
-///   parts after it test the tag by id, which `contacts_search_email` holds.
+///   parts after it leave the tag's contacts out by id (which `contacts_search_email` holds),
+///   an anti-join.
 pub fn count_parts(pred: &Pred, d: Dialect, alias: &str, ws: &str, out: &mut Sql) -> Option<Vec<CountPart>> {
     let Pred::Any(ps) = pred else { return None };
     if ps.len() < 2 {
