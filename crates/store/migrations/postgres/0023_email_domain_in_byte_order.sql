@@ -1,5 +1,5 @@
 -- "Email contains @gmail OR tagged vip", counted in parts (`filter::sql::count_parts`), reads the
--- range of email domains that start with "gmail" and tests each contact there for the tag by id.
+-- range of email domains that start with "gmail" less the tag's contacts, by id.
 -- A range of an index is that prefix only in byte order, so the domain is indexed in the "C"
 -- collation whatever the database's own is (the compiled filters read it so, equality included:
 -- `filter::sql::domain`), and the id is held beside it, so that the range is read from the index
