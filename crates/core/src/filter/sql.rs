@@ -472,14 +472,14 @@ pub fn count_parts(pred: &Pred, d: Dialect, alias: &str, ws: &str, out: &mut Sql
                 );
                 (sql, "t.contact_id".to_owned(), None)
             }
-            (Alt::EmailSeveralAt { .. }, Dialect::Sqlite) => {
-                let test = alt.test(d, alias, &row_id, out);
-                let from = format!("contacts {alias} INDEXED BY contacts_search_email_several_at");
-                (format!("SELECT COUNT(*) FROM {from} WHERE {scope} AND {test}"), row_id.clone(), None)
-            }
             (Alt::EmailDomain { .. } | Alt::EmailSeveralAt { .. }, _) => {
                 let test = alt.test(d, alias, &row_id, out);
-                (format!("SELECT COUNT(*) FROM contacts {alias} WHERE {scope} AND {test}"), row_id.clone(), None)
+                // SQLite is named the partial index; PostgreSQL finds it by its condition.
+                let hint = match (alt, d) {
+                    (Alt::EmailSeveralAt { .. }, Dialect::Sqlite) => " INDEXED BY contacts_search_email_several_at",
+                    _ => "",
+                };
+                (format!("SELECT COUNT(*) FROM contacts {alias}{hint} WHERE {scope} AND {test}"), row_id.clone(), None)
             }
         };
         for before in &alts[..i] {
