@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde_json::{Value as Json, json};
 use tidings_core::attribute::{CustomAttribute, DataType};
-use tidings_core::contact::{Contact, Role};
+use tidings_core::contact::{Contact, ContactInput, Role};
 use tidings_core::dates::Clock;
 use tidings_core::filter::eval::{Facts, matches};
 use tidings_core::filter::{Schema, compile};
@@ -160,6 +160,72 @@ async fn email_contains_with_an_at_sign_matches_the_evaluator_for_every_shape_of
             both(store, ws.id, &[], &saved, &json!({"field": "email", "operator": "~", "value": "@gmail"})).await;
         let want: BTreeSet<i64> = [0, 1, 2, 4, 5, 7, 9, 10, 11, 12, 15].iter().map(|i| saved[*i].id).collect();
         assert_eq!(sql, want, "{db}");
+    }
+    stores.cleanup().await;
+}
+
+/// "email contains @gmail OR tagged T" is counted in disjoint parts (`count_parts`); SQLite
+/// reads T's contacts one by one there, so it does so only while T holds at most 20,000 of them
+/// or a fifth of all contacts, and past that counts in one pass (PostgreSQL counts a tag from
+/// `contact_tags` alone, however large). Either way, on either database, the count and the
+/// search's total are the ones the data was built to give, archived contacts left out.
+#[tokio::test]
+async fn a_tag_or_an_email_counts_the_same_whether_the_tag_is_small_or_large() {
+    const N: usize = 25_000;
+    // 22,500 contacts tagged `many` (more than 20,000 and a fifth of 25,000), 250 `few`; a
+    // third at gmail.
+    let many = |i: usize| !i.is_multiple_of(10);
+    let few = |i: usize| i % 100 == 1;
+    let gmail = |i: usize| i.is_multiple_of(3);
+    let stores = Stores::new().await;
+    for (db, store) in &stores.all {
+        let ws = workspace(store).await;
+        let inputs: Vec<ContactInput> = (0..N)
+            .map(|i| {
+                let domain = if gmail(i) { "gmail.com" } else { "example.test" };
+                let obj = json!({"external_id": format!("u{i}"), "email": format!("u{i}@{domain}")});
+                let mut input = ContactInput::parse(obj.as_object().unwrap(), &[]).unwrap();
+                input.tags = [(many(i), "many"), (few(i), "few")]
+                    .iter()
+                    .filter(|(on, _)| *on)
+                    .map(|(_, t)| (*t).to_owned())
+                    .collect();
+                input
+            })
+            .collect();
+        for batch in inputs.chunks(5_000) {
+            let report = store.upsert_contacts(ws.id, batch, NOW).await.unwrap();
+            assert_eq!(report.created as usize, batch.len(), "{db}");
+        }
+        // One contact of every kind archived: tagged with both, at gmail.
+        let gone = (0..N).find(|i| many(*i) && few(*i) && gmail(*i)).unwrap();
+        let archived = store.contact_by_external_id(ws.id, &format!("u{gone}")).await.unwrap().unwrap();
+        assert!(store.set_contact_archived(ws.id, archived.id, true, NOW).await.unwrap(), "{db}");
+        let tags = store.tags(ws.id).await.unwrap();
+        let tag_ids: Vec<i64> = tags.iter().map(|t| t.id).collect();
+        let schema = Schema { custom: &[], tag_ids: &tag_ids, segments: &[], message_ids: &[] };
+        let clock = Clock::new(NOW, Clock::zone("UTC"));
+        for (name, tagged) in [("many", &many as &dyn Fn(usize) -> bool), ("few", &few)] {
+            let tag = tags.iter().find(|t| t.name == name).unwrap();
+            let want = (0..N).filter(|i| *i != gone && (gmail(*i) || tagged(*i))).count() as i64;
+            for query in [
+                json!({"operator": "OR", "value": [
+                    {"field": "email", "operator": "~", "value": "@gmail"},
+                    {"field": "tag_id", "operator": "=", "value": tag.id},
+                ]}),
+                json!({"operator": "OR", "value": [
+                    {"field": "tag_id", "operator": "=", "value": tag.id},
+                    {"field": "email", "operator": "~", "value": "@gmail"},
+                ]}),
+            ] {
+                let pred = compile(&query, &schema, &clock, "query").unwrap();
+                assert_eq!(store.count_contacts(ws.id, Some(&pred)).await.unwrap(), want, "{db}: {query}");
+                let page =
+                    ContactQuery { pred: Some(pred), sort: None, order: SortOrder::Descending, offset: 0, limit: 10 };
+                let (first, total) = store.search_contacts(ws.id, &page).await.unwrap();
+                assert_eq!((first.len(), total), (10, want), "{db}: {query}");
+            }
+        }
     }
     stores.cleanup().await;
 }
