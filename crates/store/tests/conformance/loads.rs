@@ -86,7 +86,15 @@ fn tricky_batches() -> Vec<Vec<ContactInput>> {
         input(json!({"external_id": "u0"})),
         input(json!({"external_id": "n1", "email": "u9@example.test", "tags": ["vip", "new"]})),
     ];
-    vec![first, second, third]
+    // Names keys of the first two batches and none of the third's: in bulk, decided while the
+    // third is written, from contacts read before it.
+    let fourth = vec![
+        input(json!({"external_id": "u12", "name": "Twelve", "tags": ["late"]})),
+        input(json!({"email": "shared@example.test", "role": "lead", "name": "Fourth lead"})),
+        input(json!({"external_id": "z1", "email": "z1@example.test"})),
+        input(json!({"external_id": "u13", "email": "u14@example.test"})),
+    ];
+    vec![first, second, third, fourth]
 }
 
 /// A workspace's contacts by id, without what differs between workspaces, with their tags.
@@ -159,6 +167,12 @@ async fn a_load_in_bulk_writes_what_batches_write_and_puts_every_index_back() {
         assert_eq!(by_ext["n1"].0.email.as_deref(), Some("u9@example.test"), "{db}: an email given up, taken");
         assert_eq!(by_ext["p1"].0.name.as_deref(), Some("Plain"), "{db}: adopted an external id, then updated by it");
         assert_eq!(by_ext["u20"].0.name.as_deref(), Some("Twenty"), "{db}");
+        assert_eq!(by_ext["u12"].0.name.as_deref(), Some("Twelve"), "{db}: updated beside the batch before");
+        assert_eq!(by_ext["u12"].1, vec!["late".to_owned(), "vip".to_owned()], "{db}");
+        assert_eq!(by_ext["u13"].0.email.as_deref(), Some("u13@example.test"), "{db}: u14's email stays its");
+        assert!(by_ext.contains_key("z1"), "{db}");
+        let fourth = &batched_reports[3];
+        assert_eq!((fourth.created, fourth.updated, fourth.rejected.len()), (1, 2, 1), "{db}: {fourth:?}");
         let lead = written.iter().find(|w| w.0.role == Role::Lead && w.0.email.as_deref() == Some("u20@example.test"));
         assert_eq!(lead.and_then(|l| l.0.name.as_deref()), Some("Lead twenty"), "{db}: the lead, not the user");
 
