@@ -86,8 +86,8 @@ fn tricky_batches() -> Vec<Vec<ContactInput>> {
         input(json!({"external_id": "u0"})),
         input(json!({"external_id": "n1", "email": "u9@example.test", "tags": ["vip", "new"]})),
     ];
-    // Names keys of the first two batches and none of the third's: in bulk, decided while the
-    // third is written, from contacts read before it.
+    // Names keys of the first two batches and none of the third's: a bulk load finds those
+    // contacts by the keys it kept of every batch it wrote (`LoadedKeys`), not only the last.
     let fourth = vec![
         input(json!({"external_id": "u12", "name": "Twelve", "tags": ["late"]})),
         input(json!({"email": "shared@example.test", "role": "lead", "name": "Fourth lead"})),
@@ -167,7 +167,7 @@ async fn a_load_in_bulk_writes_what_batches_write_and_puts_every_index_back() {
         assert_eq!(by_ext["n1"].0.email.as_deref(), Some("u9@example.test"), "{db}: an email given up, taken");
         assert_eq!(by_ext["p1"].0.name.as_deref(), Some("Plain"), "{db}: adopted an external id, then updated by it");
         assert_eq!(by_ext["u20"].0.name.as_deref(), Some("Twenty"), "{db}");
-        assert_eq!(by_ext["u12"].0.name.as_deref(), Some("Twelve"), "{db}: updated beside the batch before");
+        assert_eq!(by_ext["u12"].0.name.as_deref(), Some("Twelve"), "{db}: updated two batches later");
         assert_eq!(by_ext["u12"].1, vec!["late".to_owned(), "vip".to_owned()], "{db}");
         assert_eq!(by_ext["u13"].0.email.as_deref(), Some("u13@example.test"), "{db}: u14's email stays its");
         assert!(by_ext.contains_key("z1"), "{db}");
