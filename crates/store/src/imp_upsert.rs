@@ -238,8 +238,8 @@ async fn load_matches(tx: &mut sqlx::Transaction<'_, Db>, ws: i64, inputs: &[Con
     emails.dedup();
     if !emails.is_empty() {
         // Ids first: in a re-import most of these contacts were just read by their external id.
-        let sql = format!("SELECT c.id FROM {}", contacts_by_key("email"));
-        let q = bind_texts(sqlx::query(&sql).persistent(DIALECT == Dialect::Sqlite).bind(ws), &emails);
+        let sql = format!("SELECT c.id FROM {}", contacts_by_email());
+        let q = bind_emails(sqlx::query(&sql).persistent(DIALECT == Dialect::Sqlite).bind(ws), &emails);
         let loaded: std::collections::HashSet<i64> = found.iter().map(|c| c.id).collect();
         let mut more: Vec<i64> = Vec::new();
         for row in q.fetch_all(&mut **tx).await? {

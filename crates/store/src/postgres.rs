@@ -34,6 +34,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (21, "import_files", include_str!("../migrations/postgres/0021_import_files.sql")),
     (22, "import_runs", include_str!("../migrations/postgres/0022_import_runs.sql")),
     (23, "email_domain_in_byte_order", include_str!("../migrations/postgres/0023_email_domain_in_byte_order.sql")),
+    (24, "email_lookup_by_domain", include_str!("../migrations/postgres/0024_email_lookup_by_domain.sql")),
 ];
 
 /// `column` is one of a list of ids bound at `$n`, as one `bigint[]` parameter.

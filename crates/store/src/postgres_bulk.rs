@@ -31,6 +31,25 @@ fn bind_texts<'q>(q: Q<'q>, texts: &[&str]) -> Q<'q> {
     q.bind(texts.iter().map(|t| (*t).to_owned()).collect::<Vec<String>>())
 }
 
+/// `ws`'s contacts, archived or not, whose email is among those bound at `$3` with their
+/// domains at `$2` (`bind_emails`): probes of `contacts_search_email` as above, the index that
+/// holds emails, one for live contacts and one for archived. Each names every column of the
+/// index: with `archived IN (…)` PostgreSQL planned a new workspace's probes as a walk of all
+/// of the workspace's entries, testing the rest on each, which grows with every batch. An email
+/// without a domain has none to probe: every email the importer takes has one
+/// (`plausible_email`).
+fn contacts_by_email() -> String {
+    "unnest($2::text[], $3::text[]) AS k(d, v) CROSS JOIN (VALUES (FALSE), (TRUE)) AS a(archived) \
+     CROSS JOIN LATERAL (SELECT * FROM contacts WHERE workspace_id = $1 AND archived = a.archived \
+     AND (email_domain COLLATE \"C\") = k.d AND email = k.v OFFSET 0) c"
+        .to_owned()
+}
+
+fn bind_emails<'q>(q: Q<'q>, emails: &[&str]) -> Q<'q> {
+    let domains: Vec<Option<String>> = emails.iter().map(|e| tidings_core::contact::email_domain(e)).collect();
+    q.bind(domains).bind(emails.iter().map(|t| (*t).to_owned()).collect::<Vec<String>>())
+}
+
 /// `n` ids from the table's own sequence, as the rows would have taken them.
 async fn reserve_contact_ids(tx: &mut sqlx::Transaction<'_, Db>, n: usize) -> Result<Vec<i64>> {
     if n == 0 {

@@ -34,6 +34,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (20, "email_several_at", include_str!("../migrations/sqlite/0020_email_several_at.sql")),
     (21, "import_files", include_str!("../migrations/sqlite/0021_import_files.sql")),
     (22, "import_runs", include_str!("../migrations/sqlite/0022_import_runs.sql")),
+    (24, "email_lookup_by_domain", include_str!("../migrations/sqlite/0024_email_lookup_by_domain.sql")),
 ];
 
 /// `column` is one of a list of ids bound at `$n`, as one JSON array (SQLite reads it into an

@@ -21,6 +21,21 @@ fn bind_texts<'q>(q: Q<'q>, texts: &[&str]) -> Q<'q> {
     q.bind(serde_json::to_string(texts).unwrap_or_else(|_| "[]".to_owned()))
 }
 
+/// `ws`'s contacts, archived or not, whose email is among those bound at `$2` (`bind_emails`:
+/// one JSON array of `[domain, email]`), one probe each of `contacts_search_email`, the index
+/// that holds emails. `IS` matches a missing domain too (an email without one).
+fn contacts_by_email() -> String {
+    "json_each($2) AS k CROSS JOIN contacts c WHERE c.workspace_id = $1 AND c.archived IN (0, 1) \
+     AND c.email_domain IS json_extract(k.value, '$[0]') AND c.email = json_extract(k.value, '$[1]')"
+        .to_owned()
+}
+
+fn bind_emails<'q>(q: Q<'q>, emails: &[&str]) -> Q<'q> {
+    let pairs: Vec<(Option<String>, &str)> =
+        emails.iter().map(|e| (tidings_core::contact::email_domain(e), *e)).collect();
+    q.bind(serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".to_owned()))
+}
+
 /// `n` ids no contact has had: the table counts with AUTOINCREMENT, so above both the largest
 /// id and the largest ever given. The caller holds the write lock (`BEGIN IMMEDIATE`), so they
 /// stay free until it writes them.

@@ -119,6 +119,9 @@ fn expr(pred: &Pred, d: Dialect, alias: &str, out: &mut Sql) -> String {
         Pred::Test(Target::Column(b), Test::Contains(n)) if b.column == "email" && n.contains('@') => {
             email_contains(n, d, alias, out)
         }
+        Pred::Test(Target::Column(b), test @ (Test::Eq(_) | Test::In(_))) if b.column == "email" => {
+            email_is(test, d, alias, out)
+        }
         Pred::Test(target, test) => {
             let value = target_expr(target, d, alias, out);
             test_expr(&value, test, d, out)
@@ -235,6 +238,30 @@ fn email_contains(needle: &str, d: Dialect, alias: &str, out: &mut Sql) -> Strin
     let after = &needle[needle.rfind('@').map_or(0, |i| i + 1)..];
     let p = out.bind(SqlParam::Text(after.to_owned()));
     format!("((starts_with({dom}, {p}::text) OR {dom} IS NULL OR {e} LIKE '%@%@%') AND {test})")
+}
+
+/// "Email is …" or "email is one of …": the emails' domains first, which they imply, so that
+/// the lookup reads `contacts_search_email` (workspace, archived, domain, email), the one index
+/// that holds emails. Where a value has no domain to name (no `@`, or nothing after the last),
+/// the test stands alone.
+fn email_is(test: &Test, d: Dialect, alias: &str, out: &mut Sql) -> String {
+    let plain = test_expr(&format!("{alias}.email"), test, d, out);
+    let values: &[Value] = match test {
+        Test::Eq(x) => std::slice::from_ref(x),
+        Test::In(xs) => xs,
+        _ => return plain,
+    };
+    let domains: Option<Vec<String>> =
+        values.iter().map(|v| if let Value::Str(e) = v { crate::contact::email_domain(e) } else { None }).collect();
+    match domains {
+        Some(mut domains) if !domains.is_empty() => {
+            domains.sort_unstable();
+            domains.dedup();
+            let ps: Vec<String> = domains.into_iter().map(|x| out.bind(SqlParam::Text(x))).collect();
+            format!("({} IN ({}) AND {plain})", domain(d, alias), ps.join(", "))
+        }
+        _ => plain,
+    }
 }
 
 /// The stored email domain, compared in byte order (code point order in UTF-8) on either

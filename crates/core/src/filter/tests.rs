@@ -251,3 +251,23 @@ fn the_end_of_a_prefix_range_raises_its_last_character_that_can_be() {
     assert_eq!(prefix_end("a\u{10ffff}").as_deref(), Some("b"));
     assert_eq!(prefix_end("\u{10ffff}"), None);
 }
+
+#[test]
+fn email_is_names_the_domains_of_its_values_so_that_it_reads_the_email_index() {
+    use super::sql::SqlParam;
+    let email = builtin("email").unwrap();
+    let is = |test: Test, d: Dialect| {
+        let mut sql = Sql::new(1);
+        to_sql(&Pred::Test(Target::Column(email), test), d, "c", &mut sql);
+        sql
+    };
+    let sql = is(Test::Eq(Value::Str("Ada@Example.TEST".into())), Dialect::Sqlite);
+    assert_eq!(sql.text, "(c.email_domain IN ($3) AND (c.email = $2))");
+    assert_eq!(sql.params, [SqlParam::Text("Ada@Example.TEST".into()), SqlParam::Text("example.test".into())]);
+    let list = vec![Value::Str("a@x.test".into()), Value::Str("b@X.test".into()), Value::Str("c@y.test".into())];
+    let sql = is(Test::In(list), Dialect::Postgres);
+    assert_eq!(sql.text, "((c.email_domain COLLATE \"C\") IN ($5, $6) AND (c.email IN ($2, $3, $4)))");
+    // A value without a domain has none to name: the test stands alone, and still means it.
+    let odd = vec![Value::Str("a@x.test".into()), Value::Str("gil@".into())];
+    assert_eq!(is(Test::In(odd), Dialect::Sqlite).text, "(c.email IN ($2, $3))");
+}

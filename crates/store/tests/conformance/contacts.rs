@@ -167,6 +167,43 @@ async fn archived_contacts_leave_search_and_come_back() {
     stores.cleanup().await;
 }
 
+/// An upsert finds a contact by email through the email's domain (`contacts_by_email`): archived
+/// or not, user or lead, in its own workspace only.
+#[tokio::test]
+async fn upsert_finds_by_email_archived_contacts_and_leads_of_its_own_workspace() {
+    let stores = Stores::new().await;
+    for (db, store) in &stores.all {
+        let a = workspace(store).await;
+        let b = workspace(store).await;
+        let mut user = Contact::new(a.id, Role::User, 1);
+        user.email = Some("Ada@Example.TEST".into());
+        let user = store.insert_contact(&user).await.unwrap();
+        assert!(store.set_contact_archived(a.id, user.id, true, 2).await.unwrap());
+        let mut lead = Contact::new(a.id, Role::Lead, 1);
+        lead.email = Some("lee@example.test".into());
+        let lead = store.insert_contact(&lead).await.unwrap();
+        let mut zoe = Contact::new(b.id, Role::User, 1);
+        zoe.email = Some("zoe@example.test".into());
+        let zoe = store.insert_contact(&zoe).await.unwrap();
+
+        let batch = [
+            input(json!({"email": "Ada@Example.TEST", "name": "Ada"})),
+            input(json!({"email": "lee@example.test", "role": "lead", "name": "Lee"})),
+            input(json!({"email": "zoe@example.test", "name": "Zoe"})),
+        ];
+        let r = store.upsert_contacts(a.id, &batch, 10).await.unwrap();
+        assert_eq!((r.created, r.updated, r.unchanged, r.rejected.len()), (1, 2, 0, 0), "{db}: {r:?}");
+        let name = |ws: i64, id: i64| {
+            let store = store.clone();
+            async move { store.contact(ws, id).await.unwrap().unwrap().name }
+        };
+        assert_eq!(name(a.id, user.id).await.as_deref(), Some("Ada"), "{db}: the archived user");
+        assert_eq!(name(a.id, lead.id).await.as_deref(), Some("Lee"), "{db}: the lead");
+        assert_eq!(name(b.id, zoe.id).await, None, "{db}: another workspace's contact");
+    }
+    stores.cleanup().await;
+}
+
 #[tokio::test]
 async fn touching_contacts_writes_last_seen_for_live_contacts_of_the_workspace_only() {
     let stores = Stores::new().await;

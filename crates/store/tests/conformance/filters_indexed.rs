@@ -1,8 +1,9 @@
 //! The filters that read indexes of their own mean what the in-memory evaluator says: "email
 //! contains" (ruled out by the stored email domain first on PostgreSQL, LIKE on SQLite) over
-//! emails of every shape and needles holding LIKE's wildcards, and
-//! custom attributes of every type, before and after their expression index exists, archived
-//! or not, and under the same name with other types in another workspace.
+//! emails of every shape and needles holding LIKE's wildcards; "email is" and "is one of"
+//! (narrowed by the stored email domain on both); and custom attributes of every type, before
+//! and after their expression index exists, archived or not, and under the same name with other
+//! types in another workspace.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -160,6 +161,80 @@ async fn email_contains_with_an_at_sign_matches_the_evaluator_for_every_shape_of
             both(store, ws.id, &[], &saved, &json!({"field": "email", "operator": "~", "value": "@gmail"})).await;
         let want: BTreeSet<i64> = [0, 1, 2, 4, 5, 7, 9, 10, 11, 12, 15].iter().map(|i| saved[*i].id).collect();
         assert_eq!(sql, want, "{db}");
+    }
+    stores.cleanup().await;
+}
+
+/// "Email is" and "email is one of" narrow by the values' domains first (`email_is`), which
+/// must never lose a contact: every stored email finds exactly its contacts, archived ones left
+/// out, whatever the case of its domain or its number of `@`s, and values without a domain or in
+/// another case find what the evaluator says.
+#[tokio::test]
+async fn email_is_and_is_one_of_match_the_evaluator_for_every_shape_of_email() {
+    let emails: &[Option<&str>] = &[
+        Some("ann@gmail.com"),
+        Some("Bob@GMail.COM"),
+        Some("eve@Gmail.com@other.test"),
+        Some("gil@"),
+        Some("hal@@gmail.com"),
+        Some("no-at-gmail.com"),
+        Some("@gmail.com"),
+        Some("ÉLO@ÉCOLE.fr"),
+        Some("x%_y@gmail.com"),
+        None,
+        Some("ann@gmail.com"),
+        Some(""),
+    ];
+    let stores = Stores::new().await;
+    for (db, store) in &stores.all {
+        let ws = workspace(store).await;
+        let mut saved = Vec::new();
+        for (n, e) in emails.iter().enumerate() {
+            // Leads, so that two may share an email.
+            let mut c = Contact::new(ws.id, Role::Lead, NOW - n as i64);
+            c.email = e.map(str::to_owned);
+            saved.push(store.insert_contact(&c).await.unwrap());
+        }
+        let mut gone = Contact::new(ws.id, Role::Lead, NOW);
+        gone.email = Some("ann@gmail.com".into());
+        let gone = store.insert_contact(&gone).await.unwrap();
+        store.set_contact_archived(ws.id, gone.id, true, NOW).await.unwrap();
+        let other = workspace(store).await;
+        let mut elsewhere = Contact::new(other.id, Role::Lead, NOW);
+        elsewhere.email = Some("ann@gmail.com".into());
+        store.insert_contact(&elsewhere).await.unwrap();
+
+        let mut values: Vec<Json> = emails.iter().flatten().map(|e| json!(e)).collect();
+        values.extend(["ANN@gmail.com", "ann@GMAIL.com", "ann@gmail", "ann", "@", "élo@école.fr"].map(|e| json!(e)));
+        for v in &values {
+            for op in ["=", "!="] {
+                let leaf = json!({"field": "email", "operator": op, "value": v});
+                let (sql, memory) = both(store, ws.id, &[], &saved, &leaf).await;
+                assert_eq!(sql, memory, "{db}: email {op} {v}");
+                assert!(!sql.contains(&gone.id), "{db}: archived");
+            }
+        }
+        for list in [
+            vec![json!("ann@gmail.com"), json!("Bob@GMail.COM"), json!("ÉLO@ÉCOLE.fr")],
+            vec![json!("gil@"), json!("ann@gmail.com")],
+            vec![json!("no-at-gmail.com"), json!("")],
+            vec![json!("eve@Gmail.com@other.test"), json!("hal@@gmail.com"), json!("@gmail.com")],
+        ] {
+            for op in ["IN", "NIN"] {
+                let leaf = json!({"field": "email", "operator": op, "value": list});
+                let (sql, memory) = both(store, ws.id, &[], &saved, &leaf).await;
+                assert_eq!(sql, memory, "{db}: email {op} {list:?}");
+            }
+        }
+        // Not vacuous: each stored email finds its contacts, and only in this workspace.
+        for (n, e) in emails.iter().enumerate() {
+            let Some(e) = e else { continue };
+            let (sql, _) =
+                both(store, ws.id, &[], &saved, &json!({"field": "email", "operator": "=", "value": e})).await;
+            let want: BTreeSet<i64> = saved.iter().filter(|c| c.email.as_deref() == Some(*e)).map(|c| c.id).collect();
+            assert!(sql.contains(&saved[n].id), "{db}: {e}");
+            assert_eq!(sql, want, "{db}: {e}");
+        }
     }
     stores.cleanup().await;
 }
