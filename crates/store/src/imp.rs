@@ -11,7 +11,7 @@ use sqlx::Row;
 use tidings_core::attribute::{CustomAttribute, DataType};
 use tidings_core::contact::{Contact, ContactInput, Role};
 use tidings_core::filter::sql::{
-    Sql, SqlParam, compile, count_parts, custom_index, custom_targets, replaced_custom_index,
+    Sql, SqlParam, compile, count_parts, custom_index, custom_targets, lookup_index, replaced_custom_index,
 };
 use tidings_core::filter::{Pred, Target};
 
@@ -576,8 +576,9 @@ impl crate::Store for Store {
         // index (a backward scan gives NULLS FIRST), so every match was sorted to find 50.
         let nulls = if NOT_NULL_SORTS.contains(&column) { "" } else { " NULLS LAST" };
         let page_sql = format!(
-            "SELECT {} FROM contacts c WHERE {where_} ORDER BY c.{column} {dir}{nulls}, c.id {dir} LIMIT {} OFFSET {}",
+            "SELECT {} FROM {} WHERE {where_} ORDER BY c.{column} {dir}{nulls}, c.id {dir} LIMIT {} OFFSET {}",
             *CONTACT_SELECT,
+            contacts_read_by(query.pred.as_ref()),
             query.limit.clamp(0, 10_000),
             query.offset.max(0)
         );
@@ -643,6 +644,16 @@ impl crate::Store for Store {
     }
 }
 
+/// The contacts table, aliased `c`, as a search for `pred` reads it: on SQLite, a lookup by key
+/// through that key's index (`lookup_index`), and its few matches sorted for a page.
+fn contacts_read_by(pred: Option<&Pred>) -> String {
+    let hint = match DIALECT {
+        Dialect::Sqlite => pred.and_then(lookup_index).unwrap_or(""),
+        Dialect::Postgres => "",
+    };
+    format!("contacts c{hint}")
+}
+
 impl Store {
     /// How many of `ws`'s live contacts `pred` selects: one count, or the sum of the counts of
     /// disjoint parts where an OR's alternatives each have an index (`count_parts`) and its tags
@@ -664,7 +675,7 @@ impl Store {
             }
             (Some(p), None) => {
                 compile(p, DIALECT, "c", &mut sql);
-                format!("SELECT COUNT(*) FROM contacts c WHERE {SCOPE} AND {}", sql.text)
+                format!("SELECT COUNT(*) FROM {} WHERE {SCOPE} AND {}", contacts_read_by(Some(p)), sql.text)
             }
             (None, None) => format!("SELECT COUNT(*) FROM contacts c WHERE {SCOPE}"),
         };

@@ -271,3 +271,26 @@ fn email_is_names_the_domains_of_its_values_so_that_it_reads_the_email_index() {
     let odd = vec![Value::Str("a@x.test".into()), Value::Str("gil@".into())];
     assert_eq!(is(Test::In(odd), Dialect::Sqlite).text, "(c.email IN ($2, $3))");
 }
+
+#[test]
+fn a_lookup_by_key_names_the_index_that_finds_it_on_sqlite() {
+    use super::sql::lookup_index;
+    let col = |n: &str| Target::Column(builtin(n).unwrap());
+    let email = |e: &str| Pred::Test(col("email"), Test::Eq(Value::Str(e.into())));
+    assert_eq!(lookup_index(&email("a@x.test")), Some(" INDEXED BY contacts_search_email"));
+    // Without a domain the email index cannot narrow to the value.
+    assert_eq!(lookup_index(&email("gil@")), None);
+    let ids = Pred::Test(col("external_id"), Test::In(vec![Value::Str("7".into()), Value::Str("8".into())]));
+    assert_eq!(lookup_index(&ids), Some(" INDEXED BY contacts_external_id"));
+    let id = Pred::Test(Target::Column(&crate::attribute::ID), Test::In(vec![Value::Int(5), Value::Int(77)]));
+    assert_eq!(lookup_index(&id), Some(" NOT INDEXED"));
+    // Beside other tests the lookup still bounds the matches; negated or in an OR it does not.
+    let named = Pred::Test(col("name"), Test::Contains("ann".into()));
+    assert_eq!(
+        lookup_index(&Pred::All(vec![named.clone(), email("a@x.test")])),
+        Some(" INDEXED BY contacts_search_email")
+    );
+    assert_eq!(lookup_index(&Pred::Not(Box::new(email("a@x.test")))), None);
+    assert_eq!(lookup_index(&Pred::Any(vec![named.clone(), email("a@x.test")])), None);
+    assert_eq!(lookup_index(&named), None);
+}

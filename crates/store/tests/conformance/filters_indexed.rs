@@ -1,9 +1,9 @@
 //! The filters that read indexes of their own mean what the in-memory evaluator says: "email
 //! contains" (ruled out by the stored email domain first on PostgreSQL, LIKE on SQLite) over
 //! emails of every shape and needles holding LIKE's wildcards; "email is" and "is one of"
-//! (narrowed by the stored email domain on both); and custom attributes of every type, before
-//! and after their expression index exists, archived or not, and under the same name with other
-//! types in another workspace.
+//! (narrowed by the stored email domain on both); lookups by key, which SQLite reads through the
+//! key's index; and custom attributes of every type, before and after their expression index
+//! exists, archived or not, and under the same name with other types in another workspace.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -234,6 +234,71 @@ async fn email_is_and_is_one_of_match_the_evaluator_for_every_shape_of_email() {
             let want: BTreeSet<i64> = saved.iter().filter(|c| c.email.as_deref() == Some(*e)).map(|c| c.id).collect();
             assert!(sql.contains(&saved[n].id), "{db}: {e}");
             assert_eq!(sql, want, "{db}: {e}");
+        }
+    }
+    stores.cleanup().await;
+}
+
+/// Lookups by key (ids, external ids, emails) are read through the key's index on SQLite
+/// (`lookup_index`) and their matches sorted for the page: the same contacts, in the same order
+/// and pages, as any search, archived ones and other workspaces' left out.
+#[tokio::test]
+async fn lookups_by_id_external_id_and_email_page_newest_first() {
+    let stores = Stores::new().await;
+    for (db, store) in &stores.all {
+        let ws = workspace(store).await;
+        let other = workspace(store).await;
+        let mut saved = Vec::new();
+        for n in 0..30i64 {
+            let mut c = Contact::new(ws.id, Role::User, NOW - 1000 + n * 7 % 30);
+            c.external_id = Some(format!("e{n}"));
+            c.email = Some(format!("u{n}@x{}.test", n % 3));
+            c.name = Some(if n % 2 == 0 { "Ann" } else { "Bob" }.into());
+            saved.push(store.insert_contact(&c).await.unwrap());
+            let mut twin = c.clone();
+            twin.workspace_id = other.id;
+            store.insert_contact(&twin).await.unwrap();
+        }
+        store.set_contact_archived(ws.id, saved[4].id, true, NOW).await.unwrap();
+        let picked = [2usize, 4, 9, 12, 17, 21, 28];
+        let live: Vec<&Contact> = picked.iter().map(|i| &saved[*i]).filter(|c| c.id != saved[4].id).collect();
+        let mut newest: Vec<&Contact> = live.clone();
+        newest.sort_by_key(|c| (std::cmp::Reverse(c.created_at), std::cmp::Reverse(c.id)));
+        let queries = [
+            json!({"field": "id", "operator": "IN", "value": picked.iter().map(|i| saved[*i].id).collect::<Vec<_>>()}),
+            json!({"field": "external_id", "operator": "IN", "value": picked.iter().map(|i| format!("e{i}")).collect::<Vec<_>>()}),
+            json!({"field": "email", "operator": "IN", "value": picked.iter().map(|i| format!("u{i}@x{}.test", i % 3)).collect::<Vec<_>>()}),
+        ];
+        let clock = Clock::new(NOW, Clock::zone("UTC"));
+        let schema = Schema { custom: &[], tag_ids: &[], segments: &[], message_ids: &[] };
+        for q in &queries {
+            for query in [
+                q.clone(),
+                json!({"operator": "AND", "value": [q, {"field": "name", "operator": "=", "value": "Ann"}]}),
+            ] {
+                let pred = compile(&query, &schema, &clock, "query").unwrap();
+                let want: Vec<i64> = newest
+                    .iter()
+                    .filter(|c| query.get("operator") != Some(&json!("AND")) || c.name.as_deref() == Some("Ann"))
+                    .map(|c| c.id)
+                    .collect();
+                assert!(want.len() >= 2, "{db}: {query}");
+                for (offset, limit) in [(0, 50), (1, 2)] {
+                    let page = ContactQuery {
+                        pred: Some(pred.clone()),
+                        sort: None,
+                        order: SortOrder::Descending,
+                        offset,
+                        limit,
+                    };
+                    let (found, total) = store.search_contacts(ws.id, &page).await.unwrap();
+                    assert_eq!(total as usize, want.len(), "{db}: {query}");
+                    let ids: Vec<i64> = found.iter().map(|c| c.id).collect();
+                    let end = (offset + limit).min(want.len() as i64) as usize;
+                    assert_eq!(ids, want[offset as usize..end], "{db}: {query} from {offset}");
+                }
+                assert_eq!(store.count_contacts(ws.id, Some(&pred)).await.unwrap(), want.len() as i64, "{db}: {query}");
+            }
         }
     }
     stores.cleanup().await;
