@@ -151,6 +151,7 @@ impl ImportStore for Store {
         stale_before: i64,
         now: i64,
         max_runs: i64,
+        running_here: &[i64],
     ) -> Result<TakenOver> {
         let mut tx = self.writer.begin().await?;
         // Those that cannot run again first, so that every stale one left can.
@@ -158,10 +159,13 @@ impl ImportStore for Store {
             "UPDATE imports SET status = 'interrupted', finished_at = $3, \
              error = 'The server stopped before the import ended.' \
              WHERE status = 'running' AND heartbeat_at < $2 AND ($1 IS NULL OR workspace_id = $1) \
+             AND NOT {} \
              AND (runs >= $4 OR NOT EXISTS (SELECT 1 FROM import_files f WHERE f.import_id = imports.id)) \
-             RETURNING {IMPORT_COLUMNS}"
+             RETURNING {IMPORT_COLUMNS}",
+            id_in("id", 5)
         );
-        let rows = sqlx::query(&sql).bind(ws).bind(stale_before).bind(now).bind(max_runs).fetch_all(&mut *tx).await?;
+        let q = sqlx::query(&sql).bind(ws).bind(stale_before).bind(now).bind(max_runs);
+        let rows = bind_ids(q, running_here).fetch_all(&mut *tx).await?;
         let interrupted = rows.iter().map(import_from_row).collect::<Result<Vec<_>>>()?;
         // A row another caller takes meanwhile has a fresh heartbeat by the time this update
         // gets to it (PostgreSQL checks the condition again once the other commits): taken once.
@@ -169,9 +173,11 @@ impl ImportStore for Store {
             "UPDATE imports SET runs = runs + 1, heartbeat_at = $3, bytes_read = 0, lines = 0, created = 0, \
              updated = 0, unchanged = 0, rejected = 0 \
              WHERE status = 'running' AND heartbeat_at < $2 AND ($1 IS NULL OR workspace_id = $1) \
-             RETURNING {IMPORT_COLUMNS}"
+             AND NOT {} RETURNING {IMPORT_COLUMNS}",
+            id_in("id", 4)
         );
-        let rows = sqlx::query(&sql).bind(ws).bind(stale_before).bind(now).fetch_all(&mut *tx).await?;
+        let rows =
+            bind_ids(sqlx::query(&sql).bind(ws).bind(stale_before).bind(now), running_here).fetch_all(&mut *tx).await?;
         let resumed = rows.iter().map(import_from_row).collect::<Result<Vec<_>>>()?;
         if !interrupted.is_empty() {
             drop_ended_files(&mut tx).await?;

@@ -135,9 +135,16 @@ pub trait ImportStore {
     /// `stale_before`, their server stopped: each one whose file is kept and which has run fewer
     /// than `max_runs` times is taken over as its next run (its counters start again from zero,
     /// and it is the caller's to run), the others are marked `interrupted`. A row is taken by one
-    /// caller only.
-    async fn take_over_imports(&self, ws: Option<i64>, stale_before: i64, now: i64, max_runs: i64)
-    -> Result<TakenOver>;
+    /// caller only. Those in `running_here` are left alone: the caller's own runs, alive however
+    /// late their heartbeat, which a run taken over would duplicate until their next tick.
+    async fn take_over_imports(
+        &self,
+        ws: Option<i64>,
+        stale_before: i64,
+        now: i64,
+        max_runs: i64,
+        running_here: &[i64],
+    ) -> Result<TakenOver>;
     /// The report of a finished import's rejected lines (CSV), if it has one.
     async fn import_report(&self, ws: i64, id: i64) -> Result<Option<String>>;
     /// Keeps piece `seq` (from 0) of an uploaded import's file, so that any node can read it and

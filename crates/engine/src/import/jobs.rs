@@ -427,7 +427,8 @@ impl Engine {
         let finished = self.store().finish_import(ws.id, id, run, &end, self.now()).await;
         {
             let mut running = self.running_imports.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            // This run's own: a run of the same import that took this one over here keeps its.
+            // This run's own only: a later run of the import starts here once this one's is gone
+            // (`take_over_stopped_imports` leaves a run going here alone), never beside it.
             if running.get(&id).is_some_and(|t| Arc::ptr_eq(t, &tracker)) {
                 running.remove(&id);
             }
@@ -456,7 +457,11 @@ impl Engine {
     /// that many times, is marked interrupted. Each page following one of them is told. How many
     /// of each.
     async fn take_over_stopped_imports(self: &Arc<Self>, stale_before: i64) -> crate::Result<(u64, u64)> {
-        let taken = self.store().take_over_imports(None, stale_before, self.now(), MAX_RUNS).await?;
+        // This server's own runs are alive, however late their heartbeat (a write of it that
+        // waited on the database): taken over, each would run twice until its next tick.
+        let here: Vec<i64> =
+            self.running_imports.lock().unwrap_or_else(std::sync::PoisonError::into_inner).keys().copied().collect();
+        let taken = self.store().take_over_imports(None, stale_before, self.now(), MAX_RUNS, &here).await?;
         for import in taken.resumed.iter().chain(&taken.interrupted) {
             self.publish(Event::ImportChanged { workspace: import.workspace_id, import: import.id });
         }

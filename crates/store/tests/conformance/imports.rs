@@ -88,12 +88,21 @@ async fn an_import_whose_server_stopped_is_taken_over_a_bounded_number_of_times(
         assert_eq!(status(ws.id, kept.id).await.runs, 1, "{db}");
 
         // Heartbeats of 100 are not older than 100: nothing is taken.
-        let none = store.take_over_imports(Some(ws.id), 100, 150, 3).await.unwrap();
+        let none = store.take_over_imports(Some(ws.id), 100, 150, 3, &[]).await.unwrap();
         assert!(none.resumed.is_empty() && none.interrupted.is_empty(), "{db}: {none:?}");
+
+        // The caller's own runs are left alone, however stale: neither taken nor interrupted.
+        let own = store.take_over_imports(Some(ws.id), 101, 150, 3, &[kept.id, lost.id]).await.unwrap();
+        assert!(own.resumed.is_empty() && own.interrupted.is_empty(), "{db}: {own:?}");
+        assert_eq!(
+            (status(ws.id, kept.id).await.runs, status(ws.id, lost.id).await.status),
+            (1, ImportStatus::Running),
+            "{db}"
+        );
 
         // The one whose file is kept runs again; the other is interrupted; another workspace's
         // stays as it is.
-        let taken = store.take_over_imports(Some(ws.id), 101, 200, 3).await.unwrap();
+        let taken = store.take_over_imports(Some(ws.id), 101, 200, 3, &[]).await.unwrap();
         let ids: Vec<(i64, i64)> = taken.resumed.iter().map(|i| (i.id, i.runs)).collect();
         let stopped: Vec<i64> = taken.interrupted.iter().map(|i| i.id).collect();
         assert_eq!((ids, stopped), (vec![(kept.id, 2)], vec![lost.id]), "{db}");
@@ -101,7 +110,7 @@ async fn an_import_whose_server_stopped_is_taken_over_a_bounded_number_of_times(
         assert_eq!(status(ws.id, lost.id).await.status, ImportStatus::Interrupted, "{db}");
         assert_eq!(status(other.id, elsewhere.id).await.status, ImportStatus::Running, "{db}");
         // Taken once: asked again at once, nothing is stale.
-        let again = store.take_over_imports(Some(ws.id), 101, 200, 3).await.unwrap();
+        let again = store.take_over_imports(Some(ws.id), 101, 200, 3, &[]).await.unwrap();
         assert!(again.resumed.is_empty() && again.interrupted.is_empty(), "{db}");
         // Run 1 writes nothing more; run 2 does.
         let counters = Default::default();
@@ -111,9 +120,13 @@ async fn an_import_whose_server_stopped_is_taken_over_a_bounded_number_of_times(
         assert!(!store.finish_import(ws.id, kept.id, 1, &end, 220).await.unwrap(), "{db}");
 
         // Stopped again: a third run; then no more.
-        assert_eq!(store.take_over_imports(None, 211, 300, 3).await.unwrap().resumed.len(), 2, "{db}: with the other");
+        // Another server's run is taken over beside the caller's own, which is left alone.
+        let with_other = store.take_over_imports(None, 211, 300, 3, &[elsewhere.id]).await.unwrap();
+        assert_eq!(with_other.resumed.iter().map(|i| i.id).collect::<Vec<_>>(), [kept.id], "{db}");
+        assert_eq!(status(other.id, elsewhere.id).await.runs, 1, "{db}");
+        assert_eq!(store.take_over_imports(None, 211, 300, 3, &[]).await.unwrap().resumed.len(), 1, "{db}: the other");
         assert_eq!(status(ws.id, kept.id).await.runs, 3, "{db}");
-        let last = store.take_over_imports(Some(ws.id), 301, 400, 3).await.unwrap();
+        let last = store.take_over_imports(Some(ws.id), 301, 400, 3, &[]).await.unwrap();
         let stopped: Vec<i64> = last.interrupted.iter().map(|i| i.id).collect();
         assert_eq!((last.resumed.len(), stopped), (0, vec![kept.id]), "{db}");
         let gone = status(ws.id, kept.id).await;
