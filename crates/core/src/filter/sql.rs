@@ -9,7 +9,7 @@
 //! Placeholders are `$N`, which both SQLite and PostgreSQL accept.
 
 use super::{MessageHistory, Pred, Target, Test};
-use crate::attribute::{DataType, Value, validate_custom_name};
+use crate::attribute::{BuiltIn, DataType, Value, validate_custom_name};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {
@@ -90,6 +90,10 @@ fn expr(pred: &Pred, d: Dialect, alias: &str, out: &mut Sql) -> String {
         // any of nothing does not (and `IN ()` is not SQL on PostgreSQL).
         Pred::All(ps) if ps.is_empty() => "TRUE".to_owned(),
         Pred::Any(ps) if ps.is_empty() => "FALSE".to_owned(),
+        Pred::Any(ps) if one_of(ps).is_some() => {
+            let Some(p) = one_of(ps) else { unreachable!() };
+            expr(&p, d, alias, out)
+        }
         Pred::All(ps) | Pred::Any(ps) => {
             let joiner = if matches!(pred, Pred::All(_)) { " AND " } else { " OR " };
             let parts: Vec<String> = ps.iter().map(|p| expr(p, d, alias, out)).collect();
@@ -264,6 +268,28 @@ fn email_is(test: &Test, d: Dialect, alias: &str, out: &mut Sql) -> String {
     }
 }
 
+/// An OR of "is" and "is one of" tests of one column (`email = a OR email = b`, the way the
+/// API's clients often ask for several contacts) as the one "is one of" that selects the same
+/// contacts, which an index can answer value by value where the OR's alternatives, each
+/// without the workspace, cannot.
+fn one_of(ps: &[Pred]) -> Option<Pred> {
+    let mut column = None;
+    let mut values = Vec::new();
+    for p in ps {
+        let Pred::Test(Target::Column(b), test) = p else { return None };
+        if column.is_some_and(|c: &BuiltIn| c.column != b.column) {
+            return None;
+        }
+        column = Some(*b);
+        match test {
+            Test::Eq(x) => values.push(x.clone()),
+            Test::In(xs) => values.extend(xs.iter().cloned()),
+            _ => return None,
+        }
+    }
+    Some(Pred::Test(Target::Column(column?), Test::In(values)))
+}
+
 /// How SQLite should read the contacts `pred` selects when it looks them up by key (an id, an
 /// external id or an email, or a list of them), alone or beside other tests: the key's index
 /// (`INDEXED BY …`, or `NOT INDEXED`, which leaves the rowid), to follow the table alias.
@@ -275,6 +301,7 @@ fn email_is(test: &Test, d: Dialect, alias: &str, out: &mut Sql) -> String {
 pub fn lookup_index(pred: &Pred) -> Option<&'static str> {
     match pred {
         Pred::All(ps) => ps.iter().find_map(lookup_index),
+        Pred::Any(ps) => one_of(ps).as_ref().and_then(lookup_index),
         Pred::Test(Target::Column(b), test @ (Test::Eq(_) | Test::In(_))) => {
             let values: &[Value] = match test {
                 Test::Eq(x) => std::slice::from_ref(x),

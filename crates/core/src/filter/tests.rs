@@ -293,4 +293,15 @@ fn a_lookup_by_key_names_the_index_that_finds_it_on_sqlite() {
     assert_eq!(lookup_index(&Pred::Not(Box::new(email("a@x.test")))), None);
     assert_eq!(lookup_index(&Pred::Any(vec![named.clone(), email("a@x.test")])), None);
     assert_eq!(lookup_index(&named), None);
+    // An OR of one key's values is that key's list, and compiles as one.
+    let either = Pred::Any(vec![email("a@x.test"), email("b@y.test")]);
+    assert_eq!(lookup_index(&either), Some(" INDEXED BY contacts_search_email"));
+    let ids = Pred::Any(vec![
+        Pred::Test(Target::Column(&crate::attribute::ID), Test::Eq(Value::Int(5))),
+        Pred::Test(Target::Column(&crate::attribute::ID), Test::In(vec![Value::Int(6), Value::Int(7)])),
+    ]);
+    assert_eq!(lookup_index(&ids), Some(" NOT INDEXED"));
+    let mut sql = Sql::new(1);
+    to_sql(&ids, Dialect::Sqlite, "c", &mut sql);
+    assert_eq!(sql.text, "(c.id IN ($2, $3, $4))");
 }

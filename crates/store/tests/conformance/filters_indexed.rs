@@ -268,6 +268,8 @@ async fn lookups_by_id_external_id_and_email_page_newest_first() {
             json!({"field": "id", "operator": "IN", "value": picked.iter().map(|i| saved[*i].id).collect::<Vec<_>>()}),
             json!({"field": "external_id", "operator": "IN", "value": picked.iter().map(|i| format!("e{i}")).collect::<Vec<_>>()}),
             json!({"field": "email", "operator": "IN", "value": picked.iter().map(|i| format!("u{i}@x{}.test", i % 3)).collect::<Vec<_>>()}),
+            // As the API's clients often ask: an OR of one key's values.
+            json!({"operator": "OR", "value": picked.iter().map(|i| json!({"field": "email", "operator": "=", "value": format!("u{i}@x{}.test", i % 3)})).collect::<Vec<_>>()}),
         ];
         let clock = Clock::new(NOW, Clock::zone("UTC"));
         let schema = Schema { custom: &[], tag_ids: &[], segments: &[], message_ids: &[] };
