@@ -1,6 +1,6 @@
 //! `tidings bench search`: generates N contacts (through `upsert_contacts`, the import's write
-//! path), tags some of them, then times three audience searches (count, and count + first page
-//! of 50 newest) the way the API runs them — filter JSON lowered against the workspace's schema,
+//! path), tags some of them, then times three audience searches and one lookup of a contact by
+//! email (count, and count + first page of 50 newest) the way the API runs them — filter JSON lowered against the workspace's schema,
 //! compiled to SQL, run by the store — alternating with the same predicate written by hand in
 //! plain SQL on the same data and indexes. Then it serves the database with `tidings serve`
 //! and issues the same searches over HTTP, reading the server's memory from `/proc`.
@@ -175,7 +175,9 @@ async fn one(args: &SearchArgs, scratch: &Scratch) -> Result<Section, String> {
     }
 
     let clock = Clock::new(now, Clock::zone(&ws.timezone));
-    let cases = cases(scratch.db, ws.id, vip, &clock);
+    // The lookup's contact: one in the middle of the generated ones.
+    let email = data::contact(n / 2, now).get("email").and_then(Json::as_str).unwrap_or_default().to_owned();
+    let cases = cases(scratch.db, ws.id, vip, &email, &clock);
     let mut results = Vec::new();
     for case in &cases {
         eprintln!("  ({}) {} (load average {})", case.name, case.label, super::load_average());
@@ -300,7 +302,7 @@ async fn over_http(
 }
 
 /// The three searches, and each written by hand for this dialect.
-fn cases(db: Db, ws: i64, vip: i64, clock: &Clock) -> Vec<Case> {
+fn cases(db: Db, ws: i64, vip: i64, email: &str, clock: &Clock) -> Vec<Case> {
     // The same day boundaries the filter language computes, as literals.
     let signed_before = Day::days_ago(30, clock).start;
     let seen_since = Day::days_ago(7, clock).end;
@@ -345,6 +347,12 @@ fn cases(db: Db, ws: i64, vip: i64, clock: &Clock) -> Vec<Case> {
                 {"field": "tag_id", "operator": "=", "value": vip.to_string()}
             ]}),
             hand: format!("{scope} AND ({gmail} OR {tagged})"),
+        },
+        Case {
+            name: "d",
+            label: "email is one address (an integration's lookup)",
+            query: json!({"field": "email", "operator": "=", "value": email}),
+            hand: format!("{scope} AND email = '{}'", email.replace('\'', "''")),
         },
     ]
 }
