@@ -90,11 +90,12 @@ fn expr(pred: &Pred, d: Dialect, alias: &str, out: &mut Sql) -> String {
         // any of nothing does not (and `IN ()` is not SQL on PostgreSQL).
         Pred::All(ps) if ps.is_empty() => "TRUE".to_owned(),
         Pred::Any(ps) if ps.is_empty() => "FALSE".to_owned(),
-        Pred::Any(ps) if one_of(ps).is_some() => {
-            let Some(p) = one_of(ps) else { unreachable!() };
-            expr(&p, d, alias, out)
-        }
         Pred::All(ps) | Pred::Any(ps) => {
+            if let Pred::Any(ps) = pred
+                && let Some(p) = one_of(ps)
+            {
+                return expr(&p, d, alias, out);
+            }
             let joiner = if matches!(pred, Pred::All(_)) { " AND " } else { " OR " };
             let parts: Vec<String> = ps.iter().map(|p| expr(p, d, alias, out)).collect();
             format!("({})", parts.join(joiner))
@@ -250,22 +251,34 @@ fn email_contains(needle: &str, d: Dialect, alias: &str, out: &mut Sql) -> Strin
 /// the test stands alone.
 fn email_is(test: &Test, d: Dialect, alias: &str, out: &mut Sql) -> String {
     let plain = test_expr(&format!("{alias}.email"), test, d, out);
-    let values: &[Value] = match test {
-        Test::Eq(x) => std::slice::from_ref(x),
-        Test::In(xs) => xs,
-        _ => return plain,
-    };
-    let domains: Option<Vec<String>> =
-        values.iter().map(|v| if let Value::Str(e) = v { crate::contact::email_domain(e) } else { None }).collect();
-    match domains {
-        Some(mut domains) if !domains.is_empty() => {
-            domains.sort_unstable();
-            domains.dedup();
+    match tested_values(test).and_then(email_domains) {
+        Some(domains) => {
             let ps: Vec<String> = domains.into_iter().map(|x| out.bind(SqlParam::Text(x))).collect();
             format!("({} IN ({}) AND {plain})", domain(d, alias), ps.join(", "))
         }
-        _ => plain,
+        None => plain,
     }
+}
+
+/// The values an "is" or "is one of" test compares with; none for any other test.
+fn tested_values(test: &Test) -> Option<&[Value]> {
+    match test {
+        Test::Eq(x) => Some(std::slice::from_ref(x)),
+        Test::In(xs) => Some(xs),
+        _ => None,
+    }
+}
+
+/// The email domains of `values`, sorted and each once; none without values, or where one has
+/// no domain (no `@`, nothing after the last, or not text).
+fn email_domains(values: &[Value]) -> Option<Vec<String>> {
+    let mut domains = values
+        .iter()
+        .map(|v| if let Value::Str(e) = v { crate::contact::email_domain(e) } else { None })
+        .collect::<Option<Vec<String>>>()?;
+    domains.sort_unstable();
+    domains.dedup();
+    (!domains.is_empty()).then_some(domains)
 }
 
 /// An OR of "is" and "is one of" tests of one column (`email = a OR email = b`, the way the
@@ -302,23 +315,12 @@ pub fn lookup_index(pred: &Pred) -> Option<&'static str> {
     match pred {
         Pred::All(ps) => ps.iter().find_map(lookup_index),
         Pred::Any(ps) => one_of(ps).as_ref().and_then(lookup_index),
-        Pred::Test(Target::Column(b), test @ (Test::Eq(_) | Test::In(_))) => {
-            let values: &[Value] = match test {
-                Test::Eq(x) => std::slice::from_ref(x),
-                Test::In(xs) => xs,
-                _ => return None,
-            };
+        Pred::Test(Target::Column(b), test) => {
+            let values = tested_values(test).filter(|v| !v.is_empty())?;
             match b.column {
-                _ if values.is_empty() => None,
                 "id" => Some(" NOT INDEXED"),
                 "external_id" => Some(" INDEXED BY contacts_external_id"),
-                "email"
-                    if values
-                        .iter()
-                        .all(|v| matches!(v, Value::Str(e) if crate::contact::email_domain(e).is_some())) =>
-                {
-                    Some(" INDEXED BY contacts_search_email")
-                }
+                "email" if email_domains(values).is_some() => Some(" INDEXED BY contacts_search_email"),
                 _ => None,
             }
         }

@@ -239,9 +239,10 @@ async fn email_is_and_is_one_of_match_the_evaluator_for_every_shape_of_email() {
     stores.cleanup().await;
 }
 
-/// Lookups by key (ids, external ids, emails) are read through the key's index on SQLite
-/// (`lookup_index`) and their matches sorted for the page: the same contacts, in the same order
-/// and pages, as any search, archived ones and other workspaces' left out.
+/// Lookups by key (ids, external ids, emails, and an OR of one key's values), which SQLite is
+/// told to read through the key's index (`lookup_index`, whose choice the filter's unit tests
+/// pin) and whose matches it sorts for the page, find the same contacts in the same order and
+/// pages as any search, archived ones and other workspaces' left out.
 #[tokio::test]
 async fn lookups_by_id_external_id_and_email_page_newest_first() {
     let stores = Stores::new().await;
